@@ -54,7 +54,10 @@ fn now_ms() -> i64 {
 }
 
 fn host_name() -> String {
-    rustix::system::uname().nodename().to_string_lossy().into_owned()
+    rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// Walks `root` with `walker`, aggregates, and stores the snapshot in one

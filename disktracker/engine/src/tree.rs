@@ -29,7 +29,10 @@ impl ScanTree {
     pub fn from_walk(out: WalkOutput) -> Result<ScanTree> {
         let n: usize = out.arenas.iter().map(|a| a.len()).sum();
         if n == 0 || n > u32::MAX as usize {
-            return Err(Error::new(ErrorKind::Plugin, "walker returned no root directory"));
+            return Err(Error::new(
+                ErrorKind::Plugin,
+                "walker returned no root directory",
+            ));
         }
         let mut parent = vec![u32::MAX; n];
         let mut stats = vec![DirStats::default(); n];
@@ -44,7 +47,9 @@ impl ScanTree {
                 if id >= n || seen[id] {
                     return Err(bad(format!("directory id {id} out of range or repeated")));
                 }
-                if (id == 0) != (hot.parent == DirId::NONE.0) || (id != 0 && hot.parent as usize >= id) {
+                if (id == 0) != (hot.parent == DirId::NONE.0)
+                    || (id != 0 && hot.parent as usize >= id)
+                {
                     return Err(bad(format!("directory {id} has parent {}", hot.parent)));
                 }
                 seen[id] = true;
@@ -77,7 +82,10 @@ impl ScanTree {
             path_ranges.push((start as u32, paths.len() as u32));
         }
         if paths.len() > u32::MAX as usize {
-            return Err(Error::new(ErrorKind::Io, "directory paths exceed 4 GiB in total"));
+            return Err(Error::new(
+                ErrorKind::Io,
+                "directory paths exceed 4 GiB in total",
+            ));
         }
 
         let mut tree = ScanTree {
@@ -107,7 +115,10 @@ impl ScanTree {
                 Some(cur) if cur.0 <= full => {}
                 Some(cur) => *cur = (full, link.dir.0, link.bytes, link.apparent),
                 None => {
-                    first.insert((link.dev, link.ino), (full, link.dir.0, link.bytes, link.apparent));
+                    first.insert(
+                        (link.dev, link.ino),
+                        (full, link.dir.0, link.bytes, link.apparent),
+                    );
                 }
             }
         }
@@ -185,5 +196,36 @@ impl ScanTree {
         let mut ids: Vec<u32> = (0..self.len() as u32).collect();
         ids.sort_unstable_by(|&a, &b| self.path(a).cmp(self.path(b)));
         ids
+    }
+}
+
+impl ScanTree {
+    /// Directory `id` as a record.
+    pub fn record(&self, id: u32) -> disktracker::DirRecord {
+        disktracker::DirRecord {
+            path: self.path(id).to_vec(),
+            depth: self.depth(id),
+            stats: *self.stats(id),
+        }
+    }
+
+    /// The `n` largest directories below the root, at most `max_depth`
+    /// levels down, largest first (ties by path).
+    pub fn top(
+        &self,
+        max_depth: u32,
+        n: usize,
+        kind: disktracker::SizeKind,
+    ) -> Vec<disktracker::DirRecord> {
+        let mut ids: Vec<u32> = (1..self.len() as u32)
+            .filter(|&i| self.depth(i) <= max_depth)
+            .collect();
+        ids.sort_unstable_by(|&a, &b| {
+            self.stats(b)
+                .total(kind)
+                .cmp(&self.stats(a).total(kind))
+                .then_with(|| self.path(a).cmp(self.path(b)))
+        });
+        ids.into_iter().take(n).map(|i| self.record(i)).collect()
     }
 }

@@ -1,0 +1,129 @@
+//! Command-line syntax (clap). Global options go before the subcommand.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use disktracker::SnapshotId;
+
+/// Persistent disk-usage observability: scan, snapshot, diff, explain, and live sizes.
+#[derive(Debug, Parser)]
+#[command(
+    name = "disktracker",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
+pub struct Cli {
+    /// Config file, layered over ~/.disktracker/config.toml [env: DISKTRACKER_CONFIG].
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Database file [default: ~/.disktracker/data.db].
+    #[arg(long, value_name = "PATH")]
+    pub db: Option<PathBuf>,
+    /// Snapshot store plugin (sqlite, redb, …).
+    #[arg(long, value_name = "NAME")]
+    pub backend: Option<String>,
+    /// Walker plugin (steal, jwalk, …).
+    #[arg(long, value_name = "NAME")]
+    pub walker: Option<String>,
+    /// Output format, i.e. reporter plugin (table, json, csv, …).
+    #[arg(long, value_name = "NAME")]
+    pub format: Option<String>,
+    /// Worker threads for scanning; 0 = one per core.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub threads: Option<u64>,
+    /// No progress display and no warnings on stderr.
+    #[arg(long, short = 'q', overrides_with = "no_quiet")]
+    pub quiet: bool,
+    /// Undo --quiet (or `quiet = true` in a config file).
+    #[arg(long, overrides_with = "quiet")]
+    pub no_quiet: bool,
+    /// Rank and print apparent sizes (st_size) instead of disk usage.
+    #[arg(long, global = true, overrides_with = "no_apparent_size")]
+    pub apparent_size: bool,
+    /// Rank and print disk usage (the default).
+    #[arg(long, global = true, overrides_with = "apparent_size")]
+    pub no_apparent_size: bool,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan a directory tree, store a snapshot, print the largest directories.
+    Scan(ScanArgs),
+    /// List snapshots, or delete some.
+    Snapshots(SnapshotsArgs),
+    /// Show the largest directories of a snapshot under a path.
+    Show(ShowArgs),
+    /// List every registered plugin by kind.
+    Plugins,
+    /// Print the effective configuration and where each value came from.
+    Config,
+}
+
+/// `scan`.
+#[derive(Debug, Args)]
+pub struct ScanArgs {
+    /// Directory to scan [default: the current directory].
+    pub root: Option<PathBuf>,
+    /// Do not descend into other file systems.
+    #[arg(long, short = 'x', overrides_with = "no_one_file_system")]
+    pub one_file_system: bool,
+    /// Cross file-system boundaries (the default).
+    #[arg(long, overrides_with = "one_file_system")]
+    pub no_one_file_system: bool,
+    /// Skip entries matching GLOB (repeatable; adds to scan.exclude).
+    #[arg(long, short = 'e', value_name = "GLOB")]
+    pub exclude: Vec<String>,
+    /// How many rows and levels to list.
+    #[command(flatten)]
+    pub listing: ListingArgs,
+}
+
+/// How many rows and levels a listing shows.
+#[derive(Debug, Args)]
+pub struct ListingArgs {
+    /// How many directories to list.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub top: Option<u64>,
+    /// How many levels below the root (or --path) to consider.
+    #[arg(long, short = 'd', value_name = "N")]
+    pub depth: Option<u64>,
+}
+
+/// `snapshots`.
+#[derive(Debug, Args)]
+pub struct SnapshotsArgs {
+    /// Default: list.
+    #[command(subcommand)]
+    pub action: Option<SnapshotsAction>,
+}
+
+/// `snapshots …`.
+#[derive(Debug, Subcommand)]
+pub enum SnapshotsAction {
+    /// List snapshots, oldest first.
+    List,
+    /// Delete snapshots and everything derived from them.
+    Delete {
+        /// Snapshot ids.
+        #[arg(required = true, value_name = "ID")]
+        ids: Vec<SnapshotId>,
+    },
+}
+
+/// `show`.
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// Snapshot id [default: the newest snapshot containing --path, or the newest].
+    pub snapshot: Option<SnapshotId>,
+    /// Directory to list under [default: the snapshot's root].
+    #[arg(long, short = 'p', value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// How many rows and levels to list.
+    #[command(flatten)]
+    pub listing: ListingArgs,
+}

@@ -1,0 +1,6 @@
+//! One module per command.
+
+pub mod config;
+pub mod scan;
+pub mod show;
+pub mod snapshots;

@@ -1,0 +1,106 @@
+//! `disktracker scan [ROOT]`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use disktracker::registry;
+use disktracker::report::{IssueLine, ScanReport};
+use disktracker::{
+    Error, ErrorKind, Exclude, Report, Result, ScanProgress, WalkContext, WalkOptions,
+};
+use disktracker_engine::{resolve_root, run_scan};
+
+use crate::args::ScanArgs;
+use crate::progress::ProgressDisplay;
+use crate::{App, with_origin};
+
+/// More threads than this is surely a typo.
+const MAX_THREADS: u64 = 1024;
+/// Problems listed in the report (all are counted).
+const ISSUES_SHOWN: usize = 10;
+
+pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
+    let c = &app.cfg.config;
+    // Validate everything cheap before touching the database or the disk.
+    let root = resolve_root(&args.root.clone().unwrap_or_else(|| PathBuf::from(".")))?;
+    let walker_plugin = registry::walkers()?
+        .get(&c.scan.walker)
+        .map_err(|e| with_origin(e, &app.cfg, "scan.walker"))?;
+    if c.scan.threads > MAX_THREADS {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "{} threads requested (from {}); at most {MAX_THREADS}",
+                c.scan.threads,
+                app.cfg.source("scan.threads")
+            ),
+        ));
+    }
+    let threads = match c.scan.threads {
+        0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+        n => n as usize,
+    };
+    let mut patterns = c.scan.exclude.clone();
+    patterns.extend(args.exclude.iter().cloned());
+    let opts = WalkOptions {
+        threads,
+        one_file_system: c.scan.one_file_system,
+        exclude: Exclude::new(&patterns)?,
+    };
+    let mut store = app.open_store(true)?;
+
+    let ctx = WalkContext {
+        cancel: app.cancel.clone(),
+        progress: Arc::new(ScanProgress::default()),
+    };
+    let display = ProgressDisplay::start(ctx.progress.clone(), app.verbose());
+    let walker = (walker_plugin.create)();
+    let outcome = run_scan(
+        &*walker,
+        walker_plugin.name,
+        &mut *store,
+        &root,
+        &opts,
+        &ctx,
+    );
+    drop(display);
+    let outcome = outcome?;
+
+    let tree = &outcome.tree;
+    let errors = outcome.snapshot.meta.error_count;
+    if errors > 0 {
+        let first = tree
+            .issues()
+            .first()
+            .map(|i| {
+                format!(
+                    " (first: {} {}: {})",
+                    i.op,
+                    disktracker::path::escape_bytes(&i.path),
+                    i.message
+                )
+            })
+            .unwrap_or_default();
+        app.warn(format!(
+            "{errors} entries could not be read and were not counted{first}"
+        ));
+    }
+    let depth = u32::try_from(c.report.depth).unwrap_or(u32::MAX);
+    let top = usize::try_from(c.report.top).unwrap_or(usize::MAX);
+    let report = ScanReport {
+        top: tree.top(depth, top, app.render.size_kind),
+        issues: tree
+            .issues()
+            .iter()
+            .take(ISSUES_SHOWN)
+            .map(|i| IssueLine {
+                path: i.path.clone(),
+                op: i.op.to_owned(),
+                message: i.message.clone(),
+            })
+            .collect(),
+        duration_ms: outcome.elapsed.as_millis() as u64,
+        snapshot: outcome.snapshot,
+    };
+    app.emit(Report::Scan(&report))
+}

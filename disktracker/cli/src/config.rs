@@ -1,0 +1,430 @@
+//! Layered configuration with provenance.
+//!
+//! Layers, lowest to highest: the built-in defaults (`config/default.toml`,
+//! embedded here and the single source of every default), the user file
+//! `~/.disktracker/config.toml`, a `--config` file, `DISKTRACKER_*`
+//! environment variables, and command-line flags. Only keys present in the
+//! defaults exist; anything else is an error naming the key and where it was.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use disktracker::path::escape_path;
+use disktracker::{Error, ErrorKind, ReadAdvice, Result};
+use serde::Deserialize;
+use toml::Value;
+
+/// The documented default configuration file, embedded at build time.
+pub const DEFAULT_CONFIG: &str = include_str!("../../../config/default.toml");
+
+/// Environment variable naming a config file (same as `--config`).
+pub const CONFIG_ENV: &str = "DISKTRACKER_CONFIG";
+
+const ENV_PREFIX: &str = "DISKTRACKER_";
+
+/// Where a configuration value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// The built-in defaults.
+    Default,
+    /// A config file.
+    File(PathBuf),
+    /// An environment variable.
+    Env(String),
+    /// A command-line flag.
+    Flag,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default => f.write_str("default"),
+            Source::File(p) => f.write_str(&escape_path(p)),
+            Source::Env(v) => write!(f, "env {v}"),
+            Source::Flag => f.write_str("flag"),
+        }
+    }
+}
+
+/// The typed effective configuration.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Database file (`~` expanded by [`Layered::db_path`]).
+    pub db: String,
+    /// Snapshot store plugin.
+    pub backend: String,
+    /// Reporter plugin.
+    pub format: String,
+    /// No progress or warnings.
+    pub quiet: bool,
+    /// `[scan]`.
+    pub scan: ScanConfig,
+    /// `[report]`.
+    pub report: ReportConfig,
+    /// `[index]`.
+    pub index: IndexConfig,
+}
+
+/// `[scan]` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScanConfig {
+    /// Walker plugin.
+    pub walker: String,
+    /// Threads, 0 = cores.
+    pub threads: u64,
+    /// Stay on the root's file system.
+    pub one_file_system: bool,
+    /// Exclude globs.
+    pub exclude: Vec<String>,
+}
+
+/// `[report]` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportConfig {
+    /// Apparent size instead of disk usage.
+    pub apparent_size: bool,
+    /// Rows listed.
+    pub top: u64,
+    /// Levels considered.
+    pub depth: u64,
+}
+
+/// `[index]` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IndexConfig {
+    /// madvise advice.
+    pub advice: ReadAdvice,
+    /// Populate at open.
+    pub preload: bool,
+}
+
+/// The effective configuration plus the origin of every key.
+#[derive(Clone, Debug)]
+pub struct Layered {
+    /// Typed values.
+    pub config: Config,
+    values: BTreeMap<String, (Value, Source)>,
+    home: Option<PathBuf>,
+}
+
+/// What the process environment contributes.
+#[derive(Clone, Debug, Default)]
+pub struct Environment {
+    /// `$HOME`.
+    pub home: Option<PathBuf>,
+    /// Every `DISKTRACKER_*` variable (name, value).
+    pub vars: Vec<(String, String)>,
+}
+
+impl Environment {
+    /// Reads the real environment; a non-UTF-8 `DISKTRACKER_*` value is a config error.
+    pub fn from_process() -> Result<Self> {
+        let mut vars = Vec::new();
+        for (k, v) in std::env::vars_os() {
+            let Some(k) = k.to_str() else { continue };
+            if !k.starts_with(ENV_PREFIX) {
+                continue;
+            }
+            let v = v.into_string().map_err(|_| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!("environment variable {k} is not valid UTF-8"),
+                )
+            })?;
+            vars.push((k.to_owned(), v));
+        }
+        Ok(Environment {
+            home: std::env::var_os("HOME")
+                .filter(|h| !h.is_empty())
+                .map(PathBuf::from),
+            vars,
+        })
+    }
+}
+
+fn flatten(prefix: &str, table: &toml::Table, out: &mut Vec<(String, Value)>) {
+    for (k, v) in table {
+        let key = if prefix.is_empty() {
+            k.clone()
+        } else {
+            format!("{prefix}.{k}")
+        };
+        match v {
+            Value::Table(t) => flatten(&key, t, out),
+            _ => out.push((key, v.clone())),
+        }
+    }
+}
+
+fn parse_toml(text: &str, origin: &Source) -> Result<toml::Table> {
+    text.parse::<toml::Table>().map_err(|e| {
+        let at = e
+            .span()
+            .map(|s| {
+                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
+                format!(" at line {line}")
+            })
+            .unwrap_or_default();
+        Error::new(
+            ErrorKind::Config,
+            format!(
+                "invalid TOML in config file {origin}{at}: {}",
+                e.message().replace('\n', " ")
+            ),
+        )
+    })
+}
+
+fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "a list",
+        Value::Table(_) => "a table",
+    }
+}
+
+/// The names accepted by string keys that are enumerations.
+fn allowed_values(key: &str) -> Option<&'static [&'static str]> {
+    match key {
+        "index.advice" => Some(&["random", "sequential", "normal"]),
+        _ => None,
+    }
+}
+
+/// The environment variable that sets `key`.
+pub fn env_name(key: &str) -> String {
+    format!("{ENV_PREFIX}{}", key.replace('.', "_").to_ascii_uppercase())
+}
+
+impl Layered {
+    /// Builds the effective configuration. `explicit` is `--config` (or
+    /// `$DISKTRACKER_CONFIG`); `flags` are `(key, value)` pairs from the command line.
+    pub fn load(
+        explicit: Option<&Path>,
+        env: &Environment,
+        flags: &[(&str, Value)],
+    ) -> Result<Self> {
+        let defaults = parse_toml(DEFAULT_CONFIG, &Source::Default).map_err(|e| {
+            Error::new(
+                ErrorKind::Plugin,
+                format!("built-in defaults are broken: {e}"),
+            )
+        })?;
+        let mut flat = Vec::new();
+        flatten("", &defaults, &mut flat);
+        let mut values: BTreeMap<String, (Value, Source)> = flat
+            .into_iter()
+            .map(|(k, v)| (k, (v, Source::Default)))
+            .collect();
+
+        let mut files: Vec<(PathBuf, bool)> = Vec::new();
+        if let Some(home) = &env.home {
+            files.push((home.join(".disktracker").join("config.toml"), false));
+        }
+        let env_config = env
+            .vars
+            .iter()
+            .find(|(k, _)| k == CONFIG_ENV)
+            .map(|(_, v)| PathBuf::from(v));
+        if let Some(p) = explicit.map(Path::to_path_buf).or(env_config) {
+            files.push((p, true));
+        }
+        for (path, required) in files {
+            let text = match std::fs::read_to_string(&path) {
+                Ok(t) => t,
+                Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    return Err(
+                        Error::io("cannot read config file", &path, e).with_kind(ErrorKind::Config)
+                    );
+                }
+            };
+            let origin = Source::File(path);
+            let table = parse_toml(&text, &origin)?;
+            let mut flat = Vec::new();
+            flatten("", &table, &mut flat);
+            for (key, value) in flat {
+                set_checked(&mut values, &key, value, origin.clone())?;
+            }
+        }
+
+        for (name, raw) in &env.vars {
+            if name == CONFIG_ENV {
+                continue;
+            }
+            let key = values
+                .keys()
+                .find(|k| env_name(k) == *name)
+                .cloned()
+                .ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!("unknown environment variable {name}"),
+                    )
+                    .with_hint("see `disktracker config` for the keys that exist")
+                })?;
+            let value = parse_env_value(&values[&key].0, raw).ok_or_else(|| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "environment variable {name}={raw:?} must be {}",
+                        type_name(&values[&key].0)
+                    ),
+                )
+            })?;
+            set_checked(&mut values, &key, value, Source::Env(name.clone()))?;
+        }
+
+        for (key, value) in flags {
+            set_checked(&mut values, key, value.clone(), Source::Flag)?;
+        }
+
+        let mut root = toml::Table::new();
+        for (key, (value, _)) in &values {
+            let mut table = &mut root;
+            let mut parts: Vec<&str> = key.split('.').collect();
+            let leaf = parts.pop().unwrap_or_default();
+            for part in parts {
+                table = table
+                    .entry(part.to_owned())
+                    .or_insert_with(|| Value::Table(toml::Table::new()))
+                    .as_table_mut()
+                    .ok_or_else(|| {
+                        Error::new(
+                            ErrorKind::Config,
+                            format!("config key {key} clashes with a table"),
+                        )
+                    })?;
+            }
+            table.insert(leaf.to_owned(), value.clone());
+        }
+        let config = Value::Table(root)
+            .try_into()
+            .map_err(|e: toml::de::Error| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!("invalid configuration: {}", e.message()),
+                )
+            })?;
+        Ok(Layered {
+            config,
+            values,
+            home: env.home.clone(),
+        })
+    }
+
+    /// Every key with its effective value (TOML syntax) and origin, sorted by key.
+    pub fn lines(&self) -> Vec<(String, String, String)> {
+        self.values
+            .iter()
+            .map(|(k, (v, s))| (k.clone(), v.to_string(), s.to_string()))
+            .collect()
+    }
+
+    /// Where `key` came from.
+    pub fn source(&self, key: &str) -> Source {
+        self.values
+            .get(key)
+            .map_or(Source::Default, |(_, s)| s.clone())
+    }
+
+    /// The database path with `~` expanded.
+    pub fn db_path(&self) -> Result<PathBuf> {
+        expand_home(&self.config.db, self.home.as_deref()).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Config,
+                format!("db = {:?} needs $HOME, which is not set", self.config.db),
+            )
+            .with_hint("set HOME or pass --db PATH")
+        })
+    }
+}
+
+fn set_checked(
+    values: &mut BTreeMap<String, (Value, Source)>,
+    key: &str,
+    value: Value,
+    source: Source,
+) -> Result<()> {
+    let Some((default, _)) = values.get(key) else {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("unknown config key `{key}` in {source}"),
+        )
+        .with_hint("see `disktracker config` for the keys that exist"));
+    };
+    let same_type = std::mem::discriminant(default) == std::mem::discriminant(&value)
+        && match (&value, default) {
+            (Value::Array(items), _) => items.iter().all(Value::is_str),
+            (Value::Integer(i), _) => *i >= 0,
+            _ => true,
+        };
+    if !same_type {
+        let want = match default {
+            Value::Integer(_) => "a non-negative integer".to_owned(),
+            Value::Array(_) => "a list of strings".to_owned(),
+            other => type_name(other).to_owned(),
+        };
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "config key `{key}` in {source} must be {want}, not {}",
+                value
+            ),
+        ));
+    }
+    if let (Some(allowed), Some(s)) = (allowed_values(key), value.as_str())
+        && !allowed.contains(&s)
+    {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "config key `{key}` in {source} is {s:?}; expected one of {}",
+                allowed.join(", ")
+            ),
+        ));
+    }
+    values.insert(key.to_owned(), (value, source));
+    Ok(())
+}
+
+fn parse_env_value(default: &Value, raw: &str) -> Option<Value> {
+    Some(match default {
+        Value::String(_) => Value::String(raw.to_owned()),
+        Value::Integer(_) => Value::Integer(raw.trim().parse().ok()?),
+        Value::Float(_) => Value::Float(raw.trim().parse().ok()?),
+        Value::Boolean(_) => Value::Boolean(match raw.trim().to_ascii_lowercase().as_str() {
+            "1" | "true" | "yes" | "on" => true,
+            "0" | "false" | "no" | "off" => false,
+            _ => return None,
+        }),
+        Value::Array(_) => Value::Array(
+            raw.split(',')
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(|s| Value::String(s.to_owned()))
+                .collect(),
+        ),
+        _ => return None,
+    })
+}
+
+/// Expands a leading `~` or `~/`; `None` when one is needed and `home` is unknown.
+pub fn expand_home(p: &str, home: Option<&Path>) -> Option<PathBuf> {
+    if p == "~" {
+        return home.map(Path::to_path_buf);
+    }
+    match p.strip_prefix("~/") {
+        Some(rest) => home.map(|h| h.join(rest)),
+        None => Some(PathBuf::from(p)),
+    }
+}
