@@ -2,4 +2,7 @@
 //! every backend of a kind must pass.
 #![forbid(unsafe_code)]
 
+pub mod fixtures;
+pub mod oracle;
 pub mod store_conformance;
+pub mod walker_conformance;

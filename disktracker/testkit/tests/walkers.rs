@@ -1,0 +1,138 @@
+//! Walker conformance: every registered walker, on handmade and generated
+//! trees, with several thread counts, against the independent oracle and GNU du.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use disktracker::registry;
+use disktracker_testkit::fixtures::{gen_tree, handmade_tree, make_removable};
+use disktracker_testkit::oracle;
+use disktracker_testkit::walker_conformance::{
+    as_expected, assert_matches_du, assert_matches_oracle, scan,
+};
+use rstest::rstest;
+
+use disktracker_walker_jwalk as _;
+use disktracker_walker_steal as _;
+
+const WALKERS: &[&str] = &["jwalk", "steal"];
+
+#[test]
+fn registered_walkers_are_exactly_the_tested_ones() {
+    assert_eq!(registry::walkers().unwrap().names(), WALKERS);
+}
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    root: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        make_removable(&self.root);
+    }
+}
+
+fn fixture(kind: &str) -> &'static Fixture {
+    static HANDMADE: OnceLock<Fixture> = OnceLock::new();
+    static GEN_SMALL: OnceLock<Fixture> = OnceLock::new();
+    static GEN_20K: OnceLock<Fixture> = OnceLock::new();
+    let (cell, build): (_, fn(&Path)) = match kind {
+        "handmade" => (&HANDMADE, |p| handmade_tree(p).unwrap()),
+        "gen-2k" => (&GEN_SMALL, |p| gen_tree(p, 2_000, 3).unwrap()),
+        "gen-20k" => (&GEN_20K, |p| gen_tree(p, 20_000, 1).unwrap()),
+        other => panic!("unknown fixture {other}"),
+    };
+    cell.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().canonicalize().unwrap().join("tree");
+        build(&root);
+        Fixture { _dir: dir, root }
+    })
+}
+
+#[rstest]
+fn matches_oracle_and_du(
+    #[values("steal", "jwalk")] walker: &str,
+    #[values("handmade", "gen-2k", "gen-20k")] tree: &str,
+    #[values(1, 2, 8)] threads: usize,
+) {
+    let fx = fixture(tree);
+    let got = scan(walker, &fx.root, threads, &[]).unwrap();
+    let want = oracle::compute(&fx.root);
+    assert_matches_oracle(&got, &want);
+    let compared = assert_matches_du(&got, &fx.root, &want);
+    // The comparison with du must cover most of the tree to mean anything.
+    assert!(
+        compared * 10 >= got.len() * 9,
+        "du compared only {compared} of {} dirs",
+        got.len()
+    );
+}
+
+#[rstest]
+fn walkers_agree_exactly(#[values("handmade", "gen-20k")] tree: &str) {
+    let fx = fixture(tree);
+    let a = scan("steal", &fx.root, 2, &[]).unwrap();
+    let b = scan("jwalk", &fx.root, 3, &[]).unwrap();
+    assert_eq!(as_expected(&a), as_expected(&b));
+    let fp = |t: &disktracker_engine::ScanTree| -> Vec<(Vec<u8>, u128, i64, u64)> {
+        let mut v: Vec<_> = (0..t.len() as u32)
+            .map(|i| {
+                (
+                    t.path(i).to_vec(),
+                    t.stats(i).fingerprint,
+                    t.stats(i).mtime_ns,
+                    t.stats(i).ino,
+                )
+            })
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(fp(&a), fp(&b), "fingerprints, mtimes and inodes agree");
+}
+
+#[rstest]
+fn hard_link_goes_to_the_bytewise_first_path(#[values("steal", "jwalk")] walker: &str) {
+    // Computed here from the fixture's known layout, not by the oracle:
+    // h1 (70,000 bytes) has links z/h1, a/h1-link, a-b/h1-link2, and
+    // "a-b/h1-link2" sorts first because '-' (0x2d) < '/' (0x2f).
+    let fx = fixture("handmade");
+    let tree = scan(walker, &fx.root, 2, &[]).unwrap();
+    let got = as_expected(&tree);
+    let dir = |p: &str| got[fx.root.join(p).as_os_str().as_encoded_bytes()];
+    let h1 = std::fs::symlink_metadata(fx.root.join("z/h1")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let own = |p: &str| std::fs::symlink_metadata(fx.root.join(p)).unwrap().size();
+    assert_eq!(dir("a-b").direct_apparent, own("a-b") + h1.size());
+    assert_eq!(dir("a-b").direct_files, 1);
+    assert_eq!(dir("z").direct_apparent, own("z"));
+    assert_eq!(dir("z").direct_files, 0);
+}
+
+#[rstest]
+fn excludes_names_and_paths(#[values("steal", "jwalk")] walker: &str) {
+    let fx = fixture("handmade");
+    let full = as_expected(&scan(walker, &fx.root, 2, &[]).unwrap());
+    let tree = as_expected(&scan(walker, &fx.root, 2, &["wide", "a/b/c"]).unwrap());
+    let key = |p: &str| fx.root.join(p).as_os_str().as_encoded_bytes().to_vec();
+    assert!(!tree.contains_key(&key("wide")));
+    assert!(!tree.contains_key(&key("a/b/c")));
+    assert!(tree.contains_key(&key("a/b")));
+    let root = &fx.root.as_os_str().as_encoded_bytes().to_vec();
+    let removed = full[&key("wide")].total_bytes + full[&key("a/b/c")].total_bytes;
+    assert_eq!(tree[root].total_bytes, full[root].total_bytes - removed);
+}
+
+#[rstest]
+fn cancelled_walk_returns_cancelled(#[values("steal", "jwalk")] walker: &str) {
+    let fx = fixture("handmade");
+    let plugin = registry::walkers().unwrap().get(walker).unwrap();
+    let ctx = disktracker::WalkContext::default();
+    ctx.cancel.cancel();
+    let err = (plugin.create)()
+        .walk(&fx.root, &disktracker::WalkOptions::default(), &ctx)
+        .unwrap_err();
+    assert_eq!(err.kind(), disktracker::ErrorKind::Cancelled);
+}
