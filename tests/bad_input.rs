@@ -1,0 +1,166 @@
+//! Bad input gets a one-line error, a documented exit code, no panic, and
+//! leaves what is stored intact.
+
+mod common;
+
+use std::fs;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::process::CommandExt;
+
+use common::{Env, fails_with, ok, stderr};
+use disktracker_testkit::fixtures::handmade_tree;
+use rstest::rstest;
+
+/// Exit codes, as documented in the README.
+const USAGE: i32 = 2;
+const NOT_FOUND: i32 = 3;
+const CORRUPT: i32 = 4;
+const CONFIG: i32 = 6;
+const PERMISSION: i32 = 7;
+
+fn env_with_snapshot() -> (Env, String) {
+    let env = Env::new();
+    let root = env.path().join("tree");
+    handmade_tree(&root).unwrap();
+    let root = root.to_string_lossy().into_owned();
+    ok(&env.run(&["--quiet", "scan", &root]));
+    assert_eq!(env.snapshots("sqlite").len(), 1);
+    (env, root)
+}
+
+#[rstest]
+#[case::missing_root(&["scan", "/nonexistent/dir"], NOT_FOUND, "/nonexistent/dir")]
+#[case::unknown_backend(&["--backend", "oracle", "scan", "."], USAGE, "unknown store \"oracle\"")]
+#[case::unknown_walker(&["--walker", "find", "scan", "."], USAGE, "unknown walker \"find\"")]
+#[case::unknown_format(&["--format", "yaml", "snapshots"], USAGE, "unknown reporter \"yaml\"")]
+#[case::unknown_snapshot(&["show", "999"], NOT_FOUND, "no snapshot 999")]
+#[case::unknown_snapshot_delete(&["snapshots", "delete", "1", "999"], NOT_FOUND, "no snapshot 999")]
+#[case::bad_exclude(&["scan", "--exclude", "a[", "."], USAGE, "a[")]
+#[case::path_outside(&["show", "--path", "/usr"], NOT_FOUND, "/usr")]
+fn bad_arguments(#[case] args: &[&str], #[case] code: i32, #[case] says: &str) {
+    let (env, _) = env_with_snapshot();
+    let before = env.snapshots("sqlite");
+    let err = fails_with(&env.run(args), code);
+    assert!(err.contains(says), "{err}");
+    assert_eq!(env.snapshots("sqlite"), before, "stored snapshots unchanged");
+}
+
+#[test]
+fn root_that_is_a_file_is_refused() {
+    let env = Env::new();
+    let file = env.path().join("plain.txt");
+    fs::write(&file, "x").unwrap();
+    let err = fails_with(&env.run(&["scan", file.to_str().unwrap()]), USAGE);
+    assert!(err.contains("not a directory") && err.contains("plain.txt"), "{err}");
+    assert!(!env.db.exists());
+}
+
+#[test]
+fn clap_usage_errors_exit_2() {
+    let env = Env::new();
+    let o = env.run(&["scan", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(USAGE));
+    assert!(!stderr(&o).contains("panicked"));
+}
+
+#[test]
+fn missing_root_creates_no_database() {
+    let env = Env::new();
+    fails_with(&env.run(&["scan", "/nonexistent/dir"]), NOT_FOUND);
+    assert!(!env.db.exists());
+}
+
+#[test]
+fn corrupt_database_is_refused_and_left_untouched() {
+    let env = Env::new();
+    fs::create_dir_all(env.db.parent().unwrap()).unwrap();
+    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    fs::write(&env.db, &garbage).unwrap();
+    let root = env.path().join("tree");
+    handmade_tree(&root).unwrap();
+    for args in [vec!["scan", root.to_str().unwrap()], vec!["snapshots"], vec!["show"]] {
+        let err = fails_with(&env.run(&args), CORRUPT);
+        assert!(err.contains(&*env.db.to_string_lossy()), "names the file: {err}");
+        assert_eq!(fs::read(&env.db).unwrap(), garbage, "file untouched by {args:?}");
+    }
+}
+
+#[test]
+fn truncated_database_is_refused_and_left_untouched() {
+    let (env, root) = env_with_snapshot();
+    // Fold the WAL in, then cut the file in half.
+    drop(env.store("sqlite"));
+    let full = fs::read(&env.db).unwrap();
+    let half = &full[..full.len() / 2];
+    for ext in ["db-wal", "db-shm"] {
+        let _ = fs::remove_file(env.db.with_extension(ext));
+    }
+    fs::write(&env.db, half).unwrap();
+    let o = env.run(&["scan", &root]);
+    assert_ne!(o.status.code(), Some(0), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+    assert_eq!(fs::read(&env.db).unwrap(), half);
+}
+
+#[test]
+fn unknown_config_key_names_key_and_file() {
+    let env = Env::new();
+    let cfg = env.path().join("c.toml");
+    fs::write(&cfg, "[scan]\nthreds = 4\n").unwrap();
+    let err = fails_with(&env.run(&["--config", cfg.to_str().unwrap(), "snapshots"]), CONFIG);
+    assert!(err.contains("scan.threds") && err.contains(&*cfg.to_string_lossy()), "{err}");
+    let err = fails_with(&env.cmd().env("DISKTRACKER_FORMATT", "json").arg("snapshots").output().unwrap(), CONFIG);
+    assert!(err.contains("DISKTRACKER_FORMATT"), "{err}");
+}
+
+#[test]
+fn unknown_backend_from_config_says_where_it_came_from() {
+    let env = Env::new();
+    let cfg = env.path().join("c.toml");
+    fs::write(&cfg, "backend = \"mysql\"\n").unwrap();
+    let err = fails_with(&env.run(&["--config", cfg.to_str().unwrap(), "snapshots"]), USAGE);
+    assert!(err.contains("mysql") && err.contains(&*cfg.to_string_lossy()), "{err}");
+}
+
+/// Runs as an unprivileged user, because root ignores permission bits.
+fn as_nobody(cmd: &mut std::process::Command) -> &mut std::process::Command {
+    if rustix_uid_is_root() {
+        cmd.uid(65534).gid(65534);
+    }
+    cmd
+}
+
+fn rustix_uid_is_root() -> bool {
+    fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+}
+
+#[test]
+fn read_only_database_location_fails_cleanly_and_keeps_snapshots() {
+    let (env, root) = env_with_snapshot();
+    let state = env.db.parent().unwrap();
+    // Everything owned by root and not writable by others: the unprivileged
+    // user can read the tree but cannot write the database or its directory.
+    fs::set_permissions(state, fs::Permissions::from_mode(0o755)).unwrap();
+    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o644)).unwrap();
+    let o = as_nobody(env.cmd().args(["--quiet", "scan", &root])).output().unwrap();
+    assert!(matches!(o.status.code(), Some(PERMISSION) | Some(CORRUPT) | Some(8)), "exit {:?}: {}", o.status.code(), stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("panicked") && err.lines().count() == 1, "{err}");
+    assert!(err.contains(&*state.to_string_lossy()), "names the location: {err}");
+    assert_eq!(env.snapshots("sqlite").len(), 1, "existing snapshot intact");
+}
+
+#[test]
+fn deleting_leaves_others_and_reports_ids() {
+    let (env, root) = env_with_snapshot();
+    ok(&env.run(&["--quiet", "scan", &root]));
+    let snaps = env.snapshots("sqlite");
+    assert_eq!(snaps.len(), 2);
+    ok(&env.run(&["snapshots", "delete", &snaps[0].id.to_string()]));
+    let left = env.snapshots("sqlite");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].id, snaps[1].id);
+    let store = env.store("sqlite");
+    assert!(store.read_tree(snaps[0].id, None).unwrap().is_empty());
+    assert_eq!(store.read_tree(snaps[1].id, None).unwrap().len() as u64, snaps[1].meta.dir_count);
+}

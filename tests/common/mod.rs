@@ -1,0 +1,99 @@
+//! Helpers for end-to-end tests that run the real `disktracker` binary.
+#![allow(dead_code)]
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use disktracker::{DirRecord, SnapshotInfo, SnapshotStore, StoreOptions, registry};
+use disktracker_defaults as _;
+
+/// A private HOME and database for one test.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub home: PathBuf,
+    pub db: PathBuf,
+}
+
+impl Env {
+    pub fn new() -> Env {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let base = dir.path().canonicalize().unwrap();
+        let home = base.join("home");
+        std::fs::create_dir(&home).unwrap();
+        let db = home.join(".disktracker/data.db");
+        Env { dir, home, db }
+    }
+
+    /// The scratch directory (for trees).
+    pub fn path(&self) -> PathBuf {
+        self.dir.path().canonicalize().unwrap()
+    }
+
+    /// A command with HOME pointing at the private home and no inherited
+    /// DISKTRACKER_* variables.
+    pub fn cmd(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_disktracker"));
+        c.env_clear()
+            .env("HOME", &self.home)
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default());
+        c
+    }
+
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.cmd().args(args).output().unwrap()
+    }
+
+    /// Opens the store `backend` read-only, through the registered plugin.
+    pub fn store(&self, backend: &str) -> Box<dyn SnapshotStore> {
+        let plugin = registry::stores().unwrap().get(backend).unwrap();
+        let path = if plugin.extension == "db" {
+            self.db.clone()
+        } else {
+            self.db.with_extension(plugin.extension)
+        };
+        (plugin.open)(&StoreOptions { path, read_only: true }).unwrap()
+    }
+
+    pub fn snapshots(&self, backend: &str) -> Vec<SnapshotInfo> {
+        self.store(backend).snapshots().unwrap()
+    }
+}
+
+pub fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Asserts success and returns stdout.
+#[track_caller]
+pub fn ok(o: &Output) -> String {
+    assert!(o.status.success(), "exit {:?}\nstderr: {}\nstdout: {}", o.status.code(), stderr(o), stdout(o));
+    stdout(o)
+}
+
+/// Asserts a failure with `code`, a single-line error on stderr, no panic.
+#[track_caller]
+pub fn fails_with(o: &Output, code: i32) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(code), "stderr: {err}\nstdout: {}", stdout(o));
+    assert!(!err.contains("panicked"), "panic: {err}");
+    let lines: Vec<&str> = err.lines().filter(|l| !l.is_empty()).collect();
+    assert_eq!(lines.len(), 1, "one-line error expected, got: {err}");
+    assert!(lines[0].starts_with("disktracker: error: "), "{err}");
+    err
+}
+
+/// Every directory of a snapshot.
+pub fn tree(store: &dyn SnapshotStore, id: i64) -> Vec<DirRecord> {
+    store.read_tree(id, None).unwrap()
+}
+
+/// Path bytes of a path.
+pub fn bytes(p: &Path) -> Vec<u8> {
+    p.as_os_str().as_encoded_bytes().to_vec()
+}
