@@ -1,0 +1,75 @@
+//! The index bytes: a read-only memory map, or the file read into memory.
+//!
+//! This is the only module of the crate allowed to use `unsafe`, for exactly
+//! one call: creating the mapping.
+#![allow(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
+
+use std::fs::File;
+use std::io;
+
+use disktracker::ReadAdvice;
+use memmap2::{Advice, Mmap, MmapOptions};
+
+/// Where the index bytes live. Both variants are read by the same code
+/// through [`Data::bytes`].
+pub(crate) enum Data {
+    /// A read-only shared mapping of the file.
+    Mapped(Mmap),
+    /// The file's contents on the heap (mapping failed, or was not wanted).
+    Heap(Box<[u8]>),
+}
+
+impl Data {
+    /// The index bytes.
+    #[inline]
+    pub(crate) fn bytes(&self) -> &[u8] {
+        match self {
+            Data::Mapped(m) => m,
+            Data::Heap(b) => b,
+        }
+    }
+
+    /// True for a memory map.
+    pub(crate) fn is_mapped(&self) -> bool {
+        matches!(self, Data::Mapped(_))
+    }
+}
+
+/// Maps `file` read-only and applies the read advice; with `preload`, faults
+/// the whole file in up front (`MAP_POPULATE` where available, plus
+/// `MADV_WILLNEED`).
+///
+/// Advice is a hint: failing to apply it is not an error.
+pub(crate) fn map(file: &File, advice: ReadAdvice, preload: bool) -> io::Result<Mmap> {
+    let mut opts = MmapOptions::new();
+    if preload {
+        opts.populate();
+    }
+    // SAFETY: `Mmap` hands out a `&[u8]` over the file, which is sound only
+    // while no one modifies or truncates the file during the mapping's life.
+    // DiskTracker never writes an index file in place: compaction, rebuild and
+    // create write a *new* file (`<index>.tmp`, a fresh inode made with
+    // `create_new`) and `rename` it over the old name, so an existing mapping
+    // keeps the old, unchanging inode until it is dropped. The file is created
+    // 0600 inside the 0700 state directory, so only the owner's processes can
+    // touch it, and doing so in place is outside the documented contract (the
+    // same contract as ripgrep's or redb's use of mmap). Even then, every read
+    // of the bytes is bounds-checked by `IndexView`, so changed contents yield
+    // wrong answers, not out-of-bounds reads; only truncation by another
+    // process could fault (SIGBUS), which is why we never truncate.
+    let mmap = unsafe { opts.map(file)? };
+    let advice = match advice {
+        ReadAdvice::Normal => Advice::Normal,
+        ReadAdvice::Random => Advice::Random,
+        ReadAdvice::Sequential => Advice::Sequential,
+    };
+    // Zero-length mappings have nothing to advise (and some kernels say EINVAL).
+    if !mmap.is_empty() {
+        let _ = mmap.advise(advice);
+        if preload {
+            let _ = mmap.advise(Advice::WillNeed);
+        }
+    }
+    Ok(mmap)
+}
