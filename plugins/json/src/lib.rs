@@ -1,1 +1,544 @@
+//! The `json` reporter: one JSON document per report, stable and versioned.
+//!
+//! The schema is defined here, by the `J*` structs below, and not derived
+//! from the data model, so that internal refactoring cannot change it. Any
+//! incompatible change bumps [`SCHEMA_VERSION`].
+//!
+//! # Schema (version 1)
+//!
+//! Every document is one line (so a stream of them is also JSON Lines) and is
+//! an object with:
+//!
+//! - `"schema_version": 1`, `"kind"`: the report kind (`scan`, `top`,
+//!   `snapshots`, `deleted`, `diff`, `explain`, `sizes`, `plugins`, `config`),
+//!   and `"size_kind"`: `"disk-usage"` or `"apparent"`, the size the rows were
+//!   ranked by and that the single-kind fields of `explain` refer to;
+//! - the report's own fields, next to those three.
+//!
+//! Conventions:
+//!
+//! - **Paths** are lossless, as in ripgrep's JSON output: `{"text": "..."}`
+//!   when the bytes are valid UTF-8, else `{"bytes": "<base64>"}` (standard
+//!   alphabet, padded).
+//! - **Sizes** are integer bytes. Wherever the data has both, both are given:
+//!   `disk_usage` (allocated bytes, like `du`) and `apparent_size` (`st_size`).
+//!   A size absent on one side of a diff is `null`.
+//! - **Deltas** (B minus A) are exact signed integers. They can exceed the
+//!   `i64` range only if one directory changed by more than 8 EiB; they are
+//!   then still written exactly (never saturated), so a consumer that parses
+//!   numbers into `i64` should be ready for it. JavaScript-style consumers lose
+//!   precision above 2^53 bytes (8 PiB), as they do for every size.
+//! - **Times** are integer milliseconds since the Unix epoch (UTC).
+//! - **Percentages** are floats; one that is not finite is `null`.
+//! - Directory fingerprints are internal and not exported.
+//!
+//! Objects:
+//!
+//! - snapshot: `id, root, started_at_ms, finished_at_ms, host, walker, files,
+//!   directories, errors, disk_usage, apparent_size`
+//! - directory: `path, depth, disk_usage, apparent_size, direct_disk_usage,
+//!   direct_apparent_size, files, direct_files, subdirectories, errors,
+//!   mtime_ns, dev, ino`
+//! - diff entry: `path, status ("added" | "removed" | "changed"),
+//!   disk_usage_before, disk_usage_after, disk_usage_delta,
+//!   apparent_size_before, apparent_size_after, apparent_size_delta`
+//! - explain node: a diff entry plus `direct_delta, share_pct, other_delta,
+//!   other_count` (in `size_kind`) and `children` (explain nodes)
+//!
+//! Reports:
+//!
+//! - `scan`: `snapshot, duration_ms, top` (directories), `issues`
+//!   (`path, op, message`)
+//! - `top`: `snapshot, under` (directory), `rows` (directories)
+//! - `snapshots`: `snapshots`; `deleted`: `deleted` (ids)
+//! - `diff`: `a, b` (snapshots), `under` (path), `changed`, `entries`
+//! - `explain`: `a, b, threshold_pct, root` (the whole tree)
+//! - `sizes`: `index` (path), `root` (path or null), `stale`, `answers`
+//!   (`path, status ("indexed" | "scanned" | "outside-root" | "not-indexed"),
+//!   disk_usage` or null)
+//! - `plugins`: `plugins` (`kind, name, summary`); `config`: `config`
+//!   (`key, value, source`)
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+use std::io::{self, Write};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
+use disktracker::path::path_bytes;
+use disktracker::report::{
+    ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine, ScanReport,
+    SizeAnswer, SizeReport, SizeStatus, TopReport, unsupported,
+};
+use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+
+disktracker::register_reporter!(
+    "json",
+    "one versioned JSON document per report; paths are lossless",
+    || Box::new(JsonReporter)
+);
+
+/// Version of the document schema; bumped on any incompatible change.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// The `json` reporter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct JsonReporter;
+
+impl Reporter for JsonReporter {
+    fn render(
+        &self,
+        report: &Report<'_>,
+        opts: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        let kind = opts.size_kind;
+        let mut w = io::BufWriter::new(out);
+        match *report {
+            Report::Scan(r) => emit(&mut w, report, kind, JScan::new(r)),
+            Report::Top(r) => emit(&mut w, report, kind, JTop::new(r)),
+            Report::Snapshots(r) => emit(
+                &mut w,
+                report,
+                kind,
+                JSnapshots {
+                    snapshots: r.iter().map(JSnapshot::new).collect(),
+                },
+            ),
+            Report::Deleted(r) => emit(&mut w, report, kind, JDeleted { deleted: r }),
+            Report::Diff(r) => emit(&mut w, report, kind, JDiff::new(r)),
+            Report::Explain(r) => emit(&mut w, report, kind, JExplain::new(r)),
+            Report::Sizes(r) => emit(&mut w, report, kind, JSizes::new(r)),
+            Report::Plugins(r) => emit(
+                &mut w,
+                report,
+                kind,
+                JPlugins {
+                    plugins: r.iter().map(JPlugin::new).collect(),
+                },
+            ),
+            Report::Config(r) => emit(
+                &mut w,
+                report,
+                kind,
+                JConfig {
+                    config: r.iter().map(JConfigLine::new).collect(),
+                },
+            ),
+            _ => return Err(unsupported("json", report)),
+        }?;
+        w.flush()
+    }
+}
+
+/// Writes one document: the envelope's three fields, then `data`'s, then a newline.
+fn emit<T: Serialize>(
+    w: &mut impl Write,
+    report: &Report<'_>,
+    kind: SizeKind,
+    data: T,
+) -> io::Result<()> {
+    let doc = Envelope {
+        schema_version: SCHEMA_VERSION,
+        kind: report.kind(),
+        size_kind: size_kind_name(kind),
+        data,
+    };
+    serde_json::to_writer(&mut *w, &doc)?;
+    w.write_all(b"\n")
+}
+
+/// The `size_kind` value (the same spelling as the `--apparent-size`
+/// configuration uses, but fixed here so the schema owns it).
+fn size_kind_name(kind: SizeKind) -> &'static str {
+    match kind {
+        SizeKind::DiskUsage => "disk-usage",
+        SizeKind::Apparent => "apparent",
+    }
+}
+
+#[derive(Serialize)]
+struct Envelope<T> {
+    schema_version: u32,
+    kind: &'static str,
+    size_kind: &'static str,
+    #[serde(flatten)]
+    data: T,
+}
+
+/// A path: `{"text": ...}` if UTF-8, else `{"bytes": base64}` (ripgrep's rule).
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum JPath<'a> {
+    Text(&'a str),
+    Bytes(String),
+}
+
+impl<'a> JPath<'a> {
+    fn new(b: &'a [u8]) -> Self {
+        match std::str::from_utf8(b) {
+            Ok(s) => JPath::Text(s),
+            Err(_) => JPath::Bytes(STANDARD.encode(b)),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JSnapshot<'a> {
+    id: SnapshotId,
+    root: JPath<'a>,
+    started_at_ms: i64,
+    finished_at_ms: i64,
+    host: &'a str,
+    walker: &'a str,
+    files: u64,
+    directories: u64,
+    errors: u64,
+    disk_usage: u64,
+    apparent_size: u64,
+}
+
+impl<'a> JSnapshot<'a> {
+    fn new(s: &'a SnapshotInfo) -> Self {
+        let m = &s.meta;
+        JSnapshot {
+            id: s.id,
+            root: JPath::new(&m.root),
+            started_at_ms: m.started_at_ms,
+            finished_at_ms: m.finished_at_ms,
+            host: &m.host,
+            walker: &m.walker,
+            files: m.total_files,
+            directories: m.dir_count,
+            errors: m.error_count,
+            disk_usage: m.total_bytes,
+            apparent_size: m.total_apparent,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JDir<'a> {
+    path: JPath<'a>,
+    depth: u32,
+    disk_usage: u64,
+    apparent_size: u64,
+    direct_disk_usage: u64,
+    direct_apparent_size: u64,
+    files: u64,
+    direct_files: u64,
+    subdirectories: u64,
+    errors: u64,
+    mtime_ns: i64,
+    dev: u64,
+    ino: u64,
+}
+
+impl<'a> JDir<'a> {
+    fn new(d: &'a DirRecord) -> Self {
+        let s = &d.stats;
+        JDir {
+            path: JPath::new(&d.path),
+            depth: d.depth,
+            disk_usage: s.total_bytes,
+            apparent_size: s.total_apparent,
+            direct_disk_usage: s.direct_bytes,
+            direct_apparent_size: s.direct_apparent,
+            files: s.file_count,
+            direct_files: s.direct_files,
+            subdirectories: s.child_count,
+            errors: s.error_count,
+            mtime_ns: s.mtime_ns,
+            dev: s.dev,
+            ino: s.ino,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JIssue<'a> {
+    path: JPath<'a>,
+    op: &'a str,
+    message: &'a str,
+}
+
+impl<'a> JIssue<'a> {
+    fn new(i: &'a IssueLine) -> Self {
+        JIssue {
+            path: JPath::new(&i.path),
+            op: &i.op,
+            message: &i.message,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JScan<'a> {
+    snapshot: JSnapshot<'a>,
+    duration_ms: u64,
+    top: Vec<JDir<'a>>,
+    issues: Vec<JIssue<'a>>,
+}
+
+impl<'a> JScan<'a> {
+    fn new(r: &'a ScanReport) -> Self {
+        JScan {
+            snapshot: JSnapshot::new(&r.snapshot),
+            duration_ms: r.duration_ms,
+            top: r.top.iter().map(JDir::new).collect(),
+            issues: r.issues.iter().map(JIssue::new).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JTop<'a> {
+    snapshot: JSnapshot<'a>,
+    under: JDir<'a>,
+    rows: Vec<JDir<'a>>,
+}
+
+impl<'a> JTop<'a> {
+    fn new(r: &'a TopReport) -> Self {
+        JTop {
+            snapshot: JSnapshot::new(&r.snapshot),
+            under: JDir::new(&r.under),
+            rows: r.rows.iter().map(JDir::new).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JSnapshots<'a> {
+    snapshots: Vec<JSnapshot<'a>>,
+}
+
+#[derive(Serialize)]
+struct JDeleted<'a> {
+    deleted: &'a [SnapshotId],
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "lowercase")]
+enum JStatus {
+    Added,
+    Removed,
+    Changed,
+}
+
+impl From<ChangeStatus> for JStatus {
+    fn from(s: ChangeStatus) -> Self {
+        match s {
+            ChangeStatus::Added => JStatus::Added,
+            ChangeStatus::Removed => JStatus::Removed,
+            ChangeStatus::Changed => JStatus::Changed,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JEntry<'a> {
+    path: JPath<'a>,
+    status: JStatus,
+    disk_usage_before: Option<u64>,
+    disk_usage_after: Option<u64>,
+    /// Exact: serde_json writes an `i128` as an integer literal of any size.
+    disk_usage_delta: i128,
+    apparent_size_before: Option<u64>,
+    apparent_size_after: Option<u64>,
+    apparent_size_delta: i128,
+}
+
+impl<'a> JEntry<'a> {
+    /// `status` is given by explain nodes; diff entries derive it from which
+    /// sides exist (disk usage and apparent size are present together).
+    fn new(e: &'a DiffEntry, status: Option<ChangeStatus>) -> Self {
+        let status = status.unwrap_or(match (e.bytes_a, e.bytes_b) {
+            (None, Some(_)) => ChangeStatus::Added,
+            (Some(_), None) => ChangeStatus::Removed,
+            _ => ChangeStatus::Changed,
+        });
+        JEntry {
+            path: JPath::new(&e.path),
+            status: status.into(),
+            disk_usage_before: e.bytes_a,
+            disk_usage_after: e.bytes_b,
+            disk_usage_delta: e.delta(SizeKind::DiskUsage),
+            apparent_size_before: e.apparent_a,
+            apparent_size_after: e.apparent_b,
+            apparent_size_delta: e.delta(SizeKind::Apparent),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JDiff<'a> {
+    a: JSnapshot<'a>,
+    b: JSnapshot<'a>,
+    under: JPath<'a>,
+    changed: u64,
+    entries: Vec<JEntry<'a>>,
+}
+
+impl<'a> JDiff<'a> {
+    fn new(r: &'a DiffReport) -> Self {
+        JDiff {
+            a: JSnapshot::new(&r.a),
+            b: JSnapshot::new(&r.b),
+            under: JPath::new(&r.under),
+            changed: r.changed,
+            entries: r.entries.iter().map(|e| JEntry::new(e, None)).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JExplain<'a> {
+    a: JSnapshot<'a>,
+    b: JSnapshot<'a>,
+    threshold_pct: f64,
+    root: JNode<'a>,
+}
+
+impl<'a> JExplain<'a> {
+    fn new(r: &'a ExplainReport) -> Self {
+        JExplain {
+            a: JSnapshot::new(&r.a),
+            b: JSnapshot::new(&r.b),
+            threshold_pct: r.threshold_pct,
+            root: JNode(&r.root),
+        }
+    }
+}
+
+/// An explain node, serialized lazily: children are converted as they are
+/// written, so no second copy of the tree is built. Serialization recurses
+/// once per tree level, which the directory depth bounds.
+struct JNode<'a>(&'a ExplainNode);
+
+impl Serialize for JNode<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.0;
+        let e = JEntry::new(&n.entry, Some(n.status));
+        let mut m = s.serialize_map(None)?;
+        m.serialize_entry("path", &e.path)?;
+        m.serialize_entry("status", &e.status)?;
+        m.serialize_entry("disk_usage_before", &e.disk_usage_before)?;
+        m.serialize_entry("disk_usage_after", &e.disk_usage_after)?;
+        m.serialize_entry("disk_usage_delta", &e.disk_usage_delta)?;
+        m.serialize_entry("apparent_size_before", &e.apparent_size_before)?;
+        m.serialize_entry("apparent_size_after", &e.apparent_size_after)?;
+        m.serialize_entry("apparent_size_delta", &e.apparent_size_delta)?;
+        m.serialize_entry("direct_delta", &n.direct_delta)?;
+        m.serialize_entry("share_pct", &n.share_pct)?;
+        m.serialize_entry("other_delta", &n.other_delta)?;
+        m.serialize_entry("other_count", &n.other_count)?;
+        m.serialize_entry("children", &JChildren(&n.children))?;
+        m.end()
+    }
+}
+
+struct JChildren<'a>(&'a [ExplainNode]);
+
+impl Serialize for JChildren<'_> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(JNode))
+    }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum JSizeStatus {
+    Indexed,
+    Scanned,
+    OutsideRoot,
+    NotIndexed,
+}
+
+#[derive(Serialize)]
+struct JAnswer<'a> {
+    path: JPath<'a>,
+    status: JSizeStatus,
+    disk_usage: Option<u64>,
+}
+
+impl<'a> JAnswer<'a> {
+    fn new(a: &'a SizeAnswer) -> Self {
+        JAnswer {
+            path: JPath::new(&a.path),
+            status: match a.status {
+                SizeStatus::Indexed => JSizeStatus::Indexed,
+                SizeStatus::Scanned => JSizeStatus::Scanned,
+                SizeStatus::OutsideRoot => JSizeStatus::OutsideRoot,
+                SizeStatus::NotIndexed => JSizeStatus::NotIndexed,
+            },
+            disk_usage: a.total_bytes,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JSizes<'a> {
+    index: JPath<'a>,
+    root: Option<JPath<'a>>,
+    stale: bool,
+    answers: Vec<JAnswer<'a>>,
+}
+
+impl<'a> JSizes<'a> {
+    fn new(r: &'a SizeReport) -> Self {
+        JSizes {
+            index: JPath::new(path_bytes(&r.index)),
+            root: r.root.as_deref().map(JPath::new),
+            stale: r.stale,
+            answers: r.answers.iter().map(JAnswer::new).collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JPlugin<'a> {
+    kind: &'static str,
+    name: &'a str,
+    summary: &'a str,
+}
+
+impl<'a> JPlugin<'a> {
+    fn new(p: &'a PluginInfo) -> Self {
+        JPlugin {
+            kind: p.kind.as_str(),
+            name: p.name,
+            summary: p.summary,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JPlugins<'a> {
+    plugins: Vec<JPlugin<'a>>,
+}
+
+#[derive(Serialize)]
+struct JConfigLine<'a> {
+    key: &'a str,
+    value: &'a str,
+    source: &'a str,
+}
+
+impl<'a> JConfigLine<'a> {
+    fn new(c: &'a ConfigLine) -> Self {
+        JConfigLine {
+            key: &c.key,
+            value: &c.value,
+            source: &c.source,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JConfig<'a> {
+    config: Vec<JConfigLine<'a>>,
+}

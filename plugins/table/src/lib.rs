@@ -1,1 +1,530 @@
+//! The `table` reporter: DiskTracker's human output.
+//!
+//! Aligned columns, numbers right-aligned, sizes with binary prefixes
+//! (`1.5 MiB`, exact bytes below 1 KiB), times in UTC. Every path and every
+//! piece of free text goes through [`disktracker::path::escape_bytes`], so a
+//! non-UTF-8 name or one holding a newline or an escape sequence prints as one
+//! harmless line. Paths always sit in the last column: they are the one cell
+//! whose width varies wildly, and nothing needs to line up after them.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+pub mod format;
+mod grid;
+
+use std::borrow::Cow;
+use std::fmt::Write as _;
+use std::io::{self, Write};
+
+use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo, SnapshotMeta};
+use disktracker::path::escape_bytes;
+use disktracker::report::{
+    ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, ScanReport, SizeReport,
+    SizeStatus, TopReport, unsupported,
+};
+use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
+
+use crate::format::{delta, duration_ms, pct, share, size, utc};
+use crate::grid::{Align, Grid};
+
+disktracker::register_reporter!(
+    "table",
+    "aligned, human-readable tables with binary-prefixed sizes (the default)",
+    || Box::new(TableReporter)
+);
+
+/// How many scan issues are listed before the rest are only counted.
+pub const MAX_ISSUES: usize = 20;
+
+/// The `table` reporter.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct TableReporter;
+
+impl Reporter for TableReporter {
+    fn render(
+        &self,
+        report: &Report<'_>,
+        opts: &RenderOptions,
+        out: &mut dyn Write,
+    ) -> io::Result<()> {
+        // Lay the whole report out in memory first: column widths depend on
+        // every row, and one write keeps a broken pipe from leaving half a line.
+        let mut s = String::new();
+        let kind = opts.size_kind;
+        match *report {
+            Report::Scan(r) => scan(r, kind, &mut s),
+            Report::Top(r) => top(r, kind, &mut s),
+            Report::Snapshots(r) => snapshots(r, kind, &mut s),
+            Report::Deleted(r) => deleted(r, &mut s),
+            Report::Diff(r) => diff(r, kind, &mut s),
+            Report::Explain(r) => explain(r, kind, &mut s),
+            Report::Sizes(r) => sizes(r, &mut s),
+            Report::Plugins(r) => plugins(r, &mut s),
+            Report::Config(r) => config(r, &mut s),
+            _ => return Err(unsupported("table", report)),
+        }
+        out.write_all(s.as_bytes())
+    }
+}
+
+/// Printable text that came from outside (OS messages, host names, config
+/// values): the same escaping as paths, so no control character reaches the
+/// terminal.
+fn text(s: &str) -> Cow<'_, str> {
+    escape_bytes(s.as_bytes())
+}
+
+fn kind_name(kind: SizeKind) -> &'static str {
+    match kind {
+        SizeKind::DiskUsage => "disk usage",
+        SizeKind::Apparent => "apparent size",
+    }
+}
+
+fn meta_total(meta: &SnapshotMeta, kind: SizeKind) -> u64 {
+    match kind {
+        SizeKind::DiskUsage => meta.total_bytes,
+        SizeKind::Apparent => meta.total_apparent,
+    }
+}
+
+fn plural(n: u64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `snapshot 42 (2024-01-02 03:04:05 UTC)`; the time is when the scan started.
+fn snapshot_label(s: &SnapshotInfo) -> String {
+    format!("snapshot {} ({} UTC)", s.id, utc(s.meta.started_at_ms))
+}
+
+/// The table of directories shared by `scan` and `show`: size, share of
+/// `whole`, recursive files, path.
+fn dir_table(rows: &[DirRecord], whole: u64, kind: SizeKind, out: &mut String) {
+    let mut g = Grid::new(&[
+        ("SIZE", Align::Right),
+        ("SHARE", Align::Right),
+        ("FILES", Align::Right),
+        ("PATH", Align::Left),
+    ]);
+    for r in rows {
+        let total = r.stats.total(kind);
+        g.push(vec![
+            size(total),
+            share(total, whole),
+            r.stats.file_count.to_string(),
+            escape_bytes(&r.path).into_owned(),
+        ]);
+    }
+    g.write("", out);
+}
+
+fn scan(r: &ScanReport, kind: SizeKind, out: &mut String) {
+    let m = &r.snapshot.meta;
+    let _ = writeln!(out, "Scanned {}", escape_bytes(&m.root));
+    let mut g = Grid::headless(&[Align::Left, Align::Left]);
+    let mut kv = |k: &str, v: String| g.push(vec![k.to_owned(), v]);
+    kv(
+        "snapshot",
+        format!(
+            "{} (started {} UTC on {}, walker {})",
+            r.snapshot.id,
+            utc(m.started_at_ms),
+            text(&m.host),
+            text(&m.walker)
+        ),
+    );
+    kv("files", m.total_files.to_string());
+    kv("directories", m.dir_count.to_string());
+    kv(
+        "disk usage",
+        format!("{} ({} bytes)", size(m.total_bytes), m.total_bytes),
+    );
+    kv(
+        "apparent size",
+        format!("{} ({} bytes)", size(m.total_apparent), m.total_apparent),
+    );
+    kv("errors", m.error_count.to_string());
+    kv("duration", duration_ms(r.duration_ms));
+    g.write("  ", out);
+
+    if !r.top.is_empty() {
+        let _ = writeln!(out, "\nLargest directories by {}:", kind_name(kind));
+        dir_table(&r.top, meta_total(m, kind), kind, out);
+    }
+
+    if !r.issues.is_empty() {
+        let shown = r.issues.len().min(MAX_ISSUES);
+        let total = m.error_count.max(r.issues.len() as u64);
+        if shown as u64 == total {
+            out.push_str("\nIssues:\n");
+        } else {
+            let _ = writeln!(out, "\nIssues (first {shown} of {total}):");
+        }
+        for i in &r.issues[..shown] {
+            let _ = writeln!(
+                out,
+                "  {} {}: {}",
+                text(&i.op),
+                escape_bytes(&i.path),
+                text(&i.message)
+            );
+        }
+    }
+}
+
+fn top(r: &TopReport, kind: SizeKind, out: &mut String) {
+    let u = &r.under;
+    let whole = u.stats.total(kind);
+    let _ = writeln!(
+        out,
+        "Largest directories in {} of {}",
+        snapshot_label(&r.snapshot),
+        escape_bytes(&r.snapshot.meta.root)
+    );
+    let _ = writeln!(
+        out,
+        "{}: {} {}, {}, {}",
+        escape_bytes(&u.path),
+        size(whole),
+        kind_name(kind),
+        plural(u.stats.file_count, "file", "files"),
+        plural(u.stats.child_count, "subdirectory", "subdirectories"),
+    );
+    out.push('\n');
+    if r.rows.is_empty() {
+        out.push_str("No subdirectories.\n");
+    } else {
+        dir_table(&r.rows, whole, kind, out);
+    }
+}
+
+fn snapshots(list: &[SnapshotInfo], kind: SizeKind, out: &mut String) {
+    if list.is_empty() {
+        out.push_str("No snapshots.\n");
+        return;
+    }
+    let mut g = Grid::new(&[
+        ("ID", Align::Right),
+        ("STARTED (UTC)", Align::Left),
+        ("SIZE", Align::Right),
+        ("FILES", Align::Right),
+        ("DIRS", Align::Right),
+        ("ERRORS", Align::Right),
+        ("ROOT", Align::Left),
+    ]);
+    for s in list {
+        let m = &s.meta;
+        g.push(vec![
+            s.id.to_string(),
+            utc(m.started_at_ms),
+            size(meta_total(m, kind)),
+            m.total_files.to_string(),
+            m.dir_count.to_string(),
+            m.error_count.to_string(),
+            escape_bytes(&m.root).into_owned(),
+        ]);
+    }
+    g.write("", out);
+}
+
+fn deleted(ids: &[SnapshotId], out: &mut String) {
+    let list = ids
+        .iter()
+        .map(|i| i.to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let _ = match ids.len() {
+        0 => writeln!(out, "No snapshots deleted."),
+        1 => writeln!(out, "Deleted snapshot {list}."),
+        n => writeln!(out, "Deleted {n} snapshots: {list}."),
+    };
+}
+
+/// The two sizes of an entry in the requested kind.
+fn sides(e: &DiffEntry, kind: SizeKind) -> (Option<u64>, Option<u64>) {
+    match kind {
+        SizeKind::DiskUsage => (e.bytes_a, e.bytes_b),
+        SizeKind::Apparent => (e.apparent_a, e.apparent_b),
+    }
+}
+
+fn status_word(s: ChangeStatus) -> &'static str {
+    match s {
+        ChangeStatus::Changed => "changed",
+        ChangeStatus::Added => "added",
+        ChangeStatus::Removed => "removed",
+    }
+}
+
+/// Added / removed / changed from which sides exist.
+fn entry_status(e: &DiffEntry, kind: SizeKind) -> ChangeStatus {
+    match sides(e, kind) {
+        (None, Some(_)) => ChangeStatus::Added,
+        (Some(_), None) => ChangeStatus::Removed,
+        _ => ChangeStatus::Changed,
+    }
+}
+
+fn opt_size(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_owned(), size)
+}
+
+fn diff(r: &DiffReport, kind: SizeKind, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "Changes under {} from {} to {}, by {}",
+        escape_bytes(&r.under),
+        snapshot_label(&r.a),
+        snapshot_label(&r.b),
+        kind_name(kind)
+    );
+    out.push('\n');
+    if !r.entries.is_empty() {
+        let mut g = Grid::new(&[
+            ("DELTA", Align::Right),
+            ("BEFORE", Align::Right),
+            ("AFTER", Align::Right),
+            ("STATUS", Align::Left),
+            ("PATH", Align::Left),
+        ]);
+        for e in &r.entries {
+            let (a, b) = sides(e, kind);
+            g.push(vec![
+                delta(e.delta(kind)),
+                opt_size(a),
+                opt_size(b),
+                status_word(entry_status(e, kind)).to_owned(),
+                escape_bytes(&e.path).into_owned(),
+            ]);
+        }
+        g.write("", out);
+        out.push('\n');
+    }
+    let _ = write!(
+        out,
+        "{} changed",
+        plural(r.changed, "directory", "directories")
+    );
+    let shown = r.entries.len() as u64;
+    if shown < r.changed {
+        let _ = write!(out, " ({shown} shown)");
+    }
+    out.push('\n');
+}
+
+/// How a child is labelled in the tree: its path relative to its parent when
+/// it lies below it (the indentation already says where), else in full.
+fn tree_label<'a>(path: &'a [u8], parent: Option<&[u8]>) -> Cow<'a, str> {
+    if let Some(p) = parent {
+        let rel = if p == b"/" {
+            path.strip_prefix(b"/")
+        } else {
+            path.strip_prefix(p).and_then(|r| r.strip_prefix(b"/"))
+        };
+        if let Some(rel) = rel.filter(|r| !r.is_empty()) {
+            return escape_bytes(rel);
+        }
+    }
+    escape_bytes(path)
+}
+
+fn explain(r: &ExplainReport, kind: SizeKind, out: &mut String) {
+    let _ = writeln!(
+        out,
+        "Why {} changed from {} to {}, by {}",
+        escape_bytes(&r.root.entry.path),
+        snapshot_label(&r.a),
+        snapshot_label(&r.b),
+        kind_name(kind)
+    );
+    let _ = writeln!(
+        out,
+        "(contributors below {} of their parent's change are summed)",
+        pct(r.threshold_pct)
+    );
+    out.push('\n');
+    let mut g = Grid::new(&[
+        ("DELTA", Align::Right),
+        ("SHARE", Align::Right),
+        ("DIRECT", Align::Right),
+        ("PATH", Align::Left),
+    ]);
+
+    enum Item<'a> {
+        Node {
+            node: &'a ExplainNode,
+            parent: Option<&'a [u8]>,
+            prefix: String,
+            last: bool,
+        },
+        Others {
+            node: &'a ExplainNode,
+            prefix: String,
+        },
+    }
+    /// Tree connectors: what precedes a line, and what its children inherit.
+    fn branch(prefix: &str, last: bool, root: bool) -> (String, String) {
+        if root {
+            return (String::new(), String::new());
+        }
+        let (here, below) = if last {
+            ("└── ", "    ")
+        } else {
+            ("├── ", "│   ")
+        };
+        (format!("{prefix}{here}"), format!("{prefix}{below}"))
+    }
+
+    // An explicit stack, not recursion: the tree is as deep as the directory
+    // hierarchy, and a reporter should not bet the thread stack on that.
+    let mut stack = vec![Item::Node {
+        node: &r.root,
+        parent: None,
+        prefix: String::new(),
+        last: true,
+    }];
+    while let Some(item) = stack.pop() {
+        match item {
+            Item::Node {
+                node,
+                parent,
+                prefix,
+                last,
+            } => {
+                let (lead, inherit) = branch(&prefix, last, parent.is_none());
+                let mut label = format!("{lead}{}", tree_label(&node.entry.path, parent));
+                match node.status {
+                    ChangeStatus::Added => label.push_str(" [added]"),
+                    ChangeStatus::Removed => label.push_str(" [removed]"),
+                    ChangeStatus::Changed => {}
+                }
+                g.push(vec![
+                    delta(node.entry.delta(kind)),
+                    pct(node.share_pct),
+                    delta(node.direct_delta),
+                    label,
+                ]);
+                // Pushed in reverse so they pop in order: children, then the
+                // folded remainder as the last sibling.
+                let has_others = node.other_count > 0;
+                if has_others {
+                    stack.push(Item::Others {
+                        node,
+                        prefix: inherit.clone(),
+                    });
+                }
+                let n = node.children.len();
+                for (i, child) in node.children.iter().enumerate().rev() {
+                    stack.push(Item::Node {
+                        node: child,
+                        parent: Some(&node.entry.path),
+                        prefix: inherit.clone(),
+                        last: i + 1 == n && !has_others,
+                    });
+                }
+            }
+            Item::Others { node, prefix } => {
+                let (lead, _) = branch(&prefix, true, false);
+                g.push(vec![
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                    format!(
+                        "{lead}… and {}: {}",
+                        plural(
+                            node.other_count,
+                            "smaller contributor",
+                            "smaller contributors"
+                        ),
+                        delta(node.other_delta)
+                    ),
+                ]);
+            }
+        }
+    }
+    g.write("", out);
+}
+
+fn size_status(s: SizeStatus) -> &'static str {
+    match s {
+        SizeStatus::Indexed => "indexed",
+        SizeStatus::Scanned => "scanned",
+        SizeStatus::OutsideRoot => "outside root",
+        SizeStatus::NotIndexed => "not indexed",
+    }
+}
+
+fn sizes(r: &SizeReport, out: &mut String) {
+    let index = escape_bytes(disktracker::path::path_bytes(&r.index));
+    match &r.root {
+        Some(root) => {
+            let _ = writeln!(out, "Index {index} of {}", escape_bytes(root));
+        }
+        None => {
+            let _ = writeln!(out, "Index {index} (no root)");
+        }
+    }
+    if r.stale {
+        out.push_str("warning: the index is older than the newest snapshot; sizes may be stale\n");
+    }
+    out.push('\n');
+    if r.answers.is_empty() {
+        out.push_str("No paths asked.\n");
+        return;
+    }
+    // The index holds disk usage only, whatever --apparent-size says; the
+    // header says so rather than mislabelling the numbers.
+    let mut g = Grid::new(&[
+        ("DISK USAGE", Align::Right),
+        ("STATUS", Align::Left),
+        ("PATH", Align::Left),
+    ]);
+    for a in &r.answers {
+        g.push(vec![
+            opt_size(a.total_bytes),
+            size_status(a.status).to_owned(),
+            escape_bytes(&a.path).into_owned(),
+        ]);
+    }
+    g.write("", out);
+}
+
+fn plugins(list: &[PluginInfo], out: &mut String) {
+    if list.is_empty() {
+        out.push_str("No plugins registered.\n");
+        return;
+    }
+    let mut g = Grid::new(&[
+        ("KIND", Align::Left),
+        ("NAME", Align::Left),
+        ("SUMMARY", Align::Left),
+    ]);
+    for p in list {
+        g.push(vec![
+            p.kind.as_str().to_owned(),
+            text(p.name).into_owned(),
+            text(p.summary).into_owned(),
+        ]);
+    }
+    g.write("", out);
+}
+
+fn config(lines: &[ConfigLine], out: &mut String) {
+    if lines.is_empty() {
+        out.push_str("No configuration values.\n");
+        return;
+    }
+    let mut g = Grid::new(&[
+        ("KEY", Align::Left),
+        ("VALUE", Align::Left),
+        ("SOURCE", Align::Left),
+    ]);
+    for c in lines {
+        g.push(vec![
+            text(&c.key).into_owned(),
+            text(&c.value).into_owned(),
+            text(&c.source).into_owned(),
+        ]);
+    }
+    g.write("", out);
+}

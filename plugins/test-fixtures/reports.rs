@@ -1,0 +1,294 @@
+//! Report data shared by the reporter crates' tests (included with `#[path]`;
+//! not a crate, so it adds no package to the workspace).
+//!
+//! The data is deliberately awkward: a non-UTF-8 path, a path holding a
+//! newline, text cells that a spreadsheet would take for formulas, negative
+//! deltas, sizes on both sides of every binary-prefix boundary, an explanation
+//! several levels deep with folded contributors.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
+use disktracker::report::{
+    ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine, ScanReport,
+    SizeAnswer, SizeReport, SizeStatus, TopReport,
+};
+use disktracker::{PluginInfo, PluginKind, Report, SnapshotId};
+
+/// A path that is not valid UTF-8 (Latin-1 `é`).
+pub const NON_UTF8: &[u8] = b"/data/caf\xe9";
+/// A path holding a newline and a tab.
+pub const NEWLINE: &[u8] = b"/data/two\nlines\there";
+
+pub fn snapshot(id: i64, root: &[u8], started_at_ms: i64, total_bytes: u64) -> SnapshotInfo {
+    SnapshotInfo {
+        id,
+        meta: SnapshotMeta {
+            root: root.to_vec(),
+            started_at_ms,
+            finished_at_ms: started_at_ms + 1234,
+            host: "=HOST()".to_owned(),
+            walker: "steal".to_owned(),
+            total_files: 1000 + id as u64,
+            total_bytes,
+            total_apparent: total_bytes / 2 + 7,
+            dir_count: 40 + id as u64,
+            error_count: id as u64 % 3,
+        },
+    }
+}
+
+pub fn dir(path: &[u8], depth: u32, total_bytes: u64, files: u64) -> DirRecord {
+    DirRecord {
+        path: path.to_vec(),
+        depth,
+        stats: DirStats {
+            total_bytes,
+            total_apparent: total_bytes / 2 + 7,
+            direct_bytes: 4096,
+            direct_apparent: 120 + u64::from(depth),
+            file_count: files,
+            direct_files: files / 2,
+            child_count: u64::from(depth) + 1,
+            error_count: u64::from(depth % 2),
+            mtime_ns: 1_700_000_000_123_456_789,
+            dev: 2049,
+            ino: 1000 + u64::from(depth),
+            fingerprint: 0xdead_beef,
+        },
+    }
+}
+
+pub fn entry(path: &[u8], a: Option<u64>, b: Option<u64>) -> DiffEntry {
+    DiffEntry {
+        path: path.to_vec(),
+        bytes_a: a,
+        bytes_b: b,
+        apparent_a: a.map(|v| v / 2),
+        apparent_b: b.map(|v| v / 2 + 1),
+    }
+}
+
+fn node(e: DiffEntry, direct: i128, share: f64, status: ChangeStatus) -> ExplainNode {
+    ExplainNode {
+        entry: e,
+        direct_delta: direct,
+        share_pct: share,
+        status,
+        children: Vec::new(),
+        other_delta: 0,
+        other_count: 0,
+    }
+}
+
+/// Owned data for every report kind.
+pub struct Fixtures {
+    pub scan: ScanReport,
+    pub top: TopReport,
+    pub snapshots: Vec<SnapshotInfo>,
+    pub deleted: Vec<SnapshotId>,
+    pub diff: DiffReport,
+    pub explain: ExplainReport,
+    pub sizes: SizeReport,
+    pub plugins: Vec<PluginInfo>,
+    pub config: Vec<ConfigLine>,
+}
+
+impl Fixtures {
+    pub fn new() -> Self {
+        let gib = 1u64 << 30;
+        let s1 = snapshot(1, b"/data", 1_700_000_000_000, 3 * gib);
+        let s2 = snapshot(2, b"/data", 1_700_086_400_500, 3 * gib + 1536);
+        let top_rows = vec![
+            dir(b"/data", 0, 3 * gib + 1536, 1002),
+            dir(b"/data/projects", 1, 2 * gib + (gib / 2), 800),
+            dir(NON_UTF8, 1, 1536 * 1024, 100),
+            dir(NEWLINE, 1, 1023, 3),
+            dir(b"/data/projects/=SUM(A1)", 2, 1024, 1),
+            dir(b"/data/empty", 1, 0, 0),
+        ];
+        let scan = ScanReport {
+            snapshot: s2.clone(),
+            duration_ms: 61_234,
+            top: top_rows.clone(),
+            issues: vec![
+                IssueLine {
+                    path: NON_UTF8.to_vec(),
+                    op: "read_dir".to_owned(),
+                    message: "Permission denied (os error 13)".to_owned(),
+                },
+                IssueLine {
+                    path: b"/data/gone".to_vec(),
+                    op: "statx".to_owned(),
+                    message: "-No such file\nor directory".to_owned(),
+                },
+            ],
+        };
+        let top = TopReport {
+            snapshot: s2.clone(),
+            under: top_rows[0].clone(),
+            rows: top_rows[1..].to_vec(),
+        };
+
+        let mut root = node(
+            entry(b"/data", Some(3 * gib), Some(3 * gib + 1536)),
+            512,
+            100.0,
+            ChangeStatus::Changed,
+        );
+        let mut projects = node(
+            entry(b"/data/projects", Some(2 * gib), Some(2 * gib + 2048)),
+            0,
+            133.3,
+            ChangeStatus::Changed,
+        );
+        projects.children.push(node(
+            entry(b"/data/projects/new", None, Some(5 * 1024 * 1024 + 300)),
+            5 * 1024 * 1024 + 300,
+            250.0,
+            ChangeStatus::Added,
+        ));
+        projects.children.push(node(
+            entry(b"/data/projects/old", Some(3 * 1024 * 1024), None),
+            -(3 * 1024 * 1024),
+            -150.0,
+            ChangeStatus::Removed,
+        ));
+        projects.other_delta = -(5 * 1024 * 1024 + 300) + 3 * 1024 * 1024 + 2048;
+        projects.other_count = 4;
+        root.children.push(projects);
+        root.children.push(node(
+            entry(NON_UTF8, Some(4096), Some(3072)),
+            -1024,
+            -66.7,
+            ChangeStatus::Changed,
+        ));
+        root.other_delta = 0;
+        root.other_count = 0;
+        let explain = ExplainReport {
+            a: s1.clone(),
+            b: s2.clone(),
+            threshold_pct: 5.0,
+            root,
+        };
+
+        let diff = DiffReport {
+            a: s1.clone(),
+            b: s2.clone(),
+            under: b"/data".to_vec(),
+            entries: vec![
+                entry(b"/data/projects/new", None, Some(5 * 1024 * 1024 + 300)),
+                entry(b"/data/projects/old", Some(3 * 1024 * 1024), None),
+                entry(NON_UTF8, Some(4096), Some(3796)),
+                entry(NEWLINE, Some(1 << 40), Some(1 << 41)),
+                entry(b"-rf", Some(u64::MAX), Some(0)),
+                entry(b"@data", Some(0), Some(u64::MAX)),
+            ],
+            changed: 9,
+        };
+
+        let sizes = SizeReport {
+            index: PathBuf::from("/home/u/.disktracker/data.mmap"),
+            root: Some(b"/data".to_vec()),
+            stale: true,
+            answers: vec![
+                SizeAnswer {
+                    path: b"/data".to_vec(),
+                    total_bytes: Some(3 * gib),
+                    status: SizeStatus::Indexed,
+                },
+                SizeAnswer {
+                    path: NON_UTF8.to_vec(),
+                    total_bytes: Some(1536),
+                    status: SizeStatus::Scanned,
+                },
+                SizeAnswer {
+                    path: b"/elsewhere".to_vec(),
+                    total_bytes: None,
+                    status: SizeStatus::OutsideRoot,
+                },
+                SizeAnswer {
+                    path: NEWLINE.to_vec(),
+                    total_bytes: None,
+                    status: SizeStatus::NotIndexed,
+                },
+            ],
+        };
+
+        let plugins = vec![
+            PluginInfo {
+                kind: PluginKind::Walker,
+                name: "steal",
+                summary: "work-stealing walker",
+            },
+            PluginInfo {
+                kind: PluginKind::Reporter,
+                name: "table",
+                summary: "+aligned tables",
+            },
+        ];
+        let config = vec![
+            ConfigLine {
+                key: "scan.threads".to_owned(),
+                value: "-1".to_owned(),
+                source: "default".to_owned(),
+            },
+            ConfigLine {
+                key: "db.path".to_owned(),
+                value: "\"=cmd|' /C calc'!A0\"".to_owned(),
+                source: "@/etc/disktracker.toml".to_owned(),
+            },
+            ConfigLine {
+                key: "\tscan.exclude".to_owned(),
+                value: "[\"*.tmp\"]".to_owned(),
+                source: "DISKTRACKER_SCAN_EXCLUDE".to_owned(),
+            },
+        ];
+
+        Fixtures {
+            scan,
+            top,
+            snapshots: vec![s1, s2, snapshot(7, NON_UTF8, -86_400_000, 0)],
+            deleted: vec![3, 4, 9],
+            diff,
+            explain,
+            sizes,
+            plugins,
+            config,
+        }
+    }
+
+    /// One report of every kind.
+    pub fn reports(&self) -> Vec<Report<'_>> {
+        vec![
+            Report::Scan(&self.scan),
+            Report::Top(&self.top),
+            Report::Snapshots(&self.snapshots),
+            Report::Deleted(&self.deleted),
+            Report::Diff(&self.diff),
+            Report::Explain(&self.explain),
+            Report::Sizes(&self.sizes),
+            Report::Plugins(&self.plugins),
+            Report::Config(&self.config),
+        ]
+    }
+
+    /// Every report kind with empty contents (no rows, no entries, no issues).
+    pub fn empty() -> Self {
+        let mut f = Fixtures::new();
+        f.scan.top.clear();
+        f.scan.issues.clear();
+        f.top.rows.clear();
+        f.snapshots.clear();
+        f.deleted.clear();
+        f.diff.entries.clear();
+        f.diff.changed = 0;
+        f.explain.root.children.clear();
+        f.sizes.answers.clear();
+        f.sizes.root = None;
+        f.plugins.clear();
+        f.config.clear();
+        f
+    }
+}
