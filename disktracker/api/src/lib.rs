@@ -30,7 +30,7 @@ pub use events::{EventSource, FsEvent, FsEventKind};
 pub use exclude::Exclude;
 pub use fingerprint::Fingerprint;
 pub use index::{IndexOptions, LiveIndex, ReadAdvice};
-pub use model::{DirRecord, DirStats, SizeKind, SnapshotId, SnapshotInfo, SnapshotMeta};
+pub use model::{DiffEntry, DirRecord, DirStats, SizeKind, SnapshotId, SnapshotInfo, SnapshotMeta};
 pub use registry::{
     EventSourcePlugin, IndexPlugin, PluginInfo, PluginKind, Registry, ReporterPlugin, StorePlugin,
     WalkerPlugin,

@@ -58,6 +58,10 @@ pub enum Command {
     Snapshots(SnapshotsArgs),
     /// Show the largest directories of a snapshot under a path.
     Show(ShowArgs),
+    /// Per-directory changes between two snapshots of the same root.
+    Diff(DiffArgs),
+    /// Attribute a directory's change to the subdirectories and files that caused it.
+    Explain(ExplainArgs),
     /// List every registered plugin by kind.
     Plugins,
     /// Print the effective configuration and where each value came from.
@@ -113,6 +117,72 @@ pub enum SnapshotsAction {
         #[arg(required = true, value_name = "ID")]
         ids: Vec<SnapshotId>,
     },
+    /// Delete old snapshots, per root; with both rules, only what both allow.
+    Prune(PruneArgs),
+}
+
+/// `snapshots prune`.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("rule").required(true).multiple(true).args(["keep", "older_than"])))]
+pub struct PruneArgs {
+    /// Keep the newest N snapshots of each root.
+    #[arg(long, value_name = "N")]
+    pub keep: Option<u64>,
+    /// Delete snapshots older than DURATION ("30d", "12h", "1y").
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub older_than: Option<std::time::Duration>,
+    /// Only snapshots of this root (or of directories below it).
+    #[arg(long, value_name = "PATH")]
+    pub root: Option<PathBuf>,
+    /// Show what would be deleted without deleting it.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `diff`.
+#[derive(Debug, Args)]
+pub struct DiffArgs {
+    /// Older snapshot [default: the second newest of the root].
+    pub a: Option<SnapshotId>,
+    /// Newer snapshot [default: the newest of A's root].
+    pub b: Option<SnapshotId>,
+    /// Only this directory and below (also picks the root when A is not given).
+    #[arg(long, short = 'p', value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// How many changed directories to list.
+    #[arg(long, short = 'n', value_name = "N")]
+    pub top: Option<u64>,
+    /// Hide changes smaller than SIZE ("4096", "10MiB", "1.5GB").
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub min_delta: Option<u64>,
+}
+
+/// `explain`.
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    /// The directory whose change to explain.
+    pub path: PathBuf,
+    /// Older snapshot [default: the second newest covering PATH].
+    #[arg(long, value_name = "ID")]
+    pub from: Option<SnapshotId>,
+    /// Newer snapshot [default: the newest covering PATH].
+    #[arg(long, value_name = "ID")]
+    pub to: Option<SnapshotId>,
+    /// Contributor threshold, percent of the parent's change.
+    #[arg(long, value_name = "PCT")]
+    pub threshold: Option<f64>,
+}
+
+fn parse_size(s: &str) -> Result<u64, String> {
+    s.trim()
+        .parse::<bytesize::ByteSize>()
+        .map(|b| b.as_u64())
+        .map_err(|e| format!("{s:?} is not a size like 4096, 10MiB or 1.5GB ({e})"))
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{s:?} is not a duration like 30d or 12h ({e})"))
 }
 
 /// `show`.

@@ -63,8 +63,42 @@ pub struct Config {
     pub scan: ScanConfig,
     /// `[report]`.
     pub report: ReportConfig,
+    /// `[diff]`.
+    pub diff: DiffConfig,
+    /// `[explain]`.
+    pub explain: ExplainConfig,
+    /// `[retention]`.
+    pub retention: RetentionConfig,
     /// `[index]`.
     pub index: IndexConfig,
+}
+
+/// `[diff]` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiffConfig {
+    /// Rows listed.
+    pub top: u64,
+    /// Smallest change shown, bytes.
+    pub min_delta: u64,
+}
+
+/// `[explain]` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExplainConfig {
+    /// Contributor threshold, percent of the parent's change.
+    pub threshold: f64,
+}
+
+/// `[retention]` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionConfig {
+    /// Newest snapshots kept per root after a scan; 0 = all.
+    pub keep: u64,
+    /// Snapshots older than this are deleted after a scan; empty = never.
+    pub max_age: String,
 }
 
 /// `[scan]` settings.
@@ -196,6 +230,16 @@ fn type_name(v: &Value) -> &'static str {
 fn allowed_values(key: &str) -> Option<&'static [&'static str]> {
     match key {
         "index.advice" => Some(&["random", "sequential", "normal"]),
+        _ => None,
+    }
+}
+
+/// Checks free-form string keys that must parse.
+fn invalid_value(key: &str, s: &str) -> Option<String> {
+    match key {
+        "retention.max_age" if !s.is_empty() => humantime::parse_duration(s)
+            .err()
+            .map(|e| format!("{s:?} is not a duration like \"30d\" or \"12h\" ({e})")),
         _ => None,
     }
 }
@@ -352,9 +396,13 @@ impl Layered {
 fn set_checked(
     values: &mut BTreeMap<String, (Value, Source)>,
     key: &str,
-    value: Value,
+    mut value: Value,
     source: Source,
 ) -> Result<()> {
+    // `threshold = 5` means 5.0.
+    if let (Some((Value::Float(_), _)), Value::Integer(i)) = (values.get(key), &value) {
+        value = Value::Float(*i as f64);
+    }
     let Some((default, _)) = values.get(key) else {
         return Err(Error::new(
             ErrorKind::Config,
@@ -390,6 +438,22 @@ fn set_checked(
             format!(
                 "config key `{key}` in {source} is {s:?}; expected one of {}",
                 allowed.join(", ")
+            ),
+        ));
+    }
+    if let Some(problem) = value.as_str().and_then(|s| invalid_value(key, s)) {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!("config key `{key}` in {source}: {problem}"),
+        ));
+    }
+    if let (Value::Float(f), "explain.threshold") = (&value, key)
+        && !(0.0..=100.0).contains(f)
+    {
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "config key `{key}` in {source} must be a percentage between 0 and 100, not {f}"
             ),
         ));
     }

@@ -235,6 +235,22 @@ fn flag_overrides(cli: &Cli) -> Vec<(&'static str, Value)> {
             listing_flags(&a.listing, &mut flags);
         }
         Command::Show(a) => listing_flags(&a.listing, &mut flags),
+        Command::Diff(a) => {
+            if let Some(n) = a.top {
+                flags.push(("diff.top", Value::Integer(n.min(i64::MAX as u64) as i64)));
+            }
+            if let Some(n) = a.min_delta {
+                flags.push((
+                    "diff.min_delta",
+                    Value::Integer(n.min(i64::MAX as u64) as i64),
+                ));
+            }
+        }
+        Command::Explain(a) => {
+            if let Some(t) = a.threshold {
+                flags.push(("explain.threshold", Value::Float(t)));
+            }
+        }
         _ => {}
     }
     flags
@@ -276,6 +292,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Scan(a) => commands::scan::run(&app, a),
         Command::Snapshots(a) => commands::snapshots::run(&app, a),
         Command::Show(a) => commands::show::run(&app, a),
+        Command::Diff(a) => commands::diff::run(&app, a),
+        Command::Explain(a) => commands::diff::explain(&app, a),
         Command::Plugins => app.emit(Report::Plugins(&registry::all_plugins()?)),
         Command::Config => commands::config::run(&app),
     }

@@ -113,6 +113,8 @@ fn layers_override_in_order_and_record_their_source() {
 #[case::bad_enum("[index]\nadvice = \"sometimes\"\n", "`index.advice`")]
 #[case::bad_list("[scan]\nexclude = [1]\n", "`scan.exclude`")]
 #[case::bad_toml("[scan\n", "line 1")]
+#[case::bad_duration("[retention]\nmax_age = \"soon\"\n", "`retention.max_age`")]
+#[case::bad_percentage("[explain]\nthreshold = 150\n", "`explain.threshold`")]
 fn bad_config_files_name_the_key_and_file(#[case] text: &str, #[case] names: &str) {
     let home = home_with_user_config(None);
     let dir = tempfile::tempdir().unwrap();
@@ -159,6 +161,7 @@ fn every_key_has_an_environment_variable() {
         let raw = match value.as_str() {
             "true" => "false".to_owned(),
             "false" => "true".to_owned(),
+            _ if key == "retention.max_age" => "7d".to_owned(),
             v if v.starts_with('"') => "random".to_owned(),
             v if v.starts_with('[') => "p,q".to_owned(),
             _ => "9".to_owned(),

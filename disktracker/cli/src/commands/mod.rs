@@ -1,6 +1,7 @@
 //! One module per command.
 
 pub mod config;
+pub mod diff;
 pub mod scan;
 pub mod show;
 pub mod snapshots;

@@ -66,6 +66,11 @@ pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
     drop(display);
     let outcome = outcome?;
 
+    let pruned =
+        crate::commands::snapshots::apply_retention(app, &mut *store, &outcome.snapshot.meta.root)?;
+    if !pruned.is_empty() {
+        app.note(format!("retention: deleted snapshots {pruned:?}"));
+    }
     let tree = &outcome.tree;
     let errors = outcome.snapshot.meta.error_count;
     if errors > 0 {

@@ -1,0 +1,224 @@
+//! Diffs between two snapshots, computed store-agnostically as a merge of
+//! the two trees in path order, and cached in the store.
+
+use std::cmp::Ordering;
+
+use disktracker::path::{escape_bytes, is_within};
+use disktracker::{
+    DiffEntry, DirRecord, Error, ErrorKind, Result, SizeKind, SnapshotId, SnapshotInfo,
+    SnapshotStore,
+};
+
+/// Every directory whose size (either kind) or existence differs between
+/// `a` and `b`, both in bytewise path order; the result is in path order.
+pub fn merge_trees(a: &[DirRecord], b: impl IntoIterator<Item = DirRecord>) -> Vec<DiffEntry> {
+    let mut out = Vec::new();
+    let mut ai = a.iter().peekable();
+    let removed = |r: &DirRecord| DiffEntry {
+        path: r.path.clone(),
+        bytes_a: Some(r.stats.total_bytes),
+        apparent_a: Some(r.stats.total_apparent),
+        ..DiffEntry::default()
+    };
+    for rb in b {
+        while let Some(ra) = ai.next_if(|ra| ra.path < rb.path) {
+            out.push(removed(ra));
+        }
+        match ai.next_if(|ra| ra.path == rb.path) {
+            Some(ra) => {
+                if ra.stats.total_bytes != rb.stats.total_bytes
+                    || ra.stats.total_apparent != rb.stats.total_apparent
+                {
+                    out.push(DiffEntry {
+                        bytes_a: Some(ra.stats.total_bytes),
+                        apparent_a: Some(ra.stats.total_apparent),
+                        bytes_b: Some(rb.stats.total_bytes),
+                        apparent_b: Some(rb.stats.total_apparent),
+                        path: rb.path,
+                    });
+                }
+            }
+            None => out.push(DiffEntry {
+                bytes_b: Some(rb.stats.total_bytes),
+                apparent_b: Some(rb.stats.total_apparent),
+                path: rb.path,
+                ..DiffEntry::default()
+            }),
+        }
+    }
+    out.extend(ai.map(removed));
+    out
+}
+
+/// Looks up two snapshots and refuses a pair of different roots.
+pub fn snapshot_pair(
+    store: &dyn SnapshotStore,
+    a: SnapshotId,
+    b: SnapshotId,
+) -> Result<(SnapshotInfo, SnapshotInfo)> {
+    let get = |id| {
+        store.snapshot(id)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "no snapshot {id} in {}",
+                    disktracker::path::escape_path(store.path())
+                ),
+            )
+            .with_hint("`disktracker snapshots` lists them")
+        })
+    };
+    let (sa, sb) = (get(a)?, get(b)?);
+    if sa.meta.root != sb.meta.root {
+        return Err(Error::new(
+            ErrorKind::Usage,
+            format!(
+                "snapshots {a} and {b} are of different roots ({} and {})",
+                escape_bytes(&sa.meta.root),
+                escape_bytes(&sb.meta.root)
+            ),
+        )
+        .with_hint("compare two snapshots of the same directory"));
+    }
+    Ok((sa, sb))
+}
+
+/// Every changed directory between `a` and `b`, in path order: from the
+/// store's diff cache, or computed and then cached. Caching is best-effort:
+/// a read-only or busy store still gets its answer.
+pub fn changed_dirs(
+    store: &mut dyn SnapshotStore,
+    a: SnapshotId,
+    b: SnapshotId,
+) -> Result<Vec<DiffEntry>> {
+    if let Some(cached) = store.cached_diff(a, b)? {
+        return Ok(cached);
+    }
+    let tree_a = store.read_tree(a, None)?;
+    let mut tree_b = Vec::new();
+    store.visit_tree(b, None, &mut |r| {
+        tree_b.push(r.clone());
+        true
+    })?;
+    let entries = merge_trees(&tree_a, tree_b);
+    let _ = store.store_diff(a, b, &entries);
+    Ok(entries)
+}
+
+/// Which changed directories to show.
+#[derive(Clone, Debug)]
+pub struct DiffFilter<'a> {
+    /// Only this directory and below.
+    pub under: Option<&'a [u8]>,
+    /// Only changes at least this large (absolute).
+    pub min_delta: u64,
+    /// At most this many rows.
+    pub top: usize,
+    /// Which size.
+    pub kind: SizeKind,
+}
+
+/// Filters `entries` and sorts them by absolute delta, largest first (ties
+/// by path). Returns the rows and how many directories changed under the path.
+pub fn select(entries: Vec<DiffEntry>, f: &DiffFilter<'_>) -> (Vec<DiffEntry>, u64) {
+    let mut rows: Vec<DiffEntry> = entries
+        .into_iter()
+        .filter(|e| f.under.is_none_or(|u| is_within(&e.path, u)))
+        .filter(|e| e.delta(f.kind) != 0 || (e.bytes_a.is_some() != e.bytes_b.is_some()))
+        .collect();
+    let changed = rows.len() as u64;
+    rows.retain(|e| e.delta(f.kind).unsigned_abs() >= u128::from(f.min_delta));
+    rows.sort_by(|x, y| {
+        match y
+            .delta(f.kind)
+            .unsigned_abs()
+            .cmp(&x.delta(f.kind).unsigned_abs())
+        {
+            Ordering::Equal => x.path.cmp(&y.path),
+            o => o,
+        }
+    });
+    rows.truncate(f.top);
+    (rows, changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use disktracker::DirStats;
+
+    fn rec(path: &str, bytes: u64, apparent: u64) -> DirRecord {
+        DirRecord {
+            path: path.as_bytes().to_vec(),
+            depth: path.matches('/').count() as u32,
+            stats: DirStats {
+                total_bytes: bytes,
+                total_apparent: apparent,
+                ..DirStats::default()
+            },
+        }
+    }
+
+    #[test]
+    fn merge_finds_added_removed_and_changed_in_path_order() {
+        let a = [
+            rec("/r", 100, 90),
+            rec("/r/a", 10, 9),
+            rec("/r/a-b", 5, 5),
+            rec("/r/b", 20, 20),
+            rec("/r/z", 1, 1),
+        ];
+        let b = vec![
+            rec("/r", 130, 90),
+            rec("/r/a", 10, 9),
+            rec("/r/a/new", 30, 1),
+            rec("/r/b", 20, 21),
+            rec("/r/c", 4, 4),
+        ];
+        let d = merge_trees(&a, b);
+        let paths: Vec<&[u8]> = d.iter().map(|e| &e.path[..]).collect();
+        assert_eq!(
+            paths,
+            [
+                &b"/r"[..],
+                b"/r/a-b",
+                b"/r/a/new",
+                b"/r/b",
+                b"/r/c",
+                b"/r/z"
+            ]
+        );
+        assert_eq!(d[0].delta(SizeKind::DiskUsage), 30);
+        assert_eq!(d[0].delta(SizeKind::Apparent), 0);
+        assert_eq!((d[1].bytes_a, d[1].bytes_b), (Some(5), None));
+        assert_eq!((d[2].bytes_a, d[2].bytes_b), (None, Some(30)));
+        assert_eq!(
+            d[3].delta(SizeKind::Apparent),
+            1,
+            "apparent-only change is kept"
+        );
+
+        let f = DiffFilter {
+            under: Some(b"/r/a"),
+            min_delta: 0,
+            top: 10,
+            kind: SizeKind::DiskUsage,
+        };
+        let (rows, changed) = select(d.clone(), &f);
+        assert_eq!(changed, 1, "/r/a-b is not under /r/a");
+        assert_eq!(rows[0].path, b"/r/a/new");
+        let f = DiffFilter {
+            under: None,
+            min_delta: 5,
+            top: 2,
+            kind: SizeKind::DiskUsage,
+        };
+        let (rows, changed) = select(d, &f);
+        assert_eq!(
+            changed, 5,
+            "the apparent-only change is not a disk-usage change"
+        );
+        let deltas: Vec<i128> = rows.iter().map(|e| e.delta(SizeKind::DiskUsage)).collect();
+        assert_eq!(deltas, [30, 30]);
+    }
+}
