@@ -130,6 +130,16 @@ pub struct DiffEntry {
 }
 
 impl DiffEntry {
+    /// Whether the directory was added, removed, or exists on both sides.
+    pub fn status(&self) -> crate::report::ChangeStatus {
+        use crate::report::ChangeStatus;
+        match (self.bytes_a.is_some(), self.bytes_b.is_some()) {
+            (false, true) => ChangeStatus::Added,
+            (true, false) => ChangeStatus::Removed,
+            _ => ChangeStatus::Changed,
+        }
+    }
+
     /// B minus A of the requested kind (an absent side counts as 0).
     pub fn delta(&self, kind: SizeKind) -> i128 {
         let (a, b) = match kind {

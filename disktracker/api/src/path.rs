@@ -16,15 +16,16 @@ pub fn bytes_path(b: &[u8]) -> &Path {
 }
 
 /// Printable form of path bytes: valid UTF-8 as is, every invalid byte as `\xNN`,
-/// and control characters escaped so one path never breaks a line or a terminal.
+/// control characters escaped so one path never breaks a line or a terminal,
+/// and `\` doubled so an escape cannot be confused with a literal name.
 pub fn escape_bytes(b: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(b) {
-        Ok(s) if !s.chars().any(|c| c.is_control()) => Cow::Borrowed(s),
+        Ok(s) if !s.chars().any(|c| c.is_control() || c == '\\') => Cow::Borrowed(s),
         _ => {
             let mut out = String::with_capacity(b.len() + 8);
             for chunk in b.utf8_chunks() {
                 for c in chunk.valid().chars() {
-                    if c.is_control() {
+                    if c.is_control() || c == '\\' {
                         out.extend(c.escape_default());
                     } else {
                         out.push(c);
@@ -84,6 +85,7 @@ mod tests {
         assert_eq!(escape_bytes(b"/a/b"), "/a/b");
         assert_eq!(escape_bytes(b"/caf\xe9"), "/caf\\xe9");
         assert_eq!(escape_bytes(b"/a\nb"), "/a\\nb");
+        assert_eq!(escape_bytes(b"/a\\x41"), "/a\\\\x41");
     }
 
     #[test]

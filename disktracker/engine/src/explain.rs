@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use disktracker::path::{escape_bytes, is_within};
-use disktracker::report::{ChangeStatus, ExplainNode};
+use disktracker::report::ExplainNode;
 use disktracker::{
     DiffEntry, DirRecord, Error, ErrorKind, Result, SizeKind, SnapshotId, SnapshotStore,
 };
@@ -94,11 +94,7 @@ impl Ctx<'_> {
             t.get(path)
                 .map_or(0, |r| i128::from(r.stats.direct(self.kind)))
         };
-        let status = match (entry.bytes_a.is_some(), entry.bytes_b.is_some()) {
-            (false, true) => ChangeStatus::Added,
-            (true, false) => ChangeStatus::Removed,
-            _ => ChangeStatus::Changed,
-        };
+        let status = entry.status();
         let share_pct = match parent_delta {
             None => 100.0,
             Some(0) => 0.0,

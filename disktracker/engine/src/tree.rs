@@ -108,24 +108,26 @@ impl ScanTree {
     /// A file with several links inside the scan counts once, in the
     /// directory whose full path sorts first bytewise among its links.
     fn attribute_links(&mut self, out: &WalkOutput) {
-        let mut first: HashMap<(u64, u64), (Vec<u8>, u32, u64, u64)> = HashMap::new();
+        /// The link seen so far whose full path sorts first.
+        struct First<'a> {
+            full: Vec<u8>,
+            link: &'a disktracker::LinkedFile,
+        }
+        let mut first: HashMap<(u64, u64), First<'_>> = HashMap::new();
         for link in out.arenas.iter().flat_map(|a| a.links.iter()) {
             let full = disktracker::path::join_bytes(self.path(link.dir.0), &link.name);
             match first.get_mut(&(link.dev, link.ino)) {
-                Some(cur) if cur.0 <= full => {}
-                Some(cur) => *cur = (full, link.dir.0, link.bytes, link.apparent),
+                Some(cur) if cur.full <= full => {}
+                Some(cur) => *cur = First { full, link },
                 None => {
-                    first.insert(
-                        (link.dev, link.ino),
-                        (full, link.dir.0, link.bytes, link.apparent),
-                    );
+                    first.insert((link.dev, link.ino), First { full, link });
                 }
             }
         }
-        for (_, dir, bytes, apparent) in first.into_values() {
-            let s = &mut self.stats[dir as usize];
-            s.direct_bytes += bytes;
-            s.direct_apparent += apparent;
+        for First { link, .. } in first.into_values() {
+            let s = &mut self.stats[link.dir.index()];
+            s.direct_bytes += link.bytes;
+            s.direct_apparent += link.apparent;
             s.direct_files += 1;
         }
     }
