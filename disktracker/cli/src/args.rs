@@ -62,6 +62,8 @@ pub enum Command {
     Diff(DiffArgs),
     /// Attribute a directory's change to the subdirectories and files that caused it.
     Explain(ExplainArgs),
+    /// Recursive disk usage of directories, from the live index.
+    Size(SizeArgs),
     /// List every registered plugin by kind.
     Plugins,
     /// Print the effective configuration and where each value came from.
@@ -196,4 +198,12 @@ pub struct ShowArgs {
     /// How many rows and levels to list.
     #[command(flatten)]
     pub listing: ListingArgs,
+}
+
+/// `size`.
+#[derive(Debug, Args)]
+pub struct SizeArgs {
+    /// Directories to look up [default: the current directory].
+    #[arg(value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
 }

@@ -131,6 +131,8 @@ pub struct ReportConfig {
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct IndexConfig {
+    /// Live-index plugin.
+    pub backend: String,
     /// madvise advice.
     pub advice: ReadAdvice,
     /// Populate at open.

@@ -18,9 +18,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use disktracker::path::escape_path;
-use disktracker::registry::{self, StorePlugin};
+use disktracker::registry::{self, IndexPlugin, StorePlugin};
 use disktracker::{
-    CancelToken, Error, ErrorKind, RenderOptions, Report, Reporter, Result, SizeKind,
+    CancelToken, Error, ErrorKind, IndexOptions, RenderOptions, Report, Reporter, Result, SizeKind,
     SnapshotStore, StoreOptions,
 };
 use toml::Value;
@@ -137,6 +137,22 @@ impl App {
     pub fn store_path(&self, plugin: &StorePlugin) -> Result<PathBuf> {
         let db = self.cfg.db_path()?;
         Ok(sibling(&db, plugin.extension))
+    }
+
+    /// The selected live-index plugin.
+    pub fn index_plugin(&self) -> Result<&'static IndexPlugin> {
+        registry::indexes()?
+            .get(&self.cfg.config.index.backend)
+            .map_err(|e| with_origin(e, &self.cfg, "index.backend"))
+    }
+
+    /// Where and how to open the live index: `data.mmap` beside the database.
+    pub fn index_options(&self) -> Result<IndexOptions> {
+        Ok(IndexOptions {
+            path: sibling(&self.cfg.db_path()?, "mmap"),
+            advice: self.cfg.config.index.advice,
+            preload: self.cfg.config.index.preload,
+        })
     }
 
     /// Opens the selected store. `write` creates the state directory (0700)
@@ -294,6 +310,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Show(a) => commands::show::run(&app, a),
         Command::Diff(a) => commands::diff::run(&app, a),
         Command::Explain(a) => commands::diff::explain(&app, a),
+        Command::Size(a) => commands::size::run(&app, a),
         Command::Plugins => app.emit(Report::Plugins(&registry::all_plugins()?)),
         Command::Config => commands::config::run(&app),
     }

@@ -1,6 +1,6 @@
 //! `disktracker scan [ROOT]`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use disktracker::registry;
@@ -8,9 +8,10 @@ use disktracker::report::{IssueLine, ScanReport};
 use disktracker::{
     Error, ErrorKind, Exclude, Report, Result, ScanProgress, WalkContext, WalkOptions,
 };
-use disktracker_engine::{resolve_root, run_scan};
+use disktracker_engine::{ScanOutcome, resolve_root, run_scan};
 
 use crate::args::ScanArgs;
+use crate::commands::snapshots::apply_retention;
 use crate::progress::ProgressDisplay;
 use crate::{App, with_origin};
 
@@ -19,10 +20,11 @@ const MAX_THREADS: u64 = 1024;
 /// Problems listed in the report (all are counted).
 const ISSUES_SHOWN: usize = 10;
 
-pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
+/// Scans `root`, stores the snapshot, applies `[retention]` and writes the
+/// live index. Everything cheap is validated before the disk is touched.
+pub fn scan_and_store(app: &App, root: &Path, extra_excludes: &[String]) -> Result<ScanOutcome> {
     let c = &app.cfg.config;
-    // Validate everything cheap before touching the database or the disk.
-    let root = resolve_root(&args.root.clone().unwrap_or_else(|| PathBuf::from(".")))?;
+    let root = resolve_root(root)?;
     let walker_plugin = registry::walkers()?
         .get(&c.scan.walker)
         .map_err(|e| with_origin(e, &app.cfg, "scan.walker"))?;
@@ -41,12 +43,13 @@ pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
         n => n as usize,
     };
     let mut patterns = c.scan.exclude.clone();
-    patterns.extend(args.exclude.iter().cloned());
+    patterns.extend(extra_excludes.iter().cloned());
     let opts = WalkOptions {
         threads,
         one_file_system: c.scan.one_file_system,
         exclude: Exclude::new(&patterns)?,
     };
+    let index_plugin = app.index_plugin()?;
     let mut store = app.open_store(true)?;
 
     let ctx = WalkContext {
@@ -66,11 +69,26 @@ pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
     drop(display);
     let outcome = outcome?;
 
-    let pruned =
-        crate::commands::snapshots::apply_retention(app, &mut *store, &outcome.snapshot.meta.root)?;
+    let pruned = apply_retention(app, &mut *store, &outcome.snapshot.meta.root)?;
     if !pruned.is_empty() {
         app.note(format!("retention: deleted snapshots {pruned:?}"));
     }
+    // The snapshot is stored; the index is derived from it and can be rebuilt,
+    // so failing to write it is a warning, not a failed scan.
+    let tree = &outcome.tree;
+    let mut entries =
+        (0..tree.len() as u32).map(|i| (tree.path(i).to_vec(), tree.stats(i).total_bytes));
+    if let Err(e) = (index_plugin.create)(&app.index_options()?, &mut entries) {
+        app.warn(format!(
+            "{e}; `disktracker size` will rebuild it from the snapshot"
+        ));
+    }
+    Ok(outcome)
+}
+
+pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
+    let root = args.root.clone().unwrap_or_else(|| PathBuf::from("."));
+    let outcome = scan_and_store(app, &root, &args.exclude)?;
     let tree = &outcome.tree;
     let errors = outcome.snapshot.meta.error_count;
     if errors > 0 {
@@ -90,6 +108,7 @@ pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
             "{errors} entries could not be read and were not counted{first}"
         ));
     }
+    let c = &app.cfg.config;
     let depth = u32::try_from(c.report.depth).unwrap_or(u32::MAX);
     let top = usize::try_from(c.report.top).unwrap_or(usize::MAX);
     let report = ScanReport {
