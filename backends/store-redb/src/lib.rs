@@ -1,1 +1,969 @@
+//! A [`SnapshotStore`] on [redb](https://www.redb.org), registered as `redb`.
+//!
+//! The store lives in its own file beside the SQLite database, with the
+//! extension `redb` (`--db ~/.disktracker/data.db` → `~/.disktracker/data.redb`),
+//! and has the same duties and answers as the SQLite store: the shared
+//! conformance suite in `disktracker-testkit` runs over both.
+//!
+//! # Layout (store format 1)
+//!
+//! | table                   | key                                  | value |
+//! |-------------------------|--------------------------------------|-------|
+//! | `disktracker.meta`      | `&str` name                          | `u64`: `format_version`, `next_snapshot_id` |
+//! | `disktracker.snapshots` | `u64` snapshot id                    | encoded [`SnapshotMeta`] |
+//! | `disktracker.dirs`      | `&[u8]`: snapshot id (8 bytes, big-endian) ++ path bytes | `[u8; 108]`: depth and every [`DirStats`] field, little-endian |
+//! | `disktracker.diffs`     | `(u64 a, u64 b, u64 seq)`            | encoded [`DiffEntry`] |
+//! | `disktracker.diff_sets` | `(u64 a, u64 b)`                     | `u64` number of entries |
+//!
+//! The directory key is one byte string rather than a redb tuple so that
+//! redb compares keys with a plain `memcmp` and builds them without an
+//! allocation; big-endian ids make one snapshot's rows a single contiguous,
+//! bytewise path-ordered key range. A subtree `P` is `P` itself followed,
+//! after any siblings such as `P-x` that sort between, by the contiguous range
+//! of keys starting with `P/`. Cached diffs keep the caller's entry order
+//! (`seq`), and `diff_sets` records which pairs are cached at all, so an empty
+//! diff is distinguishable from none and a deleted snapshot's diffs are found
+//! without scanning the entries. The encodings are described in `codec.rs`.
+//!
+//! Ids come from the `next_snapshot_id` counter, so they increase and are never
+//! reused, even after the newest snapshot is deleted (like SQLite's
+//! `AUTOINCREMENT`). A file whose `format_version` is newer than
+//! [`FORMAT_VERSION`] is refused; a redb file without the meta table that
+//! already holds other tables is not ours and is refused too.
+//!
+//! # Durability
+//!
+//! Every write transaction commits with [`redb::Durability::Immediate`] and
+//! quick-repair: a committed snapshot survives a crash or power loss, and the
+//! allocator state saved with each commit lets the next open (even a read-only
+//! one) skip redb's full-file repair after a crash. It costs two `fsync`s per
+//! commit, and a snapshot is one commit, so the price is a few milliseconds
+//! per scan. A snapshot is written in one write transaction: dropping the
+//! writer without committing leaves nothing behind.
+//!
+//! # Memory
+//!
+//! redb's page cache (read cache plus write buffer) is capped at
+//! [`CACHE_SIZE`]; rows are handed to redb in chunks of [`WRITE_CHUNK`], so a
+//! snapshot of any size is written in bounded memory.
+//!
+//! # Reclaiming space
+//!
+//! Deleting snapshots frees their pages inside the file, and later snapshots
+//! reuse them, but the file itself does not shrink. [`SnapshotStore::reclaim_space`]
+//! compacts the file (redb's `compact`, which moves live pages down and
+//! truncates the tail) when the free space is at least a quarter of the file
+//! and at least [`RECLAIM_MIN_FREE`]. After it, the file is at most
+//! `max(4/3 × live data, live data + 4 MiB)` plus redb's fixed overhead, so
+//! pruning old snapshots and reclaiming keeps the file bounded.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod codec;
+mod errors;
+
+use std::fs::{DirBuilder, OpenOptions};
+use std::io;
+use std::ops::Bound;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::path::{Path, PathBuf};
+
+use disktracker::model::DiffEntry;
+use disktracker::path::escape_path;
+use disktracker::{
+    DirRecord, DirStats, Error, ErrorKind, Result, SnapshotId, SnapshotInfo, SnapshotMeta,
+    SnapshotStore, SnapshotWriter, StoreOptions,
+};
+use redb::{
+    Database, Durability, ReadOnlyDatabase, ReadOnlyTable, ReadTransaction, ReadableDatabase,
+    ReadableTable, TableDefinition, TableError, WriteTransaction,
+};
+
+use codec::DirValue;
+use errors::{CORRUPT_HINT, Ctx, bad_record, from_io, from_redb};
+
+/// The store format this build writes and the newest it reads.
+pub const FORMAT_VERSION: u64 = 1;
+
+/// Bytes of redb page cache (read cache and write buffer together).
+pub const CACHE_SIZE: usize = 16 << 20;
+
+/// Directory rows buffered before they are handed to redb.
+pub const WRITE_CHUNK: usize = 8192;
+
+/// [`SnapshotStore::reclaim_space`] compacts only when at least this much of
+/// the file (and at least a quarter of it) is free.
+pub const RECLAIM_MIN_FREE: u64 = 4 << 20;
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("disktracker.meta");
+const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("disktracker.snapshots");
+const DIRS: TableDefinition<&[u8], &DirValue> = TableDefinition::new("disktracker.dirs");
+const DIFFS: TableDefinition<(u64, u64, u64), &[u8]> = TableDefinition::new("disktracker.diffs");
+const DIFF_SETS: TableDefinition<(u64, u64), u64> = TableDefinition::new("disktracker.diff_sets");
+
+const KEY_FORMAT: &str = "format_version";
+const KEY_NEXT_ID: &str = "next_snapshot_id";
+/// Rows removed since the last [`SnapshotStore::reclaim_space`]: whether
+/// measuring the free space is worth a walk over the file.
+const KEY_REMOVED: &str = "rows_removed_since_reclaim";
+
+/// Adds `n` to the count of removed rows, inside `txn`.
+fn add_removed(txn: &WriteTransaction, file: &Path, n: u64) -> Result<()> {
+    if n == 0 {
+        return Ok(());
+    }
+    let mut meta = txn.open_table(META).ctx(file, "cannot write to")?;
+    let old = meta
+        .get(KEY_REMOVED)
+        .ctx(file, "cannot read")?
+        .map_or(0, |v| v.value());
+    meta.insert(KEY_REMOVED, old.saturating_add(n))
+        .ctx(file, "cannot write to")?;
+    Ok(())
+}
+
+disktracker::register_store!(
+    "redb",
+    "redb B-tree store in its own file beside the database (data.redb)",
+    "redb",
+    open_store
+);
+
+fn open_store(opts: &StoreOptions) -> Result<Box<dyn SnapshotStore>> {
+    Ok(Box::new(RedbStore::open(opts)?))
+}
+
+/// The open redb file, writable or not.
+enum Handle {
+    Rw(Database),
+    Ro(ReadOnlyDatabase),
+}
+
+/// A [`SnapshotStore`] in one redb file. See the crate docs for the layout.
+pub struct RedbStore {
+    path: PathBuf,
+    db: Handle,
+}
+
+impl std::fmt::Debug for RedbStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedbStore")
+            .field("path", &self.path)
+            .field("read_only", &matches!(self.db, Handle::Ro(_)))
+            .finish()
+    }
+}
+
+/// A panic raised by the caller's visitor, carried through [`shield`] untouched.
+struct VisitorPanic(Box<dyn std::any::Any + Send>);
+
+/// Runs `f`, turning a panic inside redb into a `Corrupt` error.
+///
+/// redb trusts the pages it reads (it checks checksums only when recovering),
+/// so a damaged file can trip an overflow or bounds check deep inside it.
+/// The file is untrusted input and must never bring the process down; a
+/// write transaction that was open is rolled back as redb unwinds.
+fn shield<T>(file: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(r) => r,
+        Err(payload) => match payload.downcast::<VisitorPanic>() {
+            Ok(visitor) => resume_unwind(visitor.0),
+            Err(_) => Err(Error::new(
+                ErrorKind::Corrupt,
+                format!(
+                    "{} is damaged: redb failed while reading it",
+                    escape_path(file)
+                ),
+            )
+            .with_hint(CORRUPT_HINT)),
+        },
+    }
+}
+
+/// Opens the file under [`shield`].
+fn guard_open<T>(file: &Path, open: impl FnOnce() -> Result<T, redb::DatabaseError>) -> Result<T> {
+    shield(file, || open().ctx(file, "cannot open"))
+}
+
+fn builder() -> redb::Builder {
+    let mut b = redb::Builder::new();
+    b.set_cache_size(CACHE_SIZE);
+    b
+}
+
+/// Creates the missing parents of `file` with mode 0700 (the state directory
+/// holds file names and sizes of everything scanned).
+fn create_parent(file: &Path) -> Result<()> {
+    let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) else {
+        return Ok(());
+    };
+    if parent.is_dir() {
+        return Ok(());
+    }
+    DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(parent)
+        .map_err(|e| from_io(parent, "cannot create the directory", e))
+}
+
+fn is_missing(err: &TableError) -> bool {
+    matches!(err, TableError::TableDoesNotExist(_))
+}
+
+impl RedbStore {
+    /// Opens the store at `opts.path`: creates it (file 0600, missing parent
+    /// directories 0700) and its tables unless `opts.read_only`, in which case
+    /// a missing file is [`ErrorKind::NotFound`] and every write fails.
+    pub fn open(opts: &StoreOptions) -> Result<Self> {
+        let path = opts.path.clone();
+        let db = if opts.read_only {
+            match std::fs::metadata(&path) {
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("no redb store at {}", escape_path(&path)),
+                    )
+                    .with_hint("run `disktracker scan` first, or pass --db"));
+                }
+                Err(e) => return Err(from_io(&path, "cannot open", e)),
+            }
+            Handle::Ro(guard_open(&path, || builder().open_read_only(&path))?)
+        } else {
+            create_parent(&path)?;
+            // Opened here rather than by redb so a new file gets mode 0600.
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .mode(0o600)
+                .open(&path)
+                .map_err(|e| from_io(&path, "cannot open", e))?;
+            Handle::Rw(guard_open(&path, || builder().create_file(file))?)
+        };
+        let store = RedbStore { path, db };
+        store.check_schema()?;
+        Ok(store)
+    }
+
+    /// Checks the format version, and creates the tables in a new file.
+    fn check_schema(&self) -> Result<()> {
+        let txn = self.read()?;
+        match txn.open_table(META) {
+            Ok(meta) => {
+                let version = meta.get(KEY_FORMAT).ctx(&self.path, "cannot read")?;
+                match version.map(|v| v.value()) {
+                    Some(v) if (1..=FORMAT_VERSION).contains(&v) => Ok(()),
+                    Some(v) if v > FORMAT_VERSION => Err(Error::new(
+                        ErrorKind::Corrupt,
+                        format!(
+                            "{} was written by a newer disktracker (store format {v}; this build reads up to {FORMAT_VERSION})",
+                            escape_path(&self.path)
+                        ),
+                    )
+                    .with_hint("upgrade disktracker, or pass --db")),
+                    _ => Err(bad_record(&self.path, "the store format version")),
+                }
+            }
+            Err(e) if is_missing(&e) => {
+                let foreign = txn
+                    .list_tables()
+                    .ctx(&self.path, "cannot read")?
+                    .next()
+                    .is_some()
+                    || txn
+                        .list_multimap_tables()
+                        .ctx(&self.path, "cannot read")?
+                        .next()
+                        .is_some();
+                drop(txn);
+                if foreign {
+                    return Err(Error::new(
+                        ErrorKind::Corrupt,
+                        format!(
+                            "{} is a redb database, but not a disktracker store",
+                            escape_path(&self.path)
+                        ),
+                    )
+                    .with_hint("pass --db with another path"));
+                }
+                match &self.db {
+                    // A new file: create every table in one commit, so a
+                    // store has either all of them or (crash) none.
+                    Handle::Rw(db) => {
+                        let txn = self.write_txn(db)?;
+                        {
+                            let mut meta =
+                                txn.open_table(META).ctx(&self.path, "cannot initialize")?;
+                            meta.insert(KEY_FORMAT, FORMAT_VERSION)
+                                .ctx(&self.path, "cannot initialize")?;
+                            meta.insert(KEY_NEXT_ID, 1)
+                                .ctx(&self.path, "cannot initialize")?;
+                            txn.open_table(SNAPSHOTS)
+                                .ctx(&self.path, "cannot initialize")?;
+                            txn.open_table(DIRS).ctx(&self.path, "cannot initialize")?;
+                            txn.open_table(DIFFS).ctx(&self.path, "cannot initialize")?;
+                            txn.open_table(DIFF_SETS)
+                                .ctx(&self.path, "cannot initialize")?;
+                        }
+                        txn.commit().ctx(&self.path, "cannot initialize")
+                    }
+                    // Read-only on a file that never got its tables (a crash
+                    // right after creation): an empty store; reads find nothing.
+                    Handle::Ro(_) => Ok(()),
+                }
+            }
+            Err(e) => Err(from_redb(&self.path, "cannot read", e.into())),
+        }
+    }
+
+    fn read(&self) -> Result<ReadTransaction> {
+        let r = match &self.db {
+            Handle::Rw(db) => db.begin_read(),
+            Handle::Ro(db) => db.begin_read(),
+        };
+        r.ctx(&self.path, "cannot read")
+    }
+
+    /// Opens a table for reading; `None` when a read-only open found a file
+    /// without tables (see [`Self::check_schema`]).
+    fn table<K: redb::Key + 'static, V: redb::Value + 'static>(
+        &self,
+        txn: &ReadTransaction,
+        def: TableDefinition<K, V>,
+    ) -> Result<Option<ReadOnlyTable<K, V>>> {
+        match txn.open_table(def) {
+            Ok(t) => Ok(Some(t)),
+            Err(e) if is_missing(&e) => Ok(None),
+            Err(e) => Err(from_redb(&self.path, "cannot read", e.into())),
+        }
+    }
+
+    fn writable(&self) -> Result<&Database> {
+        match &self.db {
+            Handle::Rw(db) => Ok(db),
+            Handle::Ro(_) => Err(self.read_only_error()),
+        }
+    }
+
+    fn read_only_error(&self) -> Error {
+        Error::new(
+            ErrorKind::Database,
+            format!(
+                "cannot write to {}: it was opened read-only",
+                escape_path(&self.path)
+            ),
+        )
+    }
+
+    /// Begins a write transaction with the durability described in the crate docs.
+    fn write_txn(&self, db: &Database) -> Result<WriteTransaction> {
+        let mut txn = db.begin_write().ctx(&self.path, "cannot write to")?;
+        txn.set_durability(Durability::Immediate)
+            .ctx(&self.path, "cannot write to")?;
+        txn.set_quick_repair(true);
+        Ok(txn)
+    }
+
+    fn snapshot_exists(&self, txn: &WriteTransaction, id: u64) -> Result<bool> {
+        let snaps = txn.open_table(SNAPSHOTS).ctx(&self.path, "cannot read")?;
+        Ok(snaps.get(id).ctx(&self.path, "cannot read")?.is_some())
+    }
+
+    fn no_snapshot(&self, id: SnapshotId) -> Error {
+        Error::new(
+            ErrorKind::NotFound,
+            format!("no snapshot {id} in {}", escape_path(&self.path)),
+        )
+        .with_hint("`disktracker snapshots` lists them")
+    }
+
+    /// Bytes the file occupies and bytes of it that hold live pages.
+    fn space(&self, db: &Database) -> Result<(u64, u64)> {
+        let file_len = std::fs::metadata(&self.path)
+            .map_err(|e| from_io(&self.path, "cannot stat", e))?
+            .len();
+        let txn = db.begin_write().ctx(&self.path, "cannot read")?;
+        let stats = txn.stats().ctx(&self.path, "cannot read")?;
+        txn.abort().ctx(&self.path, "cannot read")?;
+        let used = stats
+            .allocated_pages()
+            .saturating_mul(stats.page_size() as u64);
+        Ok((file_len, used))
+    }
+
+    /// Bytes the file occupies and bytes of it holding live pages — what
+    /// [`SnapshotStore::reclaim_space`] decides on. For tests and benchmarks.
+    pub fn space_usage(&self) -> Result<(u64, u64)> {
+        self.space(self.writable()?)
+    }
+
+    /// Decodes one directory row into `rec`, reusing its path buffer.
+    fn fill(&self, rec: &mut DirRecord, key: &[u8], value: &DirValue) -> Result<()> {
+        let path =
+            codec::dir_key_path(key).ok_or_else(|| bad_record(&self.path, "a directory key"))?;
+        rec.path.clear();
+        rec.path.extend_from_slice(path);
+        (rec.depth, rec.stats) = codec::decode_dir(value);
+        Ok(())
+    }
+
+    /// Visits the keys in `[lo, hi)` of the dirs table; stops when `visit` says so.
+    /// Returns `false` if stopped.
+    fn visit_range(
+        &self,
+        dirs: &ReadOnlyTable<&'static [u8], &'static DirValue>,
+        lo: &[u8],
+        hi: &[u8],
+        rec: &mut DirRecord,
+        visit: &mut dyn FnMut(&DirRecord) -> bool,
+    ) -> Result<bool> {
+        for item in dirs.range::<&[u8]>(lo..hi).ctx(&self.path, "cannot read")? {
+            let (k, v) = item.ctx(&self.path, "cannot read")?;
+            self.fill(rec, k.value(), v.value())?;
+            if !visit(rec) {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// `prefix` with its last byte, a `/`, replaced by `0` (the next byte): the
+/// exclusive end of the range of paths starting with `prefix`.
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last = b'/' + 1;
+    }
+    end
+}
+
+/// `path` with a `/` appended unless it already ends with one (`/` stays `/`).
+fn with_slash(path: &[u8]) -> Vec<u8> {
+    let mut p = path.to_vec();
+    if !p.ends_with(b"/") {
+        p.push(b'/');
+    }
+    p
+}
+
+// The trait methods, unguarded; `impl SnapshotStore` below runs each under `shield`.
+impl RedbStore {
+    fn begin_snapshot_impl(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>> {
+        let db = self.writable()?;
+        let meta = codec::encode_meta(meta).ok_or_else(|| {
+            Error::new(
+                ErrorKind::Usage,
+                "a snapshot's root, host or walker name is over 4 GiB",
+            )
+        })?;
+        let txn = self.write_txn(db)?;
+        let id = {
+            let m = txn.open_table(META).ctx(&self.path, "cannot read")?;
+            let next = m.get(KEY_NEXT_ID).ctx(&self.path, "cannot read")?;
+            next.map(|v| v.value()).unwrap_or(1)
+        };
+        // Ids are SnapshotId (i64) to callers; refuse rather than wrap.
+        if i64::try_from(id).is_err() || id == 0 {
+            return Err(bad_record(&self.path, "the next snapshot id"));
+        }
+        Ok(Box::new(RedbWriter {
+            file: &self.path,
+            txn,
+            id,
+            meta,
+            keys: Vec::with_capacity(WRITE_CHUNK * 96),
+            ends: Vec::with_capacity(WRITE_CHUNK),
+            values: Vec::with_capacity(WRITE_CHUNK),
+            last: Vec::new(),
+            rows: 0,
+        }))
+    }
+
+    fn snapshots_impl(&self) -> Result<Vec<SnapshotInfo>> {
+        let txn = self.read()?;
+        let Some(snaps) = self.table(&txn, SNAPSHOTS)? else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for item in snaps.iter().ctx(&self.path, "cannot read")? {
+            let (k, v) = item.ctx(&self.path, "cannot read")?;
+            out.push(self.info(k.value(), v.value())?);
+        }
+        Ok(out)
+    }
+
+    fn snapshot_impl(&self, id: SnapshotId) -> Result<Option<SnapshotInfo>> {
+        let Some(u) = codec::stored_id(id) else {
+            return Ok(None);
+        };
+        let txn = self.read()?;
+        let Some(snaps) = self.table(&txn, SNAPSHOTS)? else {
+            return Ok(None);
+        };
+        match snaps.get(u).ctx(&self.path, "cannot read")? {
+            Some(v) => Ok(Some(self.info(u, v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    fn delete_snapshots_impl(&mut self, ids: &[SnapshotId]) -> Result<usize> {
+        let db = self.writable()?;
+        let what = "cannot delete snapshots from";
+        let txn = self.write_txn(db)?;
+        let mut deleted = std::collections::BTreeSet::new();
+        let mut removed = 0u64;
+        {
+            let mut snaps = txn.open_table(SNAPSHOTS).ctx(&self.path, what)?;
+            let mut dirs = txn.open_table(DIRS).ctx(&self.path, what)?;
+            for &id in ids {
+                let Some(u) = codec::stored_id(id) else {
+                    continue;
+                };
+                if snaps.remove(u).ctx(&self.path, what)?.is_none() {
+                    continue;
+                }
+                deleted.insert(u);
+                let lo = codec::id_prefix(u);
+                let hi = codec::id_prefix(u + 1);
+                dirs.retain_in::<&[u8], _>(&lo[..]..&hi[..], |_, _| {
+                    removed += 1;
+                    false
+                })
+                .ctx(&self.path, what)?;
+            }
+            if !deleted.is_empty() {
+                // Cached diffs involving a deleted snapshot, found through the
+                // small per-pair table rather than by scanning entries.
+                let mut sets = txn.open_table(DIFF_SETS).ctx(&self.path, what)?;
+                let mut diffs = txn.open_table(DIFFS).ctx(&self.path, what)?;
+                let mut pairs = Vec::new();
+                for item in sets.iter().ctx(&self.path, what)? {
+                    let (k, _) = item.ctx(&self.path, what)?;
+                    let (a, b) = k.value();
+                    if deleted.contains(&a) || deleted.contains(&b) {
+                        pairs.push((a, b));
+                    }
+                }
+                for (a, b) in pairs {
+                    sets.remove((a, b)).ctx(&self.path, what)?;
+                    diffs
+                        .retain_in((a, b, 0)..=(a, b, u64::MAX), |_, _| {
+                            removed += 1;
+                            false
+                        })
+                        .ctx(&self.path, what)?;
+                }
+            }
+            add_removed(&txn, &self.path, removed)?;
+        }
+        txn.commit().ctx(&self.path, what)?;
+        Ok(deleted.len())
+    }
+
+    fn visit_tree_impl(
+        &self,
+        id: SnapshotId,
+        under: Option<&[u8]>,
+        visit: &mut dyn FnMut(&DirRecord) -> bool,
+    ) -> Result<()> {
+        let Some(u) = codec::stored_id(id) else {
+            return Ok(());
+        };
+        let txn = self.read()?;
+        let Some(dirs) = self.table(&txn, DIRS)? else {
+            return Ok(());
+        };
+        let mut rec = DirRecord::default();
+        match under {
+            None => {
+                let lo = codec::id_prefix(u);
+                let hi = codec::id_prefix(u + 1);
+                self.visit_range(&dirs, &lo, &hi, &mut rec, visit)?;
+            }
+            Some(p) => {
+                // `P` itself first: it sorts before everything below it, but
+                // siblings like `P-x` and `P.x` sort between it and `P/…`,
+                // so the subtree is the point `P` plus the range `[P/, P0)`.
+                // (A `P` ending in `/`, like the root, is its own range start.)
+                if !p.ends_with(b"/")
+                    && let Some(v) = dirs
+                        .get(codec::dir_key(u, p).as_slice())
+                        .ctx(&self.path, "cannot read")?
+                {
+                    rec.path.clear();
+                    rec.path.extend_from_slice(p);
+                    (rec.depth, rec.stats) = codec::decode_dir(v.value());
+                    if !visit(&rec) {
+                        return Ok(());
+                    }
+                }
+                let prefix = with_slash(p);
+                let lo = codec::dir_key(u, &prefix);
+                let hi = codec::dir_key(u, &prefix_end(&prefix));
+                self.visit_range(&dirs, &lo, &hi, &mut rec, visit)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn dir_impl(&self, id: SnapshotId, path: &[u8]) -> Result<Option<DirRecord>> {
+        let Some(u) = codec::stored_id(id) else {
+            return Ok(None);
+        };
+        let txn = self.read()?;
+        let Some(dirs) = self.table(&txn, DIRS)? else {
+            return Ok(None);
+        };
+        let found = dirs
+            .get(codec::dir_key(u, path).as_slice())
+            .ctx(&self.path, "cannot read")?;
+        Ok(found.map(|v| {
+            let (depth, stats) = codec::decode_dir(v.value());
+            DirRecord {
+                path: path.to_vec(),
+                depth,
+                stats,
+            }
+        }))
+    }
+
+    fn children_impl(&self, id: SnapshotId, path: &[u8]) -> Result<Vec<DirRecord>> {
+        let Some(u) = codec::stored_id(id) else {
+            return Ok(Vec::new());
+        };
+        let txn = self.read()?;
+        let Some(dirs) = self.table(&txn, DIRS)? else {
+            return Ok(Vec::new());
+        };
+        let prefix = with_slash(path);
+        let hi = codec::dir_key(u, &prefix_end(&prefix));
+        let mut lo = codec::dir_key(u, &prefix);
+        let mut out = Vec::new();
+        // Walk `[P/, P0)`, and on meeting a grandchild `P/c/…` jump past the
+        // whole `P/c/` range to `P/c0`: the cost is one seek per child that
+        // has subdirectories, not one step per descendant.
+        'seek: loop {
+            for item in dirs
+                .range::<&[u8]>(lo.as_slice()..hi.as_slice())
+                .ctx(&self.path, "cannot read")?
+            {
+                let (k, v) = item.ctx(&self.path, "cannot read")?;
+                let key = k.value();
+                let Some(rest) = key.get(codec::ID_LEN + prefix.len()..) else {
+                    return Err(bad_record(&self.path, "a directory key"));
+                };
+                match rest.iter().position(|&c| c == b'/') {
+                    None if rest.is_empty() => {}
+                    None => {
+                        let mut rec = DirRecord::default();
+                        self.fill(&mut rec, key, v.value())?;
+                        out.push(rec);
+                    }
+                    Some(slash) => {
+                        let child_end = codec::ID_LEN + prefix.len() + slash;
+                        let mut next = key[..=child_end].to_vec();
+                        next[child_end] = b'/' + 1;
+                        lo = next;
+                        continue 'seek;
+                    }
+                }
+            }
+            break;
+        }
+        Ok(out)
+    }
+
+    fn cached_diff_impl(&self, a: SnapshotId, b: SnapshotId) -> Result<Option<Vec<DiffEntry>>> {
+        let (Some(a), Some(b)) = (codec::stored_id(a), codec::stored_id(b)) else {
+            return Ok(None);
+        };
+        let txn = self.read()?;
+        let (Some(sets), Some(diffs)) = (self.table(&txn, DIFF_SETS)?, self.table(&txn, DIFFS)?)
+        else {
+            return Ok(None);
+        };
+        let Some(count) = sets.get((a, b)).ctx(&self.path, "cannot read")? else {
+            return Ok(None);
+        };
+        let count = count.value();
+        let mut out = Vec::with_capacity(usize::try_from(count).unwrap_or(0).min(1 << 20));
+        for item in diffs
+            .range((a, b, 0)..=(a, b, u64::MAX))
+            .ctx(&self.path, "cannot read")?
+        {
+            let (_, v) = item.ctx(&self.path, "cannot read")?;
+            out.push(
+                codec::decode_diff(v.value())
+                    .ok_or_else(|| bad_record(&self.path, "a cached diff entry"))?,
+            );
+        }
+        if out.len() as u64 != count {
+            return Err(bad_record(&self.path, "a cached diff"));
+        }
+        Ok(Some(out))
+    }
+
+    fn store_diff_impl(
+        &mut self,
+        a: SnapshotId,
+        b: SnapshotId,
+        entries: &[DiffEntry],
+    ) -> Result<()> {
+        let db = self.writable()?;
+        let what = "cannot store a diff in";
+        let txn = self.write_txn(db)?;
+        let mut ids = [0u64; 2];
+        for (slot, id) in ids.iter_mut().zip([a, b]) {
+            match codec::stored_id(id) {
+                Some(u) if self.snapshot_exists(&txn, u)? => *slot = u,
+                _ => return Err(self.no_snapshot(id)),
+            }
+        }
+        let [ua, ub] = ids;
+        {
+            let mut diffs = txn.open_table(DIFFS).ctx(&self.path, what)?;
+            let mut removed = 0u64;
+            diffs
+                .retain_in((ua, ub, 0)..=(ua, ub, u64::MAX), |_, _| {
+                    removed += 1;
+                    false
+                })
+                .ctx(&self.path, what)?;
+            add_removed(&txn, &self.path, removed)?;
+            for (seq, e) in (0u64..).zip(entries) {
+                diffs
+                    .insert((ua, ub, seq), codec::encode_diff(e).as_slice())
+                    .ctx(&self.path, what)?;
+            }
+            let mut sets = txn.open_table(DIFF_SETS).ctx(&self.path, what)?;
+            sets.insert((ua, ub), entries.len() as u64)
+                .ctx(&self.path, what)?;
+        }
+        txn.commit().ctx(&self.path, what)
+    }
+
+    fn reclaim_space_impl(&mut self) -> Result<()> {
+        let db = self.writable()?;
+        // Measuring the free space walks every page, so it is done only when
+        // rows were removed since the last time: nothing else frees pages.
+        let removed = {
+            let txn = self.read()?;
+            match self.table(&txn, META)? {
+                Some(m) => m
+                    .get(KEY_REMOVED)
+                    .ctx(&self.path, "cannot read")?
+                    .map_or(0, |v| v.value()),
+                None => 0,
+            }
+        };
+        if removed == 0 {
+            return Ok(());
+        }
+        let (file_len, used) = self.space(db)?;
+        let free = file_len.saturating_sub(used);
+        if free >= RECLAIM_MIN_FREE && free >= file_len / 4 {
+            let path = self.path.clone();
+            let Handle::Rw(db) = &mut self.db else {
+                return Err(self.read_only_error());
+            };
+            db.compact().ctx(&path, "cannot compact")?;
+        }
+        // Also the commit that records the allocator state again, which
+        // compaction's own commits leave out, so a crash needs no full repair.
+        let db = self.writable()?;
+        let txn = self.write_txn(db)?;
+        txn.open_table(META)
+            .ctx(&self.path, "cannot write to")?
+            .insert(KEY_REMOVED, 0)
+            .ctx(&self.path, "cannot write to")?;
+        txn.commit().ctx(&self.path, "cannot write to")
+    }
+}
+
+impl SnapshotStore for RedbStore {
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn begin_snapshot(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>> {
+        let path = self.path.clone();
+        shield(&path, || self.begin_snapshot_impl(meta))
+    }
+
+    fn snapshots(&self) -> Result<Vec<SnapshotInfo>> {
+        shield(&self.path, || self.snapshots_impl())
+    }
+
+    fn snapshot(&self, id: SnapshotId) -> Result<Option<SnapshotInfo>> {
+        shield(&self.path, || self.snapshot_impl(id))
+    }
+
+    fn delete_snapshots(&mut self, ids: &[SnapshotId]) -> Result<usize> {
+        let path = self.path.clone();
+        shield(&path, || self.delete_snapshots_impl(ids))
+    }
+
+    fn visit_tree(
+        &self,
+        id: SnapshotId,
+        under: Option<&[u8]>,
+        visit: &mut dyn FnMut(&DirRecord) -> bool,
+    ) -> Result<()> {
+        // The caller's panics are theirs: pass them through untouched
+        // instead of reporting them as a damaged file.
+        let mut guarded = |r: &DirRecord| match catch_unwind(AssertUnwindSafe(|| visit(r))) {
+            Ok(go_on) => go_on,
+            Err(payload) => resume_unwind(Box::new(VisitorPanic(payload))),
+        };
+        shield(&self.path, || self.visit_tree_impl(id, under, &mut guarded))
+    }
+
+    fn dir(&self, id: SnapshotId, path: &[u8]) -> Result<Option<DirRecord>> {
+        shield(&self.path, || self.dir_impl(id, path))
+    }
+
+    fn children(&self, id: SnapshotId, path: &[u8]) -> Result<Vec<DirRecord>> {
+        shield(&self.path, || self.children_impl(id, path))
+    }
+
+    fn cached_diff(&self, a: SnapshotId, b: SnapshotId) -> Result<Option<Vec<DiffEntry>>> {
+        shield(&self.path, || self.cached_diff_impl(a, b))
+    }
+
+    fn store_diff(&mut self, a: SnapshotId, b: SnapshotId, entries: &[DiffEntry]) -> Result<()> {
+        let path = self.path.clone();
+        shield(&path, || self.store_diff_impl(a, b, entries))
+    }
+
+    fn reclaim_space(&mut self) -> Result<()> {
+        let path = self.path.clone();
+        shield(&path, || self.reclaim_space_impl())
+    }
+}
+
+impl RedbStore {
+    fn info(&self, id: u64, value: &[u8]) -> Result<SnapshotInfo> {
+        let meta =
+            codec::decode_meta(value).ok_or_else(|| bad_record(&self.path, "a snapshot record"))?;
+        let id = i64::try_from(id).map_err(|_| bad_record(&self.path, "a snapshot id"))?;
+        Ok(SnapshotInfo { id, meta })
+    }
+}
+
+/// One snapshot being written: an open write transaction plus a chunk of
+/// encoded rows not yet handed to redb.
+struct RedbWriter<'s> {
+    file: &'s Path,
+    txn: WriteTransaction,
+    id: u64,
+    meta: Vec<u8>,
+    /// Keys of the buffered rows, concatenated; `ends[i]` is where key `i` ends.
+    keys: Vec<u8>,
+    ends: Vec<usize>,
+    values: Vec<DirValue>,
+    /// The last path written, to enforce strictly increasing order.
+    last: Vec<u8>,
+    rows: u64,
+}
+
+impl RedbWriter<'_> {
+    /// Appends the buffered rows at the end of the dirs table. The snapshot's
+    /// id is above every stored one, so its rows go after all existing keys,
+    /// and a cursor at the end takes them as one sorted run instead of a
+    /// root-to-leaf search per row.
+    fn flush(&mut self) -> Result<()> {
+        if self.ends.is_empty() {
+            return Ok(());
+        }
+        let what = "cannot write a snapshot to";
+        let mut dirs = self.txn.open_table(DIRS).ctx(self.file, what)?;
+        let mut cursor = dirs
+            .upper_bound_mut(Bound::<&[u8]>::Unbounded)
+            .ctx(self.file, what)?;
+        let mut start = 0;
+        for (&end, value) in self.ends.iter().zip(&self.values) {
+            cursor
+                .insert_before(&self.keys[start..end], value)
+                .ctx(self.file, what)?;
+            start = end;
+        }
+        cursor.close().ctx(self.file, what)?;
+        self.keys.clear();
+        self.ends.clear();
+        self.values.clear();
+        Ok(())
+    }
+}
+
+impl SnapshotWriter for RedbWriter<'_> {
+    fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
+        let file = self.file;
+        shield(file, || self.write_dir_impl(path, depth, stats))
+    }
+
+    fn commit(self: Box<Self>) -> Result<SnapshotId> {
+        let file = self.file;
+        shield(file, || self.commit_impl())
+    }
+}
+
+impl RedbWriter<'_> {
+    fn write_dir_impl(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
+        if self.rows > 0 && path <= self.last.as_slice() {
+            return Err(Error::new(
+                ErrorKind::Database,
+                format!(
+                    "directory {} written out of order to {} (paths must strictly increase)",
+                    disktracker::path::escape_bytes(path),
+                    escape_path(self.file)
+                ),
+            ));
+        }
+        self.last.clear();
+        self.last.extend_from_slice(path);
+        self.rows += 1;
+        codec::push_dir_key(&mut self.keys, self.id, path);
+        self.ends.push(self.keys.len());
+        self.values.push(codec::encode_dir(depth, stats));
+        if self.ends.len() >= WRITE_CHUNK {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn commit_impl(mut self: Box<Self>) -> Result<SnapshotId> {
+        self.flush()?;
+        let what = "cannot commit a snapshot to";
+        {
+            let mut snaps = self.txn.open_table(SNAPSHOTS).ctx(self.file, what)?;
+            snaps
+                .insert(self.id, self.meta.as_slice())
+                .ctx(self.file, what)?;
+            let mut meta = self.txn.open_table(META).ctx(self.file, what)?;
+            meta.insert(KEY_NEXT_ID, self.id + 1).ctx(self.file, what)?;
+        }
+        let RedbWriter { file, txn, id, .. } = *self;
+        txn.commit().ctx(file, what)?;
+        // begin_snapshot checked that the id fits.
+        i64::try_from(id).map_err(|_| bad_record(file, "the next snapshot id"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefix_bounds() {
+        assert_eq!(with_slash(b"/"), b"/");
+        assert_eq!(with_slash(b"/a"), b"/a/");
+        assert_eq!(prefix_end(b"/a/"), b"/a0");
+        assert_eq!(prefix_end(b"/"), b"0");
+        assert_eq!(codec::DIR_VALUE_LEN, 108);
+    }
+}

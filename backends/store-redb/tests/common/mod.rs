@@ -1,0 +1,118 @@
+//! Helpers shared by the redb store tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use disktracker::{DirRecord, DirStats, SnapshotMeta, SnapshotStore, StoreOptions};
+use disktracker_store_redb::RedbStore;
+
+/// Opens (creating) the store at `path`.
+pub fn open(path: &Path) -> RedbStore {
+    RedbStore::open(&StoreOptions {
+        path: path.to_path_buf(),
+        read_only: false,
+    })
+    .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+/// Opens the store at `path` read-only.
+pub fn open_ro(path: &Path) -> disktracker::Result<RedbStore> {
+    RedbStore::open(&StoreOptions {
+        path: path.to_path_buf(),
+        read_only: true,
+    })
+}
+
+/// A fresh temp dir and the store path inside it.
+pub fn temp_store() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data.redb");
+    (dir, path)
+}
+
+/// A snapshot description for `root`.
+pub fn meta(root: &[u8]) -> SnapshotMeta {
+    SnapshotMeta {
+        root: root.to_vec(),
+        started_at_ms: 1_700_000_000_000,
+        finished_at_ms: 1_700_000_000_500,
+        host: "testhost".into(),
+        total_files: 10,
+        total_bytes: 4096,
+        total_apparent: 1000,
+        dir_count: 3,
+        error_count: 0,
+        walker: "test".into(),
+    }
+}
+
+/// Stats distinct per `seed`, touching every field.
+pub fn stats(seed: u64) -> DirStats {
+    DirStats {
+        total_bytes: seed * 4096 + 1,
+        total_apparent: seed * 1000 + 2,
+        direct_bytes: seed * 512 + 3,
+        direct_apparent: seed * 100 + 4,
+        file_count: seed * 7 + 5,
+        direct_files: seed * 3 + 6,
+        child_count: seed % 11,
+        error_count: seed % 5,
+        mtime_ns: (seed as i64) * 1_000_000_007 - 42,
+        dev: 0x803 + seed,
+        ino: 1_000_000 + seed,
+        fingerprint: (u128::from(seed) << 100)
+            ^ u128::from(seed).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+    }
+}
+
+/// Writes `rows` (sorted here, so callers may list them in any order) as one snapshot.
+pub fn write_snapshot(store: &mut dyn SnapshotStore, root: &[u8], rows: &[DirRecord]) -> i64 {
+    let mut rows = rows.to_vec();
+    rows.sort_by(|a, b| a.path.cmp(&b.path));
+    let mut w = store.begin_snapshot(&meta(root)).unwrap();
+    for r in &rows {
+        w.write_dir(&r.path, r.depth, &r.stats).unwrap();
+    }
+    w.commit().unwrap()
+}
+
+/// Records for `paths`, depth counted from `/`-separated components below `/r`.
+pub fn records(paths: &[&[u8]]) -> Vec<DirRecord> {
+    paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| DirRecord {
+            path: p.to_vec(),
+            depth: p.iter().filter(|&&c| c == b'/').count() as u32,
+            stats: stats(i as u64 + 1),
+        })
+        .collect()
+}
+
+/// Directory paths of a synthetic tree: `n` directories, ~60-120 bytes each,
+/// already in bytewise order.
+pub fn synthetic_paths(n: usize) -> Vec<Vec<u8>> {
+    let mut v: Vec<Vec<u8>> = (0..n)
+        .map(|i| {
+            format!(
+                "/home/someone/projects/workspace-{:02}/component-{:03}/src/module_{:05}/nested-dir",
+                i % 37,
+                (i / 37) % 211,
+                i
+            )
+            .into_bytes()
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+/// Paths visited by `visit_tree`.
+pub fn visited(store: &dyn SnapshotStore, id: i64, under: Option<&[u8]>) -> Vec<Vec<u8>> {
+    store
+        .read_tree(id, under)
+        .unwrap()
+        .into_iter()
+        .map(|r| r.path)
+        .collect()
+}
