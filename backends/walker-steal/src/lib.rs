@@ -1,1 +1,454 @@
+//! DiskTracker's default [`Walker`]: work stealing over directories, every
+//! entry stat'ed relative to its open directory.
+//!
+//! The floor for a disk-usage scan is one directory read per directory and
+//! one `stat` per entry; this walker aims to add as little as possible:
+//!
+//! - **Per file:** one `statx(dirfd, name, AT_SYMLINK_NOFOLLOW)` on the name
+//!   straight out of the `getdents64` buffer. No path is built, no heap
+//!   allocation, no lock, no channel: the totals go into the directory's
+//!   record on the worker that reads it. Stat'ing by name relative to the
+//!   directory spares the kernel re-walking every path component for every
+//!   file, which is what tools that stat by absolute path pay for.
+//! - **Per directory:** one `openat(parent_fd, name, O_DIRECTORY|O_NOFOLLOW)`,
+//!   `getdents64` calls into a buffer reused by the worker, one `close`. The
+//!   directory's own inode comes from the `statx` made while its parent was
+//!   read (the root's from `fstat`), so no directory is stat'ed twice.
+//! - **Scheduling:** only directories are jobs (see [`sched`]); a worker
+//!   pushes the subdirectories it finds onto its own LIFO deque and idle
+//!   workers steal, then park. Nothing recurses on the thread stack.
+//!
+//! Semantics, following GNU `du`:
+//!
+//! - A directory's direct totals are its own inode plus its non-directory
+//!   entries; files with more than one link go to [`DirArena::links`] for the
+//!   engine's first-path rule.
+//! - **Mount points** with `one_file_system`: an entry whose device differs
+//!   from the root's is skipped entirely, its own inode included, and it is
+//!   not in the fingerprint. GNU `du -x` (coreutils ≥ 8.x) does the same: it
+//!   neither lists nor counts a mount point, nor a file bind-mounted from
+//!   another device.
+//! - **Errors** never abort the walk. A directory that cannot be opened or
+//!   read keeps its own inode (from its parent's listing) and counts one
+//!   error. An entry that cannot be stat'ed, including one that **vanished**
+//!   between `getdents64` and `statx` (`ENOENT`), counts one error in its
+//!   directory and contributes nothing else, not even to the fingerprint.
+//! - **File descriptors:** a job carries an `Arc` of its parent's fd, so a
+//!   directory's fd closes when its last subdirectory has been opened. Deep
+//!   trees could pin many: above a budget (half the `RLIMIT_NOFILE` soft
+//!   limit, which is first raised to the hard limit) new jobs are opened by
+//!   absolute path instead, and `EMFILE` falls back the same way.
+//!
+//! Directory ids come from one shared counter at discovery, so a child's id
+//! is always above its parent's; which id a directory gets depends on thread
+//! timing, the totals never do.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
 
+mod node;
+mod sched;
+mod stat;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, OnceLock};
+
+use crossbeam_deque::Worker;
+use disktracker::{
+    DirArena, DirCold, DirHot, DirId, Error, Fingerprint, LinkedFile, Result, WalkContext,
+    WalkIssue, WalkOptions, WalkOutput, Walker,
+};
+use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, fstat, openat, statat};
+use rustix::io::Errno;
+use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
+
+use crate::node::PathNode;
+use crate::sched::{Scheduler, StopOnPanic};
+use crate::stat::{EntryStat, from_stat, stat_at};
+
+/// The work-stealing walker, registered as `steal` (the default).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct StealWalker;
+
+disktracker::register_walker!(
+    "steal",
+    "work-stealing parallel walker, directory-relative statx (default)",
+    || Box::new(StealWalker)
+);
+
+/// `getdents64` buffer per worker: big enough that most directories take
+/// one call, small enough to stay in cache.
+const DIRENT_BUF: usize = 64 * 1024;
+
+/// Directory fds currently held by walkers in this process (fds are a
+/// process-wide resource, so the count is too).
+static LIVE_DIR_FDS: AtomicUsize = AtomicUsize::new(0);
+
+/// An open directory shared with the jobs of its subdirectories.
+struct DirFd(OwnedFd);
+
+impl DirFd {
+    fn new(fd: OwnedFd) -> Self {
+        LIVE_DIR_FDS.fetch_add(1, Ordering::Relaxed);
+        DirFd(fd)
+    }
+}
+
+impl Drop for DirFd {
+    fn drop(&mut self) {
+        LIVE_DIR_FDS.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+/// How a job gets its directory open.
+enum Opener {
+    /// Already open (the root).
+    Opened(OwnedFd),
+    /// `openat` relative to the parent.
+    At(Arc<DirFd>),
+    /// By absolute path (fd budget exhausted).
+    Path,
+}
+
+/// One directory to read.
+struct Job {
+    id: u32,
+    parent: u32,
+    /// The directory's own metadata, from its parent's listing.
+    own: EntryStat,
+    node: Arc<PathNode>,
+    open: Opener,
+}
+
+/// State shared by the workers of one walk.
+struct Walk<'o> {
+    sched: Scheduler<Job>,
+    /// Next directory id; 64-bit so it cannot wrap back onto used ids.
+    next_id: AtomicU64,
+    opts: &'o WalkOptions,
+    ctx: &'o WalkContext,
+    root_dev: u64,
+    /// Above this many live directory fds, new jobs reopen by path.
+    fd_budget: AtomicUsize,
+    cancelled: AtomicBool,
+}
+
+/// A worker's own arena and buffer.
+struct WorkerState {
+    arena: DirArena,
+    /// Only its spare capacity is used, as `getdents64` scratch space.
+    buf: Vec<u8>,
+}
+
+/// Running direct totals of the directory being read.
+struct DirAcc {
+    hot: DirHot,
+    fingerprint: Fingerprint,
+    entries: u64,
+}
+
+const DIR_FLAGS: OFlags = OFlags::RDONLY
+    .union(OFlags::DIRECTORY)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
+
+fn issue(dir: u32, path: Vec<u8>, op: &'static str, err: Errno) -> WalkIssue {
+    WalkIssue {
+        dir: DirId(dir),
+        path,
+        op,
+        message: std::io::Error::from(err).to_string(),
+    }
+}
+
+impl Walk<'_> {
+    /// A worker: take jobs until the walk is over.
+    fn run(&self, local: Worker<Job>) -> DirArena {
+        let _stop = StopOnPanic(&self.sched);
+        let mut state = WorkerState {
+            arena: DirArena::default(),
+            buf: Vec::with_capacity(DIRENT_BUF),
+        };
+        while let Some(job) = self.sched.next(&local) {
+            if self.ctx.cancel.is_cancelled() {
+                self.cancelled.store(true, Ordering::Relaxed);
+                self.sched.stop();
+                break;
+            }
+            self.process(job, &local, &mut state);
+            self.sched.finish();
+        }
+        state.arena
+    }
+
+    /// Reads one directory and records it.
+    fn process(&self, job: Job, local: &Worker<Job>, state: &mut WorkerState) {
+        let Job {
+            id,
+            parent,
+            own,
+            node,
+            open,
+        } = job;
+        let mut acc = DirAcc {
+            hot: DirHot {
+                id,
+                parent,
+                direct_bytes: own.disk_bytes(),
+                direct_apparent: own.size,
+                ..DirHot::default()
+            },
+            fingerprint: Fingerprint::default(),
+            entries: 0,
+        };
+        match self.open(open, &node) {
+            Ok(fd) => self.read_dir(fd, &node, local, state, &mut acc),
+            Err(e) => {
+                acc.hot.errors += 1;
+                let path = node.absolute(None);
+                state
+                    .arena
+                    .issues
+                    .push(issue(id, path, "open directory", e));
+            }
+        }
+        let mut cold = DirCold::default();
+        cold.mtime_ns = own.mtime_ns;
+        cold.dev = own.dev;
+        cold.ino = own.ino;
+        cold.fingerprint = acc.fingerprint.value();
+        self.ctx.progress.add_dir(acc.entries, acc.hot.direct_bytes);
+        state.arena.push(acc.hot, node.name(), cold);
+    }
+
+    fn open(&self, open: Opener, node: &PathNode) -> Result<OwnedFd, Errno> {
+        match open {
+            Opener::Opened(fd) => Ok(fd),
+            Opener::At(parent) => match openat(&parent.0, node.name(), DIR_FLAGS, Mode::empty()) {
+                Err(Errno::MFILE | Errno::NFILE) => {
+                    // Out of fds: pin fewer parents from now on, let go of
+                    // ours, and go by path.
+                    let live = LIVE_DIR_FDS.load(Ordering::Relaxed);
+                    self.fd_budget.store(live / 2, Ordering::Relaxed);
+                    drop(parent);
+                    self.open_by_path(node)
+                }
+                r => r,
+            },
+            Opener::Path => self.open_by_path(node),
+        }
+    }
+
+    fn open_by_path(&self, node: &PathNode) -> Result<OwnedFd, Errno> {
+        openat(
+            CWD,
+            node.absolute(None).as_slice(),
+            DIR_FLAGS,
+            Mode::empty(),
+        )
+    }
+
+    /// Lists `fd` and stats each entry relative to it: the hot loop.
+    fn read_dir(
+        &self,
+        fd: OwnedFd,
+        node: &Arc<PathNode>,
+        local: &Worker<Job>,
+        state: &mut WorkerState,
+        acc: &mut DirAcc,
+    ) {
+        let WorkerState { arena, buf } = state;
+        let id = acc.hot.id;
+        let exclude = &self.opts.exclude;
+        let excluding = !exclude.is_empty();
+        let one_fs = self.opts.one_file_system;
+        let fd = Arc::new(DirFd::new(fd));
+        let mut dir = RawDir::new(fd.0.as_fd(), buf.spare_capacity_mut());
+        while let Some(entry) = dir.next() {
+            let entry = match entry {
+                Ok(entry) => entry,
+                Err(e) => {
+                    acc.hot.errors += 1;
+                    arena
+                        .issues
+                        .push(issue(id, node.absolute(None), "read directory", e));
+                    break;
+                }
+            };
+            let name = entry.file_name();
+            let bytes = name.to_bytes();
+            if bytes == b"." || bytes == b".." {
+                continue;
+            }
+            if excluding && exclude.is_excluded(bytes, || node.relative(bytes)) {
+                continue;
+            }
+            let st = match stat_at(fd.0.as_fd(), name) {
+                Ok(st) => st,
+                Err(e) => {
+                    acc.hot.errors += 1;
+                    let path = node.absolute(Some(bytes));
+                    arena.issues.push(issue(id, path, "stat", e));
+                    continue;
+                }
+            };
+            if one_fs && st.dev != self.root_dev {
+                continue;
+            }
+            acc.entries += 1;
+            acc.fingerprint
+                .add(bytes, st.ino, st.size, st.blocks, st.mtime_ns);
+            if st.is_dir {
+                let child = self.next_id.fetch_add(1, Ordering::Relaxed);
+                let Some(child) = u32::try_from(child).ok().filter(|&c| c != DirId::NONE.0) else {
+                    acc.hot.errors += 1;
+                    let path = node.absolute(Some(bytes));
+                    arena.issues.push(WalkIssue {
+                        dir: DirId(id),
+                        path,
+                        op: "open directory",
+                        message: "more than 4 billion directories".into(),
+                    });
+                    continue;
+                };
+                acc.hot.child_dirs += 1;
+                let open = if LIVE_DIR_FDS.load(Ordering::Relaxed)
+                    < self.fd_budget.load(Ordering::Relaxed)
+                {
+                    Opener::At(Arc::clone(&fd))
+                } else {
+                    Opener::Path
+                };
+                let job = Job {
+                    id: child,
+                    parent: id,
+                    own: st,
+                    node: PathNode::child(node, bytes),
+                    open,
+                };
+                self.sched.push(local, job);
+            } else if st.nlink > 1 {
+                arena.links.push(LinkedFile {
+                    dir: DirId(id),
+                    name: bytes.into(),
+                    dev: st.dev,
+                    ino: st.ino,
+                    bytes: st.disk_bytes(),
+                    apparent: st.size,
+                });
+            } else {
+                acc.hot.direct_bytes += st.disk_bytes();
+                acc.hot.direct_apparent += st.size;
+                acc.hot.direct_files += 1;
+            }
+        }
+    }
+}
+
+/// Raises the `RLIMIT_NOFILE` soft limit to the hard limit (once per
+/// process) and returns how many directory fds walkers may pin: half the
+/// soft limit, leaving the rest to the host (database, index, pipes).
+fn fd_budget() -> usize {
+    static BUDGET: OnceLock<usize> = OnceLock::new();
+    *BUDGET.get_or_init(|| {
+        // The kernel refuses more than fs.nr_open (1 Mi by default) anyway.
+        const CAP: u64 = 1 << 20;
+        let lim = getrlimit(Resource::Nofile);
+        let mut soft = lim.current.unwrap_or(CAP).min(CAP);
+        let hard = lim.maximum.unwrap_or(CAP).min(CAP);
+        if soft < hard
+            && setrlimit(
+                Resource::Nofile,
+                Rlimit {
+                    current: Some(hard),
+                    maximum: lim.maximum,
+                },
+            )
+            .is_ok()
+        {
+            soft = hard;
+        }
+        usize::try_from(soft / 2).unwrap_or(usize::MAX).max(16)
+    })
+}
+
+impl Walker for StealWalker {
+    fn walk(&self, root: &Path, opts: &WalkOptions, ctx: &WalkContext) -> Result<WalkOutput> {
+        if ctx.cancel.is_cancelled() {
+            return Err(Error::cancelled());
+        }
+        let budget = fd_budget();
+        let root_bytes = root.as_os_str().as_bytes();
+        // The root itself may be a symlink the caller resolved; follow it.
+        let (open, own) = match openat(
+            CWD,
+            root,
+            DIR_FLAGS.difference(OFlags::NOFOLLOW),
+            Mode::empty(),
+        ) {
+            Ok(fd) => {
+                let own =
+                    fstat(&fd).map_err(|e| Error::io("cannot stat scan root", root, e.into()))?;
+                (Opener::Opened(fd), from_stat(&own))
+            }
+            // Unreadable root: still count its own inode; the job's open
+            // fails again and records the problem like any directory's.
+            Err(_) => {
+                let own = statat(CWD, root, AtFlags::empty())
+                    .map_err(|e| Error::io("cannot stat scan root", root, e.into()))?;
+                (Opener::Path, from_stat(&own))
+            }
+        };
+        let threads = opts.threads.max(1);
+        let (sched, workers) = Scheduler::new(threads);
+        let walk = Walk {
+            sched,
+            next_id: AtomicU64::new(1),
+            opts,
+            ctx,
+            root_dev: own.dev,
+            fd_budget: AtomicUsize::new(budget),
+            cancelled: AtomicBool::new(false),
+        };
+        walk.sched.inject(Job {
+            id: DirId::ROOT.0,
+            parent: DirId::NONE.0,
+            own,
+            node: PathNode::root(root_bytes),
+            open,
+        });
+        let walk = &walk;
+        let arenas = std::thread::scope(|s| {
+            let mut workers = workers.into_iter();
+            let mine = workers.next();
+            let handles: Vec<_> = workers
+                .enumerate()
+                .filter_map(|(i, local)| {
+                    std::thread::Builder::new()
+                        .name(format!("dt-walk-{}", i + 1))
+                        .spawn_scoped(s, move || walk.run(local))
+                        // Could not spawn: carry on with fewer workers (its
+                        // deque never gets a job, so nothing is lost).
+                        .ok()
+                })
+                .collect();
+            let mut arenas: Vec<DirArena> = mine.map(|local| walk.run(local)).into_iter().collect();
+            for h in handles {
+                match h.join() {
+                    Ok(arena) => arenas.push(arena),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            arenas
+        });
+        if walk.cancelled.load(Ordering::Relaxed) {
+            return Err(Error::cancelled());
+        }
+        Ok(WalkOutput {
+            root: root.to_path_buf(),
+            arenas,
+        })
+    }
+}
