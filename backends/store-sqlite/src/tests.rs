@@ -1,0 +1,463 @@
+//! SQLite-specific checks; the behaviour every store shares is tested by the
+//! conformance suite in `disktracker-testkit` (tests/stores.rs there).
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use disktracker::{DirStats, ErrorKind, SnapshotMeta, SnapshotStore, StoreOptions};
+use rusqlite::Connection;
+
+use super::*;
+
+fn opts(path: &Path) -> StoreOptions {
+    StoreOptions {
+        path: path.to_path_buf(),
+        read_only: false,
+    }
+}
+
+fn db_in(dir: &tempfile::TempDir) -> PathBuf {
+    dir.path().join("data.db")
+}
+
+fn meta(root: &[u8]) -> SnapshotMeta {
+    SnapshotMeta {
+        root: root.to_vec(),
+        host: "h".into(),
+        walker: "w".into(),
+        ..SnapshotMeta::default()
+    }
+}
+
+fn write(store: &mut SqliteStore, rows: &[&[u8]]) -> SnapshotId {
+    let mut w = store.begin_snapshot(&meta(rows[0])).unwrap();
+    for (i, p) in rows.iter().enumerate() {
+        let stats = DirStats {
+            total_bytes: i as u64 + 1,
+            ..DirStats::default()
+        };
+        w.write_dir(p, 0, &stats).unwrap();
+    }
+    w.commit().unwrap()
+}
+
+fn pragma(conn: &Connection, name: &str) -> String {
+    conn.query_row(&format!("PRAGMA {name}"), [], |r| {
+        r.get::<_, rusqlite::types::Value>(0)
+    })
+    .map(|v| match v {
+        rusqlite::types::Value::Integer(i) => i.to_string(),
+        rusqlite::types::Value::Text(t) => t,
+        other => format!("{other:?}"),
+    })
+    .unwrap()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Columns of a table as (name, declared type, not null, default).
+fn columns(conn: &Connection, table: &str) -> Vec<(String, String, bool, Option<String>)> {
+    let mut s = conn
+        .prepare(
+            "SELECT name, type, \"notnull\", dflt_value FROM pragma_table_info(?1) ORDER BY cid",
+        )
+        .unwrap();
+    s.query_map([table], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
+    })
+    .unwrap()
+    .collect::<rusqlite::Result<_>>()
+    .unwrap()
+}
+
+fn indexes(conn: &Connection) -> Vec<(String, String)> {
+    let mut s = conn
+        .prepare(
+            "SELECT name, tbl_name FROM sqlite_schema WHERE type = 'index' \
+             AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+        )
+        .unwrap();
+    s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
+        .unwrap()
+        .collect::<rusqlite::Result<_>>()
+        .unwrap()
+}
+
+#[test]
+fn creates_file_0600_in_new_0700_directories_with_every_pragma() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("state/deeper/data.db");
+    let store = SqliteStore::open(&opts(&path)).unwrap();
+    assert_eq!(mode(&path), 0o600);
+    assert_eq!(mode(&tmp.path().join("state")), 0o700);
+    assert_eq!(mode(&tmp.path().join("state/deeper")), 0o700);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+
+    let c = &store.conn;
+    assert_eq!(pragma(c, "journal_mode"), "wal");
+    assert_eq!(pragma(c, "synchronous"), "1", "NORMAL");
+    assert_eq!(pragma(c, "cache_size"), "-65536");
+    assert_eq!(pragma(c, "mmap_size"), "268435456");
+    assert_eq!(pragma(c, "temp_store"), "2", "MEMORY");
+    assert_eq!(pragma(c, "foreign_keys"), "1");
+    assert_eq!(pragma(c, "busy_timeout"), "5000");
+    assert_eq!(pragma(c, "auto_vacuum"), "2", "INCREMENTAL");
+    drop(store);
+    // The WAL and shared-memory files SQLite creates inherit the mode.
+    let mut store = SqliteStore::open(&opts(&path)).unwrap();
+    write(&mut store, &[b"/r"]);
+    assert_eq!(mode(&path.with_extension("db-wal")), 0o600);
+}
+
+#[test]
+fn migration_one_is_the_seed_schema_and_later_ones_only_add() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    let seed = Connection::open_in_memory().unwrap();
+    seed.execute_batch(schema::MIGRATIONS[0].sql).unwrap();
+
+    let seed_tables = schema::SEED_TABLES;
+    for table in seed_tables {
+        let want = columns(&seed, table);
+        let have = columns(&store.conn, table);
+        assert!(!want.is_empty(), "{table}");
+        assert_eq!(
+            &have[..want.len()],
+            &want[..],
+            "{table}: seed columns first, unchanged"
+        );
+    }
+    let seed_indexes = indexes(&seed);
+    let names: Vec<_> = seed_indexes.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "idx_diff_delta",
+            "idx_dir_deltas_path",
+            "idx_dir_deltas_snapshot",
+            "idx_dir_identity",
+            "idx_dir_path_bytes",
+            "idx_dir_snapshot_id",
+            "idx_fs_events_time",
+            "idx_mutation_log_identity",
+            "idx_mutation_log_time",
+        ]
+    );
+    let all = indexes(&store.conn);
+    for idx in &seed_indexes {
+        assert!(all.contains(idx), "{idx:?} kept");
+    }
+    // Every seed index has the seed's definition.
+    let sql_of = |c: &Connection, name: &str| -> String {
+        c.query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = ?1",
+            [name],
+            |r| r.get(0),
+        )
+        .unwrap()
+    };
+    for (name, _) in &seed_indexes {
+        assert_eq!(sql_of(&store.conn, name), sql_of(&seed, name));
+    }
+    let extra: Vec<_> = columns(&store.conn, "dir_snapshots")
+        .into_iter()
+        .skip(columns(&seed, "dir_snapshots").len())
+        .map(|c| c.0)
+        .collect();
+    assert_eq!(
+        extra,
+        [
+            "apparent_bytes",
+            "direct_apparent_bytes",
+            "direct_files",
+            "error_count"
+        ]
+    );
+}
+
+#[test]
+fn a_version_one_database_is_upgraded_in_place_keeping_its_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    {
+        // What an older DiskTracker that only knew the seed schema left.
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch(schema::MIGRATIONS[0].sql).unwrap();
+        c.execute_batch(
+            "PRAGMA user_version = 1;
+             INSERT INTO snapshots (scan_root, started_at, finished_at, total_files, total_bytes, host)
+                 VALUES ('/old', 1, 2, 3, 4096, 'h');
+             INSERT INTO dir_snapshots (snapshot_id, path_blob, path_utf8, depth, total_bytes, file_count, mtime)
+                 VALUES (1, CAST('/old' AS BLOB), '/old', 0, 4096, 3, 7);",
+        )
+        .unwrap();
+    }
+    let store = SqliteStore::open(&opts(&path)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let snap = store.snapshot(1).unwrap().unwrap();
+    assert_eq!(snap.meta.root, b"/old");
+    assert_eq!(snap.meta.total_bytes, 4096);
+    assert_eq!(snap.meta.walker, "");
+    let dir = store.dir(1, b"/old").unwrap().unwrap();
+    assert_eq!(dir.stats.total_bytes, 4096);
+    assert_eq!(dir.stats.mtime_ns, 7);
+    assert_eq!(dir.stats.total_apparent, 0, "new columns default to 0");
+    // Without auto-vacuum, reclaiming falls back to VACUUM and still works.
+    drop(store);
+    let mut store = SqliteStore::open(&opts(&path)).unwrap();
+    store.delete_snapshots(&[1]).unwrap();
+    store.reclaim_space().unwrap();
+    assert!(store.snapshots().unwrap().is_empty());
+}
+
+#[test]
+fn a_newer_schema_is_refused_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    drop(SqliteStore::open(&opts(&path)).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA user_version = 99")
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    for read_only in [false, true] {
+        let err = SqliteStore::open(&StoreOptions {
+            path: path.clone(),
+            read_only,
+        })
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("newer DiskTracker") && msg.contains("99"),
+            "{msg}"
+        );
+        assert!(msg.contains("data.db"), "{msg}");
+    }
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn another_programs_sqlite_database_is_refused_and_left_untouched() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x');")
+        .unwrap();
+    let before = std::fs::read(&path).unwrap();
+    let err = SqliteStore::open(&opts(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("contacts"), "{err}");
+    assert!(err.to_string().contains("move it aside"), "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
+fn a_missing_table_is_reported_as_damage() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    drop(SqliteStore::open(&opts(&path)).unwrap());
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE fs_events")
+        .unwrap();
+    let err = SqliteStore::open(&opts(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt);
+    assert!(err.to_string().contains("fs_events"), "{err}");
+}
+
+#[test]
+fn a_directory_as_database_is_a_usage_error() {
+    let tmp = tempfile::tempdir().unwrap();
+    let err = SqliteStore::open(&opts(tmp.path())).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
+}
+
+#[test]
+fn an_unwritable_location_is_a_permission_error_with_a_hint() {
+    let tmp = tempfile::tempdir().unwrap();
+    let locked = tmp.path().join("locked");
+    std::fs::create_dir(&locked).unwrap();
+    std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+    // Root ignores permission bits; nothing to observe then.
+    if std::fs::File::create(locked.join("probe")).is_ok() {
+        eprintln!("running as root: permission checks are not observable");
+        return;
+    }
+    let err = SqliteStore::open(&opts(&locked.join("data.db"))).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Permission, "{err}");
+    assert!(err.to_string().contains("--db"), "{err}");
+
+    // An existing file that is not writable.
+    let path = db_in(&tmp);
+    drop(SqliteStore::open(&opts(&path)).unwrap());
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o400)).unwrap();
+    let err = SqliteStore::open(&opts(&path)).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Permission, "{err}");
+}
+
+#[test]
+fn a_busy_database_waits_then_reports_locked_naming_the_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    let mut store = SqliteStore::open(&opts(&path)).unwrap();
+    // Keep the test short: the real timeout is five seconds.
+    store.conn.busy_timeout(Duration::from_millis(200)).unwrap();
+
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let err = store.begin_snapshot(&meta(b"/r")).err().expect("locked");
+    assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
+    let msg = err.to_string();
+    assert!(
+        msg.contains("data.db") && msg.contains("another disktracker"),
+        "{msg}"
+    );
+    let err = store.delete_snapshots(&[1]).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
+    other.execute_batch("ROLLBACK").unwrap();
+
+    // A writer that finishes within the timeout is waited for, not reported.
+    store.conn.busy_timeout(open::BUSY_TIMEOUT).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(300));
+        other.execute_batch("COMMIT").unwrap();
+    });
+    let id = write(&mut store, &[b"/r"]);
+    release.join().unwrap();
+    assert!(store.snapshot(id).unwrap().is_some());
+}
+
+#[test]
+fn rows_out_of_path_order_are_refused_and_nothing_is_stored() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    {
+        let mut w = store.begin_snapshot(&meta(b"/a")).unwrap();
+        w.write_dir(b"/a", 0, &DirStats::default()).unwrap();
+        w.write_dir(b"/a/b", 1, &DirStats::default()).unwrap();
+        let err = w.write_dir(b"/a-b", 1, &DirStats::default()).unwrap_err();
+        assert!(err.to_string().contains("/a-b"), "{err}");
+        let err = w.write_dir(b"/a/b", 1, &DirStats::default()).unwrap_err();
+        assert!(err.to_string().contains("order"), "{err}");
+    }
+    assert!(store.snapshots().unwrap().is_empty());
+    let rows: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM dir_snapshots", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+}
+
+#[test]
+fn u64_values_are_stored_as_bit_cast_integers() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    let stats = DirStats {
+        total_bytes: u64::MAX,
+        fingerprint: u128::MAX - 1,
+        ..DirStats::default()
+    };
+    let mut w = store.begin_snapshot(&meta(b"/")).unwrap();
+    w.write_dir(b"/", 0, &stats).unwrap();
+    let id = w.commit().unwrap();
+    let (total, lo, hi, utf8): (i64, i64, i64, Option<String>) = store
+        .conn
+        .query_row(
+            "SELECT total_bytes, fingerprint_lo, fingerprint_hi, path_utf8 FROM dir_snapshots",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .unwrap();
+    assert_eq!((total, lo, hi), (-1, -2, -1));
+    assert_eq!(utf8.as_deref(), Some("/"));
+    assert_eq!(store.dir(id, b"/").unwrap().unwrap().stats, stats);
+}
+
+#[test]
+fn reads_use_row_id_ranges_and_never_the_per_row_index() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    let plan = |sql: &str| -> String {
+        let mut s = store
+            .conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+            .unwrap();
+        for i in 1..=s.parameter_count() {
+            s.raw_bind_parameter(i, 1).unwrap();
+        }
+        let mut rows = s.raw_query();
+        let mut out = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            out.push(r.get::<_, String>(3).unwrap());
+        }
+        out.join("; ")
+    };
+    let scan = plan(tree::SCAN_SQL);
+    assert!(scan.contains("INTEGER PRIMARY KEY"), "{scan}");
+    assert!(!scan.contains("idx_"), "{scan}");
+    let probe = plan(tree::PROBE_SQL);
+    assert!(probe.contains("INTEGER PRIMARY KEY"), "{probe}");
+    let dir = plan(tree::DIR_SQL);
+    assert!(dir.contains("idx_dir_path_bytes"), "{dir}");
+    let range = plan(tree::RANGE_SQL);
+    assert!(range.contains("idx_dir_snapshot_id"), "{range}");
+}
+
+#[test]
+fn subtree_reads_touch_a_bounded_number_of_rows() {
+    // 2,000 rows in each of 3 snapshots; reading one small subtree of the
+    // middle one must take a few dozen row reads, not thousands.
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    let mut paths: Vec<Vec<u8>> = vec![b"/r".to_vec()];
+    for i in 0..1999 {
+        paths.push(format!("/r/d{i:04}").into_bytes());
+    }
+    paths.sort();
+    let refs: Vec<&[u8]> = paths.iter().map(Vec::as_slice).collect();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        ids.push(write(&mut store, &refs));
+    }
+    // Count virtual-machine steps of the statements run by one call.
+    let steps = |f: &dyn Fn()| -> i64 {
+        vm_steps(&store.conn);
+        f();
+        vm_steps(&store.conn)
+    };
+    let small = steps(&|| {
+        let got = store.read_tree(ids[1], Some(b"/r/d1234")).unwrap();
+        assert_eq!(got.len(), 1);
+    });
+    let whole = steps(&|| {
+        assert_eq!(store.read_tree(ids[1], None).unwrap().len(), 2000);
+    });
+    let kids = steps(&|| {
+        assert_eq!(store.children(ids[1], b"/r/d1234").unwrap().len(), 0);
+    });
+    assert!(small * 20 < whole, "subtree {small} steps vs whole {whole}");
+    assert!(kids * 20 < whole, "children {kids} steps vs whole {whole}");
+}
+
+/// Virtual-machine steps run by the store's cached read statements since
+/// the last call (SQLite counts them per statement; reading resets them).
+fn vm_steps(conn: &Connection) -> i64 {
+    [
+        tree::RANGE_SQL,
+        tree::PROBE_SQL,
+        tree::SCAN_SQL,
+        tree::DIR_SQL,
+    ]
+    .iter()
+    .map(|sql| {
+        let s = conn.prepare_cached(sql).unwrap();
+        i64::from(s.reset_status(rusqlite::StatementStatus::VmStep))
+    })
+    .sum()
+}

@@ -1,0 +1,236 @@
+//! Path-ordered reads of one snapshot through its row-id range.
+//!
+//! Within a snapshot, row ids are contiguous and increase with the path
+//! (see the crate docs), so "the first row whose path is >= K" is a search
+//! over row ids that reads one row per step. Every search is bounded by the
+//! snapshot's own row-id range, so other snapshots' rows are never read.
+
+use disktracker::{DirRecord, Result, SnapshotId};
+use rusqlite::OptionalExtension;
+
+use crate::error::Ctx;
+use crate::{SqliteStore, decode_dir, dir_cols};
+
+/// First and last row id of a snapshot (two seeks of `idx_dir_snapshot_id`).
+pub(crate) const RANGE_SQL: &str = "SELECT (SELECT min(id) FROM dir_snapshots WHERE snapshot_id = ?1), \
+                                (SELECT max(id) FROM dir_snapshots WHERE snapshot_id = ?1)";
+
+/// The first row with id in `[?1, ?2]`: one seek on the table's rowid b-tree.
+pub(crate) const PROBE_SQL: &str = concat!(
+    "SELECT id, ",
+    dir_cols!(),
+    " FROM dir_snapshots WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 1"
+);
+
+/// Rows `[?1, ?2]` in order: a sequential scan of the rowid b-tree, no index.
+/// `+snapshot_id` keeps the planner off `idx_dir_snapshot_id` (which would
+/// add an index seek per row) while still guarding against foreign rows.
+pub(crate) const SCAN_SQL: &str = concat!(
+    "SELECT ",
+    dir_cols!(),
+    " FROM dir_snapshots WHERE id >= ?1 AND id <= ?2 AND +snapshot_id = ?3 ORDER BY id"
+);
+
+/// Point lookup through `idx_dir_path_bytes (path_blob, snapshot_id)`.
+pub(crate) const DIR_SQL: &str = concat!(
+    "SELECT ",
+    dir_cols!(),
+    " FROM dir_snapshots WHERE path_blob = ?1 AND snapshot_id = ?2"
+);
+
+const READING: &str = "reading a snapshot from";
+
+/// A directory path without trailing slashes (`/` stays `/`; empty means `/`).
+fn trim(path: &[u8]) -> &[u8] {
+    let mut p = path;
+    while p.len() > 1 && p.ends_with(b"/") {
+        p = &p[..p.len() - 1];
+    }
+    if p.is_empty() { b"/" } else { p }
+}
+
+/// The directory itself (`None` for the root, which its prefix covers) and
+/// the prefix every descendant starts with.
+fn subtree(path: &[u8]) -> (Option<&[u8]>, Vec<u8>) {
+    let base = trim(path);
+    if base == b"/" {
+        (None, b"/".to_vec())
+    } else {
+        let mut prefix = Vec::with_capacity(base.len() + 1);
+        prefix.extend_from_slice(base);
+        prefix.push(b'/');
+        (Some(base), prefix)
+    }
+}
+
+impl SqliteStore {
+    /// The snapshot's row-id range, or `None` when it has no rows.
+    fn row_range(&self, id: SnapshotId) -> Result<Option<(i64, i64)>> {
+        let (lo, hi): (Option<i64>, Option<i64>) = self
+            .conn
+            .prepare_cached(RANGE_SQL)
+            .and_then(|mut s| s.query_row([id], |r| Ok((r.get(0)?, r.get(1)?))))
+            .ctx(&self.path, READING)?;
+        Ok(lo.zip(hi))
+    }
+
+    /// The first row with id in `[from, to]`.
+    fn probe(&self, from: i64, to: i64) -> Result<Option<(i64, DirRecord)>> {
+        if from > to {
+            return Ok(None);
+        }
+        self.conn
+            .prepare_cached(PROBE_SQL)
+            .and_then(|mut s| {
+                s.query_row([from, to], |r| {
+                    let mut rec = DirRecord::default();
+                    decode_dir(r, 1, &mut rec)?;
+                    Ok((r.get(0)?, rec))
+                })
+                .optional()
+            })
+            .ctx(&self.path, READING)
+    }
+
+    /// The first row in `[from, to]` whose path is `>= key`, given that
+    /// every row before `from` in the snapshot sorts below `key`.
+    ///
+    /// Gallops forward from `from` and then bisects, so finding a row `d`
+    /// rows ahead costs O(log d) probes: skipping a small subtree is cheap
+    /// and a large one costs no more than a plain binary search. Gaps in the
+    /// ids are tolerated (a probe returns the next existing row).
+    fn seek(&self, from: i64, to: i64, key: &[u8]) -> Result<Option<(i64, DirRecord)>> {
+        // Invariant: rows with id < lo sort below key; rows with id >= up do not.
+        let mut lo = from;
+        let mut up = to.saturating_add(1);
+        let mut step: i64 = 1;
+        loop {
+            let at = lo.saturating_add(step - 1);
+            if at >= up {
+                break;
+            }
+            match self.probe(at, up - 1)? {
+                Some((rid, rec)) if rec.path.as_slice() < key => {
+                    lo = rid + 1;
+                    step = step.saturating_mul(2);
+                }
+                // No row in [at, up) or the first of them is >= key.
+                _ => {
+                    up = at;
+                    break;
+                }
+            }
+        }
+        while lo < up {
+            let mid = lo + (up - lo) / 2;
+            match self.probe(mid, up - 1)? {
+                Some((rid, rec)) if rec.path.as_slice() < key => lo = rid + 1,
+                _ => up = mid,
+            }
+        }
+        self.probe(lo, to)
+    }
+}
+
+/// [`disktracker::SnapshotStore::visit_tree`].
+pub(crate) fn visit(
+    store: &SqliteStore,
+    id: SnapshotId,
+    under: Option<&[u8]>,
+    visit: &mut dyn FnMut(&DirRecord) -> bool,
+) -> Result<()> {
+    let Some((lo, hi)) = store.row_range(id)? else {
+        return store.require_snapshot(id);
+    };
+    let (start, prefix) = match under {
+        None => (lo, None),
+        Some(p) => {
+            let (base, prefix) = subtree(p);
+            let mut from = lo;
+            if let Some(base) = base {
+                // The directory itself sorts before its subtree but not
+                // necessarily right before it ("P-x" lies between).
+                if let Some((rid, rec)) = store.seek(lo, hi, base)? {
+                    if rec.path == base && !visit(&rec) {
+                        return Ok(());
+                    }
+                    from = rid;
+                }
+            }
+            match store.seek(from, hi, &prefix)? {
+                Some((rid, _)) => (rid, Some(prefix)),
+                None => return Ok(()),
+            }
+        }
+    };
+    let mut stmt = store
+        .conn
+        .prepare_cached(SCAN_SQL)
+        .ctx(&store.path, READING)?;
+    let mut rows = stmt.query((start, hi, id)).ctx(&store.path, READING)?;
+    let mut rec = DirRecord::default();
+    while let Some(row) = rows.next().ctx(&store.path, READING)? {
+        decode_dir(row, 0, &mut rec).ctx(&store.path, READING)?;
+        if let Some(prefix) = &prefix
+            && !rec.path.starts_with(prefix)
+        {
+            break;
+        }
+        if !visit(&rec) {
+            break;
+        }
+    }
+    Ok(())
+}
+
+/// [`disktracker::SnapshotStore::dir`].
+pub(crate) fn dir(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Result<Option<DirRecord>> {
+    store
+        .conn
+        .prepare_cached(DIR_SQL)
+        .and_then(|mut s| {
+            s.query_row((trim(path), id), |r| {
+                let mut rec = DirRecord::default();
+                decode_dir(r, 0, &mut rec)?;
+                Ok(rec)
+            })
+            .optional()
+        })
+        .ctx(&store.path, READING)
+}
+
+/// [`disktracker::SnapshotStore::children`]: hops from child to child.
+///
+/// After a row `P/name/...` (inside child `name`'s subtree) the next child
+/// can only be at or after `P/name0` (`'0'` follows `'/'`), so one seek skips
+/// the rest of that subtree. A row `P/name` without another `/` is a child.
+pub(crate) fn children(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Result<Vec<DirRecord>> {
+    let Some((lo, hi)) = store.row_range(id)? else {
+        store.require_snapshot(id)?;
+        return Ok(Vec::new());
+    };
+    let (_, prefix) = subtree(path);
+    let mut out = Vec::new();
+    let mut cur = store.seek(lo, hi, &prefix)?;
+    while let Some((rid, rec)) = cur {
+        let Some(rest) = rec.path.strip_prefix(prefix.as_slice()) else {
+            break;
+        };
+        match rest.iter().position(|&b| b == b'/') {
+            // The root itself when listing the children of "/".
+            None if rest.is_empty() => cur = store.probe(rid + 1, hi)?,
+            None => {
+                out.push(rec);
+                cur = store.probe(rid + 1, hi)?;
+            }
+            Some(slash) => {
+                let mut key = rec.path[..prefix.len() + slash + 1].to_vec();
+                if let Some(last) = key.last_mut() {
+                    *last = b'0';
+                }
+                cur = store.seek(rid + 1, hi, &key)?;
+            }
+        }
+    }
+    Ok(out)
+}
