@@ -62,6 +62,7 @@
 
 pub mod format;
 mod index;
+// The one module allowed `unsafe`: creating the mapping.
 #[allow(unsafe_code)]
 mod map;
 mod overlay;

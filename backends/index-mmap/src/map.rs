@@ -2,7 +2,7 @@
 //!
 //! This is the only module of the crate allowed to use `unsafe`, for exactly
 //! one call: creating the mapping.
-#![allow(unsafe_code)]
+// `unsafe_code` is allowed for this module only, at its `mod` item in lib.rs.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
 use std::fs::File;
