@@ -66,7 +66,8 @@ fn tree(n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
     while all.len() < n {
         let parent = frontier[i % frontier.len()].clone();
         i += 1;
-        if parent.len() > 110 {
+        // Most paths end up 60-120 bytes long.
+        if parent.len() > 95 {
             continue;
         }
         let kids = 2 + rng.below(7);
@@ -78,7 +79,7 @@ fn tree(n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
             let mut p = parent.clone();
             p.push(b'/');
             p.extend_from_slice(word.as_bytes());
-            p.extend_from_slice(format!("-{:x}", rng.below(1 << 20)).as_bytes());
+            p.extend_from_slice(format!("-{:x}", rng.below(1 << 12)).as_bytes());
             all.push(p.clone());
             frontier.push(p);
         }
@@ -87,6 +88,22 @@ fn tree(n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
     all.dedup();
     all
 }
+
+/// Time this thread has spent on a CPU (from the scheduler's accounting):
+/// on a shared machine it is steadier than wall time.
+fn cpu_time() -> Duration {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .map(Duration::from_nanos)
+        .unwrap_or_default()
+}
+
+/// Wall time and on-CPU time of one phase.
+type Timing = (Duration, Duration);
+
+/// One snapshot's rows, commit, close and read timings.
+type Phases = [Timing; 4];
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort_unstable();
@@ -99,11 +116,6 @@ fn main() -> disktracker::Result<()> {
     let snapshots: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
     let tmp = tempfile::tempdir().expect("temporary directory");
     let db = tmp.path().join("data.db");
-    let mut store = disktracker_store_sqlite::open_store(&StoreOptions {
-        path: db.clone(),
-        read_only: false,
-    })?;
-
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let paths = tree(dirs, &mut rng);
     let avg_len = paths.iter().map(Vec::len).sum::<usize>() as f64 / paths.len() as f64;
@@ -129,10 +141,16 @@ fn main() -> disktracker::Result<()> {
         })
         .collect();
 
-    let mut writes = Vec::new();
-    let mut reads = Vec::new();
-    let mut ids = Vec::new();
-    for _ in 0..snapshots {
+    let open = || {
+        disktracker_store_sqlite::open_store(&StoreOptions {
+            path: db.clone(),
+            read_only: false,
+        })
+    };
+    // Per snapshot, like one `scan` run: open, write the rows, commit, close
+    // (closing the last connection checkpoints the log into the file).
+    let mut phases: Vec<Phases> = Vec::new();
+    for n in 0..snapshots {
         let meta = SnapshotMeta {
             root: paths[0].clone(),
             host: "bench".into(),
@@ -140,47 +158,84 @@ fn main() -> disktracker::Result<()> {
             walker: "synthetic".into(),
             ..SnapshotMeta::default()
         };
-        let t = Instant::now();
+        let mut store = open()?;
+        let mark = || (Instant::now(), cpu_time());
+        let since = |(t, c): (Instant, Duration)| (t.elapsed(), cpu_time() - c);
+        let m = mark();
         let mut w = store.begin_snapshot(&meta)?;
         for (p, (depth, stats)) in paths.iter().zip(&rows) {
             w.write_dir(p, *depth, stats)?;
         }
-        let tc = Instant::now();
-        ids.push(w.commit()?);
-        if std::env::var_os("SHOW_COMMIT").is_some() {
-            eprintln!("commit {:?}", tc.elapsed());
-        }
-        writes.push(t.elapsed());
+        let rows_t = since(m);
+        let m = mark();
+        let id = w.commit()?;
+        let commit_t = since(m);
+        let m = mark();
+        drop(store);
+        let close_t = since(m);
 
-        let t = Instant::now();
-        let mut n = 0usize;
+        let store = open()?;
+        let m = mark();
+        let mut seen = 0usize;
         let mut bytes = 0usize;
-        store.visit_tree(*ids.last().expect("just pushed"), None, &mut |r| {
-            n += 1;
+        store.visit_tree(id, None, &mut |r| {
+            seen += 1;
             bytes += r.path.len();
             true
         })?;
-        reads.push(t.elapsed());
-        assert_eq!(n, paths.len());
+        let read_t = since(m);
+        assert_eq!(seen, paths.len());
         std::hint::black_box(bytes);
+        phases.push([rows_t, commit_t, close_t, read_t]);
+        eprintln!(
+            "snapshot {n}: rows {rows_t:.1?}, commit {commit_t:.1?}, close {close_t:.1?}, read {read_t:.1?} (wall, cpu)"
+        );
     }
+    let mut store = open()?;
     // Checkpoint so the main file holds everything before measuring it.
     store.reclaim_space()?;
+    drop(store);
     let file = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
 
-    let (w, r) = (median(writes.clone()), median(reads.clone()));
+    // The first snapshot lands in empty indexes; the later ones are typical.
+    let typical = if phases.len() > 1 {
+        &phases[1..]
+    } else {
+        &phases[..]
+    };
+    let med = |f: &dyn Fn(&Phases) -> Timing| {
+        let v: Vec<_> = typical.iter().map(f).collect();
+        (
+            median(v.iter().map(|x| x.0).collect()),
+            median(v.iter().map(|x| x.1).collect()),
+        )
+    };
+    let write = med(&|p| (p[0].0 + p[1].0 + p[2].0, p[0].1 + p[1].1 + p[2].1));
+    let (rows_m, commit_m, close_m, read_m) = (
+        med(&|p| p[0]),
+        med(&|p| p[1]),
+        med(&|p| p[2]),
+        med(&|p| p[3]),
+    );
     let per_s = |d: Duration| paths.len() as f64 / d.as_secs_f64();
     println!(
-        "{} dirs (mean path {avg_len:.0} bytes), {snapshots} snapshots",
+        "{} dirs (mean path {avg_len:.0} bytes), {snapshots} snapshots; medians of snapshots 2..",
         paths.len()
     );
     println!(
-        "write: each {writes:.1?}; median {w:.1?} = {:.0} rows/s",
-        per_s(w)
+        "write: {:.1?} wall ({:.0} rows/s), {:.1?} cpu = rows {:.1?} + commit {:.1?} + close {:.1?} (wall)",
+        write.0,
+        per_s(write.0),
+        write.1,
+        rows_m.0,
+        commit_m.0,
+        close_m.0
     );
     println!(
-        "read:  each {reads:.1?}; median {r:.1?} = {:.0} rows/s",
-        per_s(r)
+        "read:  {:.1?} wall ({:.0} rows/s), {:.1?} cpu",
+        read_m.0,
+        per_s(read_m.0),
+        read_m.1
     );
     println!(
         "file: {file} bytes = {:.0} bytes per directory per snapshot",

@@ -16,7 +16,7 @@ pub(crate) fn corrupt(path: &Path, detail: impl std::fmt::Display) -> Error {
     Error::new(
         ErrorKind::Corrupt,
         format!(
-            "{} is not a DiskTracker database or is damaged ({detail})",
+            "{} is not a DiskTracker database or is damaged: {detail}",
             escape_path(path)
         ),
     )
@@ -53,7 +53,7 @@ pub(crate) fn sql(path: &Path, what: &str, err: rusqlite::Error) -> Error {
             rusqlite::Error::InvalidColumnType(..)
             | rusqlite::Error::FromSqlConversionFailure(..)
             | rusqlite::Error::IntegralValueOutOfRange(..) => {
-                corrupt(path, format!("unexpected value while {what} it: {err}"))
+                corrupt(path, format!("unexpected value ({err})"))
             }
             _ => Error::new(ErrorKind::Database, format!("{what} {shown}")).with_source(err),
         };
@@ -64,9 +64,7 @@ pub(crate) fn sql(path: &Path, what: &str, err: rusqlite::Error) -> Error {
             format!("{what} {shown}: another disktracker is using this database"),
         )
         .with_hint("wait for it to finish and try again, or pass --db to use another file"),
-        ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => {
-            corrupt(path, format!("{what} it: {err}"))
-        }
+        ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt => corrupt(path, err),
         ErrorCode::ReadOnly | ErrorCode::PermissionDenied | ErrorCode::AuthorizationForStatementDenied => {
             Error::new(ErrorKind::Permission, format!("{what} {shown}: permission denied"))
                 .with_source(err)

@@ -157,7 +157,7 @@ fn validate(conn: &Connection, path: &Path) -> Result<i64> {
         return Err(Error::new(
             ErrorKind::Corrupt,
             format!(
-                "{} was written by a newer DiskTracker (schema version {version}; this one knows up to {LATEST})",
+                "{} was written by a newer DiskTracker: schema version {version}, this one knows up to {LATEST}",
                 escape_path(path)
             ),
         )

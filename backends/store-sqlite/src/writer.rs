@@ -88,10 +88,10 @@ impl<'a> Writer<'a> {
         Error::new(
             ErrorKind::Database,
             format!(
-                "snapshot rows must arrive in strictly increasing bytewise path order, but {} came after {} (writing {})",
+                "cannot write a snapshot to {}: rows must arrive in strictly increasing bytewise path order, but {} came after {}",
+                disktracker::path::escape_path(self.path),
                 escape_bytes(path),
                 escape_bytes(&self.last),
-                disktracker::path::escape_path(self.path)
             ),
         )
         .with_hint("this is a bug in the caller; nothing was stored")
