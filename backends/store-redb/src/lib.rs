@@ -33,29 +33,46 @@
 //!
 //! # Durability
 //!
-//! Every write transaction commits with [`redb::Durability::Immediate`] and
-//! quick-repair: a committed snapshot survives a crash or power loss, and the
-//! allocator state saved with each commit lets the next open (even a read-only
-//! one) skip redb's full-file repair after a crash. It costs two `fsync`s per
-//! commit, and a snapshot is one commit, so the price is a few milliseconds
-//! per scan. A snapshot is written in one write transaction: dropping the
-//! writer without committing leaves nothing behind.
+//! Every write transaction commits with [`redb::Durability::Immediate`]
+//! (`fsync` before `commit` returns) and quick-repair: a committed snapshot
+//! survives a crash or power loss, and the allocator state saved with each
+//! commit lets the next writable open recover from a crash without redb's
+//! full-file repair (which reads every page). It costs a second `fsync` per
+//! commit; a snapshot is one commit, so that is a few milliseconds per scan.
+//! A snapshot is written in one write transaction: dropping the writer
+//! without committing, or a crash before the commit, leaves nothing behind.
+//!
+//! redb flags a file while a writer has it open. A read-only open of a file
+//! whose writer was killed therefore fails (it may not recover the file) with
+//! a message saying to run any writing command once, which recovers it.
+//!
+//! # Locking
+//!
+//! redb locks the file: one writable handle, or any number of read-only
+//! ones, across processes and within one. A second open gets
+//! [`ErrorKind::Locked`] ("another disktracker is using …") instead of waiting.
 //!
 //! # Memory
 //!
 //! redb's page cache (read cache plus write buffer) is capped at
-//! [`CACHE_SIZE`]; rows are handed to redb in chunks of [`WRITE_CHUNK`], so a
-//! snapshot of any size is written in bounded memory.
+//! [`CACHE_SIZE`], enough to hold one 65k-directory snapshot; rows are handed
+//! to redb in chunks of [`WRITE_CHUNK`], so a snapshot of any size is written
+//! in bounded memory.
 //!
 //! # Reclaiming space
 //!
 //! Deleting snapshots frees their pages inside the file, and later snapshots
-//! reuse them, but the file itself does not shrink. [`SnapshotStore::reclaim_space`]
-//! compacts the file (redb's `compact`, which moves live pages down and
-//! truncates the tail) when the free space is at least a quarter of the file
-//! and at least [`RECLAIM_MIN_FREE`]. After it, the file is at most
-//! `max(4/3 × live data, live data + 4 MiB)` plus redb's fixed overhead, so
-//! pruning old snapshots and reclaiming keeps the file bounded.
+//! reuse them, so a steady retention policy keeps the file near its peak
+//! live size even without compaction. The file never shrinks by itself,
+//! though. [`SnapshotStore::reclaim_space`] does nothing unless rows were
+//! deleted since its last run (measuring free space walks every page); then,
+//! when the free space is at least a quarter of the file and at least
+//! [`RECLAIM_MIN_FREE`], it compacts the file (redb's `compact`: live pages
+//! move down, the tail is truncated). Afterwards the file holds at most
+//! `max(4/3 × live pages, live pages + 4 MiB)`, so pruning snapshots and
+//! reclaiming bounds it. Compaction's own commits record no allocator state:
+//! a crash between a compaction and the next commit costs the next writable
+//! open a full repair, and loses nothing.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -101,6 +118,9 @@ const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("disktracker
 const DIRS: TableDefinition<&[u8], &DirValue> = TableDefinition::new("disktracker.dirs");
 const DIFFS: TableDefinition<(u64, u64, u64), &[u8]> = TableDefinition::new("disktracker.diffs");
 const DIFF_SETS: TableDefinition<(u64, u64), u64> = TableDefinition::new("disktracker.diff_sets");
+
+/// The directory table opened for reading.
+type DirsTable = ReadOnlyTable<&'static [u8], &'static DirValue>;
 
 const KEY_FORMAT: &str = "format_version";
 const KEY_NEXT_ID: &str = "next_snapshot_id";
@@ -357,6 +377,7 @@ impl RedbStore {
                 escape_path(&self.path)
             ),
         )
+        .with_hint("open it without read-only to change it")
     }
 
     /// Begins a write transaction with the durability described in the crate docs.
@@ -376,9 +397,31 @@ impl RedbStore {
     fn no_snapshot(&self, id: SnapshotId) -> Error {
         Error::new(
             ErrorKind::NotFound,
-            format!("no snapshot {id} in {}", escape_path(&self.path)),
+            format!(
+                "snapshot {id} does not exist in {}",
+                escape_path(&self.path)
+            ),
         )
-        .with_hint("`disktracker snapshots` lists them")
+        .with_hint("list the stored snapshots with `disktracker snapshots`")
+    }
+
+    /// The stored id of snapshot `id` and its directory table, or
+    /// [`ErrorKind::NotFound`] if there is no such snapshot. The table is
+    /// `None` only in a read-only open of a file without tables.
+    fn snapshot_dirs(
+        &self,
+        txn: &ReadTransaction,
+        id: SnapshotId,
+    ) -> Result<(u64, Option<DirsTable>)> {
+        let snaps = self.table(txn, SNAPSHOTS)?;
+        let exists = match (codec::stored_id(id), &snaps) {
+            (Some(u), Some(t)) => t.get(u).ctx(&self.path, "cannot read")?.is_some(),
+            _ => false,
+        };
+        match codec::stored_id(id) {
+            Some(u) if exists => Ok((u, self.table(txn, DIRS)?)),
+            _ => Err(self.no_snapshot(id)),
+        }
     }
 
     /// Bytes the file occupies and bytes of it that hold live pages.
@@ -415,7 +458,7 @@ impl RedbStore {
     /// Returns `false` if stopped.
     fn visit_range(
         &self,
-        dirs: &ReadOnlyTable<&'static [u8], &'static DirValue>,
+        dirs: &DirsTable,
         lo: &[u8],
         hi: &[u8],
         rec: &mut DirRecord,
@@ -440,6 +483,16 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
         *last = b'/' + 1;
     }
     end
+}
+
+/// A directory path without trailing slashes (`/` stays `/`, empty means `/`),
+/// as the SQLite store reads it.
+fn trim(path: &[u8]) -> &[u8] {
+    let mut p = path;
+    while p.len() > 1 && p.ends_with(b"/") {
+        p = &p[..p.len() - 1];
+    }
+    if p.is_empty() { b"/" } else { p }
 }
 
 /// `path` with a `/` appended unless it already ends with one (`/` stays `/`).
@@ -571,15 +624,12 @@ impl RedbStore {
         under: Option<&[u8]>,
         visit: &mut dyn FnMut(&DirRecord) -> bool,
     ) -> Result<()> {
-        let Some(u) = codec::stored_id(id) else {
-            return Ok(());
-        };
         let txn = self.read()?;
-        let Some(dirs) = self.table(&txn, DIRS)? else {
+        let (u, Some(dirs)) = self.snapshot_dirs(&txn, id)? else {
             return Ok(());
         };
         let mut rec = DirRecord::default();
-        match under {
+        match under.map(trim) {
             None => {
                 let lo = codec::id_prefix(u);
                 let hi = codec::id_prefix(u + 1);
@@ -589,7 +639,7 @@ impl RedbStore {
                 // `P` itself first: it sorts before everything below it, but
                 // siblings like `P-x` and `P.x` sort between it and `P/…`,
                 // so the subtree is the point `P` plus the range `[P/, P0)`.
-                // (A `P` ending in `/`, like the root, is its own range start.)
+                // (The root `/` is the start of its own range.)
                 if !p.ends_with(b"/")
                     && let Some(v) = dirs
                         .get(codec::dir_key(u, p).as_slice())
@@ -615,6 +665,7 @@ impl RedbStore {
         let Some(u) = codec::stored_id(id) else {
             return Ok(None);
         };
+        let path = trim(path);
         let txn = self.read()?;
         let Some(dirs) = self.table(&txn, DIRS)? else {
             return Ok(None);
@@ -633,14 +684,11 @@ impl RedbStore {
     }
 
     fn children_impl(&self, id: SnapshotId, path: &[u8]) -> Result<Vec<DirRecord>> {
-        let Some(u) = codec::stored_id(id) else {
-            return Ok(Vec::new());
-        };
         let txn = self.read()?;
-        let Some(dirs) = self.table(&txn, DIRS)? else {
+        let (u, Some(dirs)) = self.snapshot_dirs(&txn, id)? else {
             return Ok(Vec::new());
         };
-        let prefix = with_slash(path);
+        let prefix = with_slash(trim(path));
         let hi = codec::dir_key(u, &prefix_end(&prefix));
         let mut lo = codec::dir_key(u, &prefix);
         let mut out = Vec::new();
@@ -765,23 +813,26 @@ impl RedbStore {
             return Ok(());
         }
         let (file_len, used) = self.space(db)?;
+        // Reset the count first: a commit after the compaction would have
+        // to grow the freshly trimmed file again to write its pages.
+        let txn = self.write_txn(db)?;
+        txn.open_table(META)
+            .ctx(&self.path, "cannot write to")?
+            .insert(KEY_REMOVED, 0)
+            .ctx(&self.path, "cannot write to")?;
+        txn.commit().ctx(&self.path, "cannot write to")?;
         let free = file_len.saturating_sub(used);
         if free >= RECLAIM_MIN_FREE && free >= file_len / 4 {
             let path = self.path.clone();
             let Handle::Rw(db) = &mut self.db else {
                 return Err(self.read_only_error());
             };
+            // Compaction's commits record no allocator state, so a crash
+            // before the next commit or close costs the next writable open
+            // a full repair (slow, but it recovers everything committed).
             db.compact().ctx(&path, "cannot compact")?;
         }
-        // Also the commit that records the allocator state again, which
-        // compaction's own commits leave out, so a crash needs no full repair.
-        let db = self.writable()?;
-        let txn = self.write_txn(db)?;
-        txn.open_table(META)
-            .ctx(&self.path, "cannot write to")?
-            .insert(KEY_REMOVED, 0)
-            .ctx(&self.path, "cannot write to")?;
-        txn.commit().ctx(&self.path, "cannot write to")
+        Ok(())
     }
 }
 

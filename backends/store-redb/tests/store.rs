@@ -297,17 +297,56 @@ fn visit_tree_stops_early(#[case] under: Option<&[u8]>, #[case] stop_after: usiz
 }
 
 #[test]
-fn unknown_snapshots_read_as_absent() {
+fn unknown_snapshots_are_absent_or_not_found() {
     let (_dir, path) = temp_store();
     let mut store = open(&path);
     let id = write_snapshot(&mut store, b"/", &records(TRAPS));
-    for bad in [0, -1, i64::MIN, id + 1, i64::MAX] {
+    let empty = write_snapshot(&mut store, b"/", &[]);
+    store.delete_snapshots(&[id]).unwrap();
+    for bad in [0, -1, i64::MIN, id, empty + 1, i64::MAX] {
+        // Lookups answer "absent"...
         assert_eq!(store.snapshot(bad).unwrap(), None);
         assert_eq!(store.dir(bad, b"/P").unwrap(), None);
-        assert!(store.children(bad, b"/").unwrap().is_empty());
-        assert!(store.read_tree(bad, None).unwrap().is_empty());
-        assert_eq!(store.cached_diff(bad, id).unwrap(), None);
+        assert_eq!(store.cached_diff(bad, empty).unwrap(), None);
+        // ...while walking a snapshot that does not exist is an error, as
+        // in the SQLite store, so a typo is not mistaken for an empty tree.
+        for err in [
+            store.children(bad, b"/").unwrap_err(),
+            store.read_tree(bad, None).unwrap_err(),
+            store.read_tree(bad, Some(b"/P")).unwrap_err(),
+        ] {
+            assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+            assert!(
+                err.to_string().contains(&format!("snapshot {bad} ")),
+                "{err}"
+            );
+            assert!(err.to_string().contains("data.redb"), "{err}");
+        }
     }
+    // A snapshot without directories exists: empty, not an error.
+    assert!(store.read_tree(empty, None).unwrap().is_empty());
+    assert!(store.children(empty, b"/").unwrap().is_empty());
+}
+
+#[rstest]
+#[case::trailing_slash(&b"/P/"[..], &b"/P"[..])]
+#[case::many_slashes(&b"/P/a///"[..], &b"/P/a"[..])]
+#[case::empty_is_root(&b""[..], &b"/"[..])]
+#[case::root_slashes(&b"//"[..], &b"/"[..])]
+fn paths_with_trailing_slashes_mean_the_directory(#[case] given: &[u8], #[case] plain: &[u8]) {
+    let (_dir, path) = temp_store();
+    let mut store = open(&path);
+    let id = write_snapshot(&mut store, b"/", &records(TRAPS));
+    assert_eq!(
+        visited(&store, id, Some(given)),
+        visited(&store, id, Some(plain))
+    );
+    assert_eq!(
+        store.children(id, given).unwrap(),
+        store.children(id, plain).unwrap()
+    );
+    assert_eq!(store.dir(id, given).unwrap(), store.dir(id, plain).unwrap());
+    assert!(store.dir(id, given).unwrap().is_some());
 }
 
 #[test]
@@ -340,11 +379,18 @@ fn dropping_the_writer_rolls_everything_back() {
     }
     assert_eq!(store.snapshots().unwrap().len(), 1);
     assert_eq!(store.read_tree(kept, None).unwrap().len(), TRAPS.len());
-    assert!(store.read_tree(kept + 1, None).unwrap().is_empty());
+    assert_eq!(
+        store.read_tree(kept + 1, None).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     drop(store);
+    assert_eq!(
+        raw_dir_rows(&path),
+        TRAPS.len() as u64,
+        "rows of the dropped snapshot remain"
+    );
     let mut store = open(&path);
     assert_eq!(store.snapshots().unwrap().len(), 1);
-    assert!(store.read_tree(kept + 1, None).unwrap().is_empty());
     let next = write_snapshot(&mut store, b"/", &records(&[b"/"]));
     assert!(next > kept);
     assert_eq!(visited(&store, next, None), [b"/".to_vec()]);
@@ -435,7 +481,10 @@ fn delete_cascades_to_dirs_and_every_diff_involving_the_snapshot() {
     // Duplicates, unknown and impossible ids count once or not at all.
     assert_eq!(store.delete_snapshots(&[s1, s1, 999, -4, 0]).unwrap(), 1);
     assert_eq!(store.snapshot(s1).unwrap(), None);
-    assert!(store.read_tree(s1, None).unwrap().is_empty());
+    assert_eq!(
+        store.read_tree(s1, None).unwrap_err().kind(),
+        ErrorKind::NotFound
+    );
     assert_eq!(store.dir(s1, b"/P").unwrap(), None);
     for (x, y) in [(s1, s2), (s2, s1), (s1, s3)] {
         assert_eq!(store.cached_diff(x, y).unwrap(), None);
@@ -449,9 +498,13 @@ fn delete_cascades_to_dirs_and_every_diff_involving_the_snapshot() {
     assert!(store.snapshots().unwrap().is_empty());
     assert_eq!(store.cached_diff(s2, s3).unwrap(), None);
     drop(store);
+    assert_eq!(
+        raw_dir_rows(&path),
+        0,
+        "directory rows outlived their snapshots"
+    );
     let store = open(&path);
     assert!(store.snapshots().unwrap().is_empty());
-    assert!(store.read_tree(s2, None).unwrap().is_empty());
 }
 
 #[test]

@@ -116,3 +116,14 @@ pub fn visited(store: &dyn SnapshotStore, id: i64, under: Option<&[u8]>) -> Vec<
         .map(|r| r.path)
         .collect()
 }
+
+/// Rows in the directory table of the (closed) store at `path`, counted with
+/// redb directly, so rows of no listed snapshot cannot hide.
+pub fn raw_dir_rows(path: &Path) -> u64 {
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: redb::TableDefinition<&[u8], &[u8; 108]> =
+        redb::TableDefinition::new("disktracker.dirs");
+    txn.open_table(def).unwrap().len().unwrap()
+}
