@@ -11,6 +11,7 @@ use disktracker_testkit::store_conformance::{plugin, run_all};
 use rstest::rstest;
 
 // Linked for their registrations: an unreferenced crate is not linked.
+use disktracker_store_redb as _;
 use disktracker_store_sqlite as _;
 
 /// Declares the tested store names and one `#[case]` per name.
@@ -29,7 +30,7 @@ macro_rules! stores {
     };
 }
 
-stores!(sqlite);
+stores!(sqlite, redb);
 
 #[test]
 fn every_registered_store_has_a_case() {
