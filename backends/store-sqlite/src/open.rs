@@ -5,11 +5,11 @@ use std::fs::{DirBuilder, OpenOptions};
 use std::io;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use disktracker::path::escape_path;
 use disktracker::{Error, ErrorKind, Result, StoreOptions};
-use rusqlite::{Connection, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags};
 
 use crate::error::{self, Ctx};
 use crate::schema::{LATEST, MIGRATIONS, SEED_TABLES};
@@ -136,19 +136,24 @@ fn create_file(path: &Path) -> Result<()> {
 /// DiskTracker's schema (or nothing at all) at a version this build knows.
 /// Returns that version. Nothing is written before this passes.
 fn validate(conn: &Connection, path: &Path) -> Result<i64> {
+    // Both reads in one read transaction: another process may be creating
+    // the schema right now, and the version and the tables must agree.
     // The first read checks the SQLite header: a file that is not SQLite
-    // fails here with SQLITE_NOTADB, mapped to ErrorKind::Corrupt.
-    let version: i64 = conn
-        .query_row("PRAGMA user_version", [], |r| r.get(0))
-        .ctx(path, "reading")?;
-    let mut stmt = conn
-        .prepare("SELECT type, name FROM sqlite_schema")
-        .ctx(path, "reading")?;
-    let objects: Vec<(String, String)> = stmt
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))
-        .and_then(|rows| rows.collect())
-        .ctx(path, "reading")?;
-    drop(stmt);
+    // fails with SQLITE_NOTADB, mapped to ErrorKind::Corrupt.
+    conn.execute_batch("BEGIN DEFERRED").ctx(path, "reading")?;
+    let read = || -> rusqlite::Result<(i64, Vec<(String, String)>)> {
+        let version = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+        let mut stmt = conn.prepare("SELECT type, name FROM sqlite_schema")?;
+        let objects = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<rusqlite::Result<_>>()?;
+        Ok((version, objects))
+    };
+    let read = read();
+    // Ends the read transaction (nothing was written); after a failed read
+    // SQLite may have ended it already.
+    let _ = conn.execute_batch("COMMIT");
+    let (version, objects) = read.ctx(path, "reading")?;
 
     if version < 0 {
         return Err(error::corrupt(path, format!("schema version {version}")));
@@ -207,9 +212,12 @@ fn set_pragmas(conn: &Connection, path: &Path, read_only: bool, fresh: bool) -> 
         }
         // journal_mode is persistent in the file; a read-only connection
         // cannot (and need not) set it.
-        let mode: String = conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .ctx(path, what)?;
+        // Switching a new file to WAL needs an exclusive lock, and SQLite
+        // reports a conflict with another process opening the same new file
+        // at once as busy without waiting (to avoid a deadlock), so wait here.
+        let mode: String =
+            retry_busy(|| conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0)))
+                .ctx(path, what)?;
         if !mode.eq_ignore_ascii_case("wal") {
             return Err(Error::new(
                 ErrorKind::Database,
@@ -235,6 +243,25 @@ fn set_pragmas(conn: &Connection, path: &Path, read_only: bool, fresh: bool) -> 
     conn.pragma_update(None, "foreign_keys", "ON")
         .ctx(path, what)?;
     Ok(())
+}
+
+/// Runs `f` again while it fails because the database is busy, for up to
+/// [`BUSY_TIMEOUT`], for statements SQLite does not wait on by itself.
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let start = Instant::now();
+    loop {
+        match f() {
+            Err(e)
+                if matches!(
+                    e.sqlite_error_code(),
+                    Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked)
+                ) && start.elapsed() < BUSY_TIMEOUT =>
+            {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            other => return other,
+        }
+    }
 }
 
 /// Applies every migration above `from`, each in its own transaction.

@@ -461,3 +461,35 @@ fn vm_steps(conn: &Connection) -> i64 {
     })
     .sum()
 }
+
+#[test]
+fn concurrent_first_opens_migrate_once_and_all_succeed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (path, barrier) = (path.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                let mut store = SqliteStore::open(&opts(&path))?;
+                let id = write(&mut store, &[b"/r", b"/r/x"]);
+                Ok::<_, disktracker::Error>((store.schema_version()?, id))
+            })
+        })
+        .collect();
+    let mut ids = Vec::new();
+    for h in handles {
+        let (version, id) = h.join().unwrap().unwrap();
+        assert_eq!(version, SCHEMA_VERSION);
+        ids.push(id);
+    }
+    ids.sort_unstable();
+    ids.dedup();
+    assert_eq!(ids.len(), 4, "four distinct snapshots");
+    let store = SqliteStore::open(&opts(&path)).unwrap();
+    assert_eq!(pragma(&store.conn, "auto_vacuum"), "2");
+    for id in ids {
+        assert_eq!(store.read_tree(id, None).unwrap().len(), 2);
+    }
+}
