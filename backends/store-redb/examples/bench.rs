@@ -80,6 +80,24 @@ fn peak_rss_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
+/// User plus system CPU time of this process so far (clock ticks of 10 ms on Linux).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    // `rest` starts at field 3 (state).
+    let ticks = field(14 - 3) + field(15 - 3);
+    Duration::from_millis(ticks * 10)
+}
+
+fn rss_kib() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
 fn main() -> disktracker::Result<()> {
     let mut args = std::env::args().skip(1);
     let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(65_000);
@@ -94,6 +112,7 @@ fn main() -> disktracker::Result<()> {
         lens.iter().max().unwrap_or(&0)
     );
 
+    let rss_before = rss_kib();
     let tmp =
         tempfile::tempdir().map_err(|e| disktracker::Error::io("cannot create", "/tmp", e))?;
     let path = tmp.path().join("data.redb");
@@ -111,22 +130,28 @@ fn main() -> disktracker::Result<()> {
     };
 
     let mut writes = Vec::new();
+    let mut commits = Vec::new();
     let mut ids = Vec::new();
     let mut len_after = Vec::new();
+    let cpu_before_writes = cpu_time();
     for _ in 0..rounds {
         let t = Instant::now();
         let mut w = store.begin_snapshot(&meta)?;
         for (i, (p, depth)) in dirs.iter().enumerate() {
             w.write_dir(p, *depth, &stats(i as u64))?;
         }
+        let c = Instant::now();
         ids.push(w.commit()?);
+        commits.push(c.elapsed());
         writes.push(t.elapsed());
         len_after.push(std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0));
     }
+    let write_cpu = (cpu_time() - cpu_before_writes) / rounds as u32;
     let rss_after_writes = peak_rss_kib();
 
     let mut reads = Vec::new();
     let mut count = 0usize;
+    let cpu_before_reads = cpu_time();
     for _ in 0..rounds {
         let t = Instant::now();
         count = 0;
@@ -140,6 +165,7 @@ fn main() -> disktracker::Result<()> {
         std::hint::black_box(last_total);
     }
     assert_eq!(count, dirs.len());
+    let read_cpu = (cpu_time() - cpu_before_reads) / rounds as u32;
 
     let mut children = Vec::new();
     let mut child_count = 0;
@@ -167,10 +193,19 @@ fn main() -> disktracker::Result<()> {
         writes.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
     );
     println!(
+        "  of which commit (flush, two fsyncs): median {:.1} ms; mean on-CPU time per snapshot {:.0} ms",
+        median(commits).as_secs_f64() * 1e3,
+        write_cpu.as_secs_f64() * 1e3
+    );
+    println!(
         "read one snapshot in path order: median {:.1} ms ({:.0} rows/s); all: {:?}",
         r.as_secs_f64() * 1e3,
         rows / r.as_secs_f64(),
         reads.iter().map(|d| d.as_micros()).collect::<Vec<_>>()
+    );
+    println!(
+        "  mean on-CPU time per read {:.1} ms (10 ms ticks)",
+        read_cpu.as_secs_f64() * 1e3
     );
     println!(
         "children of the root ({}): median {:.2} ms",
@@ -195,6 +230,10 @@ fn main() -> disktracker::Result<()> {
         reclaim.as_secs_f64() * 1e3,
         final_len,
         (final_len - empty_len) as f64 / rows
+    );
+    println!(
+        "RSS with the generated paths in memory, before opening the store: {} KiB",
+        rss_before.unwrap_or(0)
     );
     println!(
         "peak RSS after writes {} KiB, at end {} KiB",

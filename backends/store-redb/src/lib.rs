@@ -265,7 +265,7 @@ impl RedbStore {
             Handle::Rw(guard_open(&path, || builder().create_file(file))?)
         };
         let store = RedbStore { path, db };
-        store.check_schema()?;
+        shield(&store.path, || store.check_schema())?;
         Ok(store)
     }
 
