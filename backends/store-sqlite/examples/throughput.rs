@@ -13,7 +13,7 @@
 
 use std::time::{Duration, Instant};
 
-use disktracker::{DirStats, SnapshotMeta, StoreOptions};
+use disktracker::{DirStats, SnapshotMeta, SnapshotStore, StoreOptions};
 
 /// A small deterministic generator (xorshift64*), so runs are comparable.
 struct Rng(u64);
@@ -97,6 +97,42 @@ fn cpu_time() -> Duration {
         .and_then(|s| s.split_whitespace().next()?.parse().ok())
         .map(Duration::from_nanos)
         .unwrap_or_default()
+}
+
+/// Mean times of the point reads in the newest snapshot: `dir`, `children`
+/// of the root and of a small directory, and a small subtree.
+fn point_reads(store: &dyn SnapshotStore, paths: &[Vec<u8>]) -> disktracker::Result<String> {
+    let id = store.snapshots()?.last().map(|s| s.id).unwrap_or_default();
+    let time = |n: usize, f: &mut dyn FnMut(usize) -> disktracker::Result<usize>| {
+        let t = Instant::now();
+        let mut rows = 0;
+        for i in 0..n {
+            rows += f(i)?;
+        }
+        Ok::<_, disktracker::Error>((t.elapsed() / n as u32, rows / n))
+    };
+    let step = paths.len() / 1000;
+    let (dir, _) = time(1000, &mut |i| {
+        Ok(store.dir(id, &paths[i * step])?.map_or(0, |_| 1))
+    })?;
+    let (root_kids, nk) = time(20, &mut |_| Ok(store.children(id, &paths[0])?.len()))?;
+    // Directories whose subtree has a few dozen rows.
+    let small: Vec<&Vec<u8>> = paths
+        .iter()
+        .filter(|p| p.len() > 80)
+        .step_by(97)
+        .take(200)
+        .collect();
+    let (kids, _) = time(small.len(), &mut |i| {
+        Ok(store.children(id, small[i])?.len())
+    })?;
+    let (sub, ns) = time(small.len(), &mut |i| {
+        Ok(store.read_tree(id, Some(small[i]))?.len())
+    })?;
+    Ok(format!(
+        "point reads: dir {dir:.1?}; children of the root ({nk}) {root_kids:.1?}; \
+         children of a small dir {kids:.1?}; small subtree ({ns} rows) {sub:.1?}"
+    ))
 }
 
 /// Wall time and on-CPU time of one phase.
@@ -194,6 +230,7 @@ fn main() -> disktracker::Result<()> {
     let mut store = open()?;
     // Checkpoint so the main file holds everything before measuring it.
     store.reclaim_space()?;
+    let lookups = point_reads(store.as_ref(), &paths)?;
     drop(store);
     let file = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
 
@@ -223,20 +260,24 @@ fn main() -> disktracker::Result<()> {
         paths.len()
     );
     println!(
-        "write: {:.1?} wall ({:.0} rows/s), {:.1?} cpu = rows {:.1?} + commit {:.1?} + close {:.1?} (wall)",
+        "write: {:.1?} wall ({:.0} rows/s), {:.1?} cpu ({:.0} rows/s)",
         write.0,
         per_s(write.0),
         write.1,
-        rows_m.0,
-        commit_m.0,
-        close_m.0
+        per_s(write.1),
     );
     println!(
-        "read:  {:.1?} wall ({:.0} rows/s), {:.1?} cpu",
+        "  = rows {:.1?} + commit {:.1?} + close {:.1?} wall; {:.1?} + {:.1?} + {:.1?} cpu",
+        rows_m.0, commit_m.0, close_m.0, rows_m.1, commit_m.1, close_m.1
+    );
+    println!(
+        "read:  {:.1?} wall ({:.0} rows/s), {:.1?} cpu ({:.0} rows/s)",
         read_m.0,
         per_s(read_m.0),
-        read_m.1
+        read_m.1,
+        per_s(read_m.1)
     );
+    println!("{lookups}");
     println!(
         "file: {file} bytes = {:.0} bytes per directory per snapshot",
         file as f64 / (paths.len() * snapshots) as f64

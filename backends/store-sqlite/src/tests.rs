@@ -403,6 +403,8 @@ fn reads_use_row_id_ranges_and_never_the_per_row_index() {
     assert!(!scan.contains("idx_"), "{scan}");
     let probe = plan(tree::PROBE_SQL);
     assert!(probe.contains("INTEGER PRIMARY KEY"), "{probe}");
+    let probe = plan(tree::PROBE_BELOW_SQL);
+    assert!(probe.contains("INTEGER PRIMARY KEY"), "{probe}");
     let dir = plan(tree::DIR_SQL);
     assert!(dir.contains("idx_dir_path_bytes"), "{dir}");
     let range = plan(tree::RANGE_SQL);
@@ -451,6 +453,7 @@ fn vm_steps(conn: &Connection) -> i64 {
     [
         tree::RANGE_SQL,
         tree::PROBE_SQL,
+        tree::PROBE_BELOW_SQL,
         tree::SCAN_SQL,
         tree::DIR_SQL,
     ]

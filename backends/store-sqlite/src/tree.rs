@@ -22,6 +22,10 @@ pub(crate) const PROBE_SQL: &str = concat!(
     " FROM dir_snapshots WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 1"
 );
 
+/// Like [`PROBE_SQL`], but only the id and whether the path is below `?3`.
+pub(crate) const PROBE_BELOW_SQL: &str =
+    "SELECT id, path_blob < ?3 FROM dir_snapshots WHERE id >= ?1 AND id <= ?2 ORDER BY id LIMIT 1";
+
 /// Rows `[?1, ?2]` in order: a sequential scan of the rowid b-tree, no index.
 /// `+snapshot_id` keeps the planner off `idx_dir_snapshot_id` (which would
 /// add an index seek per row) while still guarding against foreign rows.
@@ -92,25 +96,39 @@ impl SqliteStore {
             .ctx(&self.path, READING)
     }
 
+    /// The first row with id in `[from, to]`: its id, and whether its path
+    /// sorts below `key`. SQLite compares the two BLOBs bytewise (memcmp,
+    /// then length), so the row is not decoded.
+    fn probe_below(&self, from: i64, to: i64, key: &[u8]) -> Result<Option<(i64, bool)>> {
+        self.conn
+            .prepare_cached(PROBE_BELOW_SQL)
+            .and_then(|mut s| {
+                s.query_row((from, to, key), |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()
+            })
+            .ctx(&self.path, READING)
+    }
+
     /// The first row in `[from, to]` whose path is `>= key`, given that
     /// every row before `from` in the snapshot sorts below `key`.
     ///
-    /// Gallops forward from `from` and then bisects, so finding a row `d`
-    /// rows ahead costs O(log d) probes: skipping a small subtree is cheap
-    /// and a large one costs no more than a plain binary search. Gaps in the
-    /// ids are tolerated (a probe returns the next existing row).
-    fn seek(&self, from: i64, to: i64, key: &[u8]) -> Result<Option<(i64, DirRecord)>> {
+    /// Bisects the range, reading one row per step. With `near`, it first
+    /// gallops forward from `from` (1, 2, 4, … rows), so a row `d` rows
+    /// ahead costs O(log d) probes: `children` skips a small subtree in a
+    /// few probes, a large one in no more than a plain bisection. Gaps in
+    /// the ids are tolerated (a probe returns the next existing row).
+    fn seek(&self, from: i64, to: i64, key: &[u8], near: bool) -> Result<Option<(i64, DirRecord)>> {
         // Invariant: rows with id < lo sort below key; rows with id >= up do not.
         let mut lo = from;
         let mut up = to.saturating_add(1);
         let mut step: i64 = 1;
-        loop {
+        while near {
             let at = lo.saturating_add(step - 1);
             if at >= up {
                 break;
             }
-            match self.probe(at, up - 1)? {
-                Some((rid, rec)) if rec.path.as_slice() < key => {
+            match self.probe_below(at, up - 1, key)? {
+                Some((rid, true)) => {
                     lo = rid + 1;
                     step = step.saturating_mul(2);
                 }
@@ -123,8 +141,8 @@ impl SqliteStore {
         }
         while lo < up {
             let mid = lo + (up - lo) / 2;
-            match self.probe(mid, up - 1)? {
-                Some((rid, rec)) if rec.path.as_slice() < key => lo = rid + 1,
+            match self.probe_below(mid, up - 1, key)? {
+                Some((rid, true)) => lo = rid + 1,
                 _ => up = mid,
             }
         }
@@ -146,18 +164,19 @@ pub(crate) fn visit(
         None => (lo, None),
         Some(p) => {
             let (base, prefix) = subtree(p);
-            let mut from = lo;
-            if let Some(base) = base {
-                // The directory itself sorts before its subtree but not
-                // necessarily right before it ("P-x" lies between).
-                if let Some((rid, rec)) = store.seek(lo, hi, base)? {
-                    if rec.path == base && !visit(&rec) {
-                        return Ok(());
-                    }
-                    from = rid;
+            // The subtree starts at P itself; its descendants follow, but
+            // not necessarily right after it ("P-x" sorts between), so the
+            // search for "P/" gallops from P.
+            let (mut from, mut near) = (lo, false);
+            if let Some(base) = base
+                && let Some((rid, rec)) = store.seek(lo, hi, base, false)?
+            {
+                if rec.path == base && !visit(&rec) {
+                    return Ok(());
                 }
+                (from, near) = (rid, true);
             }
-            match store.seek(from, hi, &prefix)? {
+            match store.seek(from, hi, &prefix, near)? {
                 Some((rid, _)) => (rid, Some(prefix)),
                 None => return Ok(()),
             }
@@ -211,7 +230,7 @@ pub(crate) fn children(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Resu
     };
     let (_, prefix) = subtree(path);
     let mut out = Vec::new();
-    let mut cur = store.seek(lo, hi, &prefix)?;
+    let mut cur = store.seek(lo, hi, &prefix, false)?;
     while let Some((rid, rec)) = cur {
         let Some(rest) = rec.path.strip_prefix(prefix.as_slice()) else {
             break;
@@ -228,7 +247,7 @@ pub(crate) fn children(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Resu
                 if let Some(last) = key.last_mut() {
                     *last = b'0';
                 }
-                cur = store.seek(rid + 1, hi, &key)?;
+                cur = store.seek(rid + 1, hi, &key, true)?;
             }
         }
     }
