@@ -122,20 +122,23 @@ impl SqliteStore {
         let mut lo = from;
         let mut up = to.saturating_add(1);
         let mut step: i64 = 1;
-        while near {
-            let at = lo.saturating_add(step - 1);
-            if at >= up {
-                break;
-            }
-            match self.probe_below(at, up - 1, key)? {
-                Some((rid, true)) => {
-                    lo = rid + 1;
-                    step = step.saturating_mul(2);
-                }
-                // No row in [at, up) or the first of them is >= key.
-                _ => {
-                    up = at;
+        // Gallop: probe 1, 2, 4, ... rows ahead until one is not below key.
+        if near {
+            loop {
+                let at = lo.saturating_add(step - 1);
+                if at >= up {
                     break;
+                }
+                match self.probe_below(at, up - 1, key)? {
+                    Some((rid, true)) => {
+                        lo = rid + 1;
+                        step = step.saturating_mul(2);
+                    }
+                    // No row in [at, up) or the first of them is >= key.
+                    _ => {
+                        up = at;
+                        break;
+                    }
                 }
             }
         }
