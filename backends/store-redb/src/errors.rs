@@ -26,14 +26,14 @@ pub(crate) fn from_redb(file: &Path, what: &str, err: redb::Error) -> Error {
             format!("{f} uses redb file format {v}, which this build cannot read"),
         )
         .with_hint(CORRUPT_HINT),
-        // Only a read-only open aborts a repair: redb flags the header while a
-        // writer has the file open, so a writer that was killed (or a file
-        // cut short) leaves a file that only a writable open may recover.
+        // Only a read-only open aborts a repair (redb flags the header while
+        // a writer has the file open), and the store first tries to recover
+        // the file; this is what is left when it may not write to it.
         redb::Error::RepairAborted => Error::new(
             ErrorKind::Database,
             format!("{f} was not closed cleanly (a disktracker using it was killed?), and a read-only open cannot recover it"),
         )
-        .with_hint("run a command that writes, e.g. `disktracker scan`, once to recover it"),
+        .with_hint("run a command that writes, e.g. `disktracker scan`, once as a user who may write the file"),
         redb::Error::TableTypeMismatch { .. }
         | redb::Error::TableIsMultimap(_)
         | redb::Error::TableIsNotMultimap(_)

@@ -42,9 +42,12 @@
 //! A snapshot is written in one write transaction: dropping the writer
 //! without committing, or a crash before the commit, leaves nothing behind.
 //!
-//! redb flags a file while a writer has it open. A read-only open of a file
-//! whose writer was killed therefore fails (it may not recover the file) with
-//! a message saying to run any writing command once, which recovers it.
+//! redb flags a file while a writer has it open, and a reader may not
+//! recover a file whose writer was killed. So a read-only open of such a
+//! file first runs redb's crash recovery through a brief writable open (as
+//! SQLite's readers roll back a hot journal): the only write a read-only open
+//! ever makes, and it changes no stored data. Without write access to the
+//! file, the error says to run a writing command once instead.
 //!
 //! # Locking
 //!
@@ -206,6 +209,27 @@ fn guard_open<T>(file: &Path, open: impl FnOnce() -> Result<T, redb::DatabaseErr
     shield(file, || open().ctx(file, "cannot open"))
 }
 
+/// Recovers a file left by a killed writer: a writable open runs redb's
+/// repair, and closing it marks the file clean. Without write access the
+/// file stays as it is and the error says how to recover it.
+fn recover(file: &Path) -> Result<()> {
+    let result = shield(file, || Ok(builder().open(file)));
+    match result? {
+        Ok(db) => {
+            drop(db);
+            Ok(())
+        }
+        Err(e) => {
+            let err = from_redb(file, "cannot recover", e.into());
+            if err.kind() == ErrorKind::Permission {
+                Err(from_redb(file, "cannot open", redb::Error::RepairAborted))
+            } else {
+                Err(err)
+            }
+        }
+    }
+}
+
 fn builder() -> redb::Builder {
     let mut b = redb::Builder::new();
     b.set_cache_size(CACHE_SIZE);
@@ -250,7 +274,20 @@ impl RedbStore {
                 }
                 Err(e) => return Err(from_io(&path, "cannot open", e)),
             }
-            Handle::Ro(guard_open(&path, || builder().open_read_only(&path))?)
+            let open_ro = || shield(&path, || Ok(builder().open_read_only(&path)));
+            match open_ro()? {
+                Ok(db) => Handle::Ro(db),
+                // redb flags the file while a writer has it open, so a
+                // writer that was killed leaves a file a reader may not
+                // open. Run redb's crash recovery in a writable open first,
+                // as SQLite's readers roll back a hot journal: the only write
+                // a read-only open makes, and it changes no stored data.
+                Err(redb::DatabaseError::RepairAborted) => {
+                    recover(&path)?;
+                    Handle::Ro(open_ro()?.ctx(&path, "cannot open")?)
+                }
+                Err(e) => return Err(from_redb(&path, "cannot open", e.into())),
+            }
         } else {
             create_parent(&path)?;
             // Opened here rather than by redb so a new file gets mode 0600.
