@@ -263,15 +263,20 @@ impl RedbStore {
     pub fn open(opts: &StoreOptions) -> Result<Self> {
         let path = opts.path.clone();
         let db = if opts.read_only {
+            let missing = || {
+                Error::new(
+                    ErrorKind::NotFound,
+                    format!("no redb store at {}", escape_path(&path)),
+                )
+                .with_hint("run `disktracker scan` first, or pass --db")
+            };
             match std::fs::metadata(&path) {
+                // An empty file is one a writer has just created and not yet
+                // initialized (or a crash left at that point): no store yet,
+                // rather than a damaged one.
+                Ok(m) if m.len() == 0 => return Err(missing()),
                 Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    return Err(Error::new(
-                        ErrorKind::NotFound,
-                        format!("no redb store at {}", escape_path(&path)),
-                    )
-                    .with_hint("run `disktracker scan` first, or pass --db"));
-                }
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing()),
                 Err(e) => return Err(from_io(&path, "cannot open", e)),
             }
             let open_ro = || shield(&path, || Ok(builder().open_read_only(&path)));

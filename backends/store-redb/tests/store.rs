@@ -503,6 +503,11 @@ fn delete_cascades_to_dirs_and_every_diff_involving_the_snapshot() {
         0,
         "directory rows outlived their snapshots"
     );
+    assert_eq!(
+        raw_diff_rows(&path),
+        0,
+        "cached diff rows outlived their snapshots"
+    );
     let store = open(&path);
     assert!(store.snapshots().unwrap().is_empty());
 }
@@ -544,6 +549,18 @@ fn read_only_reads_and_refuses_every_write() {
         before,
         "a read-only open changed the file"
     );
+}
+
+#[test]
+fn read_only_on_an_empty_file_is_not_found_not_corrupt() {
+    // What a reader sees while a writer is creating the store.
+    let (_dir, path) = temp_store();
+    std::fs::write(&path, b"").unwrap();
+    let err = open_ro(&path).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    // A writer initializes it.
+    assert!(open(&path).snapshots().unwrap().is_empty());
 }
 
 #[test]
@@ -851,4 +868,38 @@ fn a_panicking_visitor_panics_through_unchanged() {
     assert_eq!(caught.downcast_ref::<&str>(), Some(&"visitor's own bug"));
     // The store is still usable afterwards.
     assert_eq!(store.read_tree(id, None).unwrap().len(), TRAPS.len());
+}
+
+#[test]
+fn racing_first_opens_are_ok_or_locked_never_corrupt() {
+    for round in 0..20 {
+        let (_dir, path) = temp_store();
+        let barrier = std::sync::Barrier::new(4);
+        let results: Vec<disktracker::Result<()>> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..4)
+                .map(|i| {
+                    let (path, barrier) = (&path, &barrier);
+                    s.spawn(move || {
+                        barrier.wait();
+                        RedbStore::open(&disktracker::StoreOptions {
+                            path: path.clone(),
+                            read_only: i % 2 == 1 && round % 2 == 1,
+                        })
+                        .map(drop)
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        for r in results {
+            if let Err(e) = r {
+                assert!(
+                    matches!(e.kind(), ErrorKind::Locked | ErrorKind::NotFound),
+                    "round {round}: {e}"
+                );
+            }
+        }
+        // Whoever won left a valid, empty store behind.
+        assert!(open(&path).snapshots().unwrap().is_empty());
+    }
 }

@@ -127,3 +127,13 @@ pub fn raw_dir_rows(path: &Path) -> u64 {
         redb::TableDefinition::new("disktracker.dirs");
     txn.open_table(def).unwrap().len().unwrap()
 }
+
+/// Rows in the cached-diff table of the (closed) store at `path`.
+pub fn raw_diff_rows(path: &Path) -> u64 {
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: redb::TableDefinition<(u64, u64, u64), &[u8]> =
+        redb::TableDefinition::new("disktracker.diffs");
+    txn.open_table(def).unwrap().len().unwrap()
+}
