@@ -34,6 +34,12 @@ pub trait SnapshotWriter {
 /// `disktracker-testkit`. Errors name the store file and say what to do
 /// (a corrupt file is [`crate::ErrorKind::Corrupt`], a busy one
 /// [`crate::ErrorKind::Locked`]).
+///
+/// Contract details the suite checks: snapshot ids increase and are never
+/// reused; an unknown snapshot is `None` from [`snapshot`](Self::snapshot)
+/// and [`dir`](Self::dir) but [`crate::ErrorKind::NotFound`] from
+/// [`visit_tree`](Self::visit_tree) and [`children`](Self::children); the
+/// subtree of `/` is everything; a trailing `/` on a path is not part of it.
 pub trait SnapshotStore: Send {
     /// The file this store lives in.
     fn path(&self) -> &Path;
