@@ -49,6 +49,7 @@ mod node;
 mod sched;
 mod stat;
 
+use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -250,7 +251,7 @@ impl Walk<'_> {
         )
     }
 
-    /// Lists `fd` and stats each entry relative to it: the hot loop.
+    /// Lists `fd` and stats each entry relative to it, in listing order.
     fn read_dir(
         &self,
         fd: OwnedFd,
@@ -260,91 +261,108 @@ impl Walk<'_> {
         acc: &mut DirAcc,
     ) {
         let WorkerState { arena, buf } = state;
-        let id = acc.hot.id;
-        let exclude = &self.opts.exclude;
-        let excluding = !exclude.is_empty();
-        let one_fs = self.opts.one_file_system;
         let fd = Arc::new(DirFd::new(fd));
+        let dir_ctx = DirCtx {
+            fd: &fd,
+            node,
+            local,
+        };
+        // Entries are stat'ed in listing order. Sorting each buffer-full by
+        // inode (as GNU fts does for huge directories, for disk locality)
+        // measured ~3% slower on a warm cache, so it is not done.
         let mut dir = RawDir::new(fd.0.as_fd(), buf.spare_capacity_mut());
         while let Some(entry) = dir.next() {
-            let entry = match entry {
-                Ok(entry) => entry,
+            match entry {
+                Ok(entry) => self.entry(&dir_ctx, entry.file_name(), arena, acc),
                 Err(e) => {
                     acc.hot.errors += 1;
+                    let path = node.absolute(None);
                     arena
                         .issues
-                        .push(issue(id, node.absolute(None), "read directory", e));
+                        .push(issue(acc.hot.id, path, "read directory", e));
                     break;
                 }
-            };
-            let name = entry.file_name();
-            let bytes = name.to_bytes();
-            if bytes == b"." || bytes == b".." {
-                continue;
-            }
-            if excluding && exclude.is_excluded(bytes, || node.relative(bytes)) {
-                continue;
-            }
-            let st = match stat_at(fd.0.as_fd(), name) {
-                Ok(st) => st,
-                Err(e) => {
-                    acc.hot.errors += 1;
-                    let path = node.absolute(Some(bytes));
-                    arena.issues.push(issue(id, path, "stat", e));
-                    continue;
-                }
-            };
-            if one_fs && st.dev != self.root_dev {
-                continue;
-            }
-            acc.entries += 1;
-            acc.fingerprint
-                .add(bytes, st.ino, st.size, st.blocks, st.mtime_ns);
-            if st.is_dir {
-                let child = self.next_id.fetch_add(1, Ordering::Relaxed);
-                let Some(child) = u32::try_from(child).ok().filter(|&c| c != DirId::NONE.0) else {
-                    acc.hot.errors += 1;
-                    let path = node.absolute(Some(bytes));
-                    arena.issues.push(WalkIssue {
-                        dir: DirId(id),
-                        path,
-                        op: "open directory",
-                        message: "more than 4 billion directories".into(),
-                    });
-                    continue;
-                };
-                acc.hot.child_dirs += 1;
-                let open = if LIVE_DIR_FDS.load(Ordering::Relaxed)
-                    < self.fd_budget.load(Ordering::Relaxed)
-                {
-                    Opener::At(Arc::clone(&fd))
-                } else {
-                    Opener::Path
-                };
-                let job = Job {
-                    id: child,
-                    parent: id,
-                    own: st,
-                    node: PathNode::child(node, bytes),
-                    open,
-                };
-                self.sched.push(local, job);
-            } else if st.nlink > 1 {
-                arena.links.push(LinkedFile {
-                    dir: DirId(id),
-                    name: bytes.into(),
-                    dev: st.dev,
-                    ino: st.ino,
-                    bytes: st.disk_bytes(),
-                    apparent: st.size,
-                });
-            } else {
-                acc.hot.direct_bytes += st.disk_bytes();
-                acc.hot.direct_apparent += st.size;
-                acc.hot.direct_files += 1;
             }
         }
     }
+
+    /// Stats one entry relative to its directory and accounts for it: the hot path.
+    #[inline]
+    fn entry(&self, d: &DirCtx<'_>, name: &CStr, arena: &mut DirArena, acc: &mut DirAcc) {
+        let id = acc.hot.id;
+        let bytes = name.to_bytes();
+        if bytes == b"." || bytes == b".." {
+            return;
+        }
+        let exclude = &self.opts.exclude;
+        if !exclude.is_empty() && exclude.is_excluded(bytes, || d.node.relative(bytes)) {
+            return;
+        }
+        let st = match stat_at(d.fd.0.as_fd(), name) {
+            Ok(st) => st,
+            Err(e) => {
+                acc.hot.errors += 1;
+                let path = d.node.absolute(Some(bytes));
+                arena.issues.push(issue(id, path, "stat", e));
+                return;
+            }
+        };
+        if self.opts.one_file_system && st.dev != self.root_dev {
+            return;
+        }
+        acc.entries += 1;
+        acc.fingerprint
+            .add(bytes, st.ino, st.size, st.blocks, st.mtime_ns);
+        if st.is_dir {
+            let child = self.next_id.fetch_add(1, Ordering::Relaxed);
+            let Some(child) = u32::try_from(child).ok().filter(|&c| c != DirId::NONE.0) else {
+                acc.hot.errors += 1;
+                let path = d.node.absolute(Some(bytes));
+                arena.issues.push(WalkIssue {
+                    dir: DirId(id),
+                    path,
+                    op: "open directory",
+                    message: "more than 4 billion directories".into(),
+                });
+                return;
+            };
+            acc.hot.child_dirs += 1;
+            let open =
+                if LIVE_DIR_FDS.load(Ordering::Relaxed) < self.fd_budget.load(Ordering::Relaxed) {
+                    Opener::At(Arc::clone(d.fd))
+                } else {
+                    Opener::Path
+                };
+            let job = Job {
+                id: child,
+                parent: id,
+                own: st,
+                node: PathNode::child(d.node, bytes),
+                open,
+            };
+            self.sched.push(d.local, job);
+        } else if st.nlink > 1 {
+            arena.links.push(LinkedFile {
+                dir: DirId(id),
+                name: bytes.into(),
+                dev: st.dev,
+                ino: st.ino,
+                bytes: st.disk_bytes(),
+                apparent: st.size,
+            });
+        } else {
+            acc.hot.direct_bytes += st.disk_bytes();
+            acc.hot.direct_apparent += st.size;
+            acc.hot.direct_files += 1;
+        }
+    }
+}
+
+/// The directory being read, as its entries need it.
+struct DirCtx<'a> {
+    fd: &'a Arc<DirFd>,
+    node: &'a Arc<PathNode>,
+    local: &'a Worker<Job>,
 }
 
 /// Raises the `RLIMIT_NOFILE` soft limit to the hard limit (once per

@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -38,12 +37,20 @@ fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
-/// Reruns test `name` of this binary in a child process prepared by
-/// `prepare` (which sets the variable telling the test it is the child);
+/// Reruns test `name` of this binary in a child process, started through
+/// `launcher` (a command prefix such as `prlimit …`, or none) and prepared
+/// by `prepare` (which sets the variable telling the test it is the child);
 /// asserts the child passed.
-fn rerun(name: &str, prepare: impl FnOnce(&mut Command)) {
+fn rerun(name: &str, launcher: &[&str], prepare: impl FnOnce(&mut Command)) {
     let exe = std::env::current_exe().unwrap();
-    let mut cmd = Command::new(&exe);
+    let mut cmd = match launcher.split_first() {
+        Some((prog, args)) => {
+            let mut cmd = Command::new(prog);
+            cmd.args(args).arg(&exe);
+            cmd
+        }
+        None => Command::new(&exe),
+    };
     cmd.args([name, "--exact", "--nocapture", "--test-threads=1"]);
     prepare(&mut cmd);
     let status = cmd.status().unwrap();
@@ -303,9 +310,13 @@ fn unreadable_directories_are_counted_and_reported() {
             &totals(&tree),
             &oracle(&root, &OracleOpts::default()),
         );
-        rerun("unreadable_directories_are_counted_and_reported", |cmd| {
-            cmd.env(UNREADABLE_VAR, &root).uid(65534).gid(65534);
-        });
+        rerun(
+            "unreadable_directories_are_counted_and_reported",
+            &[],
+            |cmd| {
+                cmd.env(UNREADABLE_VAR, &root).uid(65534).gid(65534);
+            },
+        );
     } else {
         check_unreadable(&root);
     }
@@ -375,24 +386,26 @@ fn low_fd_limit_walks_everything_and_leaks_nothing() {
         return;
     }
     let (_t, root) = tempdir();
-    // A comb 200 levels deep: every level has a leaf beside the next level,
-    // so a depth-first walk leaves a parent fd pinned at each level.
+    // A comb 200 levels deep: three leaves beside the next level, so a
+    // depth-first walk usually leaves a leaf pending, and the parent's fd
+    // pinned, at each level: far more than the 20 fds the budget allows.
     let mut dir = root.clone();
     for level in 0..200 {
-        fs::create_dir_all(dir.join("leaf")).unwrap();
-        fs::write(dir.join("leaf/f"), vec![0u8; level]).unwrap();
+        for k in 0..3 {
+            fs::create_dir_all(dir.join(format!("leaf{k}"))).unwrap();
+            fs::write(dir.join(format!("leaf{k}/f")), vec![0u8; level]).unwrap();
+        }
         dir.push("next");
     }
     fs::create_dir_all(&dir).unwrap();
-    rerun("low_fd_limit_walks_everything_and_leaks_nothing", |cmd| {
-        // prlimit runs the child with a soft and hard limit of 40 fds.
-        let args: Vec<OsString> = std::mem::take(&mut cmd.get_args().map(OsString::from).collect());
-        *cmd = Command::new("prlimit");
-        cmd.arg("--nofile=40:40")
-            .arg(std::env::current_exe().unwrap())
-            .args(args);
-        cmd.env(FD_LIMIT_VAR, &root);
-    });
+    // The child runs with a soft and hard limit of 40 fds.
+    rerun(
+        "low_fd_limit_walks_everything_and_leaks_nothing",
+        &["prlimit", "--nofile=40:40"],
+        |cmd| {
+            cmd.env(FD_LIMIT_VAR, &root);
+        },
+    );
 }
 
 /// Files and directories created and removed while walks run: the walk
