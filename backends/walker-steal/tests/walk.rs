@@ -362,6 +362,11 @@ fn check_unreadable(root: &Path) {
                     .iter()
                     .all(|i| i.message.contains("ermission denied"))
             );
+            // An unreadable root: its own inode, one error, no panic.
+            let locked = root.join("locked");
+            let tree = scan(&*walker(name), &locked, threads, |_| {});
+            assert_eq!((tree.len(), tree.error_count()), (1, 1), "{name}");
+            assert_matches_du(&tree, &locked, &[]);
         }
     }
 }
