@@ -42,7 +42,11 @@ fn bad_arguments(#[case] args: &[&str], #[case] code: i32, #[case] says: &str) {
     let before = env.snapshots("sqlite");
     let err = fails_with(&env.run(args), code);
     assert!(err.contains(says), "{err}");
-    assert_eq!(env.snapshots("sqlite"), before, "stored snapshots unchanged");
+    assert_eq!(
+        env.snapshots("sqlite"),
+        before,
+        "stored snapshots unchanged"
+    );
 }
 
 #[test]
@@ -51,7 +55,10 @@ fn root_that_is_a_file_is_refused() {
     let file = env.path().join("plain.txt");
     fs::write(&file, "x").unwrap();
     let err = fails_with(&env.run(&["scan", file.to_str().unwrap()]), USAGE);
-    assert!(err.contains("not a directory") && err.contains("plain.txt"), "{err}");
+    assert!(
+        err.contains("not a directory") && err.contains("plain.txt"),
+        "{err}"
+    );
     assert!(!env.db.exists());
 }
 
@@ -74,14 +81,27 @@ fn missing_root_creates_no_database() {
 fn corrupt_database_is_refused_and_left_untouched() {
     let env = Env::new();
     fs::create_dir_all(env.db.parent().unwrap()).unwrap();
-    let garbage: Vec<u8> = (0..20_000u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let garbage: Vec<u8> = (0..20_000u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     fs::write(&env.db, &garbage).unwrap();
     let root = env.path().join("tree");
     handmade_tree(&root).unwrap();
-    for args in [vec!["scan", root.to_str().unwrap()], vec!["snapshots"], vec!["show"]] {
+    for args in [
+        vec!["scan", root.to_str().unwrap()],
+        vec!["snapshots"],
+        vec!["show"],
+    ] {
         let err = fails_with(&env.run(&args), CORRUPT);
-        assert!(err.contains(&*env.db.to_string_lossy()), "names the file: {err}");
-        assert_eq!(fs::read(&env.db).unwrap(), garbage, "file untouched by {args:?}");
+        assert!(
+            err.contains(&*env.db.to_string_lossy()),
+            "names the file: {err}"
+        );
+        assert_eq!(
+            fs::read(&env.db).unwrap(),
+            garbage,
+            "file untouched by {args:?}"
+        );
     }
 }
 
@@ -107,9 +127,22 @@ fn unknown_config_key_names_key_and_file() {
     let env = Env::new();
     let cfg = env.path().join("c.toml");
     fs::write(&cfg, "[scan]\nthreds = 4\n").unwrap();
-    let err = fails_with(&env.run(&["--config", cfg.to_str().unwrap(), "snapshots"]), CONFIG);
-    assert!(err.contains("scan.threds") && err.contains(&*cfg.to_string_lossy()), "{err}");
-    let err = fails_with(&env.cmd().env("DISKTRACKER_FORMATT", "json").arg("snapshots").output().unwrap(), CONFIG);
+    let err = fails_with(
+        &env.run(&["--config", cfg.to_str().unwrap(), "snapshots"]),
+        CONFIG,
+    );
+    assert!(
+        err.contains("scan.threds") && err.contains(&*cfg.to_string_lossy()),
+        "{err}"
+    );
+    let err = fails_with(
+        &env.cmd()
+            .env("DISKTRACKER_FORMATT", "json")
+            .arg("snapshots")
+            .output()
+            .unwrap(),
+        CONFIG,
+    );
     assert!(err.contains("DISKTRACKER_FORMATT"), "{err}");
 }
 
@@ -118,8 +151,14 @@ fn unknown_backend_from_config_says_where_it_came_from() {
     let env = Env::new();
     let cfg = env.path().join("c.toml");
     fs::write(&cfg, "backend = \"mysql\"\n").unwrap();
-    let err = fails_with(&env.run(&["--config", cfg.to_str().unwrap(), "snapshots"]), USAGE);
-    assert!(err.contains("mysql") && err.contains(&*cfg.to_string_lossy()), "{err}");
+    let err = fails_with(
+        &env.run(&["--config", cfg.to_str().unwrap(), "snapshots"]),
+        USAGE,
+    );
+    assert!(
+        err.contains("mysql") && err.contains(&*cfg.to_string_lossy()),
+        "{err}"
+    );
 }
 
 /// Runs as an unprivileged user, because root ignores permission bits.
@@ -131,7 +170,9 @@ fn as_nobody(cmd: &mut std::process::Command) -> &mut std::process::Command {
 }
 
 fn rustix_uid_is_root() -> bool {
-    fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
 }
 
 #[test]
@@ -142,11 +183,24 @@ fn read_only_database_location_fails_cleanly_and_keeps_snapshots() {
     // user can read the tree but cannot write the database or its directory.
     fs::set_permissions(state, fs::Permissions::from_mode(0o755)).unwrap();
     fs::set_permissions(&env.db, fs::Permissions::from_mode(0o644)).unwrap();
-    let o = as_nobody(env.cmd().args(["--quiet", "scan", &root])).output().unwrap();
-    assert!(matches!(o.status.code(), Some(PERMISSION) | Some(CORRUPT) | Some(8)), "exit {:?}: {}", o.status.code(), stderr(&o));
+    let o = as_nobody(env.cmd().args(["--quiet", "scan", &root]))
+        .output()
+        .unwrap();
+    assert!(
+        matches!(o.status.code(), Some(PERMISSION) | Some(CORRUPT) | Some(8)),
+        "exit {:?}: {}",
+        o.status.code(),
+        stderr(&o)
+    );
     let err = stderr(&o);
-    assert!(!err.contains("panicked") && err.lines().count() == 1, "{err}");
-    assert!(err.contains(&*state.to_string_lossy()), "names the location: {err}");
+    assert!(
+        !err.contains("panicked") && err.lines().count() == 1,
+        "{err}"
+    );
+    assert!(
+        err.contains(&*state.to_string_lossy()),
+        "names the location: {err}"
+    );
     assert_eq!(env.snapshots("sqlite").len(), 1, "existing snapshot intact");
 }
 
@@ -161,6 +215,10 @@ fn deleting_leaves_others_and_reports_ids() {
     assert_eq!(left.len(), 1);
     assert_eq!(left[0].id, snaps[1].id);
     let store = env.store("sqlite");
-    assert!(store.read_tree(snaps[0].id, None).unwrap().is_empty());
-    assert_eq!(store.read_tree(snaps[1].id, None).unwrap().len() as u64, snaps[1].meta.dir_count);
+    let gone = store.read_tree(snaps[0].id, None).unwrap_err();
+    assert_eq!(gone.kind(), disktracker::ErrorKind::NotFound);
+    assert_eq!(
+        store.read_tree(snaps[1].id, None).unwrap().len() as u64,
+        snaps[1].meta.dir_count
+    );
 }

@@ -30,24 +30,41 @@ fn wide_tree(root: &Path, dirs: usize) {
 /// count and its root row equals its recorded totals.
 fn assert_only_complete_snapshots(env: &Env, backend: &str) -> usize {
     let plugin = registry::stores().unwrap().get(backend).unwrap();
-    let path = if plugin.extension == "db" { env.db.clone() } else { env.db.with_extension(plugin.extension) };
+    let path = if plugin.extension == "db" {
+        env.db.clone()
+    } else {
+        env.db.with_extension(plugin.extension)
+    };
     if !path.exists() {
         return 0;
     }
-    let store = (plugin.open)(&StoreOptions { path: path.clone(), read_only: false })
-        .unwrap_or_else(|e| panic!("database unreadable after kill: {e}"));
+    let store = (plugin.open)(&StoreOptions {
+        path: path.clone(),
+        read_only: false,
+    })
+    .unwrap_or_else(|e| panic!("database unreadable after kill: {e}"));
     let snaps = store.snapshots().unwrap();
     for s in &snaps {
         let rows = store.read_tree(s.id, None).unwrap();
-        assert_eq!(rows.len() as u64, s.meta.dir_count, "snapshot {} is partial", s.id);
-        let root = rows.iter().find(|r| r.path == s.meta.root).expect("root row");
+        assert_eq!(
+            rows.len() as u64,
+            s.meta.dir_count,
+            "snapshot {} is partial",
+            s.id
+        );
+        let root = rows
+            .iter()
+            .find(|r| r.path == s.meta.root)
+            .expect("root row");
         assert_eq!(root.stats.total_bytes, s.meta.total_bytes);
         assert_eq!(root.stats.file_count, s.meta.total_files);
     }
     drop(store);
     if backend == "sqlite" {
         let conn = rusqlite::Connection::open(&path).unwrap();
-        let check: String = conn.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+        let check: String = conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(check, "ok");
     }
     snaps.len()
@@ -94,9 +111,17 @@ fn ctrl_c_cancels_and_stores_nothing() {
     let mut interrupted = 0;
     let mut stored = 0;
     for delay_ms in [5u64, 10, 20, 40, 80, 160, 320] {
-        let child = env.cmd().args(["--quiet", "scan", &root]).stdout(std::process::Stdio::null()).spawn().unwrap();
+        let child = env
+            .cmd()
+            .args(["--quiet", "scan", &root])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
         sleep(Duration::from_millis(delay_ms));
-        Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap();
         let out = child.wait_with_output().unwrap();
         match out.status.code() {
             Some(130) => {
@@ -105,9 +130,15 @@ fn ctrl_c_cancels_and_stores_nothing() {
                 assert!(err.contains("interrupted"), "{err}");
             }
             Some(0) => stored += 1,
-            other => panic!("unexpected exit {other:?}: {}", String::from_utf8_lossy(&out.stderr)),
+            other => panic!(
+                "unexpected exit {other:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            ),
         }
         assert_eq!(assert_only_complete_snapshots(&env, "sqlite"), stored);
     }
-    assert!(interrupted > 0, "no run was interrupted; the tree is too small");
+    assert!(
+        interrupted > 0,
+        "no run was interrupted; the tree is too small"
+    );
 }

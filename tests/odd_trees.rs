@@ -16,15 +16,28 @@ use disktracker_testkit::oracle;
 use rstest::rstest;
 
 fn is_root() -> bool {
-    fs::metadata("/proc/self").map(|m| m.uid() == 0).unwrap_or(false)
+    fs::metadata("/proc/self")
+        .map(|m| m.uid() == 0)
+        .unwrap_or(false)
 }
 
 #[rstest]
-fn stored_totals_equal_the_oracle(#[values("sqlite", "redb")] backend: &str, #[values("steal", "jwalk")] walker: &str) {
+fn stored_totals_equal_the_oracle(
+    #[values("sqlite", "redb")] backend: &str,
+    #[values("steal", "jwalk")] walker: &str,
+) {
     let env = Env::new();
     let root = env.path().join("tree");
     gen_tree(&root, 3_000, 11).unwrap();
-    ok(&env.run(&["--backend", backend, "--walker", walker, "--quiet", "scan", root.to_str().unwrap()]));
+    ok(&env.run(&[
+        "--backend",
+        backend,
+        "--walker",
+        walker,
+        "--quiet",
+        "scan",
+        root.to_str().unwrap(),
+    ]));
     let want = oracle::compute(&root);
     let store = env.store(backend);
     let snaps = store.snapshots().unwrap();
@@ -35,14 +48,40 @@ fn stored_totals_equal_the_oracle(#[values("sqlite", "redb")] backend: &str, #[v
     let rows = store.read_tree(s.id, None).unwrap();
     assert_eq!(rows.len(), want.dirs.len());
     for r in &rows {
-        let e = want.dirs.get(&r.path).unwrap_or_else(|| panic!("unexpected dir {}", String::from_utf8_lossy(&r.path)));
+        let e = want
+            .dirs
+            .get(&r.path)
+            .unwrap_or_else(|| panic!("unexpected dir {}", String::from_utf8_lossy(&r.path)));
         let st = &r.stats;
-        let got = (st.total_bytes, st.total_apparent, st.file_count, st.direct_bytes, st.direct_apparent, st.direct_files, st.child_count);
-        let exp = (e.total_bytes, e.total_apparent, e.file_count, e.direct_bytes, e.direct_apparent, e.direct_files, e.child_count);
+        let got = (
+            st.total_bytes,
+            st.total_apparent,
+            st.file_count,
+            st.direct_bytes,
+            st.direct_apparent,
+            st.direct_files,
+            st.child_count,
+        );
+        let exp = (
+            e.total_bytes,
+            e.total_apparent,
+            e.file_count,
+            e.direct_bytes,
+            e.direct_apparent,
+            e.direct_files,
+            e.child_count,
+        );
         assert_eq!(got, exp, "{}", String::from_utf8_lossy(&r.path));
     }
     let root_e = &want.dirs[&bytes(&root)];
-    assert_eq!((s.meta.total_bytes, s.meta.total_apparent, s.meta.total_files), (root_e.total_bytes, root_e.total_apparent, root_e.file_count));
+    assert_eq!(
+        (
+            s.meta.total_bytes,
+            s.meta.total_apparent,
+            s.meta.total_files
+        ),
+        (root_e.total_bytes, root_e.total_apparent, root_e.file_count)
+    );
     make_removable(&root);
 }
 
@@ -52,7 +91,8 @@ fn unreadable_directory_is_counted_as_an_error_and_the_scan_completes() {
     let root = env.path().join("tree");
     gen_tree(&root, 2_000, 5).unwrap();
     let manifest: serde_json::Value =
-        serde_json::from_str(&fs::read_to_string(env.path().join("tree.manifest.json")).unwrap()).unwrap();
+        serde_json::from_str(&fs::read_to_string(env.path().join("tree.manifest.json")).unwrap())
+            .unwrap();
     let unreadable = std::path::PathBuf::from(manifest["unreadable_dir"].as_str().unwrap());
     // The unprivileged user needs a HOME it can write.
     fs::set_permissions(&env.home, fs::Permissions::from_mode(0o777)).unwrap();
@@ -64,13 +104,23 @@ fn unreadable_directory_is_counted_as_an_error_and_the_scan_completes() {
     let out = cmd.output().unwrap();
     ok(&out);
     let err = stderr(&out);
-    assert!(err.contains("warning") && err.contains("unreadable"), "warns about it: {err}");
+    assert!(
+        err.contains("warning") && err.contains("unreadable"),
+        "warns about it: {err}"
+    );
     let store = env.store("sqlite");
     let s = &store.snapshots().unwrap()[0];
     assert!(s.meta.error_count >= 1);
-    let dir = store.dir(s.id, &bytes(&unreadable)).unwrap().expect("unreadable dir stored");
+    let dir = store
+        .dir(s.id, &bytes(&unreadable))
+        .unwrap()
+        .expect("unreadable dir stored");
     let own = fs::symlink_metadata(&unreadable).unwrap();
-    assert_eq!(dir.stats.total_bytes, own.blocks() * 512, "only its own inode is counted");
+    assert_eq!(
+        dir.stats.total_bytes,
+        own.blocks() * 512,
+        "only its own inode is counted"
+    );
     assert_eq!(dir.stats.file_count, 0);
     assert!(dir.stats.error_count >= 1);
     make_removable(&root);
@@ -101,7 +151,13 @@ fn entries_vanishing_mid_scan_never_break_a_scan() {
         })
     };
     for walker in ["steal", "jwalk", "steal", "jwalk", "steal", "jwalk"] {
-        let out = env.run(&["--walker", walker, "--quiet", "scan", root.to_str().unwrap()]);
+        let out = env.run(&[
+            "--walker",
+            walker,
+            "--quiet",
+            "scan",
+            root.to_str().unwrap(),
+        ]);
         ok(&out);
     }
     stop.store(true, Ordering::Relaxed);
@@ -112,7 +168,10 @@ fn entries_vanishing_mid_scan_never_break_a_scan() {
         let rows = store.read_tree(s.id, None).unwrap();
         assert_eq!(rows.len() as u64, s.meta.dir_count);
         let direct_sum: u64 = rows.iter().map(|r| r.stats.direct_bytes).sum();
-        assert_eq!(direct_sum, s.meta.total_bytes, "recursive root total = sum of direct totals");
+        assert_eq!(
+            direct_sum, s.meta.total_bytes,
+            "recursive root total = sum of direct totals"
+        );
     }
 }
 
@@ -121,12 +180,22 @@ fn non_utf8_names_are_stored_losslessly_and_printed_escaped() {
     let env = Env::new();
     let root = env.path().join("tree");
     handmade_tree(&root).unwrap();
-    let out = ok(&env.run(&["scan", "--depth", "1", "--top", "100", root.to_str().unwrap()]));
+    let out = ok(&env.run(&[
+        "scan",
+        "--depth",
+        "1",
+        "--top",
+        "100",
+        root.to_str().unwrap(),
+    ]));
     assert!(out.contains("caf\\xe9"), "table escapes the byte: {out}");
     let store = env.store("sqlite");
     let s = &store.snapshots().unwrap()[0];
     let mut p = bytes(&root);
     p.extend_from_slice(b"/caf\xe9");
-    let d = store.dir(s.id, &p).unwrap().expect("non-UTF-8 directory stored by its exact bytes");
+    let d = store
+        .dir(s.id, &p)
+        .unwrap()
+        .expect("non-UTF-8 directory stored by its exact bytes");
     assert_eq!(d.stats.direct_files, 1);
 }

@@ -11,8 +11,8 @@ use std::path::PathBuf;
 
 use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{
-    ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine, ScanReport,
-    SizeAnswer, SizeReport, SizeStatus, TopReport,
+    ChangeStatus, ChangeSummary, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine,
+    ScanReport, SizeAnswer, SizeReport, SizeStatus, TopReport,
 };
 use disktracker::{PluginInfo, PluginKind, Report, SnapshotId};
 
@@ -124,6 +124,15 @@ impl Fixtures {
                     message: "-No such file\nor directory".to_owned(),
                 },
             ],
+            since: Some(ChangeSummary {
+                previous: 1,
+                changed_dirs: 3,
+                added_dirs: 1,
+                removed_dirs: 2,
+                rewritten_dirs: 4,
+                delta_bytes: 1536,
+                delta_apparent: -7,
+            }),
         };
         let top = TopReport {
             snapshot: s2.clone(),

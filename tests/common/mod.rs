@@ -53,7 +53,11 @@ impl Env {
         } else {
             self.db.with_extension(plugin.extension)
         };
-        (plugin.open)(&StoreOptions { path, read_only: true }).unwrap()
+        (plugin.open)(&StoreOptions {
+            path,
+            read_only: true,
+        })
+        .unwrap()
     }
 
     pub fn snapshots(&self, backend: &str) -> Vec<SnapshotInfo> {
@@ -72,7 +76,13 @@ pub fn stdout(o: &Output) -> String {
 /// Asserts success and returns stdout.
 #[track_caller]
 pub fn ok(o: &Output) -> String {
-    assert!(o.status.success(), "exit {:?}\nstderr: {}\nstdout: {}", o.status.code(), stderr(o), stdout(o));
+    assert!(
+        o.status.success(),
+        "exit {:?}\nstderr: {}\nstdout: {}",
+        o.status.code(),
+        stderr(o),
+        stdout(o)
+    );
     stdout(o)
 }
 
@@ -80,7 +90,12 @@ pub fn ok(o: &Output) -> String {
 #[track_caller]
 pub fn fails_with(o: &Output, code: i32) -> String {
     let err = stderr(o);
-    assert_eq!(o.status.code(), Some(code), "stderr: {err}\nstdout: {}", stdout(o));
+    assert_eq!(
+        o.status.code(),
+        Some(code),
+        "stderr: {err}\nstdout: {}",
+        stdout(o)
+    );
     assert!(!err.contains("panicked"), "panic: {err}");
     let lines: Vec<&str> = err.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.len(), 1, "one-line error expected, got: {err}");

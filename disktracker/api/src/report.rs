@@ -38,6 +38,28 @@ pub struct ScanReport {
     pub top: Vec<DirRecord>,
     /// The first few problems (all are counted in `snapshot.meta.error_count`).
     pub issues: Vec<IssueLine>,
+    /// What changed since the previous snapshot of the same root, if any.
+    pub since: Option<ChangeSummary>,
+}
+
+/// What a warm rescan found changed since the previous snapshot of its root.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ChangeSummary {
+    /// The previous snapshot.
+    pub previous: SnapshotId,
+    /// Directories in both snapshots whose size changed.
+    pub changed_dirs: u64,
+    /// Directories that are new.
+    pub added_dirs: u64,
+    /// Directories that are gone.
+    pub removed_dirs: u64,
+    /// Directories with the same sizes whose direct entries were nevertheless
+    /// rewritten, renamed or replaced (their fingerprint changed).
+    pub rewritten_dirs: u64,
+    /// Change of the root's recursive disk usage.
+    pub delta_bytes: i128,
+    /// Change of the root's recursive apparent size.
+    pub delta_apparent: i128,
 }
 
 /// Result of `show`: the largest directories of a snapshot under a path.

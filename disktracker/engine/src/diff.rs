@@ -9,45 +9,85 @@ use disktracker::{
     SnapshotStore,
 };
 
-/// Every directory whose size (either kind) or existence differs between
-/// `a` and `b`, both in bytewise path order; the result is in path order.
-pub fn merge_trees(a: &[DirRecord], b: impl IntoIterator<Item = DirRecord>) -> Vec<DiffEntry> {
-    let mut out = Vec::new();
-    let mut ai = a.iter().peekable();
-    let removed = |r: &DirRecord| DiffEntry {
-        path: r.path.clone(),
-        bytes_a: Some(r.stats.total_bytes),
-        apparent_a: Some(r.stats.total_apparent),
+/// One directory of one side of a merge.
+#[derive(Clone, Copy, Debug)]
+pub struct SizeRow<'a> {
+    /// Absolute path.
+    pub path: &'a [u8],
+    /// Recursive disk usage.
+    pub bytes: u64,
+    /// Recursive apparent size.
+    pub apparent: u64,
+    /// Digest of the direct entries.
+    pub fingerprint: u128,
+}
+
+impl<'a> From<&'a DirRecord> for SizeRow<'a> {
+    fn from(r: &'a DirRecord) -> Self {
+        SizeRow {
+            path: &r.path,
+            bytes: r.stats.total_bytes,
+            apparent: r.stats.total_apparent,
+            fingerprint: r.stats.fingerprint,
+        }
+    }
+}
+
+/// What a merge of two trees found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Merged {
+    /// Every directory whose size (either kind) or existence differs, in path order.
+    pub changed: Vec<DiffEntry>,
+    /// Directories in both trees with equal sizes but a different
+    /// fingerprint: their direct entries were rewritten, renamed or replaced
+    /// without changing any total.
+    pub rewritten: u64,
+}
+
+/// Merges two trees given in bytewise path order.
+pub fn merge_rows<'a, 'b>(
+    a: impl IntoIterator<Item = SizeRow<'a>>,
+    b: impl IntoIterator<Item = SizeRow<'b>>,
+) -> Merged {
+    let mut out = Merged::default();
+    let mut ai = a.into_iter().peekable();
+    let removed = |r: SizeRow<'_>| DiffEntry {
+        path: r.path.to_vec(),
+        bytes_a: Some(r.bytes),
+        apparent_a: Some(r.apparent),
         ..DiffEntry::default()
     };
     for rb in b {
         while let Some(ra) = ai.next_if(|ra| ra.path < rb.path) {
-            out.push(removed(ra));
+            out.changed.push(removed(ra));
         }
         match ai.next_if(|ra| ra.path == rb.path) {
-            Some(ra) => {
-                if ra.stats.total_bytes != rb.stats.total_bytes
-                    || ra.stats.total_apparent != rb.stats.total_apparent
-                {
-                    out.push(DiffEntry {
-                        bytes_a: Some(ra.stats.total_bytes),
-                        apparent_a: Some(ra.stats.total_apparent),
-                        bytes_b: Some(rb.stats.total_bytes),
-                        apparent_b: Some(rb.stats.total_apparent),
-                        path: rb.path,
-                    });
-                }
+            Some(ra) if ra.bytes != rb.bytes || ra.apparent != rb.apparent => {
+                out.changed.push(DiffEntry {
+                    path: rb.path.to_vec(),
+                    bytes_a: Some(ra.bytes),
+                    apparent_a: Some(ra.apparent),
+                    bytes_b: Some(rb.bytes),
+                    apparent_b: Some(rb.apparent),
+                })
             }
-            None => out.push(DiffEntry {
-                bytes_b: Some(rb.stats.total_bytes),
-                apparent_b: Some(rb.stats.total_apparent),
-                path: rb.path,
+            Some(ra) => out.rewritten += u64::from(ra.fingerprint != rb.fingerprint),
+            None => out.changed.push(DiffEntry {
+                path: rb.path.to_vec(),
+                bytes_b: Some(rb.bytes),
+                apparent_b: Some(rb.apparent),
                 ..DiffEntry::default()
             }),
         }
     }
-    out.extend(ai.map(removed));
+    out.changed.extend(ai.map(removed));
     out
+}
+
+/// Every directory whose size (either kind) or existence differs between
+/// `a` and `b`, both in bytewise path order; the result is in path order.
+pub fn merge_trees(a: &[DirRecord], b: &[DirRecord]) -> Vec<DiffEntry> {
+    merge_rows(a.iter().map(SizeRow::from), b.iter().map(SizeRow::from)).changed
 }
 
 /// Looks up two snapshots and refuses a pair of different roots.
@@ -94,13 +134,7 @@ pub fn changed_dirs(
     if let Some(cached) = store.cached_diff(a, b)? {
         return Ok(cached);
     }
-    let tree_a = store.read_tree(a, None)?;
-    let mut tree_b = Vec::new();
-    store.visit_tree(b, None, &mut |r| {
-        tree_b.push(r.clone());
-        true
-    })?;
-    let entries = merge_trees(&tree_a, tree_b);
+    let entries = merge_trees(&store.read_tree(a, None)?, &store.read_tree(b, None)?);
     let _ = store.store_diff(a, b, &entries);
     Ok(entries)
 }
@@ -175,7 +209,7 @@ mod tests {
             rec("/r/b", 20, 21),
             rec("/r/c", 4, 4),
         ];
-        let d = merge_trees(&a, b);
+        let d = merge_trees(&a, &b);
         let paths: Vec<&[u8]> = d.iter().map(|e| &e.path[..]).collect();
         assert_eq!(
             paths,

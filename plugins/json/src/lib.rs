@@ -48,7 +48,9 @@
 //! Reports:
 //!
 //! - `scan`: `snapshot, duration_ms, top` (directories), `issues`
-//!   (`path, op, message`)
+//!   (`path, op, message`), `since` (null on a first scan, else `previous,
+//!   changed_directories, added_directories, removed_directories,
+//!   rewritten_directories, disk_usage_delta, apparent_size_delta`)
 //! - `top`: `snapshot, under` (directory), `rows` (directories)
 //! - `snapshots`: `snapshots`; `deleted`: `deleted` (ids)
 //! - `diff`: `a, b` (snapshots), `under` (path), `changed`, `entries`
@@ -281,6 +283,19 @@ struct JScan<'a> {
     duration_ms: u64,
     top: Vec<JDir<'a>>,
     issues: Vec<JIssue<'a>>,
+    since: Option<JSince>,
+}
+
+/// Changes since the previous snapshot of the same root (`null` on a first scan).
+#[derive(Serialize)]
+struct JSince {
+    previous: SnapshotId,
+    changed_directories: u64,
+    added_directories: u64,
+    removed_directories: u64,
+    rewritten_directories: u64,
+    disk_usage_delta: i128,
+    apparent_size_delta: i128,
 }
 
 impl<'a> JScan<'a> {
@@ -290,6 +305,15 @@ impl<'a> JScan<'a> {
             duration_ms: r.duration_ms,
             top: r.top.iter().map(JDir::new).collect(),
             issues: r.issues.iter().map(JIssue::new).collect(),
+            since: r.since.as_ref().map(|c| JSince {
+                previous: c.previous,
+                changed_directories: c.changed_dirs,
+                added_directories: c.added_dirs,
+                removed_directories: c.removed_dirs,
+                rewritten_directories: c.rewritten_dirs,
+                disk_usage_delta: c.delta_bytes,
+                apparent_size_delta: c.delta_apparent,
+            }),
         }
     }
 }

@@ -145,6 +145,24 @@ fn scan(r: &ScanReport, kind: SizeKind, out: &mut String) {
     );
     kv("errors", m.error_count.to_string());
     kv("duration", duration_ms(r.duration_ms));
+    if let Some(c) = &r.since {
+        let d = match kind {
+            SizeKind::DiskUsage => c.delta_bytes,
+            SizeKind::Apparent => c.delta_apparent,
+        };
+        kv(
+            "since",
+            format!(
+                "snapshot {}: {} ({} changed, {} added, {} removed, {} rewritten directories)",
+                c.previous,
+                format::delta(d),
+                c.changed_dirs,
+                c.added_dirs,
+                c.removed_dirs,
+                c.rewritten_dirs
+            ),
+        );
+    }
     g.write("  ", out);
 
     if !r.top.is_empty() {

@@ -124,6 +124,7 @@ pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
             })
             .collect(),
         duration_ms: outcome.elapsed.as_millis() as u64,
+        since: outcome.since,
         snapshot: outcome.snapshot,
     };
     app.emit(Report::Scan(&report))
