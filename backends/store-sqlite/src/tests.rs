@@ -113,7 +113,7 @@ fn creates_file_0600_in_new_0700_directories_with_every_pragma() {
 }
 
 #[test]
-fn migration_one_is_the_seed_schema_and_later_ones_only_add() {
+fn migration_one_is_the_seed_schema_and_later_ones_add_or_drop_indexes() {
     let tmp = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
     let seed = Connection::open_in_memory().unwrap();
@@ -148,7 +148,12 @@ fn migration_one_is_the_seed_schema_and_later_ones_only_add() {
     );
     let all = indexes(&store.conn);
     for idx in &seed_indexes {
-        assert!(all.contains(idx), "{idx:?} kept");
+        let dropped = schema::DROPPED_SEED_INDEXES.contains(&idx.0.as_str());
+        assert_eq!(
+            all.contains(idx),
+            !dropped,
+            "{idx:?} kept unless migration 4 dropped it"
+        );
     }
     // Every seed index has the seed's definition.
     let sql_of = |c: &Connection, name: &str| -> String {
@@ -159,7 +164,10 @@ fn migration_one_is_the_seed_schema_and_later_ones_only_add() {
         )
         .unwrap()
     };
-    for (name, _) in &seed_indexes {
+    for (name, _) in seed_indexes
+        .iter()
+        .filter(|(n, _)| !schema::DROPPED_SEED_INDEXES.contains(&n.as_str()))
+    {
         assert_eq!(sql_of(&store.conn, name), sql_of(&seed, name));
     }
     let extra: Vec<_> = columns(&store.conn, "dir_snapshots")
@@ -405,8 +413,6 @@ fn reads_use_row_id_ranges_and_never_the_per_row_index() {
     assert!(probe.contains("INTEGER PRIMARY KEY"), "{probe}");
     let probe = plan(tree::PROBE_BELOW_SQL);
     assert!(probe.contains("INTEGER PRIMARY KEY"), "{probe}");
-    let dir = plan(tree::DIR_SQL);
-    assert!(dir.contains("idx_dir_path_bytes"), "{dir}");
     let range = plan(tree::RANGE_SQL);
     assert!(range.contains("idx_dir_snapshot_id"), "{range}");
 }
@@ -443,8 +449,16 @@ fn subtree_reads_touch_a_bounded_number_of_rows() {
     let kids = steps(&|| {
         assert_eq!(store.children(ids[1], b"/r/d1234").unwrap().len(), 0);
     });
+    let one = steps(&|| {
+        assert!(store.dir(ids[1], b"/r/d1234").unwrap().is_some());
+        assert!(store.dir(ids[1], b"/r/d1234x").unwrap().is_none());
+    });
     assert!(small * 20 < whole, "subtree {small} steps vs whole {whole}");
     assert!(kids * 20 < whole, "children {kids} steps vs whole {whole}");
+    assert!(
+        one * 20 < whole,
+        "two dir() calls {one} steps vs whole {whole}"
+    );
 }
 
 /// Virtual-machine steps run by the store's cached read statements since
@@ -455,7 +469,6 @@ fn vm_steps(conn: &Connection) -> i64 {
         tree::PROBE_SQL,
         tree::PROBE_BELOW_SQL,
         tree::SCAN_SQL,
-        tree::DIR_SQL,
     ]
     .iter()
     .map(|sql| {
@@ -495,4 +508,127 @@ fn concurrent_first_opens_migrate_once_and_all_succeed() {
     for id in ids {
         assert_eq!(store.read_tree(id, None).unwrap().len(), 2);
     }
+}
+
+/// Brings a raw connection to schema `version` the way that version's
+/// DiskTracker did: migrations 1..=version, each recording `user_version`.
+fn migrate_raw_to(conn: &Connection, version: i64) {
+    for m in schema::MIGRATIONS.iter().filter(|m| m.version <= version) {
+        conn.execute_batch(m.sql).unwrap();
+        conn.pragma_update(None, "user_version", m.version).unwrap();
+    }
+}
+
+#[test]
+fn migration_four_drops_exactly_the_two_history_indexes_of_an_older_database() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    let paths: Vec<Vec<u8>> = {
+        let mut v = vec![b"/r".to_vec(), b"/r-x".to_vec()];
+        for i in 0..300 {
+            v.push(format!("/r/d{i:03}").into_bytes());
+            v.push(format!("/r/d{i:03}/sub").into_bytes());
+        }
+        v.sort();
+        v
+    };
+    let stats = |i: usize| DirStats {
+        total_bytes: i as u64 * 4096 + 1,
+        dev: 7,
+        ino: 1000 + i as u64,
+        fingerprint: u128::MAX - i as u128,
+        ..DirStats::default()
+    };
+    // What DiskTracker at schema version 3 left: the seed's indexes all
+    // there, two snapshots written by the (unchanged) snapshot writer.
+    let (before_indexes, ids) = {
+        let conn = Connection::open(&path).unwrap();
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .unwrap();
+        migrate_raw_to(&conn, 3);
+        let mut ids = Vec::new();
+        for n in 0..2 {
+            let mut w = writer::Writer::begin(&conn, &path, &meta(b"/r")).unwrap();
+            for (i, p) in paths.iter().enumerate() {
+                w.write_dir(p, n, &stats(i)).unwrap();
+            }
+            ids.push(Box::new(w).commit().unwrap());
+        }
+        (indexes(&conn), ids)
+    };
+    let names = |v: &[(String, String)]| -> Vec<String> { v.iter().map(|x| x.0.clone()).collect() };
+    let before = names(&before_indexes);
+    for dropped in schema::DROPPED_SEED_INDEXES {
+        assert!(
+            before.iter().any(|n| n == dropped),
+            "{dropped} in {before:?}"
+        );
+    }
+
+    let mut store = SqliteStore::open(&opts(&path)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), 4);
+    let after = names(&indexes(&store.conn));
+    let mut want: Vec<String> = before
+        .iter()
+        .filter(|n| !schema::DROPPED_SEED_INDEXES.contains(&n.as_str()))
+        .cloned()
+        .collect();
+    want.sort();
+    assert_eq!(after, want, "exactly the two history indexes are gone");
+    let ok: String = store
+        .conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+
+    // Both snapshots are intact and every point read still works.
+    assert_eq!(
+        store
+            .snapshots()
+            .unwrap()
+            .iter()
+            .map(|s| s.id)
+            .collect::<Vec<_>>(),
+        ids
+    );
+    for (n, &id) in ids.iter().enumerate() {
+        let tree = store.read_tree(id, None).unwrap();
+        assert_eq!(tree.len(), paths.len());
+        for (i, (rec, p)) in tree.iter().zip(&paths).enumerate() {
+            assert_eq!(&rec.path, p);
+            assert_eq!(rec.depth, n as u32);
+            assert_eq!(rec.stats, stats(i));
+            let got = store.dir(id, p).unwrap().expect("dir() finds every path");
+            assert_eq!(got.stats, stats(i), "{}", String::from_utf8_lossy(p));
+        }
+        assert!(
+            store.dir(id, b"/r/d150/").unwrap().is_some(),
+            "trailing slash"
+        );
+        for missing in [
+            &b"/"[..],
+            b"/q",
+            b"/r/d1",
+            b"/r/d150/s",
+            b"/r/d299/sub/x",
+            b"/s",
+        ] {
+            assert!(store.dir(id, missing).unwrap().is_none(), "{missing:?}");
+        }
+        assert_eq!(store.children(id, b"/r").unwrap().len(), 300);
+    }
+    assert!(store.dir(99, b"/r").unwrap().is_none(), "unknown snapshot");
+
+    // New snapshots go on working beside the migrated ones.
+    let refs: Vec<&[u8]> = paths.iter().map(Vec::as_slice).collect();
+    let new = write(&mut store, &refs);
+    assert_eq!(store.read_tree(new, None).unwrap().len(), paths.len());
+    assert_eq!(store.read_tree(ids[0], Some(b"/r/d007")).unwrap().len(), 2);
+    drop(store);
+    let store = SqliteStore::open(&StoreOptions {
+        path: path.clone(),
+        read_only: true,
+    })
+    .unwrap();
+    assert!(store.dir(ids[1], b"/r/d299/sub").unwrap().is_some());
 }

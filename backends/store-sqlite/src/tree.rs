@@ -35,13 +35,6 @@ pub(crate) const SCAN_SQL: &str = concat!(
     " FROM dir_snapshots WHERE id >= ?1 AND id <= ?2 AND +snapshot_id = ?3 ORDER BY id"
 );
 
-/// Point lookup through `idx_dir_path_bytes (path_blob, snapshot_id)`.
-pub(crate) const DIR_SQL: &str = concat!(
-    "SELECT ",
-    dir_cols!(),
-    " FROM dir_snapshots WHERE path_blob = ?1 AND snapshot_id = ?2"
-);
-
 const READING: &str = "reading a snapshot from";
 
 /// A directory path without trailing slashes (`/` stays `/`; empty means `/`).
@@ -205,20 +198,23 @@ pub(crate) fn visit(
     Ok(())
 }
 
-/// [`disktracker::SnapshotStore::dir`].
+/// [`disktracker::SnapshotStore::dir`]: a bisection of the snapshot's
+/// row-id range, like the start of a subtree read.
+///
+/// There is deliberately no path index to use instead: migration 4 dropped
+/// the seed's `idx_dir_path_bytes`, whose upkeep made every snapshot write
+/// slower than the last (see `schema.rs`). The search reads about
+/// log2(rows) rows of this snapshot only, whatever the history.
 pub(crate) fn dir(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Result<Option<DirRecord>> {
-    store
-        .conn
-        .prepare_cached(DIR_SQL)
-        .and_then(|mut s| {
-            s.query_row((trim(path), id), |r| {
-                let mut rec = DirRecord::default();
-                decode_dir(r, 0, &mut rec)?;
-                Ok(rec)
-            })
-            .optional()
-        })
-        .ctx(&store.path, READING)
+    // An unknown snapshot and an empty one both hold no such directory.
+    let Some((lo, hi)) = store.row_range(id)? else {
+        return Ok(None);
+    };
+    let path = trim(path);
+    Ok(store
+        .seek(lo, hi, path, false)?
+        .map(|(_, rec)| rec)
+        .filter(|rec| rec.path == path))
 }
 
 /// [`disktracker::SnapshotStore::children`]: hops from child to child.
