@@ -243,12 +243,14 @@ impl Walk<'_> {
     }
 
     fn open_by_path(&self, node: &PathNode) -> Result<OwnedFd, Errno> {
-        openat(
-            CWD,
-            node.absolute(None).as_slice(),
-            DIR_FLAGS,
-            Mode::empty(),
-        )
+        // The root may be a symlink the caller resolved; below it, a name
+        // that became a symlink since it was stat'ed must not be followed.
+        let flags = if node.is_root() {
+            DIR_FLAGS.difference(OFlags::NOFOLLOW)
+        } else {
+            DIR_FLAGS
+        };
+        openat(CWD, node.absolute(None).as_slice(), flags, Mode::empty())
     }
 
     /// Lists `fd` and stats each entry relative to it, in listing order.

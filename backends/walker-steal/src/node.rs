@@ -28,6 +28,11 @@ impl PathNode {
         })
     }
 
+    /// True for the scan root.
+    pub fn is_root(&self) -> bool {
+        self.parent.is_none()
+    }
+
     /// Name relative to the parent (absolute path for the root).
     pub fn name(&self) -> &[u8] {
         &self.name

@@ -580,3 +580,19 @@ fn one_file_system_skips_other_devices(#[values("steal", "jwalk")] name: &str) {
     assert_eq!(got[&b(&root.join("plain"))].child_count, 0);
     assert!(got[&b(&root)].total_apparent < totals(&all)[&b(&root)].total_apparent - 70_000);
 }
+
+/// A root given through a symlink is followed (only the root): same totals
+/// as the real directory, and the paths keep the name given.
+#[rstest]
+fn a_symlinked_root_is_followed(#[values("steal", "jwalk")] name: &str) {
+    let (_t, dir) = tempdir();
+    let real = dir.join("real");
+    fs::create_dir_all(real.join("sub")).unwrap();
+    fs::write(real.join("sub/f"), vec![1u8; 6000]).unwrap();
+    std::os::unix::fs::symlink(&real, dir.join("link")).unwrap();
+    let via_link = scan(&*walker(name), &dir.join("link"), 2, |_| {});
+    let direct = scan(&*walker(name), &real, 2, |_| {});
+    assert_eq!(via_link.path(0), b(&dir.join("link")));
+    assert_eq!(via_link.stats(0), direct.stats(0));
+    assert_eq!(via_link.len(), 2);
+}
