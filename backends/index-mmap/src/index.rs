@@ -118,9 +118,10 @@ fn io_error(what: &str, path: &Path, err: io::Error) -> Error {
     }
 }
 
-/// The message for a failed mapping: what failed, and which limit to raise.
-pub(crate) fn map_error(path: &Path, len: u64, err: io::Error) -> Error {
-    let hint = if err.kind() == io::ErrorKind::OutOfMemory {
+/// What to do about a failed mapping: which limit to raise, if it looks
+/// like one.
+fn map_hint(err: &io::Error) -> &'static str {
+    if err.kind() == io::ErrorKind::OutOfMemory {
         // ENOMEM from mmap is nearly always a limit, not a lack of RAM.
         "the process ran out of address space or mappings: raise the address-space limit \
          (ulimit -v) or the number of mappings (sysctl vm.max_map_count)"
@@ -131,7 +132,12 @@ pub(crate) fn map_error(path: &Path, len: u64, err: io::Error) -> Error {
         "check the file's permissions and the filesystem's mount options"
     } else {
         "the index is read into memory instead"
-    };
+    }
+}
+
+/// The error for a failed mapping: what failed, and which limit to raise.
+pub(crate) fn map_error(path: &Path, len: u64, err: io::Error) -> Error {
+    let hint = map_hint(&err);
     Error::new(
         ErrorKind::Io,
         format!(
@@ -169,22 +175,27 @@ fn load(
     if len < HEADER_LEN as u64 {
         return Err(corrupt(path, &FormatError::TooShort { len }));
     }
-    let mut map_err = None;
+    let mut map_failure = None;
     if how == Load::Map {
         match map::map(&file, advice, preload) {
             Ok(m) => return Ok((Data::Mapped(m), None)),
-            Err(e) => map_err = Some(map_error(path, len, e)),
+            Err(e) => map_failure = Some(e),
         }
     }
-    let data = read_all(&mut file, len).map_err(|e| match map_err.take() {
-        // Both ways failed: say so, keeping the mapping's advice on limits.
+    let data = read_all(&mut file, len).map_err(|e| match &map_failure {
+        // Both ways failed: say so, with the mapping's advice on limits.
         Some(me) => Error::new(
             ErrorKind::Io,
-            format!("{me}; reading it into memory failed too: {e}"),
+            format!(
+                "cannot memory-map index {} ({len} bytes): {me}; reading it into memory \
+                 failed too: {e}",
+                escape_path(path)
+            ),
         )
-        .with_hint(me.hint().unwrap_or(CORRUPT_HINT).to_owned()),
+        .with_hint(map_hint(me)),
         None => io_error("cannot read index", path, e),
     })?;
+    let map_err = map_failure.map(|e| map_error(path, len, e));
     Ok((Data::Heap(data), map_err))
 }
 
@@ -361,6 +372,8 @@ impl MmapIndex {
     /// in the base and in the overlay, with tombstones in the overlay.
     pub fn remove_subtree(&mut self, path: &[u8]) {
         let base = IndexView::parse(self.data.bytes()).unwrap_or(IndexView::EMPTY);
+        // (Not `self.base()`: that would borrow all of `self` while the
+        // overlay is borrowed mutably.)
         self.overlay.remove_subtree(base, path);
     }
 
@@ -383,8 +396,7 @@ impl MmapIndex {
     /// The first path of the base file in sort order: the scan root for an
     /// index written from a scan. `None` when empty (or that entry is corrupt).
     pub fn root(&self) -> Option<&[u8]> {
-        let bytes = self.data.bytes();
-        IndexView::parse(bytes).ok()?.path(0)
+        self.base().path(0)
     }
 
     /// Every live path with its size, in path order: the base merged with the

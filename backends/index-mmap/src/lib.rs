@@ -5,7 +5,7 @@
 //! The file (`data.mmap` beside `data.db`) is the format of the seed
 //! specification, little-endian: a 20-byte header (`DSKTRKMM`, version 1,
 //! entry count, path-pool length), 16-byte entries (pool offset, path length,
-//! total bytes) sorted bytewise by path, then the path pool. See [`format`].
+//! total bytes) sorted bytewise by path, then the path pool. See [`format`](mod@format).
 //!
 //! # Using it from the CLI
 //!
@@ -42,21 +42,50 @@
 //! # Decisions
 //!
 //! * **Corruption.** Opening checks the header, version and exact length only
-//!   (O(1), well inside a 1 ms budget for a million entries); every entry
-//!   access is bounds-checked, and a corrupt entry reads as absent. Binary
+//!   (O(1): ~20 µs for a million entries, where checking every entry takes
+//!   ~12 ms because it touches the whole 140 MB file). Every entry access is
+//!   bounds-checked instead, and a corrupt entry reads as absent; a binary
 //!   search over unsorted entries can miss but never fault. The full O(n)
 //!   check is [`MmapIndex::verify`]; [`MmapIndex::compact`] runs it first and
 //!   refuses (with [`ErrorKind::Corrupt`](disktracker::ErrorKind::Corrupt)) to
-//!   merge a corrupt base.
+//!   merge a corrupt base, keeping the file and the pending changes.
 //! * **Duplicates** given to [`MmapIndex::create`] / [`MmapIndex::rebuild`]:
 //!   the last value wins, as with repeated `set`s.
+//! * **Subtrees.** The subtree of `P` is `P` plus the paths starting with
+//!   `P/` (bytewise, `P-x` and `P.x` sort between `P` and `P/…`, so it is not
+//!   "the range from `P`"). [`MmapIndex::remove_subtree`] tombstones every
+//!   base path in that range and every overlay path in it (overlay-only
+//!   paths are simply dropped); a later `set` inside revives only that path.
 //! * **Atomicity.** The index file is never written in place. New contents go
-//!   to `<index>.tmp` (a fresh inode), are synced, and are renamed over the
-//!   index; the directory is then synced. Readers in any process see the old
-//!   file or the new one. A leftover `.tmp` from a crash is ignored by
-//!   `open` and replaced by the next compaction.
-//! * **`unsafe`** appears only in the private `map` module, around the one
-//!   call that creates the mapping.
+//!   to `<index>.tmp` (a fresh inode, 0600), are `sync_all`ed, and are renamed
+//!   over the index; the directory is then synced. Readers in any process see
+//!   the old file or the new one. A leftover `.tmp` from a crash is ignored by
+//!   `open` and replaced by the next compaction (never deleted by a reader,
+//!   which could race a running compaction).
+//! * **Map lifetime during compaction.** The seed drops the old map before the
+//!   rename (a Windows need). Here the old map is kept until the new file is
+//!   mapped: on Unix renaming over a mapped file is safe (the map keeps the
+//!   old, never-written inode), and if mapping the new file fails the index
+//!   still answers from the old map plus the overlay, which equal the new
+//!   file. The crate is Unix-only, like the rest of DiskTracker.
+//! * **Fallback.** If mapping fails, the file is read into memory and served
+//!   by the same code ([`MmapIndex::map_fallback`] says why, naming the limit
+//!   to raise: `ulimit -v`, `vm.max_map_count`). [`Load::Read`] asks for that
+//!   directly, e.g. on network filesystems.
+//! * **`unsafe`** appears only in the private `map` module: the call that
+//!   creates the mapping, and a cache-prefetch hint for the binary search.
+//! * **Sharing.** [`MmapIndex`] is `Send + Sync`: lookups through `&self` can
+//!   run on many threads; changes need `&mut self`. Only one process should
+//!   change a given index (the watcher's lock).
+//!
+//! # Performance
+//!
+//! `benches/index_lookup.rs` on 1,000,000 generated paths (mean 133 bytes,
+//! a 142 MB file), 2-core shared VM with ~150 ns DRAM latency: median lookup
+//! 975 ns for random queries that miss the CPU caches (page cache warm;
+//! ~5 dependent DRAM misses per binary search), 203 ns for a hot set of
+//! 1,024 queries; SQLite's indexed point query is 9–32× slower, redb 1.7–3×.
+//! Open + validate 20 µs; compaction of 1M entries with 10k changes 171 ms.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -92,3 +121,10 @@ disktracker::register_index!(
     open_plugin,
     create_plugin,
 );
+
+// Lookups from many threads through `&MmapIndex`; the watcher moves it across
+// threads. Keep both true.
+const _: () = {
+    const fn send_sync<T: Send + Sync>() {}
+    send_sync::<MmapIndex>();
+};
