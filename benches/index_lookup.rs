@@ -390,7 +390,6 @@ fn lookups(c: &mut Criterion) {
     bench_lookups(&mut g, "redb", hot, hot_hits, redb_get);
     bench_lookups(&mut g, "hashmap", hot, hot_hits, |q| map.get(q).copied());
     g.finish();
-    drop(sqlite);
     drop((table, rtx, stmt));
 
     // Open: open(2) + fstat + mmap + madvise + header/length check.
