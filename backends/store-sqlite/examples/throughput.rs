@@ -1,15 +1,18 @@
 //! Measures the SQLite store's snapshot write and read throughput.
 //!
 //! ```text
-//! cargo run --release -p disktracker-store-sqlite --example throughput [-- DIRS [SNAPSHOTS]]
+//! cargo run --release -p disktracker-store-sqlite --example throughput [-- DIRS [SNAPSHOTS [RUNS]]]
 //! ```
 //!
-//! Writes SNAPSHOTS (default 3) snapshots of the same synthetic tree of DIRS
-//! (default 65,000) directories with paths of about 60-120 bytes, reads each
-//! back in path order, and prints the median times, rows per second and the
-//! database bytes per directory per snapshot. Later snapshots are the
-//! realistic case: their rows land in indexes that already hold the earlier
-//! snapshots' paths.
+//! Writes SNAPSHOTS (default 13) snapshots of the same synthetic tree of
+//! DIRS (default 65,000) directories with paths of about 60-120 bytes into a
+//! new database, each the way one `scan` process does it (open, write the
+//! rows, commit, close), then reads each back in path order through a new
+//! read-only open. Repeats that RUNS times (default 1) on new databases and
+//! prints, for snapshots 1, 5, 13 and the last, the median write time (wall
+//! and on-CPU) with its phases, the median read, point-read times and the
+//! bytes per directory per snapshot. Snapshot 1 lands in an empty file; the
+//! later ones show whether the cost grows with history.
 
 use std::time::{Duration, Instant};
 
@@ -89,14 +92,18 @@ fn tree(n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
     all
 }
 
-/// Time this thread has spent on a CPU (from the scheduler's accounting):
-/// on a shared machine it is steadier than wall time.
+/// Time this process's threads have spent on a CPU (the scheduler's
+/// accounting, summed over /proc/self/task): on a shared, loaded machine it
+/// is steadier than wall time, and it counts any helper thread the store runs.
 fn cpu_time() -> Duration {
-    std::fs::read_to_string("/proc/thread-self/schedstat")
-        .ok()
-        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Duration::ZERO;
+    };
+    tasks
+        .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("schedstat")).ok())
+        .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .map(Duration::from_nanos)
-        .unwrap_or_default()
+        .sum()
 }
 
 /// Mean times of the point reads in the newest snapshot: `dir`, `children`
@@ -136,22 +143,169 @@ fn point_reads(store: &dyn SnapshotStore, paths: &[Vec<u8>]) -> disktracker::Res
 }
 
 /// Wall time and on-CPU time of one phase.
-type Timing = (Duration, Duration);
+#[derive(Clone, Copy, Default)]
+struct Timing {
+    wall: Duration,
+    cpu: Duration,
+}
 
-/// One snapshot's rows, commit, close and read timings.
-type Phases = [Timing; 4];
+impl std::fmt::Display for Timing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:>7.1?} wall {:>7.1?} cpu", self.wall, self.cpu)
+    }
+}
 
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort_unstable();
-    v[v.len() / 2]
+/// Starts timing a phase.
+fn mark() -> (Instant, Duration) {
+    (Instant::now(), cpu_time())
+}
+
+/// Ends a phase started by [`mark`].
+fn since((t, c): (Instant, Duration)) -> Timing {
+    Timing {
+        wall: t.elapsed(),
+        cpu: cpu_time().saturating_sub(c),
+    }
+}
+
+/// One snapshot as one `scan` run writes it (open, rows, commit, close),
+/// then one read of it by a new read-only process (open, whole-tree visit).
+#[derive(Clone, Copy, Default)]
+struct Phases {
+    open: Timing,
+    rows: Timing,
+    commit: Timing,
+    close: Timing,
+    /// The whole write, timed as one span (more exact on-CPU time than the
+    /// sum of the phases: the scheduler's accounting has tick resolution).
+    write: Timing,
+    open_ro: Timing,
+    read: Timing,
+    /// Bytes of the write-ahead log left after the writer closed.
+    wal: u64,
+}
+
+/// Milliseconds, for the phase breakdowns.
+fn ms(d: Duration) -> String {
+    format!("{:.1}", d.as_secs_f64() * 1e3)
+}
+
+/// The median wall and (separately) the median on-CPU time.
+fn median(v: &[Timing]) -> Timing {
+    let mid = |mut d: Vec<Duration>| {
+        d.sort_unstable();
+        d.get(d.len() / 2).copied().unwrap_or_default()
+    };
+    Timing {
+        wall: mid(v.iter().map(|t| t.wall).collect()),
+        cpu: mid(v.iter().map(|t| t.cpu).collect()),
+    }
+}
+
+fn file_len(p: &std::path::Path) -> u64 {
+    std::fs::metadata(p).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Writes `snapshots` snapshots into a new database, one "process" each.
+fn run(
+    paths: &[Vec<u8>],
+    rows: &[(u32, DirStats)],
+    snapshots: usize,
+    verbose: bool,
+) -> disktracker::Result<(Vec<Phases>, u64, u64, String)> {
+    let tmp = tempfile::tempdir().expect("temporary directory");
+    let db = tmp.path().join("data.db");
+    let wal = tmp.path().join("data.db-wal");
+    let open = |read_only: bool| {
+        disktracker_store_sqlite::open_store(&StoreOptions {
+            path: db.clone(),
+            read_only,
+        })
+    };
+    let mut phases: Vec<Phases> = Vec::new();
+    for n in 0..snapshots {
+        let meta = SnapshotMeta {
+            root: paths[0].clone(),
+            host: "bench".into(),
+            dir_count: paths.len() as u64,
+            walker: "synthetic".into(),
+            ..SnapshotMeta::default()
+        };
+        let mut ph = Phases::default();
+        let whole = mark();
+        let m = mark();
+        let mut store = open(false)?;
+        ph.open = since(m);
+        let m = mark();
+        let mut w = store.begin_snapshot(&meta)?;
+        for (p, (depth, stats)) in paths.iter().zip(rows) {
+            w.write_dir(p, *depth, stats)?;
+        }
+        ph.rows = since(m);
+        let m = mark();
+        let id = w.commit()?;
+        ph.commit = since(m);
+        let m = mark();
+        drop(store);
+        ph.close = since(m);
+        ph.write = since(whole);
+        ph.wal = file_len(&wal);
+
+        let m = mark();
+        let store = open(true)?;
+        ph.open_ro = since(m);
+        let m = mark();
+        let mut seen = 0usize;
+        let mut bytes = 0usize;
+        store.visit_tree(id, None, &mut |r| {
+            seen += 1;
+            bytes += r.path.len();
+            true
+        })?;
+        ph.read = since(m);
+        drop(store);
+        assert_eq!(seen, paths.len());
+        std::hint::black_box(bytes);
+        if verbose {
+            eprintln!(
+                "snapshot {:>2}: write {} = open {} + rows {} + commit {} + close {} ms; \
+                 wal {:.1} MiB; read-only open {}, read {}",
+                n + 1,
+                ph.write,
+                ms(ph.open.wall),
+                ms(ph.rows.wall),
+                ms(ph.commit.wall),
+                ms(ph.close.wall),
+                ph.wal as f64 / 1048576.0,
+                ph.open_ro,
+                ph.read,
+            );
+        }
+        phases.push(ph);
+    }
+    // What the files hold after the last scan, and after reclaim_space
+    // (which checkpoints the log into the file and truncates it).
+    let files = file_len(&db) + file_len(&wal);
+    let page_size: i64 = rusqlite::Connection::open(&db)
+        .and_then(|c| c.query_row("PRAGMA page_size", [], |r| r.get(0)))
+        .unwrap_or(0);
+    let mut store = open(false)?;
+    store.reclaim_space()?;
+    let lookups = point_reads(store.as_ref(), paths)?;
+    drop(store);
+    let lookups = format!("{lookups}\npage size {page_size}");
+    Ok((phases, files, file_len(&db) + file_len(&wal), lookups))
 }
 
 fn main() -> disktracker::Result<()> {
     let mut args = std::env::args().skip(1);
     let dirs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(65_000);
-    let snapshots: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(3);
-    let tmp = tempfile::tempdir().expect("temporary directory");
-    let db = tmp.path().join("data.db");
+    let snapshots: usize = args
+        .next()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(13)
+        .max(1);
+    let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let paths = tree(dirs, &mut rng);
     let avg_len = paths.iter().map(Vec::len).sum::<usize>() as f64 / paths.len() as f64;
@@ -177,110 +331,57 @@ fn main() -> disktracker::Result<()> {
         })
         .collect();
 
-    let open = || {
-        disktracker_store_sqlite::open_store(&StoreOptions {
-            path: db.clone(),
-            read_only: false,
-        })
-    };
-    // Per snapshot, like one `scan` run: open, write the rows, commit, close
-    // (closing the last connection checkpoints the log into the file).
-    let mut phases: Vec<Phases> = Vec::new();
-    for n in 0..snapshots {
-        let meta = SnapshotMeta {
-            root: paths[0].clone(),
-            host: "bench".into(),
-            dir_count: paths.len() as u64,
-            walker: "synthetic".into(),
-            ..SnapshotMeta::default()
-        };
-        let mut store = open()?;
-        let mark = || (Instant::now(), cpu_time());
-        let since = |(t, c): (Instant, Duration)| (t.elapsed(), cpu_time() - c);
-        let m = mark();
-        let mut w = store.begin_snapshot(&meta)?;
-        for (p, (depth, stats)) in paths.iter().zip(&rows) {
-            w.write_dir(p, *depth, stats)?;
-        }
-        let rows_t = since(m);
-        let m = mark();
-        let id = w.commit()?;
-        let commit_t = since(m);
-        let m = mark();
-        drop(store);
-        let close_t = since(m);
-
-        let store = open()?;
-        let m = mark();
-        let mut seen = 0usize;
-        let mut bytes = 0usize;
-        store.visit_tree(id, None, &mut |r| {
-            seen += 1;
-            bytes += r.path.len();
-            true
-        })?;
-        let read_t = since(m);
-        assert_eq!(seen, paths.len());
-        std::hint::black_box(bytes);
-        phases.push([rows_t, commit_t, close_t, read_t]);
-        eprintln!(
-            "snapshot {n}: rows {rows_t:.1?}, commit {commit_t:.1?}, close {close_t:.1?}, read {read_t:.1?} (wall, cpu)"
-        );
+    let mut all: Vec<Vec<Phases>> = Vec::new();
+    let (mut files, mut reclaimed, mut lookups) = (0, 0, String::new());
+    for r in 0..runs {
+        eprintln!("run {}/{runs}", r + 1);
+        let (phases, f, rc, l) = run(&paths, &rows, snapshots, true)?;
+        all.push(phases);
+        (files, reclaimed, lookups) = (f, rc, l);
     }
-    let mut store = open()?;
-    // Checkpoint so the main file holds everything before measuring it.
-    store.reclaim_space()?;
-    let lookups = point_reads(store.as_ref(), &paths)?;
-    drop(store);
-    let file = std::fs::metadata(&db).map(|m| m.len()).unwrap_or(0);
 
-    // The first snapshot lands in empty indexes; the later ones are typical.
-    let typical = if phases.len() > 1 {
-        &phases[1..]
-    } else {
-        &phases[..]
-    };
-    let med = |f: &dyn Fn(&Phases) -> Timing| {
-        let v: Vec<_> = typical.iter().map(f).collect();
-        (
-            median(v.iter().map(|x| x.0).collect()),
-            median(v.iter().map(|x| x.1).collect()),
-        )
-    };
-    let write = med(&|p| (p[0].0 + p[1].0 + p[2].0, p[0].1 + p[1].1 + p[2].1));
-    let (rows_m, commit_m, close_m, read_m) = (
-        med(&|p| p[0]),
-        med(&|p| p[1]),
-        med(&|p| p[2]),
-        med(&|p| p[3]),
-    );
-    let per_s = |d: Duration| paths.len() as f64 / d.as_secs_f64();
     println!(
-        "{} dirs (mean path {avg_len:.0} bytes), {snapshots} snapshots; medians of snapshots 2..",
+        "{} dirs (mean path {avg_len:.0} bytes), {snapshots} snapshots, {runs} run(s); medians over runs",
         paths.len()
     );
+    let mut picks: Vec<usize> = [1, 5, 13].into_iter().filter(|&n| n <= snapshots).collect();
+    if !picks.contains(&snapshots) {
+        picks.push(snapshots);
+    }
+    for n in picks {
+        let at: Vec<Phases> = all.iter().map(|p| p[n - 1]).collect();
+        let med = |f: fn(&Phases) -> Timing| median(&at.iter().map(f).collect::<Vec<_>>());
+        let write = med(|p| p.write);
+        let mut wal: Vec<u64> = at.iter().map(|p| p.wal).collect();
+        wal.sort_unstable();
+        println!(
+            "snapshot {n:>2}: write {write} = open {} + rows {} + commit {} + close {} ms wall \
+             ({} + {} + {} + {} cpu); wal after close {:.1} MiB",
+            ms(med(|p| p.open).wall),
+            ms(med(|p| p.rows).wall),
+            ms(med(|p| p.commit).wall),
+            ms(med(|p| p.close).wall),
+            ms(med(|p| p.open).cpu),
+            ms(med(|p| p.rows).cpu),
+            ms(med(|p| p.commit).cpu),
+            ms(med(|p| p.close).cpu),
+            wal[wal.len() / 2] as f64 / 1048576.0,
+        );
+    }
+    let every: Vec<Phases> = all.iter().flatten().copied().collect();
+    let med = |f: fn(&Phases) -> Timing| median(&every.iter().map(f).collect::<Vec<_>>());
     println!(
-        "write: {:.1?} wall ({:.0} rows/s), {:.1?} cpu ({:.0} rows/s)",
-        write.0,
-        per_s(write.0),
-        write.1,
-        per_s(write.1),
-    );
-    println!(
-        "  = rows {:.1?} + commit {:.1?} + close {:.1?} wall; {:.1?} + {:.1?} + {:.1?} cpu",
-        rows_m.0, commit_m.0, close_m.0, rows_m.1, commit_m.1, close_m.1
-    );
-    println!(
-        "read:  {:.1?} wall ({:.0} rows/s), {:.1?} cpu ({:.0} rows/s)",
-        read_m.0,
-        per_s(read_m.0),
-        read_m.1,
-        per_s(read_m.1)
+        "read (every snapshot): read-only open {}; whole tree {} ({:.0} rows/s cpu)",
+        med(|p| p.open_ro),
+        med(|p| p.read),
+        paths.len() as f64 / med(|p| p.read).cpu.as_secs_f64(),
     );
     println!("{lookups}");
+    let per = |b: u64| b as f64 / (paths.len() * snapshots) as f64;
     println!(
-        "file: {file} bytes = {:.0} bytes per directory per snapshot",
-        file as f64 / (paths.len() * snapshots) as f64
+        "files: {files} bytes after the last scan ({:.0} per directory per snapshot), {reclaimed} after reclaim_space ({:.0})",
+        per(files),
+        per(reclaimed),
     );
     Ok(())
 }

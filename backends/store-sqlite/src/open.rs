@@ -22,6 +22,16 @@ pub(crate) const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// Statements the store keeps prepared (it uses about twenty distinct ones).
 const STATEMENT_CACHE: usize = 32;
 
+/// The page size of a new file (existing files keep theirs).
+///
+/// A snapshot row is about 300 bytes and a snapshot is written and read
+/// as one contiguous run of rows, so bigger pages mean fewer page splits,
+/// WAL frames and cache look-ups per row. Measured with the throughput
+/// example (65,000 directories, on-CPU medians): the snapshot write took
+/// 165 ms with 4 KiB pages, 150 ms with 8 KiB and 135 ms with 16 KiB, and
+/// a whole-tree read 36, 31 and 28 ms; the file is 2% smaller.
+pub(crate) const PAGE_SIZE: i64 = 16384;
+
 /// Opens, validates, configures and (unless read-only) migrates the database.
 pub(crate) fn open(opts: &StoreOptions) -> Result<Connection> {
     let path = opts.path.as_path();
@@ -197,16 +207,20 @@ fn validate(conn: &Connection, path: &Path) -> Result<i64> {
     Ok(version)
 }
 
-/// The connection settings of the specification (seed `001`), plus
-/// `auto_vacuum = INCREMENTAL` on a new file so [`reclaim_space`] can give
-/// pages back without rewriting the whole database.
+/// The connection settings of the specification (seed `001`), plus, on a
+/// new file, [`PAGE_SIZE`] and `auto_vacuum = INCREMENTAL` (so
+/// [`reclaim_space`] can give pages back without rewriting the database).
 ///
 /// [`reclaim_space`]: disktracker::SnapshotStore::reclaim_space
 fn set_pragmas(conn: &Connection, path: &Path, read_only: bool, fresh: bool) -> Result<()> {
     let what = "configuring database";
     if !read_only {
         if fresh {
-            // Only takes effect before the first table exists.
+            // Both only take effect before the first table exists, and
+            // page_size must come first: setting auto_vacuum reads the
+            // (empty) file, which fixes the page size.
+            conn.pragma_update(None, "page_size", PAGE_SIZE)
+                .ctx(path, what)?;
             conn.pragma_update(None, "auto_vacuum", "INCREMENTAL")
                 .ctx(path, what)?;
         }

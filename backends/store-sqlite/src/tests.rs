@@ -105,6 +105,7 @@ fn creates_file_0600_in_new_0700_directories_with_every_pragma() {
     assert_eq!(pragma(c, "foreign_keys"), "1");
     assert_eq!(pragma(c, "busy_timeout"), "5000");
     assert_eq!(pragma(c, "auto_vacuum"), "2", "INCREMENTAL");
+    assert_eq!(pragma(c, "page_size"), open::PAGE_SIZE.to_string());
     drop(store);
     // The WAL and shared-memory files SQLite creates inherit the mode.
     let mut store = SqliteStore::open(&opts(&path)).unwrap();
@@ -205,6 +206,11 @@ fn a_version_one_database_is_upgraded_in_place_keeping_its_rows() {
     }
     let store = SqliteStore::open(&opts(&path)).unwrap();
     assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    assert_eq!(
+        pragma(&store.conn, "page_size"),
+        "4096",
+        "an existing file keeps its page size"
+    );
     let snap = store.snapshot(1).unwrap().unwrap();
     assert_eq!(snap.meta.root, b"/old");
     assert_eq!(snap.meta.total_bytes, 4096);
@@ -505,6 +511,10 @@ fn concurrent_first_opens_migrate_once_and_all_succeed() {
     assert_eq!(ids.len(), 4, "four distinct snapshots");
     let store = SqliteStore::open(&opts(&path)).unwrap();
     assert_eq!(pragma(&store.conn, "auto_vacuum"), "2");
+    assert_eq!(
+        pragma(&store.conn, "page_size"),
+        open::PAGE_SIZE.to_string()
+    );
     for id in ids {
         assert_eq!(store.read_tree(id, None).unwrap().len(), 2);
     }
@@ -631,4 +641,62 @@ fn migration_four_drops_exactly_the_two_history_indexes_of_an_older_database() {
     })
     .unwrap();
     assert!(store.dir(ids[1], b"/r/d299/sub").unwrap().is_some());
+}
+
+#[test]
+fn rows_around_batch_boundaries_keep_their_order_and_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    let b = writer::BATCH;
+    for n in [0, 1, b - 1, b, b + 1, 2 * b, 3 * b + 7] {
+        let paths: Vec<Vec<u8>> = (0..n).map(|i| format!("/r/{i:06}").into_bytes()).collect();
+        let stats = |i: usize| DirStats {
+            total_bytes: i as u64,
+            ino: u64::MAX - i as u64,
+            fingerprint: (i as u128) << 70,
+            mtime_ns: -(i as i64),
+            ..DirStats::default()
+        };
+        let mut w = store.begin_snapshot(&meta(b"/r")).unwrap();
+        for (i, p) in paths.iter().enumerate() {
+            w.write_dir(p, 1, &stats(i)).unwrap();
+        }
+        let id = w.commit().unwrap();
+        let got = store.read_tree(id, None).unwrap();
+        assert_eq!(got.len(), n, "{n} rows");
+        for (i, rec) in got.iter().enumerate() {
+            assert_eq!(rec.path, paths[i], "{n} rows: row {i}");
+            assert_eq!(rec.stats, stats(i), "{n} rows: row {i}");
+        }
+        // One contiguous run of row ids, in path order.
+        let (count, span): (i64, i64) = store
+            .conn
+            .query_row(
+                "SELECT count(*), coalesce(max(id) - min(id) + 1, 0) FROM dir_snapshots \
+                 WHERE snapshot_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!((count, span), (n as i64, n as i64), "{n} rows");
+    }
+    // An order violation in the middle of a later batch leaves nothing.
+    let before = store.snapshots().unwrap().len();
+    {
+        let mut w = store.begin_snapshot(&meta(b"/r")).unwrap();
+        for i in 0..(2 * b + 3) {
+            w.write_dir(format!("/r/{i:06}").as_bytes(), 1, &DirStats::default())
+                .unwrap();
+        }
+        assert!(w.write_dir(b"/r/000000", 1, &DirStats::default()).is_err());
+    }
+    assert_eq!(store.snapshots().unwrap().len(), before);
+    let rows: i64 = store
+        .conn
+        .query_row("SELECT count(*) FROM dir_snapshots", [], |r| r.get(0))
+        .unwrap();
+    let want = [0, 1, b - 1, b, b + 1, 2 * b, 3 * b + 7]
+        .iter()
+        .sum::<usize>();
+    assert_eq!(rows, want as i64, "no row of the dropped writer stayed");
 }

@@ -13,12 +13,56 @@ const INSERT_SNAPSHOT: &str = "INSERT INTO snapshots (scan_root, started_at, fin
      total_files, total_bytes, error_count, host, scan_root_blob, total_apparent, dir_count, walker) \
      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)";
 
-/// `?1` (the snapshot id) is bound once per snapshot: SQLite keeps bindings
-/// across executions, so each row binds only its own 16 values.
-const INSERT_DIR: &str = "INSERT INTO dir_snapshots (snapshot_id, path_blob, path_utf8, depth, \
-     total_bytes, file_count, mtime, dev, ino, fingerprint_lo, fingerprint_hi, direct_bytes, \
-     child_count, apparent_bytes, direct_apparent_bytes, direct_files, error_count) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)";
+/// The columns of one `dir_snapshots` row, `snapshot_id` first.
+macro_rules! insert_dir_cols {
+    () => {
+        "INSERT INTO dir_snapshots (snapshot_id, path_blob, path_utf8, depth, \
+         total_bytes, file_count, mtime, dev, ino, fingerprint_lo, fingerprint_hi, direct_bytes, \
+         child_count, apparent_bytes, direct_apparent_bytes, direct_files, error_count) VALUES "
+    };
+}
+
+/// Values bound per row (every column but `snapshot_id`).
+const PER_ROW: usize = 16;
+
+/// Rows per multi-row `INSERT`. Each execution of an INSERT into this
+/// AUTOINCREMENT table scans and rewrites `sqlite_sequence`, opens its
+/// cursors and, for a multi-row statement, a statement journal; one
+/// execution per row spent about a fifth of the row cost on that. Measured
+/// in instructions (callgrind, 65,000 rows, including the one prepare per
+/// process): 1 row 100%, 64 rows 84%, 128 rows 81%, 256 rows 80%, 512 rows
+/// 81% (preparing the statement grows with it: ~8 M instructions at 256).
+/// 256 × 16 values stays far below SQLite's limit of 32,766 variables.
+pub(crate) const BATCH: usize = 256;
+
+/// One row: `?1` (the snapshot id) is bound once per snapshot, since SQLite
+/// keeps bindings across executions; each row binds its own 16 values.
+/// Used for the last, partial batch.
+pub(crate) const INSERT_DIR: &str = concat!(
+    insert_dir_cols!(),
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)"
+);
+
+/// [`BATCH`] rows in one statement: row `k` binds `?(2 + 16k)` to
+/// `?(17 + 16k)`, and every row reuses `?1`. SQLite inserts the rows of a
+/// `VALUES` list in order, so their row ids still follow path order.
+pub(crate) fn insert_batch_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let mut sql = String::from(insert_dir_cols!());
+        for k in 0..BATCH {
+            if k > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str("(?1");
+            for i in 0..PER_ROW {
+                sql.push_str(&format!(", ?{}", 2 + k * PER_ROW + i));
+            }
+            sql.push(')');
+        }
+        sql
+    })
+}
 
 const WRITING: &str = "writing a snapshot to";
 
@@ -32,12 +76,46 @@ pub(crate) struct Writer<'a> {
     conn: &'a Connection,
     path: &'a Path,
     id: SnapshotId,
-    insert: CachedStatement<'a>,
+    /// The [`BATCH`]-row insert.
+    batch: CachedStatement<'a>,
+    /// Rows not inserted yet (fewer than [`BATCH`]): their paths end to end
+    /// in `paths`, each ending at `ends[k]`. Reused from batch to batch, so
+    /// a row costs no allocation.
+    paths: Vec<u8>,
+    ends: Vec<usize>,
+    pending: Vec<(u32, DirStats)>,
     /// The previous row's path, to enforce strictly increasing path order,
     /// which the row-id based reads depend on.
     last: Vec<u8>,
     rows: u64,
     committed: bool,
+}
+
+/// Binds one row's 16 values at parameters `at` to `at + 15`.
+fn bind_row(
+    s: &mut CachedStatement<'_>,
+    at: usize,
+    path: &[u8],
+    depth: u32,
+    stats: &DirStats,
+) -> rusqlite::Result<()> {
+    let (fp_lo, fp_hi) = split_u128(stats.fingerprint);
+    s.raw_bind_parameter(at, path)?;
+    s.raw_bind_parameter(at + 1, std::str::from_utf8(path).ok())?;
+    s.raw_bind_parameter(at + 2, i64::from(depth))?;
+    s.raw_bind_parameter(at + 3, to_sql_u64(stats.total_bytes))?;
+    s.raw_bind_parameter(at + 4, to_sql_u64(stats.file_count))?;
+    s.raw_bind_parameter(at + 5, stats.mtime_ns)?;
+    s.raw_bind_parameter(at + 6, to_sql_u64(stats.dev))?;
+    s.raw_bind_parameter(at + 7, to_sql_u64(stats.ino))?;
+    s.raw_bind_parameter(at + 8, fp_lo)?;
+    s.raw_bind_parameter(at + 9, fp_hi)?;
+    s.raw_bind_parameter(at + 10, to_sql_u64(stats.direct_bytes))?;
+    s.raw_bind_parameter(at + 11, to_sql_u64(stats.child_count))?;
+    s.raw_bind_parameter(at + 12, to_sql_u64(stats.total_apparent))?;
+    s.raw_bind_parameter(at + 13, to_sql_u64(stats.direct_apparent))?;
+    s.raw_bind_parameter(at + 14, to_sql_u64(stats.direct_files))?;
+    s.raw_bind_parameter(at + 15, to_sql_u64(stats.error_count))
 }
 
 impl<'a> Writer<'a> {
@@ -46,7 +124,7 @@ impl<'a> Writer<'a> {
         conn.execute_batch("BEGIN IMMEDIATE").ctx(path, WRITING)?;
         // From here on, an early return must roll back: build the writer
         // first so its Drop does it.
-        let insert = match conn.prepare_cached(INSERT_DIR) {
+        let batch = match conn.prepare_cached(insert_batch_sql()) {
             Ok(s) => s,
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
@@ -57,7 +135,10 @@ impl<'a> Writer<'a> {
             conn,
             path,
             id: 0,
-            insert,
+            batch,
+            paths: Vec::new(),
+            ends: Vec::with_capacity(BATCH),
+            pending: Vec::with_capacity(BATCH),
             last: Vec::new(),
             rows: 0,
             committed: false,
@@ -80,8 +161,40 @@ impl<'a> Writer<'a> {
             })
             .ctx(path, WRITING)?;
         w.id = conn.last_insert_rowid();
-        w.insert.raw_bind_parameter(1, w.id).ctx(path, WRITING)?;
+        w.batch.raw_bind_parameter(1, w.id).ctx(path, WRITING)?;
         Ok(w)
+    }
+
+    /// The `k`th pending row's path.
+    fn pending_path(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.paths[start..self.ends[k]]
+    }
+
+    /// Inserts the pending rows: a full batch in one statement, a partial
+    /// one (only at commit) row by row.
+    fn flush(&mut self) -> rusqlite::Result<()> {
+        if self.pending.len() == BATCH {
+            for k in 0..BATCH {
+                let start = if k == 0 { 0 } else { self.ends[k - 1] };
+                let (depth, stats) = &self.pending[k];
+                let path = &self.paths[start..self.ends[k]];
+                bind_row(&mut self.batch, 2 + k * PER_ROW, path, *depth, stats)?;
+            }
+            self.batch.raw_execute()?;
+        } else if !self.pending.is_empty() {
+            let mut one = self.conn.prepare_cached(INSERT_DIR)?;
+            one.raw_bind_parameter(1, self.id)?;
+            for k in 0..self.pending.len() {
+                let (depth, stats) = &self.pending[k];
+                bind_row(&mut one, 2, self.pending_path(k), *depth, stats)?;
+                one.raw_execute()?;
+            }
+        }
+        self.paths.clear();
+        self.ends.clear();
+        self.pending.clear();
+        Ok(())
     }
 
     fn out_of_order(&self, path: &[u8]) -> Error {
@@ -103,37 +216,20 @@ impl SnapshotWriter for Writer<'_> {
         if self.rows > 0 && path <= self.last.as_slice() {
             return Err(self.out_of_order(path));
         }
-        let (fp_lo, fp_hi) = split_u128(stats.fingerprint);
-        let s = &mut self.insert;
-        // Positional binds into the cached statement: no per-row allocation
-        // beyond SQLite copying the two path values.
-        let bind = (|| -> rusqlite::Result<()> {
-            s.raw_bind_parameter(2, path)?;
-            s.raw_bind_parameter(3, std::str::from_utf8(path).ok())?;
-            s.raw_bind_parameter(4, i64::from(depth))?;
-            s.raw_bind_parameter(5, to_sql_u64(stats.total_bytes))?;
-            s.raw_bind_parameter(6, to_sql_u64(stats.file_count))?;
-            s.raw_bind_parameter(7, stats.mtime_ns)?;
-            s.raw_bind_parameter(8, to_sql_u64(stats.dev))?;
-            s.raw_bind_parameter(9, to_sql_u64(stats.ino))?;
-            s.raw_bind_parameter(10, fp_lo)?;
-            s.raw_bind_parameter(11, fp_hi)?;
-            s.raw_bind_parameter(12, to_sql_u64(stats.direct_bytes))?;
-            s.raw_bind_parameter(13, to_sql_u64(stats.child_count))?;
-            s.raw_bind_parameter(14, to_sql_u64(stats.total_apparent))?;
-            s.raw_bind_parameter(15, to_sql_u64(stats.direct_apparent))?;
-            s.raw_bind_parameter(16, to_sql_u64(stats.direct_files))?;
-            s.raw_bind_parameter(17, to_sql_u64(stats.error_count))?;
-            s.raw_execute().map(drop)
-        })();
-        bind.ctx(self.path, WRITING)?;
         self.last.clear();
         self.last.extend_from_slice(path);
         self.rows += 1;
+        self.paths.extend_from_slice(path);
+        self.ends.push(self.paths.len());
+        self.pending.push((depth, *stats));
+        if self.pending.len() == BATCH {
+            self.flush().ctx(self.path, WRITING)?;
+        }
         Ok(())
     }
 
     fn commit(mut self: Box<Self>) -> Result<SnapshotId> {
+        self.flush().ctx(self.path, WRITING)?;
         self.conn.execute_batch("COMMIT").ctx(self.path, WRITING)?;
         self.committed = true;
         Ok(self.id)
