@@ -562,7 +562,7 @@ impl LiveIndex for MmapIndex {
         MmapIndex::compact(self)
     }
 
-    fn rebuild(&mut self, entries: &mut dyn Iterator<Item = (Vec<u8>, u64)>) -> Result<()> {
+    fn rebuild(&mut self, entries: &mut disktracker::registry::IndexEntries<'_>) -> Result<()> {
         MmapIndex::rebuild(self, entries)
     }
 }

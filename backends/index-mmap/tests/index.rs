@@ -557,7 +557,7 @@ fn registered_as_mmap_and_usable_through_the_trait() {
     let plugin = reg.get("mmap").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let path = index_file(&dir);
-    let mut entries = vec![(b"/b".to_vec(), 2u64), (b"/a".to_vec(), 1)].into_iter();
+    let mut entries = vec![(&b"/b"[..], 2u64), (&b"/a"[..], 1)].into_iter();
     let mut ix = (plugin.create)(&opts(&path), &mut entries).unwrap();
     assert_eq!(ix.path(), path);
     assert_eq!(ix.root(), Some(&b"/a"[..]));

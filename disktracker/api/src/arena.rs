@@ -125,6 +125,20 @@ pub struct DirCold {
     pub fingerprint: u128,
 }
 
+impl DirCold {
+    /// Cold data with the given identity; the name is set by [`DirArena::push`].
+    pub fn new(mtime_ns: i64, dev: u64, ino: u64, fingerprint: u128) -> Self {
+        DirCold {
+            name_start: 0,
+            name_len: 0,
+            mtime_ns,
+            dev,
+            ino,
+            fingerprint,
+        }
+    }
+}
+
 /// A non-directory entry with more than one link, left for the engine to
 /// attribute by the first-path rule; it is not in its directory's direct totals.
 #[derive(Clone, Debug, PartialEq, Eq)]

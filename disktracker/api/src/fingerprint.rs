@@ -6,7 +6,10 @@
 /// contributions are summed, so the result does not depend on the order in
 /// which a walker reads the directory. Two equal fingerprints mean, with
 /// overwhelming probability, that no direct entry was added, removed, renamed,
-/// resized or rewritten. Every walker must compute it the same way.
+/// resized or rewritten. Every walker must compute it the same way: over every
+/// entry it stat'ed and kept — files, symlinks, subdirectories and hard-linked
+/// files alike — and not over excluded entries, entries on another device
+/// under `one_file_system`, or entries that vanished before their stat.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Fingerprint(u128);
 

@@ -59,5 +59,5 @@ pub trait LiveIndex: Send {
     fn compact(&mut self) -> Result<()>;
 
     /// Replaces the whole index with `entries` (any order) and persists it.
-    fn rebuild(&mut self, entries: &mut dyn Iterator<Item = (Vec<u8>, u64)>) -> Result<()>;
+    fn rebuild(&mut self, entries: &mut crate::registry::IndexEntries<'_>) -> Result<()>;
 }

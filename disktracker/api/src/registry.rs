@@ -82,8 +82,9 @@ pub struct StorePlugin {
     pub open: fn(&StoreOptions) -> Result<Box<dyn SnapshotStore>>,
 }
 
-/// Source of `(path, recursive bytes)` pairs for building an index.
-pub type IndexEntries<'a> = dyn Iterator<Item = (Vec<u8>, u64)> + 'a;
+/// Source of `(path, recursive bytes)` pairs for building an index, borrowed
+/// from the caller so a scan's paths are not copied again.
+pub type IndexEntries<'a> = dyn Iterator<Item = (&'a [u8], u64)> + 'a;
 
 /// Creates (or replaces) an index file from entries.
 pub type IndexCreateFn = fn(&IndexOptions, &mut IndexEntries<'_>) -> Result<Box<dyn LiveIndex>>;

@@ -49,21 +49,37 @@ pub fn merge_rows<'a, 'b>(
     a: impl IntoIterator<Item = SizeRow<'a>>,
     b: impl IntoIterator<Item = SizeRow<'b>>,
 ) -> Merged {
-    let mut out = Merged::default();
-    let mut ai = a.into_iter().peekable();
-    let removed = |r: SizeRow<'_>| DiffEntry {
-        path: r.path.to_vec(),
-        bytes_a: Some(r.bytes),
-        apparent_a: Some(r.apparent),
-        ..DiffEntry::default()
-    };
-    for rb in b {
-        while let Some(ra) = ai.next_if(|ra| ra.path < rb.path) {
-            out.changed.push(removed(ra));
+    let mut m = StreamMerge::new(b.into_iter());
+    for ra in a {
+        m.push_a(ra);
+    }
+    m.finish()
+}
+
+/// A merge fed one side at a time (for a store's visitor callback) while it
+/// pulls the other side from an iterator; both in bytewise path order.
+pub struct StreamMerge<'b, I: Iterator<Item = SizeRow<'b>>> {
+    b: std::iter::Peekable<I>,
+    out: Merged,
+}
+
+impl<'b, I: Iterator<Item = SizeRow<'b>>> StreamMerge<'b, I> {
+    /// A merge against side B.
+    pub fn new(b: I) -> Self {
+        StreamMerge {
+            b: b.peekable(),
+            out: Merged::default(),
         }
-        match ai.next_if(|ra| ra.path == rb.path) {
-            Some(ra) if ra.bytes != rb.bytes || ra.apparent != rb.apparent => {
-                out.changed.push(DiffEntry {
+    }
+
+    /// Feeds the next row of side A.
+    pub fn push_a(&mut self, ra: SizeRow<'_>) {
+        while let Some(rb) = self.b.next_if(|rb| rb.path < ra.path) {
+            self.out.changed.push(added(rb));
+        }
+        match self.b.next_if(|rb| rb.path == ra.path) {
+            Some(rb) if ra.bytes != rb.bytes || ra.apparent != rb.apparent => {
+                self.out.changed.push(DiffEntry {
                     path: rb.path.to_vec(),
                     bytes_a: Some(ra.bytes),
                     apparent_a: Some(ra.apparent),
@@ -71,17 +87,30 @@ pub fn merge_rows<'a, 'b>(
                     apparent_b: Some(rb.apparent),
                 })
             }
-            Some(ra) => out.rewritten += u64::from(ra.fingerprint != rb.fingerprint),
-            None => out.changed.push(DiffEntry {
-                path: rb.path.to_vec(),
-                bytes_b: Some(rb.bytes),
-                apparent_b: Some(rb.apparent),
+            Some(rb) => self.out.rewritten += u64::from(ra.fingerprint != rb.fingerprint),
+            None => self.out.changed.push(DiffEntry {
+                path: ra.path.to_vec(),
+                bytes_a: Some(ra.bytes),
+                apparent_a: Some(ra.apparent),
                 ..DiffEntry::default()
             }),
         }
     }
-    out.changed.extend(ai.map(removed));
-    out
+
+    /// Ends side A; what is left of B was added.
+    pub fn finish(mut self) -> Merged {
+        self.out.changed.extend(self.b.map(added));
+        self.out
+    }
+}
+
+fn added(rb: SizeRow<'_>) -> DiffEntry {
+    DiffEntry {
+        path: rb.path.to_vec(),
+        bytes_b: Some(rb.bytes),
+        apparent_b: Some(rb.apparent),
+        ..DiffEntry::default()
+    }
 }
 
 /// Every directory whose size (either kind) or existence differs between

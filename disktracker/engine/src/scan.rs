@@ -6,11 +6,11 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use disktracker::path::escape_path;
 use disktracker::report::ChangeSummary;
 use disktracker::{
-    Error, ErrorKind, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotStore, WalkContext,
-    WalkOptions, Walker,
+    Error, ErrorKind, Result, SnapshotInfo, SnapshotMeta, SnapshotStore, WalkContext, WalkOptions,
+    Walker,
 };
 
-use crate::diff::{SizeRow, merge_rows};
+use crate::diff::{SizeRow, StreamMerge};
 
 use crate::tree::ScanTree;
 
@@ -71,10 +71,10 @@ fn host_name() -> String {
 ///
 /// A warm rescan — the root has a previous snapshot — re-stats everything
 /// (a file can grow in place without changing its directory's mtime, so
-/// nothing can be skipped and stay exact), but reads the previous snapshot
-/// while the walkers run, merges it with the new tree, caches the diff
-/// between the two, and reports what changed, including directories whose
-/// fingerprints show rewritten contents behind unchanged sizes.
+/// nothing can be skipped and stay exact), then streams the previous
+/// snapshot against the new tree in path order, caches the diff between the
+/// two, and reports what changed, including directories whose fingerprints
+/// show rewritten contents behind unchanged sizes.
 pub fn run_scan(
     walker: &dyn Walker,
     walker_name: &str,
@@ -93,21 +93,7 @@ pub fn run_scan(
         .rev()
         .find(|s| s.meta.root == root_bytes)
         .map(|s| s.id);
-    let (out, previous) = std::thread::scope(|scope| {
-        let walk = scope.spawn(|| walker.walk(&root, opts, ctx));
-        let previous = previous_id
-            .map(|id| Previous::load(&*store, id))
-            .transpose();
-        let out = walk.join().unwrap_or_else(|_| {
-            Err(Error::new(
-                ErrorKind::Plugin,
-                format!("walker {walker_name} panicked"),
-            ))
-        });
-        (out, previous)
-    });
-    let out = out?;
-    let previous = previous?;
+    let out = walker.walk(&root, opts, ctx)?;
     if ctx.cancel.is_cancelled() {
         return Err(Error::cancelled());
     }
@@ -126,19 +112,35 @@ pub fn run_scan(
         error_count: tree.error_count(),
         walker: walker_name.to_owned(),
     };
-    let merged = previous.as_ref().map(|p| {
-        let new_rows = order.iter().map(|&i| {
-            let s = tree.stats(i);
-            SizeRow {
-                path: tree.path(i),
-                bytes: s.total_bytes,
-                apparent: s.total_apparent,
-                fingerprint: s.fingerprint,
-            }
-        });
-        (p.id, p.root_totals(), merge_rows(p.rows(), new_rows))
-    });
-    drop(previous);
+    // Streamed in lockstep with the new tree, so the previous snapshot is
+    // never copied: a warm rescan costs one read of it, not its size in memory.
+    let merged = match previous_id {
+        Some(prev) => {
+            let new_rows = order.iter().map(|&i| {
+                let s = tree.stats(i);
+                SizeRow {
+                    path: tree.path(i),
+                    bytes: s.total_bytes,
+                    apparent: s.total_apparent,
+                    fingerprint: s.fingerprint,
+                }
+            });
+            let mut m = StreamMerge::new(new_rows);
+            let mut prev_root = (0, 0);
+            store.visit_tree(prev, None, &mut |r| {
+                if r.depth == 0 {
+                    prev_root = (r.stats.total_bytes, r.stats.total_apparent);
+                }
+                m.push_a(SizeRow::from(r));
+                true
+            })?;
+            Some((prev, prev_root, m.finish()))
+        }
+        None => None,
+    };
+    if ctx.cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
     let id = {
         let mut w = store.begin_snapshot(&meta)?;
         for (n, &id) in order.iter().enumerate() {
@@ -174,57 +176,4 @@ pub fn run_scan(
         tree,
         elapsed: start.elapsed(),
     })
-}
-
-/// The previous snapshot of a root, kept compactly (paths in one pool) for
-/// merging with a new scan.
-struct Previous {
-    id: SnapshotId,
-    pool: Vec<u8>,
-    rows: Vec<(u32, u32, u64, u64, u128)>,
-    root: (u64, u64),
-}
-
-impl Previous {
-    fn load(store: &dyn SnapshotStore, id: SnapshotId) -> Result<Previous> {
-        let mut p = Previous {
-            id,
-            pool: Vec::new(),
-            rows: Vec::new(),
-            root: (0, 0),
-        };
-        let mut first = true;
-        store.visit_tree(id, None, &mut |r| {
-            if r.depth == 0 && first {
-                p.root = (r.stats.total_bytes, r.stats.total_apparent);
-                first = false;
-            }
-            let start = p.pool.len() as u32;
-            p.pool.extend_from_slice(&r.path);
-            p.rows.push((
-                start,
-                r.path.len() as u32,
-                r.stats.total_bytes,
-                r.stats.total_apparent,
-                r.stats.fingerprint,
-            ));
-            true
-        })?;
-        Ok(p)
-    }
-
-    fn rows(&self) -> impl Iterator<Item = SizeRow<'_>> {
-        self.rows
-            .iter()
-            .map(|&(start, len, bytes, apparent, fingerprint)| SizeRow {
-                path: &self.pool[start as usize..(start + len) as usize],
-                bytes,
-                apparent,
-                fingerprint,
-            })
-    }
-
-    fn root_totals(&self) -> (u64, u64) {
-        self.root
-    }
 }

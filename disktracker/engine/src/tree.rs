@@ -59,9 +59,21 @@ impl ScanTree {
             }
         }
 
-        // Absolute paths, built forward (parents first).
+        // Absolute paths, built forward (parents first), in a buffer sized
+        // exactly: doubling slack would be a quarter of a scan's peak memory.
+        let mut path_len = vec![0usize; n];
+        for id in 0..n {
+            let (ai, i) = slot[id];
+            let name = out.arenas[ai as usize].name(i as usize).len();
+            path_len[id] = if id == 0 {
+                name
+            } else {
+                path_len[parent[id] as usize] + 1 + name
+            };
+        }
         let mut path_ranges = Vec::with_capacity(n);
-        let mut paths = Vec::new();
+        let mut paths = Vec::with_capacity(path_len.iter().sum());
+        drop(path_len);
         let mut depth = vec![0u32; n];
         for id in 0..n {
             let (ai, i) = slot[id];

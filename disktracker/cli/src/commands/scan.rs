@@ -76,8 +76,7 @@ pub fn scan_and_store(app: &App, root: &Path, extra_excludes: &[String]) -> Resu
     // The snapshot is stored; the index is derived from it and can be rebuilt,
     // so failing to write it is a warning, not a failed scan.
     let tree = &outcome.tree;
-    let mut entries =
-        (0..tree.len() as u32).map(|i| (tree.path(i).to_vec(), tree.stats(i).total_bytes));
+    let mut entries = (0..tree.len() as u32).map(|i| (tree.path(i), tree.stats(i).total_bytes));
     if let Err(e) = (index_plugin.create)(&app.index_options()?, &mut entries) {
         app.warn(format!(
             "{e}; `disktracker size` will rebuild it from the snapshot"

@@ -164,6 +164,6 @@ fn rebuild(
     snap: &SnapshotInfo,
 ) -> Result<Box<dyn LiveIndex>> {
     let rows = store.read_tree(snap.id, None)?;
-    let mut entries = rows.into_iter().map(|r| (r.path, r.stats.total_bytes));
+    let mut entries = rows.iter().map(|r| (&r.path[..], r.stats.total_bytes));
     (app.index_plugin()?.create)(&app.index_options()?, &mut entries)
 }
