@@ -4,7 +4,7 @@
 //! vanish with it; naming each plugin crate here keeps them. A third-party
 //! binary adds its own plugins the same way and calls [`main`]:
 //!
-//! ```ignore
+//! ```text
 //! use my_reporter as _;
 //! fn main() -> std::process::ExitCode { disktracker_defaults::main() }
 //! ```
