@@ -1,7 +1,7 @@
 //! Measures the SQLite store's snapshot write and read throughput.
 //!
 //! ```text
-//! cargo run --release -p disktracker-store-sqlite --example throughput [-- DIRS [SNAPSHOTS [RUNS]]]
+//! cargo run --release -p disktracker-store-sqlite --example throughput [-- DIRS [SNAPSHOTS [RUNS [WALK]]]]
 //! ```
 //!
 //! Writes SNAPSHOTS (default 13) snapshots of the same synthetic tree of
@@ -13,6 +13,11 @@
 //! and on-CPU) with its phases, the median read, point-read times and the
 //! bytes per directory per snapshot. Snapshot 1 lands in an empty file; the
 //! later ones show whether the cost grows with history.
+//!
+//! WALK (default 0) puts WALK million steps of busy work on each of two
+//! threads between opening the store and writing, standing in for the tree
+//! walk of a `scan`: the store's background checkpoint runs during it, and
+//! the report then also gives the whole "scan" (open, walk, write, close).
 
 use std::time::{Duration, Instant};
 
@@ -92,9 +97,11 @@ fn tree(n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
     all
 }
 
-/// Time this process's threads have spent on a CPU (the scheduler's
-/// accounting, summed over /proc/self/task): on a shared, loaded machine it
-/// is steadier than wall time, and it counts any helper thread the store runs.
+/// Time this process's live threads have spent on a CPU (the scheduler's
+/// accounting in nanoseconds, summed over /proc/self/task): on a shared,
+/// loaded machine it is steadier than wall time. A thread that exits within
+/// a span (the store's background checkpoint, the stand-in walk's second
+/// thread) drops out of it: [`process_cpu`] counts those.
 fn cpu_time() -> Duration {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return Duration::ZERO;
@@ -104,6 +111,25 @@ fn cpu_time() -> Duration {
         .filter_map(|s| s.split_whitespace().next()?.parse::<u64>().ok())
         .map(Duration::from_nanos)
         .sum()
+}
+
+/// On-CPU time of the whole process, including threads that have exited
+/// (such as the store's background checkpoint), in the kernel's clock ticks
+/// of 10 ms: only meaningful as a mean over many spans.
+fn process_cpu() -> Duration {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return Duration::ZERO;
+    };
+    // Fields after the command name, which may contain spaces: utime and
+    // stime are the 14th and 15th fields, the 12th and 13th after it.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let ticks: u64 = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse::<u64>().ok())
+        .sum();
+    Duration::from_millis(ticks * 10)
 }
 
 /// Mean times of the point reads in the newest snapshot: `dir`, `children`
@@ -142,6 +168,25 @@ fn point_reads(store: &dyn SnapshotStore, paths: &[Vec<u8>]) -> disktracker::Res
     ))
 }
 
+/// Stands in for the tree walk a `scan` does between opening the store and
+/// writing the snapshot: `million` million steps of busy work on each of two
+/// threads (the walker's), so work the store does meanwhile competes for the
+/// CPUs as it would in a scan. A fixed amount of work, not of time, so two
+/// builds can be compared.
+fn walk(million: u64) {
+    let work = move || {
+        let mut r = Rng(million | 1);
+        let mut acc = 0u64;
+        for _ in 0..million * 1_000_000 {
+            acc = acc.wrapping_add(r.next());
+        }
+        std::hint::black_box(acc);
+    };
+    let t = std::thread::spawn(work);
+    work();
+    let _ = t.join();
+}
+
 /// Wall time and on-CPU time of one phase.
 #[derive(Clone, Copy, Default)]
 struct Timing {
@@ -173,10 +218,17 @@ fn since((t, c): (Instant, Duration)) -> Timing {
 #[derive(Clone, Copy, Default)]
 struct Phases {
     open: Timing,
+    /// The stand-in walk between open and write (see [`walk`]).
+    walk: Timing,
     rows: Timing,
     commit: Timing,
     close: Timing,
-    /// The whole write, timed as one span (more exact on-CPU time than the
+    /// Open, walk, write and close: what the store adds to a scan, with
+    /// anything it does during the walk.
+    scan: Timing,
+    /// [`process_cpu`] over open, walk, write and close.
+    scan_process_cpu: Duration,
+    /// The whole write (the scan less the walk), timed as one span (more exact on-CPU time than the
     /// sum of the phases: the scheduler's accounting has tick resolution).
     write: Timing,
     open_ro: Timing,
@@ -211,6 +263,7 @@ fn run(
     paths: &[Vec<u8>],
     rows: &[(u32, DirStats)],
     snapshots: usize,
+    walk_work: u64,
     verbose: bool,
 ) -> disktracker::Result<(Vec<Phases>, u64, u64, String)> {
     let tmp = tempfile::tempdir().expect("temporary directory");
@@ -233,9 +286,13 @@ fn run(
         };
         let mut ph = Phases::default();
         let whole = mark();
+        let process_before = process_cpu();
         let m = mark();
         let mut store = open(false)?;
         ph.open = since(m);
+        let m = mark();
+        walk(walk_work);
+        ph.walk = since(m);
         let m = mark();
         let mut w = store.begin_snapshot(&meta)?;
         for (p, (depth, stats)) in paths.iter().zip(rows) {
@@ -248,7 +305,12 @@ fn run(
         let m = mark();
         drop(store);
         ph.close = since(m);
-        ph.write = since(whole);
+        ph.scan = since(whole);
+        ph.scan_process_cpu = process_cpu().saturating_sub(process_before);
+        ph.write = Timing {
+            wall: ph.scan.wall.saturating_sub(ph.walk.wall),
+            cpu: ph.scan.cpu.saturating_sub(ph.walk.cpu),
+        };
         ph.wal = file_len(&wal);
 
         let m = mark();
@@ -268,9 +330,10 @@ fn run(
         std::hint::black_box(bytes);
         if verbose {
             eprintln!(
-                "snapshot {:>2}: write {} = open {} + rows {} + commit {} + close {} ms; \
+                "snapshot {:>2}: walk {}; write {} = open {} + rows {} + commit {} + close {} ms; \
                  wal {:.1} MiB; read-only open {}, read {}",
                 n + 1,
+                ph.walk,
                 ph.write,
                 ms(ph.open.wall),
                 ms(ph.rows.wall),
@@ -306,6 +369,7 @@ fn main() -> disktracker::Result<()> {
         .unwrap_or(13)
         .max(1);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
+    let walk_work: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
     let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
     let paths = tree(dirs, &mut rng);
     let avg_len = paths.iter().map(Vec::len).sum::<usize>() as f64 / paths.len() as f64;
@@ -335,7 +399,7 @@ fn main() -> disktracker::Result<()> {
     let (mut files, mut reclaimed, mut lookups) = (0, 0, String::new());
     for r in 0..runs {
         eprintln!("run {}/{runs}", r + 1);
-        let (phases, f, rc, l) = run(&paths, &rows, snapshots, true)?;
+        let (phases, f, rc, l) = run(&paths, &rows, snapshots, walk_work, true)?;
         all.push(phases);
         (files, reclaimed, lookups) = (f, rc, l);
     }
@@ -352,6 +416,14 @@ fn main() -> disktracker::Result<()> {
         let at: Vec<Phases> = all.iter().map(|p| p[n - 1]).collect();
         let med = |f: fn(&Phases) -> Timing| median(&at.iter().map(f).collect::<Vec<_>>());
         let write = med(|p| p.write);
+        if walk_work > 0 {
+            println!(
+                "snapshot {n:>2}: scan {} = walk {} + the store's share {} (wall)",
+                med(|p| p.scan),
+                med(|p| p.walk),
+                ms(med(|p| p.write).wall)
+            );
+        }
         let mut wal: Vec<u64> = at.iter().map(|p| p.wal).collect();
         wal.sort_unstable();
         println!(
@@ -369,6 +441,13 @@ fn main() -> disktracker::Result<()> {
         );
     }
     let every: Vec<Phases> = all.iter().flatten().copied().collect();
+    let n = every.len().max(1) as u32;
+    let walk_cpu: Duration = every.iter().map(|p| p.walk.cpu).sum::<Duration>() / n;
+    println!(
+        "process on-CPU time per snapshot, every thread (10 ms ticks, mean over {n}): \
+         {:.1?} for open, walk, write and close (the walk alone, this thread: {walk_cpu:.1?})",
+        every.iter().map(|p| p.scan_process_cpu).sum::<Duration>() / n,
+    );
     let med = |f: fn(&Phases) -> Timing| median(&every.iter().map(f).collect::<Vec<_>>());
     println!(
         "read (every snapshot): read-only open {}; whole tree {} ({:.0} rows/s cpu)",

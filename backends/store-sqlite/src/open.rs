@@ -246,6 +246,7 @@ fn set_pragmas(conn: &Connection, path: &Path, read_only: bool, fresh: bool) -> 
         }
         conn.pragma_update(None, "synchronous", "NORMAL")
             .ctx(path, what)?;
+        crate::checkpoint::configure(conn, path)?;
     }
     conn.pragma_update(None, "cache_size", -65536)
         .ctx(path, what)?;

@@ -700,3 +700,208 @@ fn rows_around_batch_boundaries_keep_their_order_and_values() {
         .sum::<usize>();
     assert_eq!(rows, want as i64, "no row of the dropped writer stayed");
 }
+
+fn len(p: &Path) -> u64 {
+    std::fs::metadata(p).map_or(0, |m| m.len())
+}
+
+/// `n` sorted paths below `/r` and their stats, as one "scan" writes them
+/// (more than 40 bytes a row in the file).
+fn scan_rows(n: usize, tag: u64) -> Vec<(Vec<u8>, DirStats)> {
+    (0..n)
+        .map(|i| {
+            let stats = DirStats {
+                total_bytes: tag * 1_000_000 + i as u64,
+                ino: i as u64,
+                ..DirStats::default()
+            };
+            (format!("/r/{i:06}").into_bytes(), stats)
+        })
+        .collect()
+}
+
+fn write_scan(store: &mut SqliteStore, n: usize, tag: u64) -> SnapshotId {
+    let m = SnapshotMeta {
+        dir_count: n as u64,
+        total_files: tag,
+        ..meta(b"/r")
+    };
+    let mut w = store.begin_snapshot(&m).unwrap();
+    for (p, s) in scan_rows(n, tag) {
+        w.write_dir(&p, 1, &s).unwrap();
+    }
+    w.commit().unwrap()
+}
+
+#[test]
+fn closing_keeps_the_log_and_the_next_writable_open_copies_it_back() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    let wal = checkpoint::wal_path(&path);
+    let mut store = SqliteStore::open(&opts(&path)).unwrap();
+    assert_eq!(
+        pragma(&store.conn, "wal_autocheckpoint"),
+        (checkpoint::WAL_LIMIT / open::PAGE_SIZE as u64).to_string()
+    );
+    assert_eq!(
+        pragma(&store.conn, "journal_size_limit"),
+        checkpoint::WAL_LIMIT.to_string()
+    );
+    let first = write_scan(&mut store, 3000, 0);
+    let file_before = len(&path);
+    drop(store);
+    // Closing did not copy the snapshot into the file: it is in the log.
+    assert!(len(&wal) > 3000 * 40, "log {} bytes", len(&wal));
+    assert_eq!(len(&path), file_before, "no checkpoint on close");
+    // Readers find it there.
+    let reader = SqliteStore::open(&StoreOptions {
+        path: path.clone(),
+        read_only: true,
+    })
+    .unwrap();
+    assert_eq!(reader.read_tree(first, None).unwrap().len(), 3000);
+    drop(reader);
+
+    // The next writable open copies it into the file before its own write,
+    // which then starts the log over: over many "scans" the log stays
+    // about one snapshot long.
+    let one = len(&wal);
+    for tag in 1..8 {
+        let mut store = SqliteStore::open(&opts(&path)).unwrap();
+        write_scan(&mut store, 3000, tag);
+        drop(store);
+        assert!(
+            len(&wal) <= one + one / 4,
+            "log {} bytes after scan {tag}, one snapshot {one}",
+            len(&wal)
+        );
+    }
+    assert!(
+        len(&path) > file_before + 6 * 3000 * 40,
+        "earlier snapshots were copied"
+    );
+    let store = SqliteStore::open(&opts(&path)).unwrap();
+    let snaps = store.snapshots().unwrap();
+    assert_eq!(snaps.len(), 8);
+    for s in &snaps {
+        let tree = store.read_tree(s.id, None).unwrap();
+        assert_eq!(tree.len(), 3000);
+        assert_eq!(
+            tree[17].stats.total_bytes,
+            s.meta.total_files * 1_000_000 + 17
+        );
+    }
+}
+
+#[test]
+fn a_log_past_the_limit_is_copied_on_close_and_truncated_by_the_next_write() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    let wal = checkpoint::wal_path(&path);
+    // The limit as `checkpoint::configure` would set it, but small.
+    let limit = 256 * 1024;
+    let open_limited = || {
+        let mut store = SqliteStore::open(&opts(&path)).unwrap();
+        store.wal_limit = limit;
+        store
+            .conn
+            .query_row(&format!("PRAGMA journal_size_limit = {limit}"), [], |_| {
+                Ok(())
+            })
+            .unwrap();
+        store
+    };
+    let mut store = open_limited();
+    let id = write_scan(&mut store, 4000, 1);
+    let big = len(&wal);
+    assert!(big > store.wal_limit, "log {big} bytes");
+    let file_before = len(&path);
+    drop(store);
+    assert!(len(&path) > file_before + 4000 * 40, "copied on close");
+    // A later write starts the log over and, the file being larger than
+    // journal_size_limit, truncates it to that limit.
+    let mut store = open_limited();
+    let small = write_scan(&mut store, 10, 2);
+    drop(store);
+    assert!(len(&wal) <= limit, "log {} bytes, was {big}", len(&wal));
+    let store = SqliteStore::open(&opts(&path)).unwrap();
+    assert_eq!(store.read_tree(id, None).unwrap().len(), 4000);
+    assert_eq!(store.read_tree(small, None).unwrap().len(), 10);
+}
+
+/// Set in the child process of [`a_killed_writer_leaves_only_whole_snapshots`].
+const KILL_CHILD: &str = "DISKTRACKER_SQLITE_TEST_WRITER";
+
+#[test]
+fn a_killed_writer_leaves_only_whole_snapshots() {
+    if let Some(path) = std::env::var_os(KILL_CHILD) {
+        // The child: write "scans" (open, write, commit, close) until killed,
+        // pruning old ones as retention would, so the kill can land in an
+        // open (and its background checkpoint), a write, a commit, a delete
+        // or a close.
+        let path = PathBuf::from(path);
+        for tag in 1.. {
+            let mut store = SqliteStore::open(&opts(&path)).unwrap();
+            write_scan(&mut store, 500 + (tag as usize * 397) % 2500, tag);
+            let ids: Vec<_> = store.snapshots().unwrap().iter().map(|s| s.id).collect();
+            if ids.len() > 6 {
+                store.delete_snapshots(&ids[..2]).unwrap();
+            }
+        }
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    let exe = std::env::current_exe().unwrap();
+    let mut seen = 0;
+    for round in 0..6u64 {
+        let mut child = std::process::Command::new(&exe)
+            .args([
+                "--exact",
+                "tests::a_killed_writer_leaves_only_whole_snapshots",
+                "--test-threads=1",
+            ])
+            .env(KILL_CHILD, &path)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(400 + round * 130));
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        let store = SqliteStore::open(&opts(&path)).unwrap();
+        let ok: String = store
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(ok, "ok", "round {round}");
+        for s in store.snapshots().unwrap() {
+            let tag = s.meta.total_files;
+            let tree = store.read_tree(s.id, None).unwrap();
+            let want = scan_rows(s.meta.dir_count as usize, tag);
+            assert_eq!(
+                tree.len(),
+                want.len(),
+                "round {round}: snapshot {} is whole",
+                s.id
+            );
+            for (rec, (p, st)) in tree.iter().zip(&want) {
+                assert_eq!((&rec.path, &rec.stats), (p, st), "round {round}");
+            }
+        }
+        // No rows without their snapshot.
+        let orphans: i64 = store
+            .conn
+            .query_row(
+                "SELECT count(*) FROM dir_snapshots WHERE snapshot_id NOT IN (SELECT id FROM snapshots)",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(orphans, 0, "round {round}");
+        seen = seen.max(store.snapshots().unwrap().last().map_or(0, |s| s.id));
+    }
+    eprintln!("the killed writers committed {seen} snapshots in all");
+    assert!(seen > 0, "the writer never committed a snapshot");
+}
