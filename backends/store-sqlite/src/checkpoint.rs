@@ -33,7 +33,14 @@
 //! The cost moves to readers of a log left uncopied: the first connection of
 //! a process rebuilds the log index by reading the whole log (about 5 ms for
 //! one 65,000-directory snapshot), and pages still in the log are read with
-//! `pread` instead of through the memory map.
+//! `pread` instead of through the memory map (a whole tree of 65,000
+//! directories in ~40 ms instead of ~29 ms). Once a checkpoint copied the
+//! log, new readers read the file again.
+//!
+//! Rejected: checkpointing at open on the opening thread, or on close only
+//! when the log passes a limit. The copy costs the same wherever it runs
+//! (measured: ~30 ms at open for one snapshot's log, ~155 ms for four), and
+//! readers pay the log's size meanwhile.
 
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;

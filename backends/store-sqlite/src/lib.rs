@@ -18,9 +18,14 @@
 //! why). The log is not copied into the file when the scan closes the
 //! store but by the next writable open, on a background thread while that
 //! process does its other work (`checkpoint.rs`): measured with the
-//! throughput example, that takes ~40 ms of wall time out of each scan; in
-//! exchange a reader opening between two scans first re-reads the log
-//! (~5 ms per 65,000 directories).
+//! throughput example, that takes ~40 ms of wall time out of each scan's
+//! store work (and ~25 ms out of the whole scan, the copy competing with
+//! the walk for the CPUs). In exchange, until the next writable open a
+//! reader first re-reads the log (~5 ms per 65,000 directories) and reads
+//! the newest snapshot's pages from it (a whole tree of 65,000 directories
+//! in ~40 ms instead of ~29 ms), and a power loss (not a killed process)
+//! can lose the snapshots written since the last copy, as
+//! `synchronous=NORMAL` allows; the file stays consistent.
 //!
 //! Values are stored as SQLite integers: `u64`s bit-cast to `i64` (so sizes
 //! above `i64::MAX` come back exactly), the `u128` fingerprint as two `i64`
@@ -51,13 +56,17 @@
 //! older snapshot for the same path or inode, so one snapshot's 65,000 rows
 //! land on leaf pages spread over the whole history: each scan dirties (and
 //! logs, and checkpoints) index pages across every earlier snapshot, and the
-//! cost grows with the history. Measured for 65,000 directories: the write
-//! took ~290 ms for the first snapshot, ~500 ms for the 2nd-6th and ~1.0 s
-//! for the 13th; without those two indexes it stays at ~160 ms. Since only
-//! `dir` read one of them and the row-id search answers it, migration 1
-//! stays the seed verbatim (the schema history is faithful) and migration 4
-//! drops both. A snapshot write now only appends: to the table and to the
-//! seed's `idx_dir_snapshot_id`, whose keys increase too.
+//! cost grows with the history. Measured with the throughput example
+//! (65,000 directories, one process per snapshot as in `scan`, medians;
+//! on-CPU time in brackets): with those indexes the write took 320-330 ms
+//! (280 ms) for the first snapshot, 590-640 ms (510-540 ms) for the 5th and
+//! 1.1 s (910-930 ms) for the 13th; without them 183-193 ms (157-167 ms)
+//! for every one of the three, and the file shrank from 452 to 306 bytes per
+//! directory per snapshot. Since only `dir` read one of them and the row-id
+//! search answers it (in ~60 µs instead of ~15 µs, for one call per `show`),
+//! migration 1 stays the seed verbatim (the schema history is faithful) and
+//! migration 4 drops both. A snapshot write now only appends: to the table
+//! and to the seed's `idx_dir_snapshot_id`, whose keys increase too.
 //!
 //! # Reclaiming space
 //!

@@ -29,7 +29,7 @@ const STATEMENT_CACHE: usize = 32;
 /// WAL frames and cache look-ups per row. Measured with the throughput
 /// example (65,000 directories, on-CPU medians): the snapshot write took
 /// 165 ms with 4 KiB pages, 150 ms with 8 KiB and 135 ms with 16 KiB, and
-/// a whole-tree read 36, 31 and 28 ms; the file is 2% smaller.
+/// a whole-tree read 34-36, 31 and 28-29 ms; the file is 2% smaller.
 pub(crate) const PAGE_SIZE: i64 = 16384;
 
 /// Opens, validates, configures and (unless read-only) migrates the database.

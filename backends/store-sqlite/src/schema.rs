@@ -142,11 +142,11 @@ CREATE INDEX idx_diff_cache_b ON diff_cache(snapshot_b);
 /// (dev, ino, snapshot_id)` sort each new row next to every older
 /// snapshot's row for the same path or inode, so a scan of 65,000
 /// directories dirties index leaves spread over the whole history: the
-/// previous author measured the snapshot write at ~290 ms for the first
-/// snapshot, ~500 ms for the 2nd-6th and ~1.0 s for the 13th, against
-/// ~160 ms flat without them. They also took about a third of the bytes per
+/// snapshot write took ~320 ms for the first snapshot, ~600 ms for the 5th
+/// and ~1.1 s for the 13th, against ~185 ms flat without them (the crate
+/// docs have the figures). They also took a third of the bytes per
 /// directory row. Only `dir()` read one of them, and it now searches the
-/// snapshot's row-id range like every other read (see the crate docs).
+/// snapshot's row-id range like every other read.
 const DROP_HISTORY_INDEXES: &str = r#"
 DROP INDEX IF EXISTS idx_dir_path_bytes;
 DROP INDEX IF EXISTS idx_dir_identity;

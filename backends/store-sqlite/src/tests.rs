@@ -721,16 +721,7 @@ fn scan_rows(n: usize, tag: u64) -> Vec<(Vec<u8>, DirStats)> {
 }
 
 fn write_scan(store: &mut SqliteStore, n: usize, tag: u64) -> SnapshotId {
-    let m = SnapshotMeta {
-        dir_count: n as u64,
-        total_files: tag,
-        ..meta(b"/r")
-    };
-    let mut w = store.begin_snapshot(&m).unwrap();
-    for (p, s) in scan_rows(n, tag) {
-        w.write_dir(&p, 1, &s).unwrap();
-    }
-    w.commit().unwrap()
+    write_scan_result(store, n, tag).unwrap()
 }
 
 #[test]
@@ -904,4 +895,53 @@ fn a_killed_writer_leaves_only_whole_snapshots() {
     }
     eprintln!("the killed writers committed {seen} snapshots in all");
     assert!(seen > 0, "the writer never committed a snapshot");
+}
+
+#[test]
+fn a_halved_file_without_its_log_is_refused_and_left_untouched() {
+    // What tests/bad_input.rs does to the database of a finished scan: a
+    // read-only open and close, then the file cut in half and the log and
+    // shared-memory files deleted.
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    let mut store = SqliteStore::open(&opts(&path)).unwrap();
+    write_scan(&mut store, 3000, 1);
+    drop(store);
+    drop(
+        SqliteStore::open(&StoreOptions {
+            path: path.clone(),
+            read_only: true,
+        })
+        .unwrap(),
+    );
+    let full = std::fs::read(&path).unwrap();
+    let half = &full[..full.len() / 2];
+    for ext in ["db-wal", "db-shm"] {
+        let _ = std::fs::remove_file(path.with_extension(ext));
+    }
+    std::fs::write(&path, half).unwrap();
+    let outcome = SqliteStore::open(&opts(&path)).and_then(|mut store| {
+        write_scan_result(&mut store, 3000, 2)?;
+        store.snapshots()
+    });
+    let err = outcome.expect_err("a halved database is refused");
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert_eq!(std::fs::read(&path).unwrap(), half, "file untouched");
+}
+
+fn write_scan_result(
+    store: &mut SqliteStore,
+    n: usize,
+    tag: u64,
+) -> disktracker::Result<SnapshotId> {
+    let m = SnapshotMeta {
+        dir_count: n as u64,
+        total_files: tag,
+        ..meta(b"/r")
+    };
+    let mut w = store.begin_snapshot(&m)?;
+    for (p, s) in scan_rows(n, tag) {
+        w.write_dir(&p, 1, &s)?;
+    }
+    w.commit()
 }
