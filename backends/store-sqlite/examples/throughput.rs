@@ -17,7 +17,8 @@
 //! WALK (default 0) puts WALK million steps of busy work on each of two
 //! threads between opening the store and writing, standing in for the tree
 //! walk of a `scan`: the store's background checkpoint runs during it, and
-//! the report then also gives the whole "scan" (open, walk, write, close).
+//! the report then also gives the whole "scan" (open, walk, the previous
+//! snapshot's read that a rescan does after walking, write, close).
 
 use std::time::{Duration, Instant};
 
@@ -220,6 +221,8 @@ struct Phases {
     open: Timing,
     /// The stand-in walk between open and write (see [`walk`]).
     walk: Timing,
+    /// Reading the previous snapshot back, as a rescan does before writing.
+    previous: Timing,
     rows: Timing,
     commit: Timing,
     close: Timing,
@@ -228,7 +231,8 @@ struct Phases {
     scan: Timing,
     /// [`process_cpu`] over open, walk, write and close.
     scan_process_cpu: Duration,
-    /// The whole write (the scan less the walk), timed as one span (more exact on-CPU time than the
+    /// The whole write (the scan less the walk and the previous snapshot's
+    /// read), timed as one span (more exact on-CPU time than the
     /// sum of the phases: the scheduler's accounting has tick resolution).
     write: Timing,
     open_ro: Timing,
@@ -293,6 +297,18 @@ fn run(
         let m = mark();
         walk(walk_work);
         ph.walk = since(m);
+        // A rescan reads the previous snapshot after the walk, in path
+        // order, to diff it against the new tree.
+        let m = mark();
+        if let Some(prev) = store.snapshots()?.last().map(|s| s.id) {
+            let mut bytes = 0u64;
+            store.visit_tree(prev, None, &mut |r| {
+                bytes = bytes.wrapping_add(r.stats.total_bytes);
+                true
+            })?;
+            std::hint::black_box(bytes);
+        }
+        ph.previous = since(m);
         let m = mark();
         let mut w = store.begin_snapshot(&meta)?;
         for (p, (depth, stats)) in paths.iter().zip(rows) {
@@ -308,8 +324,8 @@ fn run(
         ph.scan = since(whole);
         ph.scan_process_cpu = process_cpu().saturating_sub(process_before);
         ph.write = Timing {
-            wall: ph.scan.wall.saturating_sub(ph.walk.wall),
-            cpu: ph.scan.cpu.saturating_sub(ph.walk.cpu),
+            wall: ph.scan.wall.saturating_sub(ph.walk.wall + ph.previous.wall),
+            cpu: ph.scan.cpu.saturating_sub(ph.walk.cpu + ph.previous.cpu),
         };
         ph.wal = file_len(&wal);
 
@@ -330,10 +346,11 @@ fn run(
         std::hint::black_box(bytes);
         if verbose {
             eprintln!(
-                "snapshot {:>2}: walk {}; write {} = open {} + rows {} + commit {} + close {} ms; \
+                "snapshot {:>2}: walk {}; previous {}; write {} = open {} + rows {} + commit {} + close {} ms; \
                  wal {:.1} MiB; read-only open {}, read {}",
                 n + 1,
                 ph.walk,
+                ph.previous,
                 ph.write,
                 ms(ph.open.wall),
                 ms(ph.rows.wall),
@@ -418,9 +435,10 @@ fn main() -> disktracker::Result<()> {
         let write = med(|p| p.write);
         if walk_work > 0 {
             println!(
-                "snapshot {n:>2}: scan {} = walk {} + the store's share {} (wall)",
+                "snapshot {n:>2}: scan {} = walk {} + previous snapshot's read {} + write {} (wall)",
                 med(|p| p.scan),
                 med(|p| p.walk),
+                med(|p| p.previous),
                 ms(med(|p| p.write).wall)
             );
         }

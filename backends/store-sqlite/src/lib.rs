@@ -18,13 +18,14 @@
 //! why). The log is not copied into the file when the scan closes the
 //! store but by the next writable open, on a background thread while that
 //! process does its other work (`checkpoint.rs`): measured with the
-//! throughput example, that takes ~40 ms of wall time out of each scan's
-//! store work (and ~25 ms out of the whole scan, the copy competing with
-//! the walk for the CPUs). In exchange, until the next writable open a
-//! reader first re-reads the log (~5 ms per 65,000 directories) and reads
-//! the newest snapshot's pages from it (a whole tree of 65,000 directories
-//! in ~40 ms instead of ~29 ms), and a power loss (not a killed process)
-//! can lose the snapshots written since the last copy, as
+//! throughput example, that takes ~35 ms of wall time (118 -> 85 ms) out of
+//! each snapshot write of 65,000 directories, and 14-33 ms out of a whole
+//! stand-in scan on two busy cores (the copy competes with the walk for the
+//! CPUs; a first scan has nothing to copy). In exchange, until the next
+//! writable open a reader first re-reads the log (~5 ms per 65,000
+//! directories) and reads the newest snapshot's pages from it (a whole tree
+//! of 65,000 directories in ~40 ms instead of ~29 ms), and a power loss (not
+//! a killed process) can lose the snapshots written since the last copy, as
 //! `synchronous=NORMAL` allows; the file stays consistent.
 //!
 //! Values are stored as SQLite integers: `u64`s bit-cast to `i64` (so sizes
