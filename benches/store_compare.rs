@@ -1,0 +1,130 @@
+//! Snapshot-store comparison on the 1M-file benchmark tree (about 65k
+//! directories): for every registered store, the snapshot write rate, the
+//! database bytes per directory per snapshot, and the median time of a diff
+//! between two snapshots (computed, and served from the diff cache).
+//!
+//!     cargo bench --bench store_compare [-- TREE [RUNS]]
+//!
+//! TREE defaults to /work/bench-tree-1m (`python3 ../shared/bench/gen_tree.py
+//! TREE 1000000 1`). Snapshot A is a real scan of TREE; snapshot B is A with
+//! about 400 directories grown by a few blocks (their ancestors' totals
+//! too), about 200 directories removed and 200 added.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use disktracker::{
+    DirRecord, SizeKind, SnapshotMeta, SnapshotStore, StoreOptions, WalkContext, WalkOptions,
+    registry,
+};
+use disktracker_defaults as _;
+use disktracker_engine::{DiffFilter, ScanTree, changed_dirs, merge_trees, select};
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn scan(tree: &Path) -> Vec<DirRecord> {
+    let walker = (registry::walkers().unwrap().get("steal").unwrap().create)();
+    let out = walker.walk(tree, &WalkOptions::default(), &WalkContext::default()).unwrap();
+    let t = ScanTree::from_walk(out).unwrap();
+    t.sorted_ids().into_iter().map(|i| t.record(i)).collect()
+}
+
+/// B: A with about 400 directories grown (ancestors re-totalled), about 200
+/// directories removed and 200 new ones, still in path order.
+fn changed_copy(a: &[DirRecord]) -> Vec<DirRecord> {
+    let mut b: Vec<DirRecord> = a.iter().enumerate().filter(|(i, r)| !(r.depth > 2 && i % 300 == 7)).map(|(_, r)| r.clone()).collect();
+    let grow: Vec<Vec<u8>> = b.iter().enumerate().filter(|(i, _)| i % 50 == 3).map(|(_, r)| r.path.clone()).collect();
+    for (k, p) in grow.iter().enumerate() {
+        let add = 4096 * (1 + k as u64 % 7);
+        for r in b.iter_mut().filter(|r| disktracker::path::is_within(p, &r.path)) {
+            r.stats.total_bytes += add;
+            r.stats.total_apparent += add;
+        }
+        if k > 400 {
+            break;
+        }
+    }
+    let mut extra: Vec<DirRecord> = (0..200)
+        .map(|i| {
+            let mut r = a[i * 97 % a.len()].clone();
+            r.path.extend_from_slice(format!("/zz-new-{i}").as_bytes());
+            r.depth += 1;
+            r
+        })
+        .collect();
+    b.append(&mut extra);
+    b.sort_by(|x, y| x.path.cmp(&y.path));
+    b.dedup_by(|x, y| x.path == y.path);
+    b
+}
+
+fn write(store: &mut dyn SnapshotStore, root: &[u8], rows: &[DirRecord]) -> (i64, Duration) {
+    let meta = SnapshotMeta { root: root.to_vec(), dir_count: rows.len() as u64, walker: "bench".into(), ..SnapshotMeta::default() };
+    let t = Instant::now();
+    let mut w = store.begin_snapshot(&meta).unwrap();
+    for r in rows {
+        w.write_dir(&r.path, r.depth, &r.stats).unwrap();
+    }
+    let id = w.commit().unwrap();
+    (id, t.elapsed())
+}
+
+fn file_bytes(path: &Path) -> u64 {
+    ["", "-wal"].iter().map(|s| std::fs::metadata(format!("{}{s}", path.display())).map_or(0, |m| m.len())).sum()
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
+    let tree = PathBuf::from(args.first().cloned().unwrap_or_else(|| "/work/bench-tree-1m".into()));
+    let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
+    if !tree.is_dir() {
+        eprintln!("no benchmark tree at {}; generate it with gen_tree.py (see the file's docs)", tree.display());
+        return;
+    }
+    let a = scan(&tree);
+    let b = changed_copy(&a);
+    let root = a[0].path.clone();
+    let dirs = a.len();
+    println!("tree {} : snapshot A {} dirs, snapshot B {} dirs, {} changed", tree.display(), a.len(), b.len(), merge_trees(&a, &b).len());
+    println!("{:8} {:>14} {:>14} {:>12} {:>14} {:>12}", "store", "write A rows/s", "write B rows/s", "bytes/dir/sn", "diff computed", "diff cached");
+    for plugin in registry::stores().unwrap().iter() {
+        let (mut wa, mut wb, mut dc, mut dk, mut bytes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
+        for _ in 0..runs {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(format!("bench.{}", plugin.extension));
+            let mut store = (plugin.open)(&StoreOptions { path: path.clone(), read_only: false }).unwrap();
+            let (ia, ta) = write(&mut *store, &root, &a);
+            let (ib, tb) = write(&mut *store, &root, &b);
+            wa.push(ta);
+            wb.push(tb);
+            drop(store);
+            bytes = file_bytes(&path);
+            let mut store = (plugin.open)(&StoreOptions { path, read_only: false }).unwrap();
+            // What `disktracker diff` does: changed directories (computed on
+            // the first call, cached after), then filter and rank.
+            let filter = DiffFilter { under: None, min_delta: 0, top: 30, kind: SizeKind::DiskUsage };
+            let t = Instant::now();
+            let (rows, _) = select(changed_dirs(&mut *store, ia, ib).unwrap(), &filter);
+            dc.push(t.elapsed());
+            assert!(!rows.is_empty());
+            for _ in 0..3 {
+                let t = Instant::now();
+                let _ = select(changed_dirs(&mut *store, ia, ib).unwrap(), &filter);
+                dk.push(t.elapsed());
+            }
+        }
+        let rate = |d: Duration, n: usize| n as f64 / d.as_secs_f64();
+        println!(
+            "{:8} {:>14.0} {:>14.0} {:>12.0} {:>11.1} ms {:>9.1} ms",
+            plugin.name,
+            rate(median(wa), a.len()),
+            rate(median(wb), b.len()),
+            bytes as f64 / (2.0 * dirs as f64),
+            median(dc).as_secs_f64() * 1e3,
+            median(dk).as_secs_f64() * 1e3,
+        );
+    }
+}
