@@ -36,13 +36,15 @@ hyperfine --warmup 3 --runs "$RUNS" --export-json "$OUT/scan_vs_peers.json" \
     -n "pdu" "pdu --max-depth=1 $TREE" \
     -n "diskus" "diskus $TREE"
 
-rss() { # median peak RSS (KiB) over 5 runs
+# Median peak RSS (KiB) over 5 runs; PREP (if set) runs before each.
+rss() {
     for _ in 1 2 3 4 5; do
-        /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tail -1
+        [ -n "${PREP:-}" ] && eval "$PREP"
+        /usr/bin/time -f %M "$@" 2>&1 >/dev/null | tr -d '\r' | tail -1
     done | sort -n | sed -n 3p
 }
 {
-    echo "disktracker scan (fresh db) $(rm -f "$WORK"/fresh.*; rss "$DT" --db "$WORK/fresh.db" --quiet scan "$TREE")"
+    echo "disktracker scan (fresh db) $(PREP="rm -f $WORK/fresh.*" rss "$DT" --db "$WORK/fresh.db" --quiet scan "$TREE")"
     echo "disktracker scan (history db) $(rss "$DT" --db "$WORK/history.db" --quiet scan "$TREE")"
     echo "pdu $(rss pdu --max-depth=1 "$TREE")"
     echo "diskus $(rss diskus "$TREE")"

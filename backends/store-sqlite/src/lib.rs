@@ -498,6 +498,18 @@ impl SnapshotStore for SqliteStore {
         })
     }
 
+    fn release_memory(&mut self) {
+        // Pages a large read faulted in through the mapping count toward
+        // this process's resident memory for as long as the file stays
+        // mapped. Changing the limit unmaps the file; restoring it maps it
+        // again lazily, so the seed's mmap_size stays in effect.
+        let _ = self.conn.query_row("PRAGMA mmap_size = 0", [], |_| Ok(()));
+        let _ = self
+            .conn
+            .query_row("PRAGMA mmap_size = 268435456", [], |_| Ok(()));
+        let _ = self.conn.execute_batch("PRAGMA shrink_memory");
+    }
+
     fn reclaim_space(&mut self) -> Result<()> {
         self.check_writable("reclaim space")?;
         let what = "reclaiming free space in";

@@ -83,6 +83,11 @@ pub trait SnapshotStore: Send {
     /// store's documented policy (checkpoint, vacuum, compaction).
     fn reclaim_space(&mut self) -> Result<()>;
 
+    /// Gives back memory held for reads (caches, file mappings) after a large
+    /// read, so a scan's peak memory does not include a whole previous
+    /// snapshot. Later reads work as before. The default does nothing.
+    fn release_memory(&mut self) {}
+
     /// Every directory of a snapshot (or of one subtree), in path order.
     fn read_tree(&self, id: SnapshotId, under: Option<&[u8]>) -> Result<Vec<DirRecord>> {
         let mut out = Vec::new();

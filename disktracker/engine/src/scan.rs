@@ -134,6 +134,7 @@ pub fn run_scan(
                 m.push_a(SizeRow::from(r));
                 true
             })?;
+            store.release_memory();
             Some((prev, prev_root, m.finish()))
         }
         None => None,
