@@ -27,7 +27,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 
 fn scan(tree: &Path) -> Vec<DirRecord> {
     let walker = (registry::walkers().unwrap().get("steal").unwrap().create)();
-    let out = walker.walk(tree, &WalkOptions::default(), &WalkContext::default()).unwrap();
+    let out = walker
+        .walk(tree, &WalkOptions::default(), &WalkContext::default())
+        .unwrap();
     let t = ScanTree::from_walk(out).unwrap();
     t.sorted_ids().into_iter().map(|i| t.record(i)).collect()
 }
@@ -35,11 +37,24 @@ fn scan(tree: &Path) -> Vec<DirRecord> {
 /// B: A with about 400 directories grown (ancestors re-totalled), about 200
 /// directories removed and 200 new ones, still in path order.
 fn changed_copy(a: &[DirRecord]) -> Vec<DirRecord> {
-    let mut b: Vec<DirRecord> = a.iter().enumerate().filter(|(i, r)| !(r.depth > 2 && i % 300 == 7)).map(|(_, r)| r.clone()).collect();
-    let grow: Vec<Vec<u8>> = b.iter().enumerate().filter(|(i, _)| i % 50 == 3).map(|(_, r)| r.path.clone()).collect();
+    let mut b: Vec<DirRecord> = a
+        .iter()
+        .enumerate()
+        .filter(|(i, r)| !(r.depth > 2 && i % 300 == 7))
+        .map(|(_, r)| r.clone())
+        .collect();
+    let grow: Vec<Vec<u8>> = b
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| i % 50 == 3)
+        .map(|(_, r)| r.path.clone())
+        .collect();
     for (k, p) in grow.iter().enumerate() {
         let add = 4096 * (1 + k as u64 % 7);
-        for r in b.iter_mut().filter(|r| disktracker::path::is_within(p, &r.path)) {
+        for r in b
+            .iter_mut()
+            .filter(|r| disktracker::path::is_within(p, &r.path))
+        {
             r.stats.total_bytes += add;
             r.stats.total_apparent += add;
         }
@@ -62,7 +77,12 @@ fn changed_copy(a: &[DirRecord]) -> Vec<DirRecord> {
 }
 
 fn write(store: &mut dyn SnapshotStore, root: &[u8], rows: &[DirRecord]) -> (i64, Duration) {
-    let meta = SnapshotMeta { root: root.to_vec(), dir_count: rows.len() as u64, walker: "bench".into(), ..SnapshotMeta::default() };
+    let meta = SnapshotMeta {
+        root: root.to_vec(),
+        dir_count: rows.len() as u64,
+        walker: "bench".into(),
+        ..SnapshotMeta::default()
+    };
     let t = Instant::now();
     let mut w = store.begin_snapshot(&meta).unwrap();
     for r in rows {
@@ -73,39 +93,75 @@ fn write(store: &mut dyn SnapshotStore, root: &[u8], rows: &[DirRecord]) -> (i64
 }
 
 fn file_bytes(path: &Path) -> u64 {
-    ["", "-wal"].iter().map(|s| std::fs::metadata(format!("{}{s}", path.display())).map_or(0, |m| m.len())).sum()
+    ["", "-wal"]
+        .iter()
+        .map(|s| std::fs::metadata(format!("{}{s}", path.display())).map_or(0, |m| m.len()))
+        .sum()
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with("--")).collect();
-    let tree = PathBuf::from(args.first().cloned().unwrap_or_else(|| "/work/bench-tree-1m".into()));
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with("--"))
+        .collect();
+    let tree = PathBuf::from(
+        args.first()
+            .cloned()
+            .unwrap_or_else(|| "/work/bench-tree-1m".into()),
+    );
     let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
     if !tree.is_dir() {
-        eprintln!("no benchmark tree at {}; generate it with gen_tree.py (see the file's docs)", tree.display());
+        eprintln!(
+            "no benchmark tree at {}; generate it with gen_tree.py (see the file's docs)",
+            tree.display()
+        );
         return;
     }
     let a = scan(&tree);
     let b = changed_copy(&a);
     let root = a[0].path.clone();
     let dirs = a.len();
-    println!("tree {} : snapshot A {} dirs, snapshot B {} dirs, {} changed", tree.display(), a.len(), b.len(), merge_trees(&a, &b).len());
-    println!("{:8} {:>14} {:>14} {:>12} {:>14} {:>12}", "store", "write A rows/s", "write B rows/s", "bytes/dir/sn", "diff computed", "diff cached");
+    println!(
+        "tree {} : snapshot A {} dirs, snapshot B {} dirs, {} changed",
+        tree.display(),
+        a.len(),
+        b.len(),
+        merge_trees(&a, &b).len()
+    );
+    println!(
+        "{:8} {:>14} {:>14} {:>12} {:>14} {:>12}",
+        "store", "write A rows/s", "write B rows/s", "bytes/dir/sn", "diff computed", "diff cached"
+    );
     for plugin in registry::stores().unwrap().iter() {
-        let (mut wa, mut wb, mut dc, mut dk, mut bytes) = (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
+        let (mut wa, mut wb, mut dc, mut dk, mut bytes) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
         for _ in 0..runs {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join(format!("bench.{}", plugin.extension));
-            let mut store = (plugin.open)(&StoreOptions { path: path.clone(), read_only: false }).unwrap();
+            let mut store = (plugin.open)(&StoreOptions {
+                path: path.clone(),
+                read_only: false,
+            })
+            .unwrap();
             let (ia, ta) = write(&mut *store, &root, &a);
             let (ib, tb) = write(&mut *store, &root, &b);
             wa.push(ta);
             wb.push(tb);
             drop(store);
             bytes = file_bytes(&path);
-            let mut store = (plugin.open)(&StoreOptions { path, read_only: false }).unwrap();
+            let mut store = (plugin.open)(&StoreOptions {
+                path,
+                read_only: false,
+            })
+            .unwrap();
             // What `disktracker diff` does: changed directories (computed on
             // the first call, cached after), then filter and rank.
-            let filter = DiffFilter { under: None, min_delta: 0, top: 30, kind: SizeKind::DiskUsage };
+            let filter = DiffFilter {
+                under: None,
+                min_delta: 0,
+                top: 30,
+                kind: SizeKind::DiskUsage,
+            };
             let t = Instant::now();
             let (rows, _) = select(changed_dirs(&mut *store, ia, ib).unwrap(), &filter);
             dc.push(t.elapsed());
