@@ -16,6 +16,7 @@ pub mod error;
 pub mod events;
 pub mod exclude;
 pub mod fingerprint;
+pub mod human;
 pub mod index;
 pub mod model;
 pub mod path;

@@ -365,29 +365,4 @@ fn explain(w: &mut Csv<'_>, r: &ExplainReport, kind: SizeKind) -> csv::Result<()
     Ok(())
 }
 
-/// Milliseconds since the Unix epoch as ISO 8601 UTC with milliseconds.
-///
-/// Hand-rolled (Howard Hinnant's `civil_from_days`, proleptic Gregorian) to
-/// keep a date crate out for one conversion; total over all `i64`.
-pub fn iso_utc(ms: i64) -> String {
-    const MS_PER_DAY: i64 = 86_400_000;
-    let days = ms.div_euclid(MS_PER_DAY);
-    let in_day = ms.rem_euclid(MS_PER_DAY);
-    let (secs, millis) = (in_day / 1000, in_day % 1000);
-    // |days| <= i64::MAX / MS_PER_DAY: nothing below can overflow.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
-}
+pub use disktracker::human::iso_utc;

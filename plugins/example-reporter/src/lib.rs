@@ -68,42 +68,8 @@ pub fn cell(raw: &[u8]) -> String {
     s
 }
 
-/// Binary-prefixed size: exact bytes below 1 KiB, else one decimal.
-fn size(bytes: u64) -> String {
-    magnitude(u128::from(bytes))
-}
-
-fn magnitude(bytes: u128) -> String {
-    const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    // Integer tenths, rounded; `bytes` is at most 2^64, so nothing overflows.
-    let mut exp = 1;
-    while exp + 1 < UNITS.len() && bytes >> (10 * (exp + 1)) > 0 {
-        exp += 1;
-    }
-    let tenths = |e: usize| (bytes * 10 + (1u128 << (10 * e)) / 2) >> (10 * e);
-    let mut t = tenths(exp);
-    if t >= 10_240 && exp + 1 < UNITS.len() {
-        exp += 1;
-        t = tenths(exp);
-    }
-    format!("{}.{} {}", t / 10, t % 10, UNITS[exp])
-}
-
-fn delta(d: i128) -> String {
-    // |B - A| of two u64 sizes fits in u128 with room to spare.
-    let sign = match d.signum() {
-        1 => "+",
-        -1 => "-",
-        _ => "",
-    };
-    format!(
-        "{sign}{}",
-        magnitude(d.unsigned_abs().min(u128::from(u64::MAX)))
-    )
-}
+// The API crate's formatting, so a third-party reporter reads like the built-in ones.
+use disktracker::human::{delta, size};
 
 fn share(part: u64, whole: u64) -> String {
     if whole == 0 {

@@ -9,7 +9,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod format;
+/// Size, time and duration formatting (shared with every reporter).
+pub use disktracker::human as format;
 mod grid;
 
 use std::borrow::Cow;

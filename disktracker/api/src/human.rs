@@ -1,4 +1,5 @@
-//! Formatting of sizes, deltas, percentages, times and durations for humans.
+//! Formatting of sizes, deltas, percentages, times and durations for people,
+//! shared by every reporter (first-party or not) so they all read alike.
 //!
 //! Everything here is total: every input, however absurd, gives a string and
 //! never a panic, because a reporter must not crash on the data it is handed.
@@ -84,18 +85,35 @@ pub fn duration_ms(ms: u64) -> String {
     }
 }
 
+const MS_PER_DAY: i64 = 86_400_000;
+
 /// Milliseconds since the Unix epoch as UTC `"YYYY-MM-DD HH:MM:SS"`.
 ///
 /// Computed here (proleptic Gregorian calendar, Howard Hinnant's
-/// `civil_from_days`) rather than with a date crate: it is twenty lines and the
-/// one conversion the reporters need. Times before 1970 work too.
+/// `civil_from_days`) rather than with a date crate: it is the one conversion
+/// the reporters need, and unlike `humantime` it is total — times before 1970
+/// and absurd values format instead of panicking.
 pub fn utc(ms: i64) -> String {
-    const MS_PER_DAY: i64 = 86_400_000;
     let days = ms.div_euclid(MS_PER_DAY);
     let secs = ms.rem_euclid(MS_PER_DAY) / 1000;
     let (y, m, d) = civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        secs / 3600,
+        (secs % 3600) / 60,
+        secs % 60
+    )
+}
+
+/// Milliseconds since the Unix epoch as ISO 8601 UTC with milliseconds
+/// (`"2026-11-21T06:02:23.123Z"`), for machine-readable text formats.
+pub fn iso_utc(ms: i64) -> String {
+    let days = ms.div_euclid(MS_PER_DAY);
+    let in_day = ms.rem_euclid(MS_PER_DAY);
+    let (secs, millis) = (in_day / 1000, in_day % 1000);
+    let (y, m, d) = civil_from_days(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
         secs / 3600,
         (secs % 3600) / 60,
         secs % 60
