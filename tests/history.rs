@@ -84,17 +84,16 @@ fn json_path(v: &Value) -> Vec<u8> {
 }
 
 fn diff_json(env: &Env, backend: &str, extra: &[&str]) -> Value {
-    let mut args = vec![
-        "--backend",
-        backend,
-        "--format",
-        "json",
-        "diff",
-        "--top",
-        "1000000",
-    ];
+    let mut args = vec!["diff", "--top", "1000000"];
     args.extend_from_slice(extra);
-    serde_json::from_str(&ok(&env.run(&args))).unwrap()
+    json(env, backend, &args)
+}
+
+/// Runs `disktracker --backend B --format json ARGS…` and parses its output.
+fn json(env: &Env, backend: &str, args: &[&str]) -> Value {
+    let mut all = vec!["--backend", backend, "--format", "json"];
+    all.extend_from_slice(args);
+    serde_json::from_str(&ok(&env.run(&all))).unwrap()
 }
 
 fn entries(doc: &Value) -> BTreeMap<Vec<u8>, Sides> {
@@ -199,32 +198,9 @@ fn both_stores_give_the_same_answers() {
     let [s, r] = BACKENDS.map(|b| diff_json(&env, b, &[]));
     assert_eq!(s["entries"], r["entries"]);
     assert_eq!(s["changed"], r["changed"]);
-    let explain = |b: &str| -> Value {
-        serde_json::from_str(&ok(&env.run(&[
-            "--backend",
-            b,
-            "--format",
-            "json",
-            "explain",
-            root.to_str().unwrap(),
-        ])))
-        .unwrap()
-    };
+    let explain = |b: &str| -> Value { json(&env, b, &["explain", root.to_str().unwrap()]) };
     assert_eq!(explain("sqlite")["root"], explain("redb")["root"]);
-    let show = |b: &str| -> Value {
-        serde_json::from_str(&ok(&env.run(&[
-            "--backend",
-            b,
-            "--format",
-            "json",
-            "show",
-            "--depth",
-            "9",
-            "--top",
-            "999",
-        ])))
-        .unwrap()
-    };
+    let show = |b: &str| -> Value { json(&env, b, &["show", "--depth", "9", "--top", "999"]) };
     assert_eq!(show("sqlite")["rows"], show("redb")["rows"]);
 }
 
@@ -246,15 +222,7 @@ fn warm_rescan_sees_a_file_grown_in_place_behind_an_unchanged_dir_mtime(
         .set_modified(dir_mtime)
         .unwrap();
     assert_eq!(fs::metadata(&dir).unwrap().modified().unwrap(), dir_mtime);
-    let doc: Value = serde_json::from_str(&ok(&env.run(&[
-        "--backend",
-        backend,
-        "--format",
-        "json",
-        "scan",
-        root.to_str().unwrap(),
-    ])))
-    .unwrap();
+    let doc: Value = json(&env, backend, &["scan", root.to_str().unwrap()]);
     let after = oracle::compute(&root);
     let want = expected_diff(&before, &after);
     assert_eq!(want.len(), 2, "the directory and the root changed");
@@ -297,15 +265,7 @@ fn warm_rescan_reports_contents_rewritten_behind_unchanged_sizes(
     let mtime = fs::metadata(&dir).unwrap().modified().unwrap();
     fs::rename(dir.join("other"), dir.join("renamed")).unwrap();
     fs::File::open(&dir).unwrap().set_modified(mtime).unwrap();
-    let doc: Value = serde_json::from_str(&ok(&env.run(&[
-        "--backend",
-        backend,
-        "--format",
-        "json",
-        "scan",
-        root.to_str().unwrap(),
-    ])))
-    .unwrap();
+    let doc: Value = json(&env, backend, &["scan", root.to_str().unwrap()]);
     let since = &doc["since"];
     assert_eq!(since["changed_directories"], 0);
     assert_eq!(since["disk_usage_delta"], 0);
@@ -313,15 +273,7 @@ fn warm_rescan_reports_contents_rewritten_behind_unchanged_sizes(
     // A first scan has nothing to compare with.
     let other = env.path().join("other");
     initial_tree(&other);
-    let doc: Value = serde_json::from_str(&ok(&env.run(&[
-        "--backend",
-        backend,
-        "--format",
-        "json",
-        "scan",
-        other.to_str().unwrap(),
-    ])))
-    .unwrap();
+    let doc: Value = json(&env, backend, &["scan", other.to_str().unwrap()]);
     assert!(doc["since"].is_null());
 }
 
@@ -344,15 +296,7 @@ fn explain_attributes_growth_to_its_contributors(#[values("sqlite", "redb")] bac
     scan(&env, backend, &root);
     let after = oracle::compute(&root);
 
-    let doc: Value = serde_json::from_str(&ok(&env.run(&[
-        "--backend",
-        backend,
-        "--format",
-        "json",
-        "explain",
-        root.to_str().unwrap(),
-    ])))
-    .unwrap();
+    let doc: Value = json(&env, backend, &["explain", root.to_str().unwrap()]);
     let node = &doc["root"];
     let delta = |o: &Oracle, p: &Path| o.dirs.get(&bytes(p)).map_or(0, |e| e.total_bytes as i64);
     let change = |p: &Path| delta(&after, p) - delta(&before, p);
@@ -389,17 +333,11 @@ fn explain_attributes_growth_to_its_contributors(#[values("sqlite", "redb")] bac
         .collect();
     assert_eq!(a_kids, [bytes(&root.join("a/x")), bytes(&root.join("a/y"))]);
     // The new directory is marked as added when it is a contributor.
-    let doc: Value = serde_json::from_str(&ok(&env.run(&[
-        "--backend",
+    let doc: Value = json(
+        &env,
         backend,
-        "--format",
-        "json",
-        "explain",
-        "--threshold",
-        "1",
-        root.to_str().unwrap(),
-    ])))
-    .unwrap();
+        &["explain", "--threshold", "1", root.to_str().unwrap()],
+    );
     let c = doc["root"]["children"]
         .as_array()
         .unwrap()
