@@ -61,7 +61,6 @@ fn is_broken_pipe(e: &Error) -> bool {
 /// Everything a command needs: configuration, output, cancellation.
 pub(crate) struct App {
     pub cfg: Layered,
-    pub reporter_name: String,
     reporter: Box<dyn Reporter>,
     pub render: RenderOptions,
     pub cancel: CancelToken,
@@ -81,7 +80,6 @@ impl App {
             SizeKind::DiskUsage
         };
         Ok(App {
-            reporter_name: cfg.config.format.clone(),
             reporter: (reporter_plugin.create)(),
             render: RenderOptions { size_kind },
             cancel: CancelToken::new(),
@@ -121,8 +119,11 @@ impl App {
                 } else {
                     ErrorKind::Io
                 };
-                Error::new(kind, format!("cannot write {} output", self.reporter_name))
-                    .with_source(e)
+                Error::new(
+                    kind,
+                    format!("cannot write {} output", self.cfg.config.format),
+                )
+                .with_source(e)
             })
     }
 

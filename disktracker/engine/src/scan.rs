@@ -65,7 +65,8 @@ fn host_name() -> String {
         .into_owned()
 }
 
-/// Walks `root` with `walker`, aggregates, and stores the snapshot in one
+/// Walks `root` (as returned by [`resolve_root`]: absolute, canonical, a
+/// directory) with `walker`, aggregates, and stores the snapshot in one
 /// transaction. Cancellation (through `ctx.cancel`) before the commit stores
 /// nothing.
 ///
@@ -85,15 +86,14 @@ pub fn run_scan(
 ) -> Result<ScanOutcome> {
     let start = Instant::now();
     let started_at_ms = now_ms();
-    let root = resolve_root(root)?;
-    let root_bytes = disktracker::path::path_bytes(&root);
+    let root_bytes = disktracker::path::path_bytes(root);
     let previous_id = store
         .snapshots()?
         .iter()
         .rev()
         .find(|s| s.meta.root == root_bytes)
         .map(|s| s.id);
-    let out = walker.walk(&root, opts, ctx)?;
+    let out = walker.walk(root, opts, ctx)?;
     if ctx.cancel.is_cancelled() {
         return Err(Error::cancelled());
     }
