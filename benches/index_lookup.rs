@@ -20,6 +20,13 @@
 //! search structure (a stream of unrelated `size` calls or watcher updates).
 //! `lookup_1M_hot1k`: 1,024 queries asked over and over, so each structure's
 //! search paths stay in CPU caches too.
+//!
+//! The mmap index builds its lookup fence on the 65,536th lookup of an open
+//! index (`FENCE_AFTER_LOOKUPS`), which is the last query of the warm-up
+//! pass: `mmap` is that steady state (a watcher), asserted below.
+//! `mmap_nofence` is the same file without it (what the first 65,535
+//! lookups of any open index, e.g. a one-shot CLI call, cost), and
+//! `fence_1M` measures the build itself and open + one lookup.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -339,6 +346,13 @@ fn lookups(c: &mut Criterion) {
     let mmap = MmapIndex::open(&index_opts(&mmap_path)).unwrap();
     assert!(mmap.is_mapped());
     bench_lookups(&mut g, "mmap", &qs, hits, |q| mmap.lookup(q));
+    assert!(
+        mmap.has_fence(),
+        "the warm-up pass should have built the fence"
+    );
+    let plain = MmapIndex::open(&index_opts(&mmap_path)).unwrap();
+    plain.disable_fence();
+    bench_lookups(&mut g, "mmap_nofence", &qs, hits, |q| plain.lookup(q));
     let only_hits: Vec<Vec<u8>> = qs
         .iter()
         .filter(|q| q.last() != Some(&b'~'))
@@ -386,6 +400,8 @@ fn lookups(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     bench_lookups(&mut g, "mmap", hot, hot_hits, |q| mmap.lookup(q));
+    bench_lookups(&mut g, "mmap_nofence", hot, hot_hits, |q| plain.lookup(q));
+    drop(plain);
     bench_lookups(&mut g, "sqlite", hot, hot_hits, &mut sqlite);
     bench_lookups(&mut g, "redb", hot, hot_hits, redb_get);
     bench_lookups(&mut g, "hashmap", hot, hot_hits, |q| map.get(q).copied());
@@ -408,6 +424,34 @@ fn lookups(c: &mut Criterion) {
             let ix = MmapIndex::open(&index_opts(&mmap_path)).unwrap();
             ix.verify().unwrap();
             ix
+        })
+    });
+    g.finish();
+
+    // The fence: building it on a freshly opened index (what the lookup
+    // that crosses the threshold pays, once), and open + a single lookup
+    // (a one-shot CLI call, which never builds one).
+    let mut g = c.benchmark_group("fence_1M");
+    g.sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    g.bench_function("build", |b| {
+        b.iter_batched(
+            || MmapIndex::open(&index_opts(&mmap_path)).unwrap(),
+            |ix| {
+                assert!(ix.prepare_fence());
+                ix
+            },
+            BatchSize::PerIteration,
+        )
+    });
+    g.sample_size(100).measurement_time(Duration::from_secs(3));
+    let mut k = 0usize;
+    g.bench_function("open_first_lookup", |b| {
+        b.iter(|| {
+            let ix = MmapIndex::open(black_box(&index_opts(&mmap_path))).unwrap();
+            k = k.wrapping_add(7919);
+            black_box(ix.lookup(&qs[k % qs.len()]))
         })
     });
     g.finish();

@@ -236,7 +236,7 @@ impl<'a> IndexView<'a> {
 
     /// The raw fields of entry `i`: (path offset, path length, total bytes).
     #[inline]
-    fn raw(&self, i: usize) -> Option<(u32, u32, u64)> {
+    pub(crate) fn raw(&self, i: usize) -> Option<(u32, u32, u64)> {
         let e: &[u8; ENTRY_LEN] = self
             .entries
             .get(i.checked_mul(ENTRY_LEN)?..)?
@@ -265,6 +265,24 @@ impl<'a> IndexView<'a> {
             u32::from_le_bytes([l0, l1, l2, l3]),
             u64::from_le_bytes([t0, t1, t2, t3, t4, t5, t6, t7]),
         ))
+    }
+
+    /// Starts fetching the cache line of entry `i` (a hint; nothing if out of range).
+    #[inline(always)]
+    pub(crate) fn prefetch_entry(&self, i: usize) {
+        prefetch(self.entries, i.wrapping_mul(ENTRY_LEN));
+    }
+
+    /// Starts fetching the cache line of pool byte `at` (a hint; nothing if out of range).
+    #[inline(always)]
+    pub(crate) fn prefetch_pool(&self, at: usize) {
+        prefetch(self.pool, at);
+    }
+
+    /// Pool bytes `off..off + len`, or `None` when outside the pool.
+    #[inline]
+    pub(crate) fn pool_bytes(&self, off: usize, len: usize) -> Option<&'a [u8]> {
+        self.pool.get(off..off.checked_add(len)?)
     }
 
     /// The path of entry `i`, or `None` when `i` is out of range or the entry

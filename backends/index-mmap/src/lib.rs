@@ -73,7 +73,7 @@
 //!   to raise: `ulimit -v`, `vm.max_map_count`). [`Load::Read`] asks for that
 //!   directly, e.g. on network filesystems.
 //! * **`unsafe`** appears only in the private `map` module: the call that
-//!   creates the mapping, and a cache-prefetch hint for the binary search.
+//!   creates the mapping, and cache-prefetch hints for the searches.
 //! * **Sharing.** [`MmapIndex`] is `Send + Sync`: lookups through `&self` can
 //!   run on many threads; changes need `&mut self`. Only one process should
 //!   change a given index (the watcher's lock).
@@ -81,14 +81,25 @@
 //! # Performance
 //!
 //! `benches/index_lookup.rs` on 1,000,000 generated paths (mean 133 bytes,
-//! a 142 MB file), 2-core shared VM with ~150 ns DRAM latency: median lookup
-//! 975 ns for random queries that miss the CPU caches (page cache warm;
-//! ~5 dependent DRAM misses per binary search), 203 ns for a hot set of
-//! 1,024 queries; SQLite's indexed point query is 9–32× slower, redb 1.7–3×.
-//! Open + validate 20 µs; compaction of 1M entries with 10k changes 171 ms.
+//! a 142 MB file), 2-core shared VM with ~150 ns DRAM latency, random
+//! queries (half misses) that miss the CPU caches, page cache warm:
+//!
+//! | median lookup                         | random  | hot 1k set |
+//! |---------------------------------------|---------|------------|
+//! | steady state (fence built)            | 551 ns  | 195 ns     |
+//! | first 65,535 lookups of an open index | 976 ns  | 214 ns     |
+//! | SQLite indexed point query            | 8.9 µs  | 7.1 µs     |
+//! | redb                                  | 1.5 µs  | 507 ns     |
+//!
+//! The plain binary search waits on ~6 dependent DRAM misses; the lookup
+//! fence (built on the 65,536th lookup of an open index, 15 ms and 8 MB for
+//! 1M entries; see [`MmapIndex::lookup`]) leaves one round trip to the file
+//! plus ~0.3 key reads. Open + validate 19 µs (never builds the fence);
+//! open + one lookup 70 µs; compaction of 1M entries with 10k changes 158 ms.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+mod fence;
 pub mod format;
 mod index;
 // The one module allowed `unsafe`: creating the mapping.
@@ -99,7 +110,7 @@ mod overlay;
 use disktracker::{IndexOptions, LiveIndex, Result};
 
 pub use format::{FormatError, IndexView};
-pub use index::{Iter, Load, MmapIndex, index_path_for, tmp_path_for};
+pub use index::{FENCE_AFTER_LOOKUPS, Iter, Load, MmapIndex, index_path_for, tmp_path_for};
 
 /// Registered name of this index.
 pub const NAME: &str = "mmap";

@@ -1,7 +1,8 @@
 //! The index bytes: a read-only memory map, or the file read into memory.
 //!
-//! This is the only module of the crate allowed to use `unsafe`, for exactly
-//! one call: creating the mapping.
+//! This is the only module of the crate allowed to use `unsafe`: creating
+//! the mapping, and the x86-64 prefetch intrinsic (not callable without
+//! `unsafe` on this toolchain).
 // `unsafe_code` is allowed for this module only, at its `mod` item in lib.rs.
 #![deny(clippy::undocumented_unsafe_blocks)]
 
@@ -92,4 +93,18 @@ pub(crate) fn prefetch(bytes: &[u8], at: usize) {
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = (bytes, at);
+}
+
+/// [`prefetch`] of the cache line holding `*r`.
+#[inline(always)]
+pub(crate) fn prefetch_ref<T>(r: &T) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+        // SAFETY: as in `prefetch`: SSE is baseline on x86-64, a prefetch
+        // never faults, and the pointer comes from a live reference.
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(std::ptr::from_ref(r).cast::<i8>()) }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = r;
 }

@@ -147,3 +147,32 @@ fn lookups_do_not_allocate(
     assert_eq!(n, 0, "lookups allocated {n} times");
     assert_eq!(found, paths.len() - tombstoned.len() + 100);
 }
+
+#[test]
+fn fenced_lookups_do_not_allocate() {
+    let dir = tempfile::tempdir().unwrap();
+    let opts = IndexOptions {
+        path: dir.path().join("data.mmap"),
+        advice: ReadAdvice::Random,
+        preload: false,
+    };
+    let paths: Vec<Vec<u8>> = (0..70_000u32)
+        .map(|i| format!("/root/d{}/e{}/f{i}", i % 17, i % 101).into_bytes())
+        .collect();
+    MmapIndex::create(&opts, paths.iter().map(|p| (p.as_slice(), 1u64))).unwrap();
+    let ix = MmapIndex::open(&opts).unwrap();
+    // Building the fence allocates (once); the lookups after it must not.
+    assert!(ix.prepare_fence());
+    let mut found = 0usize;
+    let n = allocations(|| {
+        for p in &paths {
+            found += usize::from(black_box(ix.lookup(black_box(p))).is_some());
+            let mut miss = [0u8; 64];
+            miss[..p.len()].copy_from_slice(p);
+            miss[p.len()] = b'x';
+            assert!(black_box(ix.lookup(black_box(&miss[..=p.len()]))).is_none());
+        }
+    });
+    assert_eq!(n, 0, "fenced lookups allocated {n} times");
+    assert_eq!(found, paths.len());
+}
