@@ -222,3 +222,49 @@ fn deleting_leaves_others_and_reports_ids() {
         snaps[1].meta.dir_count
     );
 }
+
+const LOCKED: i32 = 5;
+
+#[test]
+fn locked_redb_database_is_reported_and_nothing_is_lost() {
+    let env = Env::new();
+    let root = env.path().join("tree");
+    handmade_tree(&root).unwrap();
+    let root = root.to_str().unwrap();
+    ok(&env.run(&["--backend", "redb", "--quiet", "scan", root]));
+    // redb locks the whole file: a writable handle held here is "another disktracker".
+    let plugin = disktracker::registry::stores()
+        .unwrap()
+        .get("redb")
+        .unwrap();
+    let path = env.db.with_extension("redb");
+    let holder = (plugin.open)(&disktracker::StoreOptions {
+        path: path.clone(),
+        read_only: false,
+    })
+    .unwrap();
+    let err = fails_with(&env.run(&["--backend", "redb", "scan", root]), LOCKED);
+    assert!(
+        err.contains(&*path.to_string_lossy()),
+        "names the file: {err}"
+    );
+    drop(holder);
+    assert_eq!(env.snapshots("redb").len(), 1, "nothing lost");
+}
+
+#[test]
+fn locked_sqlite_database_is_reported_after_the_busy_timeout() {
+    let (env, root) = env_with_snapshot();
+    // Another writer holding the write lock for longer than the busy timeout.
+    let conn = rusqlite::Connection::open(&env.db).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE; DELETE FROM diff_cache;")
+        .unwrap();
+    let err = fails_with(&env.run(&["--quiet", "scan", &root]), LOCKED);
+    assert!(
+        err.contains(&*env.db.to_string_lossy()),
+        "names the file: {err}"
+    );
+    conn.execute_batch("ROLLBACK").unwrap();
+    drop(conn);
+    assert_eq!(env.snapshots("sqlite").len(), 1, "nothing lost");
+}
