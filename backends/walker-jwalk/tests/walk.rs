@@ -2,15 +2,18 @@
 //!
 //! The comparison with the default walker, the unprivileged and mount-point
 //! cases, and the race tests live in `walker-steal/tests/walk.rs`, which
-//! links both walkers; the helpers are shared with it by path.
+//! links both walkers; the oracle, fixtures and comparisons come from
+//! `disktracker-testkit`.
 
-#[path = "../../walker-steal/tests/common/mod.rs"]
-mod common;
-
+use std::collections::BTreeSet;
 use std::fs;
 
-use common::*;
 use disktracker::{ErrorKind, Exclude, WalkContext, WalkOptions, Walker};
+use disktracker_testkit::fixtures::{handmade_walk_tree, tempdir};
+use disktracker_testkit::oracle::{self, Options};
+use disktracker_testkit::walker_conformance::{
+    assert_matches_du, assert_matches_oracle, assert_same, records, scan, totals,
+};
 use disktracker_walker_jwalk::JwalkWalker;
 use rstest::rstest;
 
@@ -26,27 +29,19 @@ fn registered_as_jwalk() {
 #[rstest]
 fn handmade_tree_matches_oracle_and_du(#[values(1, 2, 8)] threads: usize) {
     let (_t, root) = tempdir();
-    build_handmade(&root, false);
+    handmade_walk_tree(&root, false).unwrap();
     let tree = scan(&JwalkWalker, &root, threads, |_| {});
-    assert_same(
-        "oracle",
-        &totals(&tree),
-        &oracle(&root, &OracleOpts::default()),
-    );
-    assert_matches_du(&tree, &root, &[]);
+    assert_matches_oracle(&tree, &oracle::compute(&root));
+    assert_matches_du(&tree, &root, &[], &BTreeSet::new());
     assert_eq!(tree.error_count(), 0);
 }
 
 #[rstest]
 fn cross_directory_hard_links_and_thread_counts(#[values(1, 8)] threads: usize) {
     let (_t, root) = tempdir();
-    build_handmade(&root, true);
+    handmade_walk_tree(&root, true).unwrap();
     let tree = scan(&JwalkWalker, &root, threads, |_| {});
-    assert_same(
-        "oracle",
-        &totals(&tree),
-        &oracle(&root, &OracleOpts::default()),
-    );
+    assert_matches_oracle(&tree, &oracle::compute(&root));
     let single = records(&scan(&JwalkWalker, &root, 1, |_| {}));
     assert_same("same records with 1 thread", &records(&tree), &single);
 }
@@ -54,7 +49,7 @@ fn cross_directory_hard_links_and_thread_counts(#[values(1, 8)] threads: usize) 
 #[test]
 fn excluded_entries_are_skipped_entirely() {
     let (_t, root) = tempdir();
-    build_handmade(&root, false);
+    handmade_walk_tree(&root, false).unwrap();
     fs::create_dir_all(root.join("build/tmp/x")).unwrap();
     fs::write(root.join("build/tmp/x/big"), vec![1u8; 9000]).unwrap();
     fs::write(root.join("a/b/z.o"), vec![1u8; 9000]).unwrap();
@@ -62,20 +57,14 @@ fn excluded_entries_are_skipped_entirely() {
     let tree = scan(&JwalkWalker, &root, 2, |o| {
         o.exclude = Exclude::new(&["*.o", "build/tmp", "wide"]).unwrap();
     });
-    let want = oracle(
-        &root,
-        &OracleOpts {
-            skip: Some(&skip),
-            ..OracleOpts::default()
-        },
-    );
+    let want = oracle::compute_with(&root, &Options::skipping(&skip)).dirs;
     assert_same("oracle with excludes", &totals(&tree), &want);
 }
 
 #[test]
 fn a_cancelled_token_returns_cancelled() {
     let (_t, root) = tempdir();
-    build_handmade(&root, false);
+    handmade_walk_tree(&root, false).unwrap();
     let ctx = WalkContext::default();
     ctx.cancel.cancel();
     let err = JwalkWalker
@@ -87,7 +76,7 @@ fn a_cancelled_token_returns_cancelled() {
 #[test]
 fn progress_counts_every_directory() {
     let (_t, root) = tempdir();
-    build_handmade(&root, false);
+    handmade_walk_tree(&root, false).unwrap();
     let ctx = WalkContext::default();
     let opts = WalkOptions {
         threads: 2,

@@ -1,11 +1,10 @@
 //! Both walkers against an independent oracle and GNU `du`, on real trees.
 //!
 //! The jwalk walker is linked here too, so its results can be compared with
-//! the default walker's record by record.
+//! the default walker's record by record. The oracle, fixtures and
+//! comparisons come from `disktracker-testkit`.
 
-mod common;
-
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::os::unix::process::CommandExt;
@@ -14,9 +13,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::*;
-use disktracker::{ErrorKind, WalkContext, WalkOptions, Walker};
+use disktracker::{ErrorKind, WalkContext, WalkOptions};
 use disktracker_engine::ScanTree;
+use disktracker_testkit::fixtures::{gen_tree, handmade_walk_tree, tempdir};
+use disktracker_testkit::oracle::{self, Options, du, key};
+use disktracker_testkit::walker_conformance::{
+    assert_matches_du, assert_matches_oracle, assert_same, records, scan, totals, walker,
+};
 use rstest::rstest;
 
 // Linked for their registrations.
@@ -24,14 +27,6 @@ use disktracker_walker_jwalk as _;
 use disktracker_walker_steal as _;
 
 const WALKERS: [&str; 2] = ["steal", "jwalk"];
-
-fn walker(name: &str) -> Box<dyn Walker> {
-    (disktracker::registry::walkers()
-        .unwrap()
-        .get(name)
-        .unwrap()
-        .create)()
-}
 
 fn is_root() -> bool {
     fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
@@ -71,14 +66,10 @@ fn handmade_tree_matches_oracle_and_du(
     #[values(1, 2, 8)] threads: usize,
 ) {
     let (_t, root) = tempdir();
-    build_handmade(&root, false);
+    handmade_walk_tree(&root, false).unwrap();
     let tree = scan(&*walker(name), &root, threads, |_| {});
-    assert_same(
-        "oracle",
-        &totals(&tree),
-        &oracle(&root, &OracleOpts::default()),
-    );
-    assert_matches_du(&tree, &root, &[]);
+    assert_matches_oracle(&tree, &oracle::compute(&root));
+    assert_matches_du(&tree, &root, &[], &BTreeSet::new());
     assert_eq!(tree.error_count(), 0);
     // Spot checks that keep the oracle honest.
     let wide = tree
@@ -102,35 +93,23 @@ fn cross_directory_hard_links_go_to_the_first_path(
     #[values(1, 8)] threads: usize,
 ) {
     let (_t, root) = tempdir();
-    build_handmade(&root, true);
+    handmade_walk_tree(&root, true).unwrap();
     let tree = scan(&*walker(name), &root, threads, |_| {});
     let got = totals(&tree);
-    assert_same("oracle", &got, &oracle(&root, &OracleOpts::default()));
+    assert_same("oracle", &got, &oracle::compute(&root).dirs);
     // Which directory holds a link does not change the root's totals.
-    let du_root = |apparent| du(&root, apparent, &["-s"])[&b(&root)];
-    assert_eq!(got[&b(&root)].total_bytes, du_root(false));
-    assert_eq!(got[&b(&root)].total_apparent, du_root(true));
+    let du_root = |apparent| du(&root, apparent, &["-s"])[&key(&root)];
+    assert_eq!(got[&key(&root)].total_bytes, du_root(false));
+    assert_eq!(got[&key(&root)].total_apparent, du_root(true));
     // The first path bytewise: xa/sub/link, not xb/orig.
-    assert_eq!(got[&b(&root.join("xa/sub"))].direct_files, 1);
-    assert_eq!(got[&b(&root.join("xb"))].direct_files, 0);
+    assert_eq!(got[&key(&root.join("xa/sub"))].direct_files, 1);
+    assert_eq!(got[&key(&root.join("xb"))].direct_files, 0);
 }
 
-fn generated_tree(nfiles: u32, seed: u32) -> (tempfile::TempDir, PathBuf) {
+fn generated_tree(nfiles: u64, seed: u64) -> (tempfile::TempDir, PathBuf) {
     let (t, dir) = tempdir();
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/bench/gen_tree.py");
-    assert!(
-        script.exists(),
-        "{} is missing (../shared beside the workspace)",
-        script.display()
-    );
     let root = dir.join("tree");
-    let out = Command::new("python3")
-        .arg(&script)
-        .arg(&root)
-        .args([nfiles.to_string(), seed.to_string()])
-        .output()
-        .expect("python3 runs");
-    assert!(out.status.success(), "gen_tree.py failed: {out:?}");
+    gen_tree(&root, nfiles, seed).expect("gen_tree.py");
     (t, root)
 }
 
@@ -139,10 +118,10 @@ fn generated_tree_matches_oracle(#[values("steal", "jwalk")] name: &str) {
     let (_t, root) = generated_tree(6000, 7);
     let tree = scan(&*walker(name), &root, 2, |_| {});
     let got = totals(&tree);
-    assert_same("oracle", &got, &oracle(&root, &OracleOpts::default()));
-    let du_root = |apparent| du(&root, apparent, &["-s"])[&b(&root)];
-    assert_eq!(got[&b(&root)].total_bytes, du_root(false));
-    assert_eq!(got[&b(&root)].total_apparent, du_root(true));
+    assert_same("oracle", &got, &oracle::compute(&root).dirs);
+    let du_root = |apparent| du(&root, apparent, &["-s"])[&key(&root)];
+    assert_eq!(got[&key(&root)].total_bytes, du_root(false));
+    assert_eq!(got[&key(&root)].total_apparent, du_root(true));
     assert!(tree.len() > 100, "a real tree: {} directories", tree.len());
 }
 
@@ -154,7 +133,7 @@ fn identical_records_for_any_walker_and_thread_count(
 ) {
     let (_t, root) = if kind == "handmade" {
         let (t, root) = tempdir();
-        build_handmade(&root, true);
+        handmade_walk_tree(&root, true).unwrap();
         (t, root)
     } else {
         generated_tree(3000, 11)
@@ -179,7 +158,7 @@ fn excluded_entries_are_skipped_entirely(
     #[values(1, 4)] threads: usize,
 ) {
     let (_t, root) = tempdir();
-    build_handmade(&root, false);
+    handmade_walk_tree(&root, false).unwrap();
     for d in [
         "build/tmp/x",
         "other/build/tmp",
@@ -210,19 +189,13 @@ fn excluded_entries_are_skipped_entirely(
         o.exclude = disktracker::Exclude::new(&patterns).unwrap();
     });
     let got = totals(&tree);
-    let want = oracle(
-        &root,
-        &OracleOpts {
-            skip: Some(&skip),
-            ..OracleOpts::default()
-        },
-    );
+    let want = oracle::compute_with(&root, &Options::skipping(&skip)).dirs;
     assert_same("oracle with excludes", &got, &want);
-    assert!(!got.contains_key(&b(&root.join("build/tmp"))));
-    assert!(got.contains_key(&b(&root.join("other/build/tmp"))));
-    assert!(got.contains_key(&b(&root.join("deep/d0/d1/d2/d3/d4"))));
-    assert!(!got.contains_key(&b(&root.join("deep/d0/d1/d2/d3/d4/d5"))));
-    assert_eq!(got[&b(&root.join("src"))].child_count, 0);
+    assert!(!got.contains_key(&key(&root.join("build/tmp"))));
+    assert!(got.contains_key(&key(&root.join("other/build/tmp"))));
+    assert!(got.contains_key(&key(&root.join("deep/d0/d1/d2/d3/d4"))));
+    assert!(!got.contains_key(&key(&root.join("deep/d0/d1/d2/d3/d4/d5"))));
+    assert_eq!(got[&key(&root.join("src"))].child_count, 0);
 }
 
 #[rstest]
@@ -308,7 +281,7 @@ fn unreadable_directories_are_counted_and_reported() {
         assert_same(
             "oracle as root",
             &totals(&tree),
-            &oracle(&root, &OracleOpts::default()),
+            &oracle::compute(&root).dirs,
         );
         rerun(
             "unreadable_directories_are_counted_and_reported",
@@ -331,9 +304,9 @@ fn check_unreadable(root: &Path) {
         for threads in [1, 4] {
             let tree = scan(&*walker(name), root, threads, |_| {});
             let got = totals(&tree);
-            assert_same("oracle", &got, &oracle(root, &OracleOpts::default()));
-            assert_matches_du(&tree, root, &[]);
-            let errors = |d: &str| got[&b(&root.join(d))].errors;
+            assert_same("oracle", &got, &oracle::compute(root).dirs);
+            assert_matches_du(&tree, root, &[], &BTreeSet::new());
+            let errors = |d: &str| got[&key(&root.join(d))].errors;
             // Cannot open: one error each. Listable but not searchable: one per entry.
             assert_eq!(
                 (errors("locked"), errors("nolist"), errors("noexec")),
@@ -354,7 +327,7 @@ fn check_unreadable(root: &Path) {
                 ("nolist", "open directory"),
             ]
             .into_iter()
-            .map(|(p, op)| (b(&root.join(p)), op))
+            .map(|(p, op)| (key(&root.join(p)), op))
             .collect();
             assert_eq!(issues, want, "{name}");
             assert!(
@@ -366,7 +339,7 @@ fn check_unreadable(root: &Path) {
             let locked = root.join("locked");
             let tree = scan(&*walker(name), &locked, threads, |_| {});
             assert_eq!((tree.len(), tree.error_count()), (1, 1), "{name}");
-            assert_matches_du(&tree, &locked, &[]);
+            assert_matches_du(&tree, &locked, &[], &BTreeSet::new());
         }
     }
 }
@@ -381,7 +354,7 @@ fn low_fd_limit_walks_everything_and_leaks_nothing() {
         let root = Path::new(&root);
         let fds = || fs::read_dir("/proc/self/fd").unwrap().count();
         let before = fds();
-        let want = oracle(root, &OracleOpts::default());
+        let want = oracle::compute(root).dirs;
         for threads in [1, 3] {
             let tree = scan(&*walker("steal"), root, threads, |_| {});
             assert_eq!(tree.error_count(), 0, "{:?}", tree.issues());
@@ -426,7 +399,7 @@ fn entries_vanishing_mid_scan_are_counted_not_fatal(#[values("steal", "jwalk")] 
     fs::hard_link(stable.join("a/f"), stable.join("a/b/f2")).unwrap();
     let churn = root.join("churn");
     fs::create_dir(&churn).unwrap();
-    let want_stable = oracle(&stable, &OracleOpts::default());
+    let want_stable = oracle::compute(&stable).dirs;
     let stop = Arc::new(AtomicBool::new(false));
     let racer = {
         let (stop, churn) = (Arc::clone(&stop), churn.clone());
@@ -465,11 +438,11 @@ fn entries_vanishing_mid_scan_are_counted_not_fatal(#[values("steal", "jwalk")] 
         check_consistent(&tree);
         let got: BTreeMap<_, _> = totals(&tree)
             .into_iter()
-            .filter(|(k, _)| disktracker::path::is_within(k, &b(&stable)))
+            .filter(|(k, _)| disktracker::path::is_within(k, &key(&stable)))
             .collect();
         assert_same("the untouched subtree", &got, &want_stable);
         for i in tree.issues() {
-            assert!(disktracker::path::is_within(&i.path, &b(&churn)), "{i:?}");
+            assert!(disktracker::path::is_within(&i.path, &key(&churn)), "{i:?}");
         }
         issues_seen += tree.issues().len();
     }
@@ -561,24 +534,25 @@ fn one_file_system_skips_other_devices(#[values("steal", "jwalk")] name: &str) {
     assert_same(
         "oracle across devices",
         &totals(&all),
-        &oracle(&root, &OracleOpts::default()),
+        &oracle::compute(&root).dirs,
     );
-    assert_matches_du(&all, &root, &[]);
+    assert_matches_du(&all, &root, &[], &BTreeSet::new());
 
     let xdev = scan(&*walker(name), &root, 2, |o| o.one_file_system = true);
     let got = totals(&xdev);
-    let want = oracle(
+    let want = oracle::compute_with(
         &root,
-        &OracleOpts {
+        &Options {
             one_file_system: true,
-            ..OracleOpts::default()
+            ..Options::default()
         },
-    );
+    )
+    .dirs;
     assert_same("oracle with one_file_system", &got, &want);
-    assert_matches_du(&xdev, &root, &["-x"]);
-    assert!(!got.contains_key(&b(&root.join("plain/mnt"))));
-    assert_eq!(got[&b(&root.join("plain"))].child_count, 0);
-    assert!(got[&b(&root)].total_apparent < totals(&all)[&b(&root)].total_apparent - 70_000);
+    assert_matches_du(&xdev, &root, &["-x"], &BTreeSet::new());
+    assert!(!got.contains_key(&key(&root.join("plain/mnt"))));
+    assert_eq!(got[&key(&root.join("plain"))].child_count, 0);
+    assert!(got[&key(&root)].total_apparent < totals(&all)[&key(&root)].total_apparent - 70_000);
 }
 
 /// A root given through a symlink is followed (only the root): same totals
@@ -592,7 +566,7 @@ fn a_symlinked_root_is_followed(#[values("steal", "jwalk")] name: &str) {
     std::os::unix::fs::symlink(&real, dir.join("link")).unwrap();
     let via_link = scan(&*walker(name), &dir.join("link"), 2, |_| {});
     let direct = scan(&*walker(name), &real, 2, |_| {});
-    assert_eq!(via_link.path(0), b(&dir.join("link")));
+    assert_eq!(via_link.path(0), key(&dir.join("link")));
     assert_eq!(via_link.stats(0), direct.stats(0));
     assert_eq!(via_link.len(), 2);
 }

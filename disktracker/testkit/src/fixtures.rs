@@ -1,5 +1,7 @@
-//! Fixture trees: a handmade tree of edge cases and generated realistic trees.
+//! Fixture trees: handmade trees of edge cases, generated realistic trees,
+//! and the temporary directories they live in.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -17,6 +19,16 @@ pub fn shared_dir() -> PathBuf {
 /// directory). `out` must not exist or be empty.
 pub fn gen_tree(out: &Path, nfiles: u64, seed: u64) -> io::Result<()> {
     let script = shared_dir().join("bench/gen_tree.py");
+    // Say what is missing rather than leave python's "can't open file".
+    if !script.exists() {
+        return Err(io::Error::new(
+            io::ErrorKind::NotFound,
+            format!(
+                "{} is missing (../shared beside the workspace)",
+                script.display()
+            ),
+        ));
+    }
     let status = Command::new("python3")
         .arg(&script)
         .arg(out)
@@ -31,6 +43,14 @@ pub fn gen_tree(out: &Path, nfiles: u64, seed: u64) -> io::Result<()> {
         )));
     }
     Ok(())
+}
+
+/// A canonical temporary directory: the walkers expect absolute, resolved
+/// roots, and the oracle's paths must be spelled as theirs are.
+pub fn tempdir() -> (tempfile::TempDir, PathBuf) {
+    let t = tempfile::tempdir().expect("temporary directory");
+    let root = fs::canonicalize(t.path()).expect("canonical temporary directory");
+    (t, root)
 }
 
 fn write(path: &Path, len: usize) -> io::Result<()> {
@@ -68,13 +88,13 @@ pub fn handmade_tree(root: &Path) -> io::Result<()> {
     symlink("loop2", a.join("loop1"))?;
     symlink("loop1", a.join("loop2"))?;
     symlink("../../..", c.join("to-ancestor"))?;
-    let bad_dir = root.join(std::ffi::OsStr::from_bytes(b"caf\xe9"));
+    let bad_dir = root.join(OsStr::from_bytes(b"caf\xe9"));
     fs::create_dir(&bad_dir)?;
     write(
-        &bad_dir.join(std::ffi::OsStr::from_bytes(b"r\xe9sum\xe9\xff.txt")),
+        &bad_dir.join(OsStr::from_bytes(b"r\xe9sum\xe9\xff.txt")),
         3_000,
     )?;
-    write(&root.join(std::ffi::OsStr::from_bytes(b"line\nbreak")), 10)?;
+    write(&root.join(OsStr::from_bytes(b"line\nbreak")), 10)?;
     // Hard links: x and x2 in one directory; h1 in three directories,
     // where "a-b/…" sorts before "a/…" bytewise.
     write(&a.join("x"), 20_000)?;
@@ -93,6 +113,80 @@ pub fn handmade_tree(root: &Path) -> io::Result<()> {
         chain = chain.join(format!("l{level}"));
         fs::create_dir(&chain)?;
         write(&chain.join("f"), level * 100)?;
+    }
+    Ok(())
+}
+
+/// The walker crates' handmade tree: every kind of entry a walker must
+/// handle (files of sizes around block boundaries, sparse files, symlinks of
+/// every kind, non-UTF-8 names, hard links within one directory, a FIFO, a
+/// 3000-entry directory and a 40-level chain). Without `cross_dir_links` no
+/// hard link spans directories, so `du` agrees with every directory; with
+/// it, some files also get links in other directories, where the first-path
+/// rule decides.
+pub fn handmade_walk_tree(root: &Path, cross_dir_links: bool) -> io::Result<()> {
+    let j = |s: &str| root.join(s);
+    for d in ["a/b/c", "empty", "e/f", "links", "hl", "wide", "fifo"] {
+        fs::create_dir_all(j(d))?;
+    }
+    for (i, len) in [0, 1, 511, 512, 4095, 4096, 4097, 65_536, 100_000]
+        .into_iter()
+        .enumerate()
+    {
+        write(&j(&format!("f{i}")), len)?;
+    }
+    write(&j("a/one"), 10)?;
+    write(&j("a/b/two"), 5000)?;
+    write(&j("a/b/c/three"), 123_456)?;
+    // Sparse: apparent size far above disk usage.
+    fs::File::create(j("sparse"))?.set_len(10 << 20)?;
+    write(&j("sparse_tail"), 4096)?;
+    fs::OpenOptions::new()
+        .write(true)
+        .open(j("sparse_tail"))?
+        .set_len(1 << 30)?;
+    // Symlinks: counted as themselves, never followed.
+    symlink("../f1", j("links/to_file"))?;
+    symlink("../a", j("links/to_dir"))?;
+    symlink("nowhere/at/all", j("links/dangling"))?;
+    symlink("loop2", j("links/loop1"))?;
+    symlink("loop1", j("links/loop2"))?;
+    symlink("..", j("links/up"))?;
+    // Names that are not UTF-8.
+    write(&root.join(OsStr::from_bytes(b"caf\xe9.txt")), 300)?;
+    let odd = root.join(OsStr::from_bytes(b"dir\xff\xfe"));
+    fs::create_dir_all(odd.join(OsStr::from_bytes(b"\x80sub")))?;
+    write(&odd.join("inside"), 700)?;
+    write(&odd.join(OsStr::from_bytes(b"\x80sub/x\xc3")), 7000)?;
+    // Hard links within one directory: counted once.
+    write(&j("hl/orig"), 9000)?;
+    fs::hard_link(j("hl/orig"), j("hl/alias"))?;
+    fs::hard_link(j("hl/orig"), j("hl/alias2"))?;
+    for i in 0..3000 {
+        write(&j(&format!("wide/w{i:04}")), i % 97)?;
+    }
+    let mut deep = j("deep");
+    for level in 0..40 {
+        deep.push(format!("d{level}"));
+        fs::create_dir_all(&deep)?;
+        write(&deep.join("f"), level * 10)?;
+    }
+    // A FIFO: neither file nor directory, still an entry. std cannot make
+    // one without unsafe code, hence mkfifo(1).
+    let st = Command::new("mkfifo").arg(j("fifo/pipe")).status()?;
+    if !st.success() {
+        return Err(io::Error::other(format!("mkfifo failed: {st}")));
+    }
+    if cross_dir_links {
+        fs::create_dir_all(j("xb"))?;
+        fs::create_dir_all(j("xa/sub"))?;
+        write(&j("xb/orig"), 20_000)?;
+        fs::hard_link(j("xb/orig"), j("xa/sub/link"))?;
+        fs::hard_link(j("xb/orig"), j("xb/link"))?;
+        // Between the deep chain and the root: the root's `0…` sorts first.
+        fs::hard_link(j("deep/d0/d1/d2/f"), j("0_deep_link"))?;
+        // `a/b/two` (first) gets a second name in the wide directory.
+        fs::hard_link(j("a/b/two"), j("wide/0first"))?;
     }
     Ok(())
 }

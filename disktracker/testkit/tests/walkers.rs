@@ -4,11 +4,11 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use disktracker::registry;
+use disktracker::{Exclude, registry};
 use disktracker_testkit::fixtures::{gen_tree, handmade_tree, make_removable};
-use disktracker_testkit::oracle;
+use disktracker_testkit::oracle::{self, key};
 use disktracker_testkit::walker_conformance::{
-    as_expected, assert_matches_du, assert_matches_oracle, scan,
+    self as conformance, assert_matches_du, assert_matches_oracle, scan, totals,
 };
 use rstest::rstest;
 
@@ -58,10 +58,10 @@ fn matches_oracle_and_du(
     #[values(1, 2, 8)] threads: usize,
 ) {
     let fx = fixture(tree);
-    let got = scan(walker, &fx.root, threads, &[]).unwrap();
+    let got = scan(&*conformance::walker(walker), &fx.root, threads, |_| {});
     let want = oracle::compute(&fx.root);
     assert_matches_oracle(&got, &want);
-    let compared = assert_matches_du(&got, &fx.root, &want);
+    let compared = assert_matches_du(&got, &fx.root, &[], &want.order_dependent);
     // The comparison with du must cover a good part of the tree to mean
     // anything; generated trees scatter hard links, so about a third of their
     // directories (the ancestors of links that cross them) are excluded.
@@ -75,9 +75,9 @@ fn matches_oracle_and_du(
 #[rstest]
 fn walkers_agree_exactly(#[values("handmade", "gen-20k")] tree: &str) {
     let fx = fixture(tree);
-    let a = scan("steal", &fx.root, 2, &[]).unwrap();
-    let b = scan("jwalk", &fx.root, 3, &[]).unwrap();
-    assert_eq!(as_expected(&a), as_expected(&b));
+    let a = scan(&*conformance::walker("steal"), &fx.root, 2, |_| {});
+    let b = scan(&*conformance::walker("jwalk"), &fx.root, 3, |_| {});
+    assert_eq!(totals(&a), totals(&b));
     let fp = |t: &disktracker_engine::ScanTree| -> Vec<(Vec<u8>, u128, i64, u64)> {
         let mut v: Vec<_> = (0..t.len() as u32)
             .map(|i| {
@@ -101,9 +101,9 @@ fn hard_link_goes_to_the_bytewise_first_path(#[values("steal", "jwalk")] walker:
     // h1 (70,000 bytes) has links z/h1, a/h1-link, a-b/h1-link2, and
     // "a-b/h1-link2" sorts first because '-' (0x2d) < '/' (0x2f).
     let fx = fixture("handmade");
-    let tree = scan(walker, &fx.root, 2, &[]).unwrap();
-    let got = as_expected(&tree);
-    let dir = |p: &str| got[fx.root.join(p).as_os_str().as_encoded_bytes()];
+    let tree = scan(&*conformance::walker(walker), &fx.root, 2, |_| {});
+    let got = totals(&tree);
+    let dir = |p: &str| got[&key(&fx.root.join(p))];
     let h1 = std::fs::symlink_metadata(fx.root.join("z/h1")).unwrap();
     use std::os::unix::fs::MetadataExt;
     let own = |p: &str| std::fs::symlink_metadata(fx.root.join(p)).unwrap().size();
@@ -116,24 +116,26 @@ fn hard_link_goes_to_the_bytewise_first_path(#[values("steal", "jwalk")] walker:
 #[rstest]
 fn excludes_names_and_paths(#[values("steal", "jwalk")] walker: &str) {
     let fx = fixture("handmade");
-    let full = as_expected(&scan(walker, &fx.root, 2, &[]).unwrap());
-    let tree = as_expected(&scan(walker, &fx.root, 2, &["wide", "a/b/c"]).unwrap());
-    let key = |p: &str| fx.root.join(p).as_os_str().as_encoded_bytes().to_vec();
-    assert!(!tree.contains_key(&key("wide")));
-    assert!(!tree.contains_key(&key("a/b/c")));
-    assert!(tree.contains_key(&key("a/b")));
-    let root = &fx.root.as_os_str().as_encoded_bytes().to_vec();
-    let removed = full[&key("wide")].total_bytes + full[&key("a/b/c")].total_bytes;
+    let w = conformance::walker(walker);
+    let full = totals(&scan(&*w, &fx.root, 2, |_| {}));
+    let tree = totals(&scan(&*w, &fx.root, 2, |o| {
+        o.exclude = Exclude::new(&["wide", "a/b/c"]).unwrap();
+    }));
+    let at = |p: &str| key(&fx.root.join(p));
+    assert!(!tree.contains_key(&at("wide")));
+    assert!(!tree.contains_key(&at("a/b/c")));
+    assert!(tree.contains_key(&at("a/b")));
+    let root = &key(&fx.root);
+    let removed = full[&at("wide")].total_bytes + full[&at("a/b/c")].total_bytes;
     assert_eq!(tree[root].total_bytes, full[root].total_bytes - removed);
 }
 
 #[rstest]
 fn cancelled_walk_returns_cancelled(#[values("steal", "jwalk")] walker: &str) {
     let fx = fixture("handmade");
-    let plugin = registry::walkers().unwrap().get(walker).unwrap();
     let ctx = disktracker::WalkContext::default();
     ctx.cancel.cancel();
-    let err = (plugin.create)()
+    let err = conformance::walker(walker)
         .walk(&fx.root, &disktracker::WalkOptions::default(), &ctx)
         .unwrap_err();
     assert_eq!(err.kind(), disktracker::ErrorKind::Cancelled);
