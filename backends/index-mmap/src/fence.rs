@@ -524,32 +524,25 @@ impl Fence {
             }
             let node = self.nodes.node(k)?;
             let (llcp, rlcp) = (node.llcp(), node.rlcp());
-            let go_right = if l >= r {
-                if llcp > l {
-                    true
-                } else if llcp < l {
-                    r = llcp;
-                    false
-                } else {
-                    match self.compare_at(base, node, k, depth, q, l)? {
-                        (Greater, c) => {
-                            l = c;
-                            true
-                        }
-                        (Less, c) => {
-                            r = c;
-                            false
-                        }
-                        (Equal, _) => return self.confirm(base, q, k, depth),
-                    }
-                }
-            } else if rlcp > r {
-                false
-            } else if rlcp < r {
-                l = rlcp;
-                true
+            // The side whose match with the query is longer decides: if the
+            // node shares more with that side than the query does, the query
+            // lies beyond it; if less, the node bounds it; if as much, compare.
+            let (left_side, lcp, known) = if l >= r {
+                (true, llcp, l)
             } else {
-                match self.compare_at(base, node, k, depth, q, r)? {
+                (false, rlcp, r)
+            };
+            let go_right = match lcp.cmp(&known) {
+                Greater => left_side,
+                Less if left_side => {
+                    r = lcp;
+                    false
+                }
+                Less => {
+                    l = lcp;
+                    true
+                }
+                Equal => match self.compare_at(base, node, k, depth, q, known)? {
                     (Greater, c) => {
                         l = c;
                         true
@@ -559,7 +552,7 @@ impl Fence {
                         false
                     }
                     (Equal, _) => return self.confirm(base, q, k, depth),
-                }
+                },
             };
             if go_right {
                 region_start = node.off() + node.len();
