@@ -23,21 +23,7 @@
 use std::time::{Duration, Instant};
 
 use disktracker::{DirStats, SnapshotMeta, SnapshotStore, StoreOptions};
-
-/// A small deterministic generator (xorshift64*), so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
+use disktracker_testkit::rng::Rng;
 
 /// `n` distinct directory paths below a 36-byte root, sorted bytewise, each
 /// with a parent in the set; most paths are 60-120 bytes long.
@@ -79,16 +65,16 @@ fn tree(n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
         if parent.len() > 95 {
             continue;
         }
-        let kids = 2 + rng.below(7);
+        let kids = 2 + rng.below_u64(7);
         for _ in 0..kids {
             if all.len() >= n {
                 break;
             }
-            let word = WORDS[rng.below(WORDS.len() as u64) as usize];
+            let word = WORDS[rng.below_u64(WORDS.len() as u64) as usize];
             let mut p = parent.clone();
             p.push(b'/');
             p.extend_from_slice(word.as_bytes());
-            p.extend_from_slice(format!("-{:x}", rng.below(1 << 12)).as_bytes());
+            p.extend_from_slice(format!("-{:x}", rng.below_u64(1 << 12)).as_bytes());
             all.push(p.clone());
             frontier.push(p);
         }
@@ -179,7 +165,7 @@ fn walk(million: u64) {
         let mut r = Rng(million | 1);
         let mut acc = 0u64;
         for _ in 0..million * 1_000_000 {
-            acc = acc.wrapping_add(r.next());
+            acc = acc.wrapping_add(r.next_u64());
         }
         std::hint::black_box(acc);
     };
@@ -395,18 +381,18 @@ fn main() -> disktracker::Result<()> {
         .map(|p| {
             let depth = p.iter().filter(|&&b| b == b'/').count() as u32 - 4;
             let stats = DirStats {
-                total_bytes: rng.below(1 << 40),
-                total_apparent: rng.below(1 << 40),
-                direct_bytes: rng.below(1 << 24),
-                direct_apparent: rng.below(1 << 24),
-                file_count: rng.below(1 << 20),
-                direct_files: rng.below(200),
-                child_count: rng.below(9),
+                total_bytes: rng.below_u64(1 << 40),
+                total_apparent: rng.below_u64(1 << 40),
+                direct_bytes: rng.below_u64(1 << 24),
+                direct_apparent: rng.below_u64(1 << 24),
+                file_count: rng.below_u64(1 << 20),
+                direct_files: rng.below_u64(200),
+                child_count: rng.below_u64(9),
                 error_count: 0,
-                mtime_ns: 1_700_000_000_000_000_000 + rng.below(1 << 50) as i64,
+                mtime_ns: 1_700_000_000_000_000_000 + rng.below_u64(1 << 50) as i64,
                 dev: 64769,
-                ino: rng.below(1 << 26),
-                fingerprint: u128::from(rng.next()) << 64 | u128::from(rng.next()),
+                ino: rng.below_u64(1 << 26),
+                fingerprint: u128::from(rng.next_u64()) << 64 | u128::from(rng.next_u64()),
             };
             (depth, stats)
         })

@@ -4,5 +4,6 @@
 
 pub mod fixtures;
 pub mod oracle;
+pub mod rng;
 pub mod store_conformance;
 pub mod walker_conformance;

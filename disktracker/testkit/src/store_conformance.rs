@@ -32,6 +32,7 @@ use std::collections::BTreeSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
+use crate::rng::Rng;
 use disktracker::model::DiffEntry;
 use disktracker::path::{escape_bytes, is_within, parent_bytes};
 use disktracker::{
@@ -555,21 +556,6 @@ pub fn subtree_visits_and_early_stop(plugin: &'static StorePlugin) {
     }
 }
 
-/// A small deterministic generator (xorshift64*), so failures reproduce.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
 /// About `n` directories below `root` whose names share prefixes and differ
 /// in bytes around `/` (`-`, `.`, `0`, space, 0xff), so many subtrees have
 /// `P-x` neighbours.
@@ -995,7 +981,7 @@ pub fn read_only_reads_and_refuses_writes(plugin: &'static StorePlugin) {
 pub fn foreign_file_is_corrupt_and_untouched(plugin: &'static StorePlugin) {
     let mut rng = Rng(42);
     let mut big = b"this is not a database\n".to_vec();
-    big.extend((0..64 * 1024).map(|_| rng.next() as u8));
+    big.extend((0..64 * 1024).map(|_| rng.next_u64() as u8));
     let cases: [(&str, Vec<u8>); 3] = [
         ("short text", b"hello world\n".to_vec()),
         ("64 KiB of noise", big),
