@@ -8,7 +8,7 @@ mod common;
 use std::collections::BTreeMap;
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::{Env, bytes, fails_with, ok};
@@ -41,6 +41,14 @@ fn initial_tree(root: &Path) {
     write(&root.join("mover/inner/f"), 50_000);
     write(&root.join("stay/f"), 7_000);
     write(&root.join("stay-not/f"), 1_000);
+}
+
+/// A private environment with `initial_tree` at `<scratch>/tree`.
+fn env_with_tree() -> (Env, PathBuf) {
+    let env = Env::new();
+    let root = env.path().join("tree");
+    initial_tree(&root);
+    (env, root)
 }
 
 fn known_changes(root: &Path) {
@@ -128,9 +136,7 @@ fn scan(env: &Env, backend: &str, root: &Path) {
 
 #[rstest]
 fn diff_equals_independent_deltas(#[values("sqlite", "redb")] backend: &str) {
-    let env = Env::new();
-    let root = env.path().join("tree");
-    initial_tree(&root);
+    let (env, root) = env_with_tree();
     scan(&env, backend, &root);
     let before = oracle::compute(&root);
     known_changes(&root);
@@ -185,9 +191,7 @@ fn diff_equals_independent_deltas(#[values("sqlite", "redb")] backend: &str) {
 
 #[test]
 fn both_stores_give_the_same_answers() {
-    let env = Env::new();
-    let root = env.path().join("tree");
-    initial_tree(&root);
+    let (env, root) = env_with_tree();
     for b in BACKENDS {
         scan(&env, b, &root);
     }
@@ -208,9 +212,7 @@ fn both_stores_give_the_same_answers() {
 fn warm_rescan_sees_a_file_grown_in_place_behind_an_unchanged_dir_mtime(
     #[values("sqlite", "redb")] backend: &str,
 ) {
-    let env = Env::new();
-    let root = env.path().join("tree");
-    initial_tree(&root);
+    let (env, root) = env_with_tree();
     let dir = root.join("stay");
     let dir_mtime = fs::metadata(&dir).unwrap().modified().unwrap();
     scan(&env, backend, &root);
@@ -256,9 +258,7 @@ fn warm_rescan_sees_a_file_grown_in_place_behind_an_unchanged_dir_mtime(
 fn warm_rescan_reports_contents_rewritten_behind_unchanged_sizes(
     #[values("sqlite", "redb")] backend: &str,
 ) {
-    let env = Env::new();
-    let root = env.path().join("tree");
-    initial_tree(&root);
+    let (env, root) = env_with_tree();
     scan(&env, backend, &root);
     // Same sizes everywhere, different entries: only fingerprints can tell.
     let dir = root.join("grow");
@@ -363,9 +363,8 @@ fn explain_attributes_growth_to_its_contributors(#[values("sqlite", "redb")] bac
 
 #[rstest]
 fn history_bad_input(#[values("sqlite", "redb")] backend: &str) {
-    let env = Env::new();
-    let (one, two) = (env.path().join("one"), env.path().join("two"));
-    initial_tree(&one);
+    let (env, one) = env_with_tree();
+    let two = env.path().join("two");
     initial_tree(&two);
     // Empty database.
     fs::create_dir_all(env.db.parent().unwrap()).unwrap();
@@ -413,9 +412,8 @@ fn history_bad_input(#[values("sqlite", "redb")] backend: &str) {
 
 #[rstest]
 fn retention_prunes_per_root_and_cascades(#[values("sqlite", "redb")] backend: &str) {
-    let env = Env::new();
-    let (one, two) = (env.path().join("one"), env.path().join("two"));
-    initial_tree(&one);
+    let (env, one) = env_with_tree();
+    let two = env.path().join("two");
     initial_tree(&two);
     for _ in 0..3 {
         scan(&env, backend, &one);
