@@ -301,3 +301,60 @@ impl Fixtures {
         f
     }
 }
+
+/// Gregorian leap rule.
+fn leap(y: i64) -> bool {
+    (y % 4 == 0 && y % 100 != 0) || y % 400 == 0
+}
+
+/// Month lengths of year `y`.
+fn month_lengths(y: i64) -> [i64; 12] {
+    let feb = if leap(y) { 29 } else { 28 };
+    [31, feb, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
+}
+
+/// Days since 1970-01-01 of a civil date, by counting years and months (an
+/// independent reference for the reporters' closed-form conversion).
+pub fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let year_len = |y: i64| if leap(y) { 366 } else { 365 };
+    let years = if y >= 1970 {
+        (1970..y).map(year_len).sum::<i64>()
+    } else {
+        -(y..1970).map(year_len).sum::<i64>()
+    };
+    years + month_lengths(y)[..(m - 1) as usize].iter().sum::<i64>() + i64::from(d) - 1
+}
+
+/// `ms` since the epoch as UTC `"YYYY-MM-DD HH:MM:SS"`, counting days forward
+/// from 1970 year by year and month by month (the same kind of reference).
+pub fn reference_utc(ms: i64) -> String {
+    let mut days = ms.div_euclid(86_400_000);
+    let secs = ms.rem_euclid(86_400_000) / 1000;
+    let mut year = 1970;
+    loop {
+        let len = if leap(year) { 366 } else { 365 };
+        if days < 0 {
+            year -= 1;
+            days += if leap(year) { 366 } else { 365 };
+        } else if days >= len {
+            days -= len;
+            year += 1;
+        } else {
+            break;
+        }
+    }
+    let lens = month_lengths(year);
+    let mut month = 0;
+    while days >= lens[month] {
+        days -= lens[month];
+        month += 1;
+    }
+    format!(
+        "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        month + 1,
+        days + 1,
+        secs / 3600,
+        secs % 3600 / 60,
+        secs % 60
+    )
+}

@@ -9,7 +9,7 @@ use disktracker::path::escape_bytes;
 use disktracker::report::{ChangeStatus, ExplainNode, SizeStatus};
 use disktracker::{RenderOptions, Report, Reporter, SizeKind};
 use disktracker_reporter_csv::{CsvReporter, iso_utc};
-use fixtures::Fixtures;
+use fixtures::{Fixtures, days_from_civil};
 use rstest::rstest;
 
 /// Header and rows, after checking the RFC 4180 framing.
@@ -256,34 +256,6 @@ fn explain_flattens_the_tree_in_preorder(
         let share: f64 = c("share_pct").parse().unwrap();
         assert!((share - n.share_pct).abs() <= 0.005 + 1e-9);
     }
-}
-
-/// Days since 1970-01-01 of a civil date, by counting (independent of the
-/// reporter's closed-form conversion).
-fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
-    let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    let year_len = |y: i64| if leap(y) { 366 } else { 365 };
-    let mut days = 0i64;
-    if y >= 1970 {
-        days += (1970..y).map(year_len).sum::<i64>();
-    } else {
-        days -= (y..1970).map(year_len).sum::<i64>();
-    }
-    let lens = [
-        31,
-        if leap(y) { 29 } else { 28 },
-        31,
-        30,
-        31,
-        30,
-        31,
-        31,
-        30,
-        31,
-        30,
-        31,
-    ];
-    days + lens[..(m - 1) as usize].iter().sum::<i64>() + i64::from(d) - 1
 }
 
 fn parse_iso(s: &str) -> i64 {

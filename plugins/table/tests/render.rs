@@ -7,7 +7,7 @@ mod fixtures;
 use disktracker::report::{ChangeStatus, TopReport};
 use disktracker::{RenderOptions, Report, Reporter, SizeKind};
 use disktracker_reporter_table::{TableReporter, format};
-use fixtures::{Fixtures, NEWLINE, NON_UTF8, dir};
+use fixtures::{Fixtures, NEWLINE, NON_UTF8, dir, reference_utc};
 use rstest::rstest;
 
 fn render(report: Report<'_>, kind: SizeKind) -> String {
@@ -323,52 +323,8 @@ fn scan_summary_and_top_table() {
 
 #[test]
 fn snapshot_times_match_a_day_counting_reference() {
-    // Count days forward from 1970 with the Gregorian leap rule, month by month.
-    fn reference(ms: i64) -> String {
-        let mut days = ms.div_euclid(86_400_000);
-        let secs = ms.rem_euclid(86_400_000) / 1000;
-        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-        let mut year = 1970;
-        loop {
-            let len = if leap(year) { 366 } else { 365 };
-            if days < 0 {
-                year -= 1;
-                days += if leap(year) { 366 } else { 365 };
-            } else if days >= len {
-                days -= len;
-                year += 1;
-            } else {
-                break;
-            }
-        }
-        let lens = [
-            31,
-            if leap(year) { 29 } else { 28 },
-            31,
-            30,
-            31,
-            30,
-            31,
-            31,
-            30,
-            31,
-            30,
-            31,
-        ];
-        let mut month = 0;
-        while days >= lens[month] {
-            days -= lens[month];
-            month += 1;
-        }
-        format!(
-            "{year:04}-{:02}-{:02} {:02}:{:02}:{:02}",
-            month + 1,
-            days + 1,
-            secs / 3600,
-            secs % 3600 / 60,
-            secs % 60
-        )
-    }
+    // Counted day by day from 1970 (see `fixtures::reference_utc`).
+    let reference = reference_utc;
     let mut ms = -5_000_000_000_000i64; // 1811
     while ms < 7_000_000_000_000 {
         assert_eq!(format::utc(ms), reference(ms), "at {ms} ms");
