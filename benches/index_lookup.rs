@@ -21,12 +21,13 @@
 //! `lookup_1M_hot1k`: 1,024 queries asked over and over, so each structure's
 //! search paths stay in CPU caches too.
 //!
-//! The mmap index builds its lookup fence on the 65,536th lookup of an open
-//! index (`FENCE_AFTER_LOOKUPS`), which is the last query of the warm-up
-//! pass: `mmap` is that steady state (a watcher), asserted below.
-//! `mmap_nofence` is the same file without it (what the first 65,535
-//! lookups of any open index, e.g. a one-shot CLI call, cost), and
-//! `fence_1M` measures the build itself and open + one lookup.
+//! The mmap index builds its probe table (a hash table from path to entry)
+//! on the 65,536th lookup of an open index (`PROBE_TABLE_AFTER_LOOKUPS`),
+//! which is the last query of the warm-up pass: `mmap` is that steady state
+//! (a watcher), asserted below. `mmap_bsearch` is the same file without it,
+//! the plain binary search (what the first 65,535 lookups of any open index,
+//! e.g. a one-shot CLI call, cost), and `probe_table_1M` measures the build
+//! itself and open + one lookup.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -347,12 +348,12 @@ fn lookups(c: &mut Criterion) {
     assert!(mmap.is_mapped());
     bench_lookups(&mut g, "mmap", &qs, hits, |q| mmap.lookup(q));
     assert!(
-        mmap.has_fence(),
-        "the warm-up pass should have built the fence"
+        mmap.has_probe_table(),
+        "the warm-up pass should have built the probe table"
     );
     let plain = MmapIndex::open(&index_opts(&mmap_path)).unwrap();
-    plain.disable_fence();
-    bench_lookups(&mut g, "mmap_nofence", &qs, hits, |q| plain.lookup(q));
+    plain.disable_probe_table();
+    bench_lookups(&mut g, "mmap_bsearch", &qs, hits, |q| plain.lookup(q));
     let only_hits: Vec<Vec<u8>> = qs
         .iter()
         .filter(|q| q.last() != Some(&b'~'))
@@ -400,7 +401,7 @@ fn lookups(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
     bench_lookups(&mut g, "mmap", hot, hot_hits, |q| mmap.lookup(q));
-    bench_lookups(&mut g, "mmap_nofence", hot, hot_hits, |q| plain.lookup(q));
+    bench_lookups(&mut g, "mmap_bsearch", hot, hot_hits, |q| plain.lookup(q));
     drop(plain);
     bench_lookups(&mut g, "sqlite", hot, hot_hits, &mut sqlite);
     bench_lookups(&mut g, "redb", hot, hot_hits, redb_get);
@@ -428,10 +429,10 @@ fn lookups(c: &mut Criterion) {
     });
     g.finish();
 
-    // The fence: building it on a freshly opened index (what the lookup
-    // that crosses the threshold pays, once), and open + a single lookup
-    // (a one-shot CLI call, which never builds one).
-    let mut g = c.benchmark_group("fence_1M");
+    // The probe table: building it on a freshly opened index (what the
+    // lookup that crosses the threshold pays, once), and open + a single
+    // lookup (a one-shot CLI call, which never builds one).
+    let mut g = c.benchmark_group("probe_table_1M");
     g.sample_size(10)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(5));
@@ -439,7 +440,7 @@ fn lookups(c: &mut Criterion) {
         b.iter_batched(
             || MmapIndex::open(&index_opts(&mmap_path)).unwrap(),
             |ix| {
-                assert!(ix.prepare_fence());
+                assert!(ix.prepare_probe_table());
                 ix
             },
             BatchSize::PerIteration,

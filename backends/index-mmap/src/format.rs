@@ -279,12 +279,6 @@ impl<'a> IndexView<'a> {
         prefetch(self.pool, at);
     }
 
-    /// Pool bytes `off..off + len`, or `None` when outside the pool.
-    #[inline]
-    pub(crate) fn pool_bytes(&self, off: usize, len: usize) -> Option<&'a [u8]> {
-        self.pool.get(off..off.checked_add(len)?)
-    }
-
     /// The path of entry `i`, or `None` when `i` is out of range or the entry
     /// points outside the pool (corrupt).
     #[inline]

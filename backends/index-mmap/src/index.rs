@@ -12,10 +12,10 @@ use disktracker::{Error, ErrorKind, IndexOptions, LiveIndex, ReadAdvice, Result}
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use crate::fence::Fence;
 use crate::format::{self, FormatError, HEADER_LEN, IndexView};
 use crate::map::{self, Data};
 use crate::overlay::{Merge, Overlay, Slot, merge_step};
+use crate::probe::ProbeTable;
 
 /// What to do about a corrupt index (the fallback the CLI takes anyway).
 const CORRUPT_HINT: &str = "it will be rebuilt by the next `disktracker scan`, or delete it";
@@ -61,16 +61,16 @@ pub struct MmapIndex {
     /// Why the file is read into memory rather than mapped, when it is.
     map_error: Option<Error>,
     overlay: Overlay,
-    /// The sampled search structure over the base, built lazily (see
+    /// The hash table over the base, built lazily (see
     /// [`MmapIndex::lookup`]); `Some(None)` when not worth building.
-    fence: OnceLock<Option<Fence>>,
-    /// Base lookups answered without a fence, counting toward building one.
+    probes: OnceLock<Option<ProbeTable>>,
+    /// Base lookups answered without a probe table, counting toward building one.
     lookups: AtomicU32,
 }
 
 /// Base lookups on one open index after which [`MmapIndex::lookup`] builds
-/// the fence (see there).
-pub const FENCE_AFTER_LOOKUPS: u32 = 1 << 16;
+/// the probe table (see there).
+pub const PROBE_TABLE_AFTER_LOOKUPS: u32 = 1 << 16;
 
 impl std::fmt::Debug for MmapIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -316,7 +316,7 @@ impl MmapIndex {
             data,
             map_error,
             overlay: Overlay::default(),
-            fence: OnceLock::new(),
+            probes: OnceLock::new(),
             lookups: AtomicU32::new(0),
         })
     }
@@ -366,29 +366,31 @@ impl MmapIndex {
     /// slash except for `/`): the overlay's value or tombstone if it has one,
     /// else the base file's. `None` when unknown or deleted.
     ///
-    /// O(log n), no heap allocation — except once, see below. A corrupt base
+    /// O(log n) by binary search, expected O(1) once the probe table is built;
+    /// no heap allocation — except once, see below. A corrupt base
     /// entry met on the way makes the path read as absent (see
     /// [`MmapIndex::verify`]).
     ///
-    /// # The fence: faster lookups for long-running readers
+    /// # The probe table: faster lookups for long-running readers
     ///
-    /// A plain binary search of a large file waits on ~6 dependent cache
-    /// misses. After [`FENCE_AFTER_LOOKUPS`] base lookups on the same open
-    /// index (a watcher, not a one-shot CLI call), the lookup that crosses
-    /// the threshold builds an in-memory *fence*: a search tree over every
-    /// 8th–15th key plus a one-line summary of each gap between them, 128
-    /// bytes per sample (8 MB for 1M entries), built in ~45 ms by reading
-    /// the file once. That one lookup allocates and is slow; every later one
-    /// is allocation-free, finds in the fence the one entry that can match,
-    /// and reads that entry and its path in a single round trip: 1M entries,
-    /// random queries, warm page cache, 1.07 µs → 541 ns median (same run).
-    /// Indexes under 65,536 entries never
-    /// get one (they mostly fit in CPU caches). [`MmapIndex::prepare_fence`]
-    /// builds it up front instead. [`compact`](Self::compact) and
-    /// [`rebuild`](Self::rebuild) drop it (it describes the old file) and
-    /// the count starts again; overlay changes leave it valid. Answers are
-    /// identical with and without it: the fence only narrows the search,
-    /// and results come from full comparisons with paths in the file.
+    /// A plain binary search of a large file waits on a chain of dependent
+    /// cache misses (~20 probes for 1M entries, each reading an entry and
+    /// then its path). After [`PROBE_TABLE_AFTER_LOOKUPS`] base lookups on the
+    /// same open index (a watcher, not a one-shot CLI call), the lookup that
+    /// crosses the threshold builds an in-memory hash table from each path
+    /// to its entry: about 15 bytes per entry (14 MB for 1M), built in
+    /// ~42 ms by reading the file once. That one lookup allocates and is
+    /// slow; every later one is allocation-free, reads one table line, then
+    /// the entry and its path in a single round trip: 1M entries, random
+    /// queries, warm page cache, 1.01 µs → 219 ns median (see the crate docs).
+    /// Indexes under 65,536 entries never get one (they mostly fit in CPU
+    /// caches), nor do files that are not strictly sorted (they keep the
+    /// binary search, so answers never depend on the table).
+    /// [`MmapIndex::prepare_probe_table`] builds it up front instead.
+    /// [`compact`](Self::compact) and [`rebuild`](Self::rebuild) drop it (it
+    /// describes the old file) and the count starts again; overlay changes
+    /// leave it valid. Results always come from full comparisons with paths
+    /// in the file.
     #[inline]
     pub fn lookup(&self, path: &[u8]) -> Option<u64> {
         match self.overlay.get(path) {
@@ -396,8 +398,8 @@ impl MmapIndex {
             Some(Slot::Deleted) => None,
             None => {
                 let base = self.base();
-                let i = match self.fence() {
-                    Some(f) => f.find(base, path),
+                let i = match self.probe_table() {
+                    Some(t) => t.find(base, path),
                     None => base.find(path),
                 }?;
                 base.raw(i).map(|(_, _, total)| total)
@@ -405,46 +407,45 @@ impl MmapIndex {
         }
     }
 
-    /// The fence, if built; counts a lookup toward building it otherwise.
+    /// The probe table, if built; counts a lookup toward building it otherwise.
     #[inline]
-    fn fence(&self) -> Option<&Fence> {
-        if let Some(f) = self.fence.get() {
-            return f.as_ref();
+    fn probe_table(&self) -> Option<&ProbeTable> {
+        if let Some(t) = self.probes.get() {
+            return t.as_ref();
         }
-        if self.data.bytes().len() < crate::fence::MIN_ENTRIES * format::ENTRY_LEN
-            || self.lookups.fetch_add(1, Ordering::Relaxed) + 1 < FENCE_AFTER_LOOKUPS
+        if self.data.bytes().len() < crate::probe::MIN_ENTRIES * format::ENTRY_LEN
+            || self.lookups.fetch_add(1, Ordering::Relaxed) + 1 < PROBE_TABLE_AFTER_LOOKUPS
         {
             return None;
         }
-        self.build_fence()
+        self.build_probe_table()
     }
 
-    /// Builds the lookup fence now if it is not built yet, rather than after
-    /// [`FENCE_AFTER_LOOKUPS`] lookups (see [`lookup`](MmapIndex::lookup)):
-    /// for a reader that knows it will ask many questions. Allocates 128
-    /// bytes per 8–15 entries, and reads the whole file once (~45 ms for 1M
-    /// entries). Returns
-    /// whether the index has a fence (small or corrupt-looking indexes get
-    /// none and use the plain search).
-    pub fn prepare_fence(&self) -> bool {
-        self.build_fence().is_some()
+    /// Builds the probe table now if it is not built yet, rather than after
+    /// [`PROBE_TABLE_AFTER_LOOKUPS`] lookups (see
+    /// [`lookup`](MmapIndex::lookup)): for a reader that knows it will ask
+    /// many questions. Allocates about 15 bytes per entry and reads the whole
+    /// file once (~42 ms for 1M entries). Returns whether the index has a
+    /// table (small or unsorted indexes get none and use the binary search).
+    pub fn prepare_probe_table(&self) -> bool {
+        self.build_probe_table().is_some()
     }
 
-    /// True once a fence is built (for tests and benchmarks).
+    /// True once a probe table is built (for tests and benchmarks).
     #[doc(hidden)]
-    pub fn has_fence(&self) -> bool {
-        self.fence.get().is_some_and(Option::is_some)
+    pub fn has_probe_table(&self) -> bool {
+        self.probes.get().is_some_and(Option::is_some)
     }
 
-    /// Never build a fence on this open index (for measurements).
+    /// Never build a probe table on this open index (for measurements).
     #[doc(hidden)]
-    pub fn disable_fence(&self) {
-        let _ = self.fence.set(None);
+    pub fn disable_probe_table(&self) {
+        let _ = self.probes.set(None);
     }
 
-    fn build_fence(&self) -> Option<&Fence> {
-        self.fence
-            .get_or_init(|| Fence::build(self.base()))
+    fn build_probe_table(&self) -> Option<&ProbeTable> {
+        self.probes
+            .get_or_init(|| ProbeTable::build(self.base()))
             .as_ref()
     }
 
@@ -593,8 +594,8 @@ impl MmapIndex {
         IndexView::parse(data.bytes()).map_err(|e| corrupt(&self.path, &e))?;
         self.data = data;
         self.map_error = map_error;
-        // The fence describes the old bytes.
-        self.fence = OnceLock::new();
+        // The probe table describes the old bytes.
+        self.probes = OnceLock::new();
         self.lookups = AtomicU32::new(0);
         self.overlay.clear();
         synced.map_err(|e| io_error("cannot sync the directory of index", &self.path, e))

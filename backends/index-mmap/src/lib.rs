@@ -81,40 +81,40 @@
 //! # Performance
 //!
 //! `benches/index_lookup.rs` on 1,000,000 generated paths (mean 133 bytes,
-//! a 142 MB file), 2-core shared VM with ~150 ns DRAM latency, random
-//! queries (half misses) that miss the CPU caches, page cache warm:
+//! a 142 MB file), 2-core shared VM, random queries (half misses) that miss
+//! the CPU caches, page cache warm; criterion medians from one run:
 //!
 //! | median lookup                         | random  | hot 1k set |
 //! |---------------------------------------|---------|------------|
-//! | steady state (fence built)            | 541 ns  | 176 ns     |
-//! | first 65,535 lookups of an open index | 1.07 µs | 218 ns     |
-//! | SQLite indexed point query            | 9.1 µs  | 7.3 µs     |
-//! | redb                                  | 1.5 µs  | 626 ns     |
-//! | `HashMap`                             | 321 ns  | 58 ns      |
+//! | steady state (probe table built)      | 219 ns  | 48 ns      |
+//! | — hits only / misses only             | 270 / 81 ns |        |
+//! | first 65,535 lookups (binary search)  | 1.01 µs | 214 ns     |
+//! | SQLite indexed point query            | 9.44 µs | 8.40 µs    |
+//! | redb                                  | 1.64 µs | 559 ns     |
+//! | `HashMap`                             | 301 ns  | 57 ns      |
 //!
-//! (One run; the machine was ~10% slower than for the previous figures,
-//! 976 ns without the fence and 278 ns for the `HashMap`.) The 500 ns
-//! target is not met. The plain binary search waits on ~6 dependent DRAM
-//! misses; the lookup fence (built on the 65,536th lookup of an open index,
-//! 45 ms and 8 MB for 1M entries; see [`MmapIndex::lookup`]) leaves its own
-//! descent, whose lowest levels miss the caches, one round trip to the file
-//! and ~0.3 key reads. Open + validate 17 µs (never builds the fence);
-//! open + one lookup 71 µs; compaction of 1M entries with 10k changes 158 ms.
+//! The steady state is 43× faster than SQLite. The binary search waits on
+//! ~20 dependent probes, the lowest ~6 missing the caches; the probe table
+//! (built on the 65,536th lookup of an open index, 40 ms and 14 MB for 1M
+//! entries; see [`MmapIndex::lookup`]) leaves one table line and one round
+//! trip for the entry and its path (a miss usually stops at the table
+//! line). Open + validate 18 µs (never builds the table); open + one lookup
+//! 73 µs; compaction of 1M entries with 10k changes 166 ms.
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
-mod fence;
 pub mod format;
 mod index;
 // The one module allowed `unsafe`: creating the mapping.
 #[allow(unsafe_code)]
 mod map;
 mod overlay;
+mod probe;
 
 use disktracker::{IndexOptions, LiveIndex, Result};
 
 pub use format::{FormatError, IndexView};
-pub use index::{FENCE_AFTER_LOOKUPS, Iter, Load, MmapIndex, index_path_for, tmp_path_for};
+pub use index::{Iter, Load, MmapIndex, PROBE_TABLE_AFTER_LOOKUPS, index_path_for, tmp_path_for};
 
 /// Registered name of this index.
 pub const NAME: &str = "mmap";

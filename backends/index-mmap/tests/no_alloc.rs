@@ -149,7 +149,7 @@ fn lookups_do_not_allocate(
 }
 
 #[test]
-fn fenced_lookups_do_not_allocate() {
+fn probe_table_lookups_do_not_allocate() {
     let dir = tempfile::tempdir().unwrap();
     let opts = IndexOptions {
         path: dir.path().join("data.mmap"),
@@ -161,8 +161,8 @@ fn fenced_lookups_do_not_allocate() {
         .collect();
     MmapIndex::create(&opts, paths.iter().map(|p| (p.as_slice(), 1u64))).unwrap();
     let ix = MmapIndex::open(&opts).unwrap();
-    // Building the fence allocates (once); the lookups after it must not.
-    assert!(ix.prepare_fence());
+    // Building the table allocates (once); the lookups after it must not.
+    assert!(ix.prepare_probe_table());
     let mut found = 0usize;
     let n = allocations(|| {
         for p in &paths {
@@ -173,6 +173,6 @@ fn fenced_lookups_do_not_allocate() {
             assert!(black_box(ix.lookup(black_box(&miss[..=p.len()]))).is_none());
         }
     });
-    assert_eq!(n, 0, "fenced lookups allocated {n} times");
+    assert_eq!(n, 0, "lookups through the probe table allocated {n} times");
     assert_eq!(found, paths.len());
 }

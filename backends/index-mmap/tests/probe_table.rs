@@ -1,11 +1,12 @@
-//! The lookup fence (built lazily for large indexes) must give exactly the
-//! answers of the plain binary search: on hits, near misses and junk, with
-//! an overlay, across compaction, and when built by the lookup counter.
+//! The probe table (a hash table built lazily for large indexes) must give
+//! exactly the answers of the plain binary search: on hits, near misses and
+//! junk, with an overlay, across compaction, and when built by the lookup
+//! counter; and it must never be built over a file that is not sorted.
 
 use std::collections::BTreeMap;
 
 use disktracker::{IndexOptions, ReadAdvice};
-use disktracker_index_mmap::{FENCE_AFTER_LOOKUPS, Load, MmapIndex};
+use disktracker_index_mmap::{Load, MmapIndex, PROBE_TABLE_AFTER_LOOKUPS};
 
 struct Rng(u64);
 impl Rng {
@@ -22,7 +23,7 @@ impl Rng {
 
 /// ~80k paths in a deep tree whose siblings share long prefixes, with names
 /// around the `-` `.` `/` `0` ordering trap, non-UTF-8 bytes, and names
-/// longer than the fence's 52-byte key window.
+/// longer than a cache line.
 fn tree(n: usize) -> Vec<Vec<u8>> {
     let long = "a-very-long-directory-name-that-outlasts-any-key-window-".repeat(2);
     let names: Vec<Vec<u8>> = [
@@ -95,30 +96,30 @@ fn opts(dir: &tempfile::TempDir) -> IndexOptions {
 }
 
 #[test]
-fn fenced_lookups_equal_plain_lookups() {
+fn table_lookups_equal_plain_lookups() {
     let dir = tempfile::tempdir().unwrap();
     let paths = tree(80_000);
     let o = opts(&dir);
     MmapIndex::create(&o, paths.iter().enumerate().map(|(i, p)| (p, i as u64))).unwrap();
     for load in [Load::Map, Load::Read] {
-        let fenced = MmapIndex::open_with(&o, load).unwrap();
-        assert!(fenced.prepare_fence());
-        assert!(fenced.has_fence());
+        let table = MmapIndex::open_with(&o, load).unwrap();
+        assert!(table.prepare_probe_table());
+        assert!(table.has_probe_table());
         let plain = MmapIndex::open_with(&o, load).unwrap();
-        plain.disable_fence();
+        plain.disable_probe_table();
         let mut hits = 0;
         for q in probes(&paths) {
             let want = plain.lookup(&q);
-            assert_eq!(fenced.lookup(&q), want, "{:?}", String::from_utf8_lossy(&q));
+            assert_eq!(table.lookup(&q), want, "{:?}", String::from_utf8_lossy(&q));
             hits += usize::from(want.is_some());
         }
         assert!(hits >= paths.len());
-        assert!(!plain.has_fence());
+        assert!(!plain.has_probe_table());
     }
 }
 
 #[test]
-fn the_lookup_counter_builds_the_fence_and_compaction_drops_it() {
+fn the_lookup_counter_builds_the_table_and_compaction_drops_it() {
     let dir = tempfile::tempdir().unwrap();
     let paths = tree(70_000);
     let o = opts(&dir);
@@ -129,15 +130,15 @@ fn the_lookup_counter_builds_the_fence_and_compaction_drops_it() {
         .enumerate()
         .map(|(i, p)| (p.clone(), i as u64))
         .collect();
-    for k in 0..FENCE_AFTER_LOOKUPS as usize - 1 {
+    for k in 0..PROBE_TABLE_AFTER_LOOKUPS as usize - 1 {
         let p = &paths[k % paths.len()];
         assert_eq!(ix.lookup(p), model.get(p).copied());
     }
-    assert!(!ix.has_fence(), "built too early");
+    assert!(!ix.has_probe_table(), "built too early");
     assert_eq!(ix.lookup(&paths[0]), Some(0));
-    assert!(ix.has_fence(), "not built at the threshold");
+    assert!(ix.has_probe_table(), "not built at the threshold");
 
-    // Overlay changes on top of the fenced base.
+    // Overlay changes on top of the base with a table.
     let gone = paths[1234].clone();
     ix.remove_subtree(&gone);
     let prefix = [gone.as_slice(), b"/"].concat();
@@ -154,64 +155,68 @@ fn the_lookup_counter_builds_the_fence_and_compaction_drops_it() {
         }
     };
     check(&ix);
-    assert!(ix.has_fence());
+    assert!(ix.has_probe_table());
 
     ix.compact().unwrap();
     assert!(
-        !ix.has_fence(),
-        "a fence over the old file survived compaction"
+        !ix.has_probe_table(),
+        "a table over the old file survived compaction"
     );
     check(&ix);
-    assert!(ix.prepare_fence());
+    assert!(ix.prepare_probe_table());
     check(&ix);
 }
 
 #[test]
-fn small_indexes_get_no_fence() {
+fn small_indexes_get_no_table() {
     let dir = tempfile::tempdir().unwrap();
     let paths = tree(1000);
     let o = opts(&dir);
     let ix = MmapIndex::create(&o, paths.iter().map(|p| (p, 1u64))).unwrap();
-    assert!(!ix.prepare_fence());
-    for _ in 0..FENCE_AFTER_LOOKUPS + 10 {
+    assert!(!ix.prepare_probe_table());
+    for _ in 0..PROBE_TABLE_AFTER_LOOKUPS + 10 {
         assert_eq!(ix.lookup(&paths[5]), Some(1));
     }
-    assert!(!ix.has_fence());
+    assert!(!ix.has_probe_table());
 }
 
+/// Scribbled files: a table is built exactly when the file passes the full
+/// check (bounds and strict order), and then answers as the binary search.
 #[test]
-fn a_fence_over_a_corrupt_file_only_misses() {
+fn a_table_is_built_only_over_a_valid_file() {
     let dir = tempfile::tempdir().unwrap();
     let paths = tree(70_000);
     let o = opts(&dir);
     MmapIndex::create(&o, paths.iter().map(|p| (p, 1u64))).unwrap();
     let clean = std::fs::read(&o.path).unwrap();
     let n = paths.len();
-    // Scribble over pool bytes and a few entries' offsets and lengths, with
-    // seeds until one leaves the sampled keys in order (else no fence is
-    // built and the plain search, tested elsewhere, answers).
-    let ix = (1..50u64)
-        .find_map(|seed| {
-            let mut rng = Rng(seed);
-            let mut bytes = clean.clone();
-            for _ in 0..20 {
-                let at = 20 + 16 * n + rng.below(bytes.len() - 20 - 16 * n);
-                bytes[at] = rng.next() as u8;
-            }
-            for _ in 0..5 {
-                let at = 20 + 16 * rng.below(n) + rng.below(8);
-                bytes[at] = rng.next() as u8;
-            }
-            std::fs::write(&o.path, &bytes).unwrap();
-            let ix = MmapIndex::open_with(&o, Load::Read).unwrap();
-            ix.prepare_fence().then_some(ix)
-        })
-        .expect("some seed leaves the samples sorted");
-    let present: std::collections::HashSet<&[u8]> = ix.iter().map(|(p, _)| p).collect();
-    for q in probes(&paths[..5000]) {
-        if ix.lookup(&q).is_some() {
-            // Whatever it finds is really there.
-            assert!(present.contains(q.as_slice()), "{q:?}");
+    let pool = 20 + 16 * n;
+    let (mut built, mut refused) = (0, 0);
+    for seed in 1..40u64 {
+        let mut rng = Rng(seed);
+        let mut bytes = clean.clone();
+        // One pool byte (may or may not break the order), and on every
+        // third seed one entry's offset or length (out of bounds or not).
+        let at = pool + rng.below(bytes.len() - pool);
+        bytes[at] = rng.next() as u8;
+        if seed % 3 == 0 {
+            let at = 20 + 16 * rng.below(n) + rng.below(8);
+            bytes[at] = rng.next() as u8;
+        }
+        std::fs::write(&o.path, &bytes).unwrap();
+        let table = MmapIndex::open_with(&o, Load::Read).unwrap();
+        let valid = table.verify().is_ok();
+        assert_eq!(table.prepare_probe_table(), valid, "seed {seed}");
+        if !valid {
+            refused += 1;
+            continue;
+        }
+        built += 1;
+        let plain = MmapIndex::open_with(&o, Load::Read).unwrap();
+        plain.disable_probe_table();
+        for q in probes(&paths[..3000]) {
+            assert_eq!(table.lookup(&q), plain.lookup(&q), "seed {seed}: {q:?}");
         }
     }
+    assert!(built > 0 && refused > 0, "built {built}, refused {refused}");
 }
