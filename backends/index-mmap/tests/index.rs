@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use disktracker::{ErrorKind, IndexOptions, ReadAdvice};
 use disktracker_index_mmap::{Load, MmapIndex, format, tmp_path_for};
+use disktracker_testkit::rng::Rng;
 use proptest::prelude::*;
 use rstest::rstest;
 
@@ -20,20 +21,6 @@ fn opts(path: &Path) -> IndexOptions {
 
 fn index_file(dir: &tempfile::TempDir) -> PathBuf {
     dir.path().join("data.mmap")
-}
-
-/// A deterministic xorshift: tests must be reproducible without a seed file.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
 }
 
 /// Paths that stress the ordering and byte handling: `-` and `.` sort before
@@ -75,10 +62,10 @@ fn tricky_paths() -> Vec<Vec<u8>> {
     ];
     let mut frontier = vec![b"/t".to_vec()];
     while v.len() < 4000 {
-        let parent = frontier[rng.below(frontier.len() as u64) as usize].clone();
+        let parent = frontier[rng.below(frontier.len())].clone();
         let mut child = parent.clone();
         child.push(b'/');
-        child.extend_from_slice(names[rng.below(names.len() as u64) as usize]);
+        child.extend_from_slice(names[rng.below(names.len())]);
         child.extend_from_slice(format!("{}", rng.below(20)).as_bytes());
         frontier.push(child.clone());
         v.push(child);
@@ -125,7 +112,7 @@ fn round_trip_finds_every_path_and_misses_the_rest(
         .collect();
     let mut rng = Rng(42);
     for i in (1..input.len()).rev() {
-        input.swap(i, rng.below(i as u64 + 1) as usize);
+        input.swap(i, rng.below(i + 1));
     }
     for i in 0..50 {
         let p = input[i * 7].0.clone();

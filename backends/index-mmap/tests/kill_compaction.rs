@@ -14,6 +14,7 @@ use std::time::{Duration, Instant};
 
 use disktracker::{IndexOptions, ReadAdvice};
 use disktracker_index_mmap::{MmapIndex, tmp_path_for};
+use disktracker_testkit::rng::Rng;
 
 const CHILD_ENV: &str = "DT_CRASH_CHILD";
 const READY: &str = "DT_CRASH_CHILD_READY";
@@ -87,17 +88,6 @@ fn child(path: &Path) -> ! {
     }
 }
 
-/// xorshift seeded from the clock; the seed is printed for reproduction.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[test]
 fn sigkill_during_compaction_never_tears_the_index() {
     if let Some(path) = std::env::var_os(CHILD_ENV) {
@@ -161,7 +151,7 @@ fn sigkill_during_compaction_never_tears_the_index() {
             }
         }
         // Read from this process while the child compacts, for a random time.
-        let until = Instant::now() + Duration::from_micros(rng.below(25_000));
+        let until = Instant::now() + Duration::from_micros(rng.below_u64(25_000));
         while Instant::now() < until {
             let g = check_whole(&path);
             assert!(g >= last, "generation went back from {last} to {g}");

@@ -7,19 +7,7 @@ use std::collections::BTreeMap;
 
 use disktracker::{IndexOptions, ReadAdvice};
 use disktracker_index_mmap::{Load, MmapIndex, PROBE_TABLE_AFTER_LOOKUPS};
-
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
+use disktracker_testkit::rng::Rng;
 
 /// ~80k paths in a deep tree whose siblings share long prefixes, with names
 /// around the `-` `.` `/` `0` ordering trap, non-UTF-8 bytes, and names
@@ -198,10 +186,10 @@ fn a_table_is_built_only_over_a_valid_file() {
         // One pool byte (may or may not break the order), and on every
         // third seed one entry's offset or length (out of bounds or not).
         let at = pool + rng.below(bytes.len() - pool);
-        bytes[at] = rng.next() as u8;
+        bytes[at] = rng.next_u64() as u8;
         if seed % 3 == 0 {
             let at = 20 + 16 * rng.below(n) + rng.below(8);
-            bytes[at] = rng.next() as u8;
+            bytes[at] = rng.next_u64() as u8;
         }
         std::fs::write(&o.path, &bytes).unwrap();
         let table = MmapIndex::open_with(&o, Load::Read).unwrap();
