@@ -217,16 +217,7 @@ fn children_are_immediate_and_path_ordered(#[case] parent: &[u8], #[case] expect
 fn children_of_a_wide_and_deep_tree_match_a_filter() {
     let (_dir, path) = temp_store();
     let mut store = open(&path);
-    let paths = synthetic_paths(5000);
-    let mut rows: Vec<DirRecord> = paths
-        .iter()
-        .enumerate()
-        .map(|(i, p)| DirRecord {
-            path: p.clone(),
-            depth: 0,
-            stats: stats(i as u64),
-        })
-        .collect();
+    let mut rows = synthetic_rows(5000, 0);
     // Add every ancestor so each level has children.
     let mut all = std::collections::BTreeSet::new();
     for r in &rows {
@@ -236,8 +227,9 @@ fn children_of_a_wide_and_deep_tree_match_a_filter() {
             p = parent.to_vec();
         }
     }
+    let have: std::collections::HashSet<Vec<u8>> = rows.iter().map(|r| r.path.clone()).collect();
     for p in all {
-        if !paths.contains(&p) {
+        if !have.contains(&p) {
             rows.push(DirRecord {
                 path: p,
                 depth: 0,
@@ -629,16 +621,7 @@ fn a_truncated_store_is_corrupt_and_left_byte_identical() {
 fn damaged_bytes_never_panic() {
     let (_dir, path) = temp_store();
     let mut store = open(&path);
-    let paths = synthetic_paths(3000);
-    let rows: Vec<DirRecord> = paths
-        .iter()
-        .enumerate()
-        .map(|(i, p)| DirRecord {
-            path: p.clone(),
-            depth: 2,
-            stats: stats(i as u64),
-        })
-        .collect();
+    let rows = synthetic_rows(3000, 2);
     let id = write_snapshot(&mut store, b"/", &rows);
     drop(store);
     let good = std::fs::read(&path).unwrap();
@@ -801,16 +784,7 @@ fn an_unwritable_location_is_a_permission_error_with_a_hint() {
 fn deleted_space_is_reused_and_reclaim_bounds_the_file() {
     let (_dir, path) = temp_store();
     let mut store = open(&path);
-    let paths = synthetic_paths(20_000);
-    let rows: Vec<DirRecord> = paths
-        .iter()
-        .enumerate()
-        .map(|(i, p)| DirRecord {
-            path: p.clone(),
-            depth: 6,
-            stats: stats(i as u64),
-        })
-        .collect();
+    let rows = synthetic_rows(20_000, 6);
     let first = write_snapshot(&mut store, b"/", &rows);
     let one = std::fs::metadata(&path).unwrap().len();
     // Rolling retention without reclaim: freed pages are reused, so the file

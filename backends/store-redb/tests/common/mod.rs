@@ -107,6 +107,19 @@ pub fn synthetic_paths(n: usize) -> Vec<Vec<u8>> {
     v
 }
 
+/// [`synthetic_paths`] as rows at `depth`, with distinct stats.
+pub fn synthetic_rows(n: usize, depth: u32) -> Vec<DirRecord> {
+    synthetic_paths(n)
+        .into_iter()
+        .enumerate()
+        .map(|(i, path)| DirRecord {
+            path,
+            depth,
+            stats: stats(i as u64),
+        })
+        .collect()
+}
+
 /// Paths visited by `visit_tree`.
 pub fn visited(store: &dyn SnapshotStore, id: i64, under: Option<&[u8]>) -> Vec<Vec<u8>> {
     store
