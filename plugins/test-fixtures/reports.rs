@@ -283,6 +283,12 @@ impl Fixtures {
         ]
     }
 
+    /// [`Fixtures::empty`] when `empty`, else [`Fixtures::new`] (for
+    /// tests that run over both as an rstest value).
+    pub fn either(empty: bool) -> Self {
+        if empty { Self::empty() } else { Self::new() }
+    }
+
     /// Every report kind with empty contents (no rows, no entries, no issues).
     pub fn empty() -> Self {
         let mut f = Fixtures::new();

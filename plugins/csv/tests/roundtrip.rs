@@ -85,11 +85,7 @@ fn no_cell_can_start_a_formula(
     #[values(SizeKind::DiskUsage, SizeKind::Apparent)] kind: SizeKind,
     #[values(false, true)] empty: bool,
 ) {
-    let f = if empty {
-        Fixtures::empty()
-    } else {
-        Fixtures::new()
-    };
+    let f = Fixtures::either(empty);
     for report in f.reports() {
         let (header, rows) = render(report, kind);
         assert!(!header.is_empty(), "{}: header row", report.kind());

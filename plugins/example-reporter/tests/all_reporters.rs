@@ -47,11 +47,7 @@ fn every_report_through_every_reporter(
     #[values(SizeKind::DiskUsage, SizeKind::Apparent)] kind: SizeKind,
     #[values(false, true)] empty: bool,
 ) {
-    let f = if empty {
-        Fixtures::empty()
-    } else {
-        Fixtures::new()
-    };
+    let f = Fixtures::either(empty);
     let opts = RenderOptions { size_kind: kind };
     for plugin in reporters().unwrap().iter() {
         let reporter = (plugin.create)();

@@ -149,11 +149,7 @@ fn every_report_has_the_envelope(
     #[values(SizeKind::DiskUsage, SizeKind::Apparent)] kind: SizeKind,
     #[values(false, true)] empty: bool,
 ) {
-    let f = if empty {
-        Fixtures::empty()
-    } else {
-        Fixtures::new()
-    };
+    let f = Fixtures::either(empty);
     for report in f.reports() {
         render(report, kind);
     }

@@ -114,11 +114,7 @@ fn no_report_panics_and_output_is_clean(
     #[values(SizeKind::DiskUsage, SizeKind::Apparent)] kind: SizeKind,
     #[values(false, true)] empty: bool,
 ) {
-    let f = if empty {
-        Fixtures::empty()
-    } else {
-        Fixtures::new()
-    };
+    let f = Fixtures::either(empty);
     for report in f.reports() {
         let out = render(report, kind);
         assert!(out.ends_with('\n'), "{}: {out:?}", report.kind());
