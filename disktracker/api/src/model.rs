@@ -104,6 +104,16 @@ pub struct SnapshotMeta {
     pub walker: String,
 }
 
+impl SnapshotMeta {
+    /// The root's recursive size of the requested kind.
+    pub fn total(&self, kind: SizeKind) -> u64 {
+        match kind {
+            SizeKind::DiskUsage => self.total_bytes,
+            SizeKind::Apparent => self.total_apparent,
+        }
+    }
+}
+
 /// A stored snapshot.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SnapshotInfo {
@@ -140,12 +150,17 @@ impl DiffEntry {
         }
     }
 
-    /// B minus A of the requested kind (an absent side counts as 0).
-    pub fn delta(&self, kind: SizeKind) -> i128 {
-        let (a, b) = match kind {
+    /// The sizes in A and in B of the requested kind.
+    pub fn sides(&self, kind: SizeKind) -> (Option<u64>, Option<u64>) {
+        match kind {
             SizeKind::DiskUsage => (self.bytes_a, self.bytes_b),
             SizeKind::Apparent => (self.apparent_a, self.apparent_b),
-        };
+        }
+    }
+
+    /// B minus A of the requested kind (an absent side counts as 0).
+    pub fn delta(&self, kind: SizeKind) -> i128 {
+        let (a, b) = self.sides(kind);
         i128::from(b.unwrap_or(0)) - i128::from(a.unwrap_or(0))
     }
 }

@@ -52,7 +52,7 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
-use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo, SnapshotMeta};
+use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::escape_bytes;
 use disktracker::report::{ChangeStatus, ExplainNode, ExplainReport, SizeStatus, unsupported};
 use disktracker::{RenderOptions, Report, Reporter};
@@ -117,13 +117,6 @@ fn kind_prefix(kind: SizeKind) -> &'static str {
     }
 }
 
-fn meta_total(m: &SnapshotMeta, kind: SizeKind) -> u64 {
-    match kind {
-        SizeKind::DiskUsage => m.total_bytes,
-        SizeKind::Apparent => m.total_apparent,
-    }
-}
-
 type Csv<'w> = csv::Writer<&'w mut dyn Write>;
 
 fn io_err(e: csv::Error) -> io::Error {
@@ -175,7 +168,7 @@ const DIFF_SIZES: [&str; 6] = [
 fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<()> {
     match *report {
         Report::Scan(r) => {
-            let whole = meta_total(&r.snapshot.meta, kind);
+            let whole = r.snapshot.meta.total(kind);
             dirs(w, r.snapshot.id, &r.top, whole, kind)
         }
         Report::Top(r) => dirs(w, r.snapshot.id, &r.rows, r.under.stats.total(kind), kind),

@@ -147,10 +147,7 @@ fn scan(r: &ScanReport, kind: SizeKind) -> String {
         r.duration_ms
     ));
     if !r.top.is_empty() {
-        let whole = match kind {
-            SizeKind::DiskUsage => m.total_bytes,
-            SizeKind::Apparent => m.total_apparent,
-        };
+        let whole = m.total(kind);
         s.push_str(&format!(
             "\n### Largest directories by {}\n\n",
             kind_name(kind)
@@ -192,10 +189,7 @@ fn snapshots(list: &[SnapshotInfo], kind: SizeKind) -> String {
             vec![
                 i.id.to_string(),
                 m.started_at_ms.to_string(),
-                size(match kind {
-                    SizeKind::DiskUsage => m.total_bytes,
-                    SizeKind::Apparent => m.total_apparent,
-                }),
+                size(m.total(kind)),
                 m.total_files.to_string(),
                 m.dir_count.to_string(),
                 m.error_count.to_string(),
@@ -224,10 +218,7 @@ fn diff(r: &DiffReport, kind: SizeKind) -> String {
             ("Path", false),
         ],
         r.entries.iter().map(|e| {
-            let (a, b) = match kind {
-                SizeKind::DiskUsage => (e.bytes_a, e.bytes_b),
-                SizeKind::Apparent => (e.apparent_a, e.apparent_b),
-            };
+            let (a, b) = e.sides(kind);
             let status = match (a, b) {
                 (None, Some(_)) => "added",
                 (Some(_), None) => "removed",

@@ -17,7 +17,7 @@ use std::borrow::Cow;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 
-use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo, SnapshotMeta};
+use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::escape_bytes;
 use disktracker::report::{
     ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, ScanReport, SizeReport,
@@ -79,13 +79,6 @@ fn kind_name(kind: SizeKind) -> &'static str {
     match kind {
         SizeKind::DiskUsage => "disk usage",
         SizeKind::Apparent => "apparent size",
-    }
-}
-
-fn meta_total(meta: &SnapshotMeta, kind: SizeKind) -> u64 {
-    match kind {
-        SizeKind::DiskUsage => meta.total_bytes,
-        SizeKind::Apparent => meta.total_apparent,
     }
 }
 
@@ -168,7 +161,7 @@ fn scan(r: &ScanReport, kind: SizeKind, out: &mut String) {
 
     if !r.top.is_empty() {
         let _ = writeln!(out, "\nLargest directories by {}:", kind_name(kind));
-        dir_table(&r.top, meta_total(m, kind), kind, out);
+        dir_table(&r.top, m.total(kind), kind, out);
     }
 
     if !r.issues.is_empty() {
@@ -236,7 +229,7 @@ fn snapshots(list: &[SnapshotInfo], kind: SizeKind, out: &mut String) {
         g.push(vec![
             s.id.to_string(),
             utc(m.started_at_ms),
-            size(meta_total(m, kind)),
+            size(m.total(kind)),
             m.total_files.to_string(),
             m.dir_count.to_string(),
             m.error_count.to_string(),
@@ -259,14 +252,6 @@ fn deleted(ids: &[SnapshotId], out: &mut String) {
     };
 }
 
-/// The two sizes of an entry in the requested kind.
-fn sides(e: &DiffEntry, kind: SizeKind) -> (Option<u64>, Option<u64>) {
-    match kind {
-        SizeKind::DiskUsage => (e.bytes_a, e.bytes_b),
-        SizeKind::Apparent => (e.apparent_a, e.apparent_b),
-    }
-}
-
 fn status_word(s: ChangeStatus) -> &'static str {
     match s {
         ChangeStatus::Changed => "changed",
@@ -277,7 +262,7 @@ fn status_word(s: ChangeStatus) -> &'static str {
 
 /// Added / removed / changed from which sides exist.
 fn entry_status(e: &DiffEntry, kind: SizeKind) -> ChangeStatus {
-    match sides(e, kind) {
+    match e.sides(kind) {
         (None, Some(_)) => ChangeStatus::Added,
         (Some(_), None) => ChangeStatus::Removed,
         _ => ChangeStatus::Changed,
@@ -307,7 +292,7 @@ fn diff(r: &DiffReport, kind: SizeKind, out: &mut String) {
             ("PATH", Align::Left),
         ]);
         for e in &r.entries {
-            let (a, b) = sides(e, kind);
+            let (a, b) = e.sides(kind);
             g.push(vec![
                 delta(e.delta(kind)),
                 opt_size(a),
