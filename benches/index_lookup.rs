@@ -182,6 +182,7 @@ fn index_opts(path: &Path) -> IndexOptions {
         path: path.to_path_buf(),
         advice: ReadAdvice::Random,
         preload: false,
+        probe_table: true,
     }
 }
 

@@ -64,6 +64,8 @@ pub struct MmapIndex {
     /// The hash table over the base, built lazily (see
     /// [`MmapIndex::lookup`]); `Some(None)` when not worth building.
     probes: OnceLock<Option<ProbeTable>>,
+    /// Whether the options allow a probe table at all.
+    allow_probes: bool,
     /// Base lookups answered without a probe table, counting toward building one.
     lookups: AtomicU32,
 }
@@ -317,6 +319,7 @@ impl MmapIndex {
             map_error,
             overlay: Overlay::default(),
             probes: OnceLock::new(),
+            allow_probes: options.probe_table,
             lookups: AtomicU32::new(0),
         })
     }
@@ -385,7 +388,9 @@ impl MmapIndex {
     /// queries, warm page cache, 1.01 µs → 219 ns median (see the crate docs).
     /// Indexes under 65,536 entries never get one (they mostly fit in CPU
     /// caches), nor do files that are not strictly sorted (they keep the
-    /// binary search, so answers never depend on the table).
+    /// binary search, so answers never depend on the table), nor any index
+    /// opened with [`IndexOptions::probe_table`] off (`[index] probe_table`
+    /// in the config: lookups stay a pure binary search over the file).
     /// [`MmapIndex::prepare_probe_table`] builds it up front instead.
     /// [`compact`](Self::compact) and [`rebuild`](Self::rebuild) drop it (it
     /// describes the old file) and the count starts again; overlay changes
@@ -426,7 +431,8 @@ impl MmapIndex {
     /// [`lookup`](MmapIndex::lookup)): for a reader that knows it will ask
     /// many questions. Allocates about 15 bytes per entry and reads the whole
     /// file once (~42 ms for 1M entries). Returns whether the index has a
-    /// table (small or unsorted indexes get none and use the binary search).
+    /// table (small or unsorted indexes get none and use the binary search,
+    /// as do all when [`IndexOptions::probe_table`] is off).
     pub fn prepare_probe_table(&self) -> bool {
         self.build_probe_table().is_some()
     }
@@ -445,7 +451,11 @@ impl MmapIndex {
 
     fn build_probe_table(&self) -> Option<&ProbeTable> {
         self.probes
-            .get_or_init(|| ProbeTable::build(self.base()))
+            .get_or_init(|| {
+                self.allow_probes
+                    .then(|| ProbeTable::build(self.base()))
+                    .flatten()
+            })
             .as_ref()
     }
 

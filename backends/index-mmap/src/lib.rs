@@ -17,6 +17,7 @@
 //!     path: index_path_for("/home/me/.disktracker/data.db".as_ref()),
 //!     advice: ReadAdvice::Random,
 //!     preload: false,
+//!     probe_table: true,
 //! };
 //! // After a scan: write the index (any order; last duplicate wins).
 //! let scanned: Vec<(&[u8], u64)> = vec![(b"/data", 4096), (b"/data/a", 1024)];

@@ -51,6 +51,7 @@ fn check_file(bytes: &[u8], probes: &[Vec<u8>], load: Load) -> Result<(), TestCa
         path: path.clone(),
         advice: ReadAdvice::Random,
         preload: false,
+        probe_table: true,
     };
     let Ok(mut ix) = MmapIndex::open_with(&opts, load) else {
         return Ok(()); // an error, not a panic: that is all we ask here

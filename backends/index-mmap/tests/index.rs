@@ -16,6 +16,7 @@ fn opts(path: &Path) -> IndexOptions {
         path: path.to_path_buf(),
         advice: ReadAdvice::Random,
         preload: false,
+        probe_table: true,
     }
 }
 

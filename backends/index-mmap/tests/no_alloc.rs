@@ -85,6 +85,7 @@ fn lookups_do_not_allocate(
         path: dir.path().join("data.mmap"),
         advice: ReadAdvice::Random,
         preload: false,
+        probe_table: true,
     };
     let paths: Vec<Vec<u8>> = (0..5000u32)
         .map(|i| format!("/root/d{}/e{}/f{i}", i % 17, i % 101).into_bytes())
@@ -155,6 +156,7 @@ fn probe_table_lookups_do_not_allocate() {
         path: dir.path().join("data.mmap"),
         advice: ReadAdvice::Random,
         preload: false,
+        probe_table: true,
     };
     let paths: Vec<Vec<u8>> = (0..70_000u32)
         .map(|i| format!("/root/d{}/e{}/f{i}", i % 17, i % 101).into_bytes())

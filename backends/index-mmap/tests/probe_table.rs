@@ -80,6 +80,7 @@ fn opts(dir: &tempfile::TempDir) -> IndexOptions {
         path: dir.path().join("data.mmap"),
         advice: ReadAdvice::Random,
         preload: false,
+        probe_table: true,
     }
 }
 
@@ -153,6 +154,30 @@ fn the_lookup_counter_builds_the_table_and_compaction_drops_it() {
     check(&ix);
     assert!(ix.prepare_probe_table());
     check(&ix);
+}
+
+#[test]
+fn the_option_off_keeps_the_binary_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = tree(70_000);
+    let o = IndexOptions {
+        probe_table: false,
+        ..opts(&dir)
+    };
+    let mut ix =
+        MmapIndex::create(&o, paths.iter().enumerate().map(|(i, p)| (p, i as u64))).unwrap();
+    for k in 0..PROBE_TABLE_AFTER_LOOKUPS as usize + 10 {
+        assert_eq!(
+            ix.lookup(&paths[k % paths.len()]),
+            Some((k % paths.len()) as u64)
+        );
+    }
+    assert!(!ix.has_probe_table(), "built although the option is off");
+    assert!(!ix.prepare_probe_table());
+    ix.set(b"/r/x", 1);
+    ix.compact().unwrap();
+    assert!(!ix.prepare_probe_table(), "compaction forgot the option");
+    assert_eq!(ix.lookup(b"/r/x"), Some(1));
 }
 
 #[test]

@@ -28,6 +28,11 @@ pub struct IndexOptions {
     pub advice: ReadAdvice,
     /// Fault the whole file in at open (populate / will-need).
     pub preload: bool,
+    /// Allow a long-running reader to build an in-memory lookup table (a
+    /// hash from path to entry) once it has asked many questions, trading
+    /// some memory for much faster point lookups; `false` keeps lookups a
+    /// pure binary search over the file, with no memory of their own.
+    pub probe_table: bool,
 }
 
 /// A persistent map from directory path to recursive disk usage, with an

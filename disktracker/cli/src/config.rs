@@ -137,6 +137,8 @@ pub struct IndexConfig {
     pub advice: ReadAdvice,
     /// Populate at open.
     pub preload: bool,
+    /// Let long-running readers build an in-memory lookup table.
+    pub probe_table: bool,
 }
 
 /// The effective configuration plus the origin of every key.

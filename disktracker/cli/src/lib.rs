@@ -153,6 +153,7 @@ impl App {
             path: sibling(&self.cfg.db_path()?, "mmap"),
             advice: self.cfg.config.index.advice,
             preload: self.cfg.config.index.preload,
+            probe_table: self.cfg.config.index.probe_table,
         })
     }
 
