@@ -23,6 +23,7 @@ fn the_binary_links_exactly_the_first_party_plugins() {
         .collect();
     got.sort();
     let want = [
+        ("events", "notify"),
         ("index", "mmap"),
         ("reporter", "csv"),
         ("reporter", "json"),

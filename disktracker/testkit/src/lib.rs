@@ -2,6 +2,7 @@
 //! every backend of a kind must pass.
 #![forbid(unsafe_code)]
 
+pub mod event_conformance;
 pub mod fixtures;
 pub mod oracle;
 pub mod rng;

@@ -1,0 +1,229 @@
+//! DiskTracker's default [`EventSource`] (`notify`): recursive file-system
+//! notifications through the `notify` crate (inotify on Linux), translated
+//! into [`FsEvent`]s that say where to look.
+//!
+//! # Decisions
+//!
+//! * **Events are hints.** A consumer re-reads the directories they name, so
+//!   the translation keeps the path and the kind and drops the rest: access
+//!   events (opens, closes, reads) are not sent at all, and a rename whose
+//!   direction the OS did not tell becomes a `Modify` of that path.
+//! * **Lost events.** When the kernel queue overflows, notify flags a rescan;
+//!   so does a failure after watching started (e.g. no watch could be added
+//!   for a new subdirectory because `fs.inotify.max_user_watches` ran out).
+//!   Both become [`FsEventKind::RescanNeeded`] for the paths concerned, or
+//!   the root when none is named, and the consumer revalidates them.
+//! * **Limits at start.** Running out of watches or inotify instances while
+//!   the tree is being watched is an error naming the sysctl to raise
+//!   (`fs.inotify.max_user_watches`, `fs.inotify.max_user_instances`).
+//! * **New directories** are watched by notify as they appear; files created
+//!   in one before its watch exists produce no event, so a consumer scans a
+//!   created or moved-in directory once (DESIGN §5).
+//! * **Stopping** drops the watcher; its thread ends and drops the sink, so
+//!   the receiving side sees the channel disconnect.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::Sender;
+
+use disktracker::{Error, ErrorKind, EventSource, FsEvent, FsEventKind, Result};
+use notify::event::{CreateKind, ModifyKind, RemoveKind, RenameMode};
+use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
+
+disktracker::register_event_source!(
+    "notify",
+    "recursive OS file-system notifications (inotify on Linux) via the notify crate",
+    || Ok(Box::new(NotifySource::default()))
+);
+
+/// The `notify` event source. Watches one root at a time.
+#[derive(Default)]
+pub struct NotifySource {
+    watcher: Option<RecommendedWatcher>,
+}
+
+impl std::fmt::Debug for NotifySource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NotifySource")
+            .field("watching", &self.watcher.is_some())
+            .finish()
+    }
+}
+
+impl EventSource for NotifySource {
+    /// Watches `root` (an existing directory) recursively. Watching again
+    /// replaces the previous watch.
+    fn watch(&mut self, root: &Path, sink: Sender<FsEvent>) -> Result<()> {
+        self.stop()?;
+        let meta = std::fs::metadata(root).map_err(|e| Error::io("cannot watch", root, e))?;
+        if !meta.is_dir() {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!("cannot watch {}: not a directory", show(root)),
+            ));
+        }
+        let owned_root = root.to_path_buf();
+        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+            let events = match res {
+                Ok(event) => translate(event, &owned_root),
+                Err(err) => rescan_for(err.paths, &owned_root),
+            };
+            for e in events {
+                // The receiver is gone: nobody listens any more; the watcher
+                // is dropped by its owner.
+                if sink.send(e).is_err() {
+                    return;
+                }
+            }
+        })
+        .map_err(|e| watch_error(e, root))?;
+        watcher
+            .watch(root, RecursiveMode::Recursive)
+            .map_err(|e| watch_error(e, root))?;
+        self.watcher = Some(watcher);
+        Ok(())
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        self.watcher = None;
+        Ok(())
+    }
+}
+
+/// The [`FsEvent`]s that say where to look after `event`. `root` is named by
+/// a rescan that names no path.
+pub fn translate(event: notify::Event, root: &Path) -> Vec<FsEvent> {
+    if event.need_rescan() {
+        return rescan_for(event.paths, root);
+    }
+    let one = |kind, is_dir| -> Vec<FsEvent> {
+        event
+            .paths
+            .iter()
+            .map(|p| FsEvent {
+                kind,
+                path: p.clone(),
+                is_dir,
+            })
+            .collect()
+    };
+    match event.kind {
+        EventKind::Access(_) => Vec::new(),
+        EventKind::Create(k) => one(FsEventKind::Create, create_is_dir(k)),
+        EventKind::Remove(k) => one(FsEventKind::Remove, remove_is_dir(k)),
+        EventKind::Modify(ModifyKind::Name(RenameMode::From)) => one(FsEventKind::RenameFrom, None),
+        EventKind::Modify(ModifyKind::Name(RenameMode::To)) => one(FsEventKind::RenameTo, None),
+        EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
+            // notify names the old path, then the new one.
+            let mut out = Vec::with_capacity(2);
+            let mut paths = event.paths.into_iter();
+            if let Some(from) = paths.next() {
+                out.push(FsEvent {
+                    kind: FsEventKind::RenameFrom,
+                    path: from,
+                    is_dir: None,
+                });
+            }
+            out.extend(paths.map(|to| FsEvent {
+                kind: FsEventKind::RenameTo,
+                path: to,
+                is_dir: None,
+            }));
+            out
+        }
+        EventKind::Modify(_) | EventKind::Any | EventKind::Other => one(FsEventKind::Modify, None),
+    }
+}
+
+fn create_is_dir(k: CreateKind) -> Option<bool> {
+    match k {
+        CreateKind::Folder => Some(true),
+        CreateKind::File => Some(false),
+        CreateKind::Any | CreateKind::Other => None,
+    }
+}
+
+fn remove_is_dir(k: RemoveKind) -> Option<bool> {
+    match k {
+        RemoveKind::Folder => Some(true),
+        RemoveKind::File => Some(false),
+        RemoveKind::Any | RemoveKind::Other => None,
+    }
+}
+
+/// Rescan events for `paths`, or for `root` when there are none.
+fn rescan_for(paths: Vec<PathBuf>, root: &Path) -> Vec<FsEvent> {
+    let paths = if paths.is_empty() {
+        vec![root.to_path_buf()]
+    } else {
+        paths
+    };
+    paths
+        .into_iter()
+        .map(|path| FsEvent {
+            kind: FsEventKind::RescanNeeded,
+            path,
+            is_dir: None,
+        })
+        .collect()
+}
+
+/// A one-line error for a failure to start watching `root`, naming the
+/// limit to raise where there is one.
+pub fn watch_error(err: notify::Error, root: &Path) -> Error {
+    let whole = err.to_string();
+    let at = err.paths.first().map_or_else(|| show(root), |p| show(p));
+    match err.kind {
+        notify::ErrorKind::MaxFilesWatch => Error::new(
+            ErrorKind::Io,
+            format!(
+                "cannot watch {}: out of inotify watches at {at}",
+                show(root)
+            ),
+        )
+        .with_hint(
+            "raise fs.inotify.max_user_watches (sysctl -w fs.inotify.max_user_watches=1048576), \
+             or watch a smaller tree",
+        ),
+        notify::ErrorKind::PathNotFound => Error::new(
+            ErrorKind::NotFound,
+            format!("cannot watch {}: {at} does not exist", show(root)),
+        ),
+        notify::ErrorKind::Io(e) if e.raw_os_error() == Some(EMFILE) => Error::new(
+            ErrorKind::Io,
+            format!(
+                "cannot watch {}: out of inotify instances ({e})",
+                show(root)
+            ),
+        )
+        .with_hint(
+            "raise fs.inotify.max_user_instances (sysctl -w fs.inotify.max_user_instances=1024) \
+             or stop other watchers",
+        ),
+        notify::ErrorKind::Io(e) => {
+            let kind = if e.kind() == io::ErrorKind::PermissionDenied {
+                ErrorKind::Permission
+            } else {
+                ErrorKind::Io
+            };
+            Error::new(kind, format!("cannot watch {}: {at}: {e}", show(root)))
+        }
+        notify::ErrorKind::Generic(msg) => {
+            Error::new(ErrorKind::Io, format!("cannot watch {}: {msg}", show(root)))
+        }
+        notify::ErrorKind::WatchNotFound | notify::ErrorKind::InvalidConfig(_) => Error::new(
+            ErrorKind::Plugin,
+            format!("cannot watch {}: {whole}", show(root)),
+        ),
+    }
+}
+
+/// `EMFILE` on Linux: what `inotify_init` fails with at
+/// `fs.inotify.max_user_instances` (std has no stable kind for it).
+const EMFILE: i32 = 24;
+
+fn show(p: &Path) -> String {
+    disktracker::path::escape_path(p).into_owned()
+}

@@ -1,0 +1,265 @@
+//! The conformance suite every [`EventSource`](disktracker::EventSource)
+//! must pass: real changes in a real temporary tree, each of which must be
+//! reported, with its path, within [`WAIT`].
+//!
+//! Events are hints ("where to look"), so the checks ask for what a consumer
+//! needs and no more: the path of what changed and the kind of change. A
+//! source may send more (e.g. a `Modify` of the parent directory).
+
+use std::fs;
+use std::io::Write;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
+use std::time::{Duration, Instant};
+
+use disktracker::registry::{self, EventSourcePlugin};
+use disktracker::{ErrorKind, EventSource, FsEvent, FsEventKind};
+
+/// How long a change may take to be reported (generous: CI machines are busy).
+pub const WAIT: Duration = Duration::from_secs(10);
+
+type Check = fn(&'static EventSourcePlugin);
+
+/// Every check, by name.
+pub const CHECKS: &[(&str, Check)] = &[
+    ("created_files_are_reported", created_files_are_reported),
+    ("appends_are_reported", appends_are_reported),
+    ("new_directories_are_watched", new_directories_are_watched),
+    ("renames_name_both_sides", renames_name_both_sides),
+    (
+        "moves_out_of_the_root_are_reported",
+        moves_out_of_the_root_are_reported,
+    ),
+    ("removals_are_reported", removals_are_reported),
+    (
+        "stopping_disconnects_the_sink",
+        stopping_disconnects_the_sink,
+    ),
+    ("a_missing_root_is_not_found", a_missing_root_is_not_found),
+    ("a_file_root_is_refused", a_file_root_is_refused),
+];
+
+/// Runs every check against `plugin`, each isolated, and panics listing
+/// every failed one (their messages are printed as they fail).
+pub fn run_all(plugin: &'static EventSourcePlugin) {
+    let failed: Vec<&str> = CHECKS
+        .iter()
+        .filter(|(name, check)| {
+            eprintln!("event source {:?}: {name}", plugin.name);
+            catch_unwind(AssertUnwindSafe(|| check(plugin))).is_err()
+        })
+        .map(|(name, _)| *name)
+        .collect();
+    assert!(
+        failed.is_empty(),
+        "event source {:?} failed {} of {} conformance checks: {}",
+        plugin.name,
+        failed.len(),
+        CHECKS.len(),
+        failed.join(", ")
+    );
+}
+
+/// The registered event source called `name`; panics (naming the registered
+/// ones) when the test binary did not link it.
+pub fn plugin(name: &str) -> &'static EventSourcePlugin {
+    match registry::event_sources().and_then(|r| r.get(name)) {
+        Ok(p) => p,
+        Err(e) => panic!("event source {name:?} is not registered in this test binary: {e}"),
+    }
+}
+
+/// A source watching a fresh directory, and what it has sent so far.
+pub struct Watched {
+    _dir: tempfile::TempDir,
+    /// The watched root (canonical).
+    pub root: PathBuf,
+    /// A directory beside the root, not watched.
+    pub outside: PathBuf,
+    source: Box<dyn EventSource>,
+    rx: Receiver<FsEvent>,
+    seen: Vec<FsEvent>,
+}
+
+impl Watched {
+    /// Creates the tree with `setup` (before watching, so it sends nothing),
+    /// then starts watching it.
+    pub fn start(plugin: &'static EventSourcePlugin, setup: impl FnOnce(&Path)) -> Watched {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let base = dir.path().canonicalize().expect("canonical temp dir");
+        let (root, outside) = (base.join("root"), base.join("outside"));
+        fs::create_dir(&root).expect("root");
+        fs::create_dir(&outside).expect("outside");
+        setup(&root);
+        let mut source = (plugin.create)().expect("the source is created");
+        let (tx, rx) = channel();
+        source.watch(&root, tx).expect("watching starts");
+        Watched {
+            _dir: dir,
+            root,
+            outside,
+            source,
+            rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits until an event of `kind` for `path` arrives; panics after
+    /// [`WAIT`], listing what did arrive.
+    pub fn expect(&mut self, kind: FsEventKind, path: &Path) -> FsEvent {
+        let deadline = Instant::now() + WAIT;
+        let wanted = |e: &FsEvent| e.kind == kind && e.path == path;
+        if let Some(e) = self.seen.iter().find(|e| wanted(e)) {
+            return e.clone();
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(e) => {
+                    self.seen.push(e.clone());
+                    if wanted(&e) {
+                        return e;
+                    }
+                }
+                Err(_) => panic!(
+                    "no {kind:?} event for {} within {WAIT:?}; got {:#?}",
+                    path.display(),
+                    self.seen
+                ),
+            }
+        }
+    }
+
+    /// Everything received until `quiet` passes without an event.
+    pub fn drain(&mut self, quiet: Duration) -> &[FsEvent] {
+        while let Ok(e) = self.rx.recv_timeout(quiet) {
+            self.seen.push(e);
+        }
+        &self.seen
+    }
+}
+
+/// A new file is reported as created, and not as a directory.
+pub fn created_files_are_reported(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |_| {});
+    let f = w.root.join("new.bin");
+    fs::write(&f, b"hello").unwrap();
+    let e = w.expect(FsEventKind::Create, &f);
+    assert_ne!(e.is_dir, Some(true), "{e:?}");
+}
+
+/// Growing a file in place is reported as a modification of that file.
+pub fn appends_are_reported(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |root| {
+        fs::create_dir(root.join("d")).unwrap();
+        fs::write(root.join("d/log"), b"one\n").unwrap();
+    });
+    let f = w.root.join("d/log");
+    let mut file = fs::OpenOptions::new().append(true).open(&f).unwrap();
+    file.write_all(&[b'x'; 8192]).unwrap();
+    file.sync_all().unwrap();
+    w.expect(FsEventKind::Modify, &f);
+}
+
+/// A directory created after watching started is watched too: a file
+/// created in it later is reported. (Files created in it before its watch
+/// exists may be missed; consumers scan new directories once.)
+pub fn new_directories_are_watched(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |_| {});
+    let d = w.root.join("fresh");
+    fs::create_dir(&d).unwrap();
+    let e = w.expect(FsEventKind::Create, &d);
+    assert_ne!(e.is_dir, Some(false), "{e:?}");
+    // Give the source a moment to add the watch, as a consumer's scan would.
+    std::thread::sleep(Duration::from_millis(200));
+    let f = d.join("deep.bin");
+    fs::write(&f, b"x").unwrap();
+    w.expect(FsEventKind::Create, &f);
+}
+
+/// A rename inside the root names the old path and the new one.
+pub fn renames_name_both_sides(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |root| {
+        fs::create_dir(root.join("a")).unwrap();
+        fs::create_dir(root.join("b")).unwrap();
+        fs::write(root.join("a/f"), b"data").unwrap();
+    });
+    let (from, to) = (w.root.join("a/f"), w.root.join("b/g"));
+    fs::rename(&from, &to).unwrap();
+    w.expect(FsEventKind::RenameFrom, &from);
+    w.expect(FsEventKind::RenameTo, &to);
+}
+
+/// A directory moved out of the root is reported under its old path, and
+/// nothing is reported under its new path (which is not watched).
+pub fn moves_out_of_the_root_are_reported(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |root| {
+        fs::create_dir_all(root.join("leaving/sub")).unwrap();
+    });
+    let from = w.root.join("leaving");
+    let to = w.outside.join("left");
+    fs::rename(&from, &to).unwrap();
+    w.expect(FsEventKind::RenameFrom, &from);
+    let outside = w.outside.clone();
+    let leaked: Vec<FsEvent> = w
+        .drain(Duration::from_millis(300))
+        .iter()
+        .filter(|e| e.path.starts_with(&outside))
+        .cloned()
+        .collect();
+    assert!(leaked.is_empty(), "events outside the root: {leaked:?}");
+}
+
+/// Removing a file and then its (now empty) directory reports both.
+pub fn removals_are_reported(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |root| {
+        fs::create_dir(root.join("gone")).unwrap();
+        fs::write(root.join("gone/f"), b"bye").unwrap();
+    });
+    let (d, f) = (w.root.join("gone"), w.root.join("gone/f"));
+    fs::remove_file(&f).unwrap();
+    w.expect(FsEventKind::Remove, &f);
+    fs::remove_dir(&d).unwrap();
+    let e = w.expect(FsEventKind::Remove, &d);
+    assert_ne!(e.is_dir, Some(false), "{e:?}");
+}
+
+/// After `stop`, the source lets go of the sink: the receiver disconnects.
+pub fn stopping_disconnects_the_sink(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |_| {});
+    w.source.stop().expect("stop");
+    fs::write(w.root.join("after-stop"), b"x").unwrap();
+    let deadline = Instant::now() + WAIT;
+    loop {
+        match w
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            Ok(_) => continue, // in flight before the stop
+            Err(RecvTimeoutError::Disconnected) => return,
+            Err(RecvTimeoutError::Timeout) => panic!("the sink was still held {WAIT:?} after stop"),
+        }
+    }
+}
+
+/// Watching a path that does not exist is a `NotFound` error naming it.
+pub fn a_missing_root_is_not_found(plugin: &'static EventSourcePlugin) {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope");
+    let mut source = (plugin.create)().unwrap();
+    let err = source.watch(&missing, channel().0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    assert!(err.to_string().contains("nope"), "{err}");
+}
+
+/// Watching a regular file is refused with an error naming it.
+pub fn a_file_root_is_refused(plugin: &'static EventSourcePlugin) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("plain.txt");
+    fs::write(&file, b"x").unwrap();
+    let mut source = (plugin.create)().unwrap();
+    let err = source.watch(&file, channel().0).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
+    assert!(err.to_string().contains("plain.txt"), "{err}");
+}
