@@ -108,27 +108,36 @@ impl Watched {
     /// Waits until an event of `kind` for `path` arrives; panics after
     /// [`WAIT`], listing what did arrive.
     pub fn expect(&mut self, kind: FsEventKind, path: &Path) -> FsEvent {
-        let deadline = Instant::now() + WAIT;
-        let wanted = |e: &FsEvent| e.kind == kind && e.path == path;
-        if let Some(e) = self.seen.iter().find(|e| wanted(e)) {
+        if self.wait_for(kind, path, WAIT)
+            && let Some(e) = self.seen.iter().find(|e| e.kind == kind && e.path == path)
+        {
             return e.clone();
         }
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.rx.recv_timeout(left) {
-                Ok(e) => {
-                    self.seen.push(e.clone());
-                    if wanted(&e) {
-                        return e;
-                    }
-                }
-                Err(_) => panic!(
-                    "no {kind:?} event for {} within {WAIT:?}; got {:#?}",
-                    path.display(),
-                    self.seen
-                ),
+        panic!(
+            "no {kind:?} event for {} within {WAIT:?}; got {:#?}",
+            path.display(),
+            self.seen
+        )
+    }
+
+    /// Whether an event of `kind` for `path` has arrived or arrives within `wait`.
+    pub fn wait_for(&mut self, kind: FsEventKind, path: &Path, wait: Duration) -> bool {
+        let wanted = |e: &FsEvent| e.kind == kind && e.path == path;
+        if self.seen.iter().any(wanted) {
+            return true;
+        }
+        let deadline = Instant::now() + wait;
+        while let Ok(e) = self
+            .rx
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+        {
+            let hit = wanted(&e);
+            self.seen.push(e);
+            if hit {
+                return true;
             }
         }
+        false
     }
 
     /// Everything received until `quiet` passes without an event.
@@ -171,11 +180,23 @@ pub fn new_directories_are_watched(plugin: &'static EventSourcePlugin) {
     fs::create_dir(&d).unwrap();
     let e = w.expect(FsEventKind::Create, &d);
     assert_ne!(e.is_dir, Some(false), "{e:?}");
-    // Give the source a moment to add the watch, as a consumer's scan would.
-    std::thread::sleep(Duration::from_millis(200));
-    let f = d.join("deep.bin");
-    fs::write(&f, b"x").unwrap();
-    w.expect(FsEventKind::Create, &f);
+    // The source adds the new directory's watch after it sees the create;
+    // a file created before that is legitimately missed. So create files
+    // until one is reported (the first almost always is).
+    let deadline = Instant::now() + WAIT;
+    for k in 0.. {
+        let f = d.join(format!("deep-{k}.bin"));
+        fs::write(&f, b"x").unwrap();
+        if w.wait_for(FsEventKind::Create, &f, Duration::from_millis(500)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no file created in {} was reported within {WAIT:?}; got {:#?}",
+            d.display(),
+            w.seen
+        );
+    }
 }
 
 /// A rename inside the root names the old path and the new one.
