@@ -8,7 +8,6 @@
 
 use std::fs;
 use std::io::Write;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
@@ -19,10 +18,8 @@ use disktracker::{ErrorKind, EventSource, FsEvent, FsEventKind};
 /// How long a change may take to be reported (generous: CI machines are busy).
 pub const WAIT: Duration = Duration::from_secs(10);
 
-type Check = fn(&'static EventSourcePlugin);
-
 /// Every check, by name.
-pub const CHECKS: &[(&str, Check)] = &[
+pub const CHECKS: &[crate::Check<EventSourcePlugin>] = &[
     ("created_files_are_reported", created_files_are_reported),
     ("appends_are_reported", appends_are_reported),
     ("new_directories_are_watched", new_directories_are_watched),
@@ -40,34 +37,14 @@ pub const CHECKS: &[(&str, Check)] = &[
     ("a_file_root_is_refused", a_file_root_is_refused),
 ];
 
-/// Runs every check against `plugin`, each isolated, and panics listing
-/// every failed one (their messages are printed as they fail).
+/// Runs every check against `plugin` (see [`crate::run_checks`]).
 pub fn run_all(plugin: &'static EventSourcePlugin) {
-    let failed: Vec<&str> = CHECKS
-        .iter()
-        .filter(|(name, check)| {
-            eprintln!("event source {:?}: {name}", plugin.name);
-            catch_unwind(AssertUnwindSafe(|| check(plugin))).is_err()
-        })
-        .map(|(name, _)| *name)
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "event source {:?} failed {} of {} conformance checks: {}",
-        plugin.name,
-        failed.len(),
-        CHECKS.len(),
-        failed.join(", ")
-    );
+    crate::run_checks(plugin, CHECKS);
 }
 
-/// The registered event source called `name`; panics (naming the registered
-/// ones) when the test binary did not link it.
+/// The registered event source called `name` (see [`crate::registered`]).
 pub fn plugin(name: &str) -> &'static EventSourcePlugin {
-    match registry::event_sources().and_then(|r| r.get(name)) {
-        Ok(p) => p,
-        Err(e) => panic!("event source {name:?} is not registered in this test binary: {e}"),
-    }
+    crate::registered(registry::event_sources(), name)
 }
 
 /// A source watching a fresh directory, and what it has sent so far.

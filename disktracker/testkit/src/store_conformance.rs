@@ -29,7 +29,6 @@
 //!   files, and add/delete cycles keep them bounded.
 
 use std::collections::BTreeSet;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::{Path, PathBuf};
 
 use crate::rng::Rng;
@@ -40,11 +39,8 @@ use disktracker::{
     StoreOptions, StorePlugin, registry,
 };
 
-/// One conformance check.
-pub type Check = fn(&'static StorePlugin);
-
 /// Every check, by name.
-pub const CHECKS: &[(&str, Check)] = &[
+pub const CHECKS: &[crate::Check<StorePlugin>] = &[
     (
         "every_field_and_path_round_trips",
         every_field_and_path_round_trips,
@@ -94,34 +90,14 @@ pub const CHECKS: &[(&str, Check)] = &[
     ),
 ];
 
-/// Runs every check against `plugin`, each isolated, and panics listing
-/// every failed one (their messages are printed as they fail).
+/// Runs every check against `plugin` (see [`crate::run_checks`]).
 pub fn run_all(plugin: &'static StorePlugin) {
-    let failed: Vec<&str> = CHECKS
-        .iter()
-        .filter(|(name, check)| {
-            eprintln!("store {:?}: {name}", plugin.name);
-            catch_unwind(AssertUnwindSafe(|| check(plugin))).is_err()
-        })
-        .map(|(name, _)| *name)
-        .collect();
-    assert!(
-        failed.is_empty(),
-        "store {:?} failed {} of {} conformance checks: {}",
-        plugin.name,
-        failed.len(),
-        CHECKS.len(),
-        failed.join(", ")
-    );
+    crate::run_checks(plugin, CHECKS);
 }
 
-/// The registered store called `name`; panics (naming the registered ones)
-/// when the test binary did not link it.
+/// The registered store called `name` (see [`crate::registered`]).
 pub fn plugin(name: &str) -> &'static StorePlugin {
-    match registry::stores().and_then(|r| r.get(name)) {
-        Ok(p) => p,
-        Err(e) => panic!("store {name:?} is not registered in this test binary: {e}"),
-    }
+    crate::registered(registry::stores(), name)
 }
 
 /// A temporary directory holding one store file.
