@@ -382,7 +382,7 @@ impl MmapIndex {
     /// same open index (a watcher, not a one-shot CLI call), the lookup that
     /// crosses the threshold builds an in-memory hash table from each path
     /// to its entry: about 15 bytes per entry (14 MB for 1M), built in
-    /// ~42 ms by reading the file once. That one lookup allocates and is
+    /// ~40 ms by reading the file once. That one lookup allocates and is
     /// slow; every later one is allocation-free, reads one table line, then
     /// the entry and its path in a single round trip: 1M entries, random
     /// queries, warm page cache, 1.01 µs → 219 ns median (see the crate docs).
@@ -418,7 +418,8 @@ impl MmapIndex {
         if let Some(t) = self.probes.get() {
             return t.as_ref();
         }
-        if self.data.bytes().len() < crate::probe::MIN_ENTRIES * format::ENTRY_LEN
+        if !self.allow_probes
+            || self.data.bytes().len() < crate::probe::MIN_ENTRIES * format::ENTRY_LEN
             || self.lookups.fetch_add(1, Ordering::Relaxed) + 1 < PROBE_TABLE_AFTER_LOOKUPS
         {
             return None;
@@ -430,7 +431,7 @@ impl MmapIndex {
     /// [`PROBE_TABLE_AFTER_LOOKUPS`] lookups (see
     /// [`lookup`](MmapIndex::lookup)): for a reader that knows it will ask
     /// many questions. Allocates about 15 bytes per entry and reads the whole
-    /// file once (~42 ms for 1M entries). Returns whether the index has a
+    /// file once (~40 ms for 1M entries). Returns whether the index has a
     /// table (small or unsorted indexes get none and use the binary search,
     /// as do all when [`IndexOptions::probe_table`] is off).
     pub fn prepare_probe_table(&self) -> bool {
