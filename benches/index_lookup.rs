@@ -35,7 +35,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use disktracker::{IndexOptions, ReadAdvice};
+use disktracker::IndexOptions;
 use disktracker_index_mmap::{Load, MmapIndex};
 use redb::ReadableDatabase;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -178,12 +178,7 @@ fn queries(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
 }
 
 fn index_opts(path: &Path) -> IndexOptions {
-    IndexOptions {
-        path: path.to_path_buf(),
-        advice: ReadAdvice::Random,
-        preload: false,
-        probe_table: true,
-    }
+    IndexOptions::new(path)
 }
 
 /// The seed's connection setup and `dir_snapshots` DDL with its indexes.

@@ -10,15 +10,10 @@
 //! # Using it from the CLI
 //!
 //! ```no_run
-//! use disktracker::{IndexOptions, ReadAdvice};
+//! use disktracker::IndexOptions;
 //! use disktracker_index_mmap::{MmapIndex, index_path_for};
 //! # fn main() -> disktracker::Result<()> {
-//! let opts = IndexOptions {
-//!     path: index_path_for("/home/me/.disktracker/data.db".as_ref()),
-//!     advice: ReadAdvice::Random,
-//!     preload: false,
-//!     probe_table: true,
-//! };
+//! let opts = IndexOptions::new(index_path_for("/home/me/.disktracker/data.db".as_ref()));
 //! // After a scan: write the index (any order; last duplicate wins).
 //! let scanned: Vec<(&[u8], u64)> = vec![(b"/data", 4096), (b"/data/a", 1024)];
 //! MmapIndex::create(&opts, scanned)?;

@@ -10,7 +10,7 @@
 
 use std::collections::BTreeMap;
 
-use disktracker::{IndexOptions, ReadAdvice};
+use disktracker::IndexOptions;
 use disktracker_index_mmap::{IndexView, Load, MmapIndex, format};
 use proptest::prelude::*;
 
@@ -47,12 +47,7 @@ fn check_file(bytes: &[u8], probes: &[Vec<u8>], load: Load) -> Result<(), TestCa
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("data.mmap");
     std::fs::write(&path, bytes).unwrap();
-    let opts = IndexOptions {
-        path: path.clone(),
-        advice: ReadAdvice::Random,
-        preload: false,
-        probe_table: true,
-    };
+    let opts = IndexOptions::new(path.clone());
     let Ok(mut ix) = MmapIndex::open_with(&opts, load) else {
         return Ok(()); // an error, not a panic: that is all we ask here
     };

@@ -5,19 +5,14 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use disktracker::{ErrorKind, IndexOptions, ReadAdvice};
+use disktracker::{ErrorKind, IndexOptions};
 use disktracker_index_mmap::{Load, MmapIndex, format, tmp_path_for};
 use disktracker_testkit::rng::Rng;
 use proptest::prelude::*;
 use rstest::rstest;
 
 fn opts(path: &Path) -> IndexOptions {
-    IndexOptions {
-        path: path.to_path_buf(),
-        advice: ReadAdvice::Random,
-        preload: false,
-        probe_table: true,
-    }
+    IndexOptions::new(path)
 }
 
 fn index_file(dir: &tempfile::TempDir) -> PathBuf {

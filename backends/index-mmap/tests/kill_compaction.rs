@@ -12,7 +12,7 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use disktracker::{IndexOptions, ReadAdvice};
+use disktracker::IndexOptions;
 use disktracker_index_mmap::{MmapIndex, tmp_path_for};
 use disktracker_testkit::rng::Rng;
 
@@ -24,12 +24,7 @@ const STABLE: u64 = 3000;
 const EXTRA: u64 = 300;
 
 fn opts(path: &Path) -> IndexOptions {
-    IndexOptions {
-        path: path.to_path_buf(),
-        advice: ReadAdvice::Random,
-        preload: false,
-        probe_table: true,
-    }
+    IndexOptions::new(path)
 }
 
 fn stable(i: u64) -> Vec<u8> {

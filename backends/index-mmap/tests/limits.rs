@@ -9,7 +9,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use disktracker::{ErrorKind, IndexOptions, ReadAdvice};
+use disktracker::{ErrorKind, IndexOptions};
 use disktracker_index_mmap::{MmapIndex, format};
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
@@ -17,12 +17,7 @@ const CHILD_ENV: &str = "DT_LIMITS_CHILD";
 const BIG: u64 = 256 << 20;
 
 fn opts(path: &Path) -> IndexOptions {
-    IndexOptions {
-        path: path.to_path_buf(),
-        advice: ReadAdvice::Random,
-        preload: false,
-        probe_table: true,
-    }
+    IndexOptions::new(path)
 }
 
 /// Virtual size of this process in bytes, from /proc.

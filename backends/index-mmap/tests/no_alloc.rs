@@ -8,7 +8,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::hint::black_box;
 
-use disktracker::{IndexOptions, ReadAdvice};
+use disktracker::IndexOptions;
 use disktracker_index_mmap::{Load, MmapIndex};
 use rstest::rstest;
 
@@ -81,12 +81,7 @@ fn lookups_do_not_allocate(
     #[values(false, true)] with_overlay: bool,
 ) {
     let dir = tempfile::tempdir().unwrap();
-    let opts = IndexOptions {
-        path: dir.path().join("data.mmap"),
-        advice: ReadAdvice::Random,
-        preload: false,
-        probe_table: true,
-    };
+    let opts = IndexOptions::new(dir.path().join("data.mmap"));
     let paths: Vec<Vec<u8>> = (0..5000u32)
         .map(|i| format!("/root/d{}/e{}/f{i}", i % 17, i % 101).into_bytes())
         .collect();
@@ -152,12 +147,7 @@ fn lookups_do_not_allocate(
 #[test]
 fn probe_table_lookups_do_not_allocate() {
     let dir = tempfile::tempdir().unwrap();
-    let opts = IndexOptions {
-        path: dir.path().join("data.mmap"),
-        advice: ReadAdvice::Random,
-        preload: false,
-        probe_table: true,
-    };
+    let opts = IndexOptions::new(dir.path().join("data.mmap"));
     let paths: Vec<Vec<u8>> = (0..70_000u32)
         .map(|i| format!("/root/d{}/e{}/f{i}", i % 17, i % 101).into_bytes())
         .collect();

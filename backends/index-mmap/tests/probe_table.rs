@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use disktracker::{IndexOptions, ReadAdvice};
+use disktracker::IndexOptions;
 use disktracker_index_mmap::{Load, MmapIndex, PROBE_TABLE_AFTER_LOOKUPS};
 use disktracker_testkit::rng::Rng;
 
@@ -76,12 +76,7 @@ fn probes(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
 }
 
 fn opts(dir: &tempfile::TempDir) -> IndexOptions {
-    IndexOptions {
-        path: dir.path().join("data.mmap"),
-        advice: ReadAdvice::Random,
-        preload: false,
-        probe_table: true,
-    }
+    IndexOptions::new(dir.path().join("data.mmap"))
 }
 
 #[test]

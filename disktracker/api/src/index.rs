@@ -35,6 +35,19 @@ pub struct IndexOptions {
     pub probe_table: bool,
 }
 
+impl IndexOptions {
+    /// Options for the index at `path` with the defaults of
+    /// `config/default.toml`: random read advice, no preload, probe table on.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        IndexOptions {
+            path: path.into(),
+            advice: ReadAdvice::Random,
+            preload: false,
+            probe_table: true,
+        }
+    }
+}
+
 /// A persistent map from directory path to recursive disk usage, with an
 /// in-memory overlay of live changes on top of the persisted base.
 pub trait LiveIndex: Send {
