@@ -87,11 +87,7 @@ fn a_store_held_by_another_process_is_locked() {
     drop(open(&path));
     let child = spawn("hold", &path);
     for read_only in [false, true] {
-        let err = disktracker_store_redb::RedbStore::open(&disktracker::StoreOptions {
-            path: path.clone(),
-            read_only,
-        })
-        .unwrap_err();
+        let err = try_open(&path, read_only).unwrap_err();
         assert_eq!(
             err.kind(),
             ErrorKind::Locked,

@@ -8,7 +8,6 @@ use std::os::unix::fs::PermissionsExt;
 use common::*;
 use disktracker::model::DiffEntry;
 use disktracker::{DirRecord, DirStats, ErrorKind, SnapshotStore};
-use disktracker_store_redb::RedbStore;
 use rstest::rstest;
 
 #[test]
@@ -571,10 +570,7 @@ fn assert_corrupt_and_untouched(path: &std::path::Path, content: &[u8]) {
         let err = if read_only {
             open_ro(path)
         } else {
-            RedbStore::open(&disktracker::StoreOptions {
-                path: path.to_path_buf(),
-                read_only,
-            })
+            try_open(path, read_only)
         }
         .unwrap_err();
         // A reader cannot tell a cut-short redb file from one whose writer
@@ -639,10 +635,7 @@ fn damaged_bytes_never_panic() {
             let _ = store.children(id, b"/home");
         }
         // A writable open may let redb repair what it can; it must not panic either.
-        if let Ok(mut store) = RedbStore::open(&disktracker::StoreOptions {
-            path: path.clone(),
-            read_only: false,
-        }) {
+        if let Ok(mut store) = try_open(&path, false) {
             let _ = store.snapshots();
             let _ = store.read_tree(id, Some(b"/home/someone"));
             let _ = store.delete_snapshots(&[id]);
@@ -667,11 +660,7 @@ fn a_newer_format_is_refused_with_a_clear_error() {
         txn.commit().unwrap();
     }
     for read_only in [false, true] {
-        let err = RedbStore::open(&disktracker::StoreOptions {
-            path: path.clone(),
-            read_only,
-        })
-        .unwrap_err();
+        let err = try_open(&path, read_only).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
         assert!(err.to_string().contains("newer"), "{err}");
         assert!(err.to_string().contains("99"), "{err}");
@@ -691,11 +680,7 @@ fn a_foreign_redb_file_is_refused_untouched() {
         txn.commit().unwrap();
     }
     for read_only in [true, false] {
-        let err = RedbStore::open(&disktracker::StoreOptions {
-            path: path.clone(),
-            read_only,
-        })
-        .unwrap_err();
+        let err = try_open(&path, read_only).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
         assert!(err.to_string().contains("not a disktracker store"), "{err}");
     }
@@ -719,11 +704,7 @@ fn a_second_open_is_locked_until_the_first_closes() {
     let (_dir, path) = temp_store();
     let store = open(&path);
     for read_only in [false, true] {
-        let err = RedbStore::open(&disktracker::StoreOptions {
-            path: path.clone(),
-            read_only,
-        })
-        .unwrap_err();
+        let err = try_open(&path, read_only).unwrap_err();
         assert_eq!(
             err.kind(),
             ErrorKind::Locked,
@@ -744,11 +725,7 @@ fn readers_share_but_exclude_a_writer() {
     drop(open(&path));
     let r1 = open_ro(&path).unwrap();
     let r2 = open_ro(&path).unwrap();
-    let err = RedbStore::open(&disktracker::StoreOptions {
-        path: path.clone(),
-        read_only: false,
-    })
-    .unwrap_err();
+    let err = try_open(&path, false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
     drop((r1, r2));
     drop(open(&path));
@@ -766,11 +743,7 @@ fn an_unwritable_location_is_a_permission_error_with_a_hint() {
     } else {
         locked.join("data.redb")
     };
-    let err = RedbStore::open(&disktracker::StoreOptions {
-        path: path.clone(),
-        read_only: false,
-    })
-    .unwrap_err();
+    let err = try_open(&path, false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Permission, "{err}");
     assert!(
         err.to_string().contains(&path.display().to_string()),
@@ -855,11 +828,7 @@ fn racing_first_opens_are_ok_or_locked_never_corrupt() {
                     let (path, barrier) = (&path, &barrier);
                     s.spawn(move || {
                         barrier.wait();
-                        RedbStore::open(&disktracker::StoreOptions {
-                            path: path.clone(),
-                            read_only: i % 2 == 1 && round % 2 == 1,
-                        })
-                        .map(drop)
+                        try_open(path, i % 2 == 1 && round % 2 == 1).map(drop)
                     })
                 })
                 .collect();

@@ -6,21 +6,22 @@ use std::path::{Path, PathBuf};
 use disktracker::{DirRecord, DirStats, SnapshotMeta, SnapshotStore, StoreOptions};
 use disktracker_store_redb::RedbStore;
 
-/// Opens (creating) the store at `path`.
-pub fn open(path: &Path) -> RedbStore {
+/// Opens the store at `path`, creating it unless `read_only`.
+pub fn try_open(path: &Path, read_only: bool) -> disktracker::Result<RedbStore> {
     RedbStore::open(&StoreOptions {
         path: path.to_path_buf(),
-        read_only: false,
+        read_only,
     })
-    .unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
+}
+
+/// Opens (creating) the store at `path`.
+pub fn open(path: &Path) -> RedbStore {
+    try_open(path, false).unwrap_or_else(|e| panic!("open {}: {e}", path.display()))
 }
 
 /// Opens the store at `path` read-only.
 pub fn open_ro(path: &Path) -> disktracker::Result<RedbStore> {
-    RedbStore::open(&StoreOptions {
-        path: path.to_path_buf(),
-        read_only: true,
-    })
+    try_open(path, true)
 }
 
 /// A fresh temp dir and the store path inside it.
