@@ -26,7 +26,10 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn scan(tree: &Path) -> Vec<DirRecord> {
-    let walker = (registry::walkers().unwrap().get("steal").unwrap().create)();
+    let walker = (registry::walkers().unwrap().get("steal").unwrap().create)(
+        &disktracker::PluginSettings::empty("steal"),
+    )
+    .unwrap();
     let out = walker
         .walk(tree, &WalkOptions::default(), &WalkContext::default())
         .unwrap();
@@ -138,22 +141,14 @@ fn main() {
         for _ in 0..runs {
             let dir = tempfile::tempdir().unwrap();
             let path = dir.path().join(format!("bench.{}", plugin.extension));
-            let mut store = (plugin.open)(&StoreOptions {
-                path: path.clone(),
-                read_only: false,
-            })
-            .unwrap();
+            let mut store = (plugin.open)(&StoreOptions::file(path.clone())).unwrap();
             let (ia, ta) = write(&mut *store, &root, &a);
             let (ib, tb) = write(&mut *store, &root, &b);
             wa.push(ta);
             wb.push(tb);
             drop(store);
             bytes = file_bytes(&path);
-            let mut store = (plugin.open)(&StoreOptions {
-                path,
-                read_only: false,
-            })
-            .unwrap();
+            let mut store = (plugin.open)(&StoreOptions::file(path)).unwrap();
             // What `disktracker diff` does: changed directories (computed on
             // the first call, cached after), then filter and rank.
             let filter = DiffFilter {

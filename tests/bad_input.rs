@@ -238,11 +238,7 @@ fn locked_redb_database_is_reported_and_nothing_is_lost() {
         .get("redb")
         .unwrap();
     let path = env.db.with_extension("redb");
-    let holder = (plugin.open)(&disktracker::StoreOptions {
-        path: path.clone(),
-        read_only: false,
-    })
-    .unwrap();
+    let holder = (plugin.open)(&disktracker::StoreOptions::file(path.clone())).unwrap();
     let err = fails_with(&env.run(&["--backend", "redb", "scan", root]), LOCKED);
     assert!(
         err.contains(&*path.to_string_lossy()),

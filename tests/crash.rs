@@ -39,11 +39,8 @@ fn assert_only_complete_snapshots(env: &Env, backend: &str) -> usize {
     if !path.exists() {
         return 0;
     }
-    let store = (plugin.open)(&StoreOptions {
-        path: path.clone(),
-        read_only: false,
-    })
-    .unwrap_or_else(|e| panic!("database unreadable after kill: {e}"));
+    let store = (plugin.open)(&StoreOptions::file(path.clone()))
+        .unwrap_or_else(|e| panic!("database unreadable after kill: {e}"));
     let snaps = store.snapshots().unwrap();
     for s in &snaps {
         let rows = store.read_tree(s.id, None).unwrap();

@@ -11,10 +11,10 @@ use std::path::PathBuf;
 
 use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{
-    ChangeStatus, ChangeSummary, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine,
-    ScanReport, SizeAnswer, SizeReport, SizeStatus, TopReport,
+    ChangeStatus, ChangeSummary, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport,
+    IssueLine, ScanReport, SizeAnswer, SizeReport, SizeStatus, TopReport,
 };
-use disktracker::{PluginInfo, PluginKind, Report, SnapshotId};
+use disktracker::{PluginInfo, PluginKind, Report};
 
 /// A path that is not valid UTF-8 (Latin-1 `é`).
 pub const NON_UTF8: &[u8] = b"/data/caf\xe9";
@@ -71,15 +71,12 @@ pub fn entry(path: &[u8], a: Option<u64>, b: Option<u64>) -> DiffEntry {
 }
 
 fn node(e: DiffEntry, direct: i128, share: f64, status: ChangeStatus) -> ExplainNode {
-    ExplainNode {
-        entry: e,
-        direct_delta: direct,
-        share_pct: share,
-        status,
-        children: Vec::new(),
-        other_delta: 0,
-        other_count: 0,
-    }
+    let mut n = ExplainNode::default();
+    n.entry = e;
+    n.direct_delta = direct;
+    n.share_pct = share;
+    n.status = status;
+    n
 }
 
 /// Owned data for every report kind.
@@ -87,7 +84,7 @@ pub struct Fixtures {
     pub scan: ScanReport,
     pub top: TopReport,
     pub snapshots: Vec<SnapshotInfo>,
-    pub deleted: Vec<SnapshotId>,
+    pub deleted: DeletedReport,
     pub diff: DiffReport,
     pub explain: ExplainReport,
     pub sizes: SizeReport,
@@ -108,37 +105,33 @@ impl Fixtures {
             dir(b"/data/projects/=SUM(A1)", 2, 1024, 1),
             dir(b"/data/empty", 1, 0, 0),
         ];
-        let scan = ScanReport {
-            snapshot: s2.clone(),
-            duration_ms: 61_234,
-            top: top_rows.clone(),
-            issues: vec![
-                IssueLine {
-                    path: NON_UTF8.to_vec(),
-                    op: "read_dir".to_owned(),
-                    message: "Permission denied (os error 13)".to_owned(),
-                },
-                IssueLine {
-                    path: b"/data/gone".to_vec(),
-                    op: "statx".to_owned(),
-                    message: "-No such file\nor directory".to_owned(),
-                },
+        let mut since = ChangeSummary::default();
+        since.previous = 1;
+        since.changed_dirs = 3;
+        since.added_dirs = 1;
+        since.removed_dirs = 2;
+        since.rewritten_dirs = 4;
+        since.delta_bytes = 1536;
+        since.delta_apparent = -7;
+        let scan = ScanReport::new(
+            s2.clone(),
+            61_234,
+            top_rows.clone(),
+            vec![
+                IssueLine::new(
+                    NON_UTF8.to_vec(),
+                    "read_dir",
+                    "Permission denied (os error 13)",
+                ),
+                IssueLine::new(
+                    b"/data/gone".to_vec(),
+                    "statx",
+                    "-No such file\nor directory",
+                ),
             ],
-            since: Some(ChangeSummary {
-                previous: 1,
-                changed_dirs: 3,
-                added_dirs: 1,
-                removed_dirs: 2,
-                rewritten_dirs: 4,
-                delta_bytes: 1536,
-                delta_apparent: -7,
-            }),
-        };
-        let top = TopReport {
-            snapshot: s2.clone(),
-            under: top_rows[0].clone(),
-            rows: top_rows[1..].to_vec(),
-        };
+            Some(since),
+        );
+        let top = TopReport::new(s2.clone(), top_rows[0].clone(), top_rows[1..].to_vec());
 
         let mut root = node(
             entry(b"/data", Some(3 * gib), Some(3 * gib + 1536)),
@@ -175,18 +168,13 @@ impl Fixtures {
         ));
         root.other_delta = 0;
         root.other_count = 0;
-        let explain = ExplainReport {
-            a: s1.clone(),
-            b: s2.clone(),
-            threshold_pct: 5.0,
-            root,
-        };
+        let explain = ExplainReport::new(s1.clone(), s2.clone(), 5.0, root);
 
-        let diff = DiffReport {
-            a: s1.clone(),
-            b: s2.clone(),
-            under: b"/data".to_vec(),
-            entries: vec![
+        let diff = DiffReport::new(
+            s1.clone(),
+            s2.clone(),
+            b"/data".to_vec(),
+            vec![
                 entry(b"/data/projects/new", None, Some(5 * 1024 * 1024 + 300)),
                 entry(b"/data/projects/old", Some(3 * 1024 * 1024), None),
                 entry(NON_UTF8, Some(4096), Some(3796)),
@@ -194,36 +182,20 @@ impl Fixtures {
                 entry(b"-rf", Some(u64::MAX), Some(0)),
                 entry(b"@data", Some(0), Some(u64::MAX)),
             ],
-            changed: 9,
-        };
+            9,
+        );
 
-        let sizes = SizeReport {
-            index: PathBuf::from("/home/u/.disktracker/data.mmap"),
-            root: Some(b"/data".to_vec()),
-            stale: true,
-            answers: vec![
-                SizeAnswer {
-                    path: b"/data".to_vec(),
-                    total_bytes: Some(3 * gib),
-                    status: SizeStatus::Indexed,
-                },
-                SizeAnswer {
-                    path: NON_UTF8.to_vec(),
-                    total_bytes: Some(1536),
-                    status: SizeStatus::Scanned,
-                },
-                SizeAnswer {
-                    path: b"/elsewhere".to_vec(),
-                    total_bytes: None,
-                    status: SizeStatus::OutsideRoot,
-                },
-                SizeAnswer {
-                    path: NEWLINE.to_vec(),
-                    total_bytes: None,
-                    status: SizeStatus::NotIndexed,
-                },
+        let sizes = SizeReport::new(
+            PathBuf::from("/home/u/.disktracker/data.mmap"),
+            Some(b"/data".to_vec()),
+            true,
+            vec![
+                SizeAnswer::new(b"/data".to_vec(), Some(3 * gib), SizeStatus::Indexed),
+                SizeAnswer::new(NON_UTF8.to_vec(), Some(1536), SizeStatus::Scanned),
+                SizeAnswer::new(b"/elsewhere".to_vec(), None, SizeStatus::OutsideRoot),
+                SizeAnswer::new(NEWLINE.to_vec(), None, SizeStatus::NotIndexed),
             ],
-        };
+        );
 
         let plugins = vec![
             PluginInfo {
@@ -238,28 +210,20 @@ impl Fixtures {
             },
         ];
         let config = vec![
-            ConfigLine {
-                key: "scan.threads".to_owned(),
-                value: "-1".to_owned(),
-                source: "default".to_owned(),
-            },
-            ConfigLine {
-                key: "db.path".to_owned(),
-                value: "\"=cmd|' /C calc'!A0\"".to_owned(),
-                source: "@/etc/disktracker.toml".to_owned(),
-            },
-            ConfigLine {
-                key: "\tscan.exclude".to_owned(),
-                value: "[\"*.tmp\"]".to_owned(),
-                source: "DISKTRACKER_SCAN_EXCLUDE".to_owned(),
-            },
+            ConfigLine::new("scan.threads", "-1", "default"),
+            ConfigLine::new(
+                "db.path",
+                "\"=cmd|' /C calc'!A0\"",
+                "@/etc/disktracker.toml",
+            ),
+            ConfigLine::new("\tscan.exclude", "[\"*.tmp\"]", "DISKTRACKER_SCAN_EXCLUDE"),
         ];
 
         Fixtures {
             scan,
             top,
             snapshots: vec![s1, s2, snapshot(7, NON_UTF8, -86_400_000, 0)],
-            deleted: vec![3, 4, 9],
+            deleted: DeletedReport::new(vec![3, 4, 9], false),
             diff,
             explain,
             sizes,
@@ -296,7 +260,7 @@ impl Fixtures {
         f.scan.issues.clear();
         f.top.rows.clear();
         f.snapshots.clear();
-        f.deleted.clear();
+        f.deleted.ids.clear();
         f.diff.entries.clear();
         f.diff.changed = 0;
         f.explain.root.children.clear();

@@ -53,11 +53,7 @@ impl Env {
         } else {
             self.db.with_extension(plugin.extension)
         };
-        (plugin.open)(&StoreOptions {
-            path,
-            read_only: true,
-        })
-        .unwrap()
+        (plugin.open)(&StoreOptions::file(path).read_only(true)).unwrap()
     }
 
     pub fn snapshots(&self, backend: &str) -> Vec<SnapshotInfo> {

@@ -32,11 +32,11 @@ use disktracker::{Error, ErrorKind, EventSource, FsEvent, FsEventKind, Result};
 use notify::event::{CreateKind, ModifyKind, RemoveKind, RenameMode};
 use notify::{EventKind, RecommendedWatcher, RecursiveMode, Watcher};
 
-disktracker::register_event_source!(
+disktracker::register_event_source!(disktracker::registry::EventSourcePlugin::new(
     "notify",
     "recursive OS file-system notifications (inotify on Linux) via the notify crate",
-    || Ok(Box::new(NotifySource::default()))
-);
+    |_| Ok(Box::new(NotifySource::default()))
+));
 
 /// The `notify` event source. Watches one root at a time.
 #[derive(Default)]

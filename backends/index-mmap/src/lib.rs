@@ -126,12 +126,12 @@ fn create_plugin(
     Ok(Box::new(MmapIndex::create(options, entries)?))
 }
 
-disktracker::register_index!(
+disktracker::register_index!(disktracker::registry::IndexPlugin::new(
     "mmap",
     "memory-mapped sorted path index with an in-memory overlay and atomic compaction (default)",
     open_plugin,
     create_plugin,
-);
+));
 
 // Lookups from many threads through `&MmapIndex`; the watcher moves it across
 // threads. Keep both true.

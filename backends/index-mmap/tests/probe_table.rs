@@ -155,10 +155,8 @@ fn the_lookup_counter_builds_the_table_and_compaction_drops_it() {
 fn the_option_off_keeps_the_binary_search() {
     let dir = tempfile::tempdir().unwrap();
     let paths = tree(70_000);
-    let o = IndexOptions {
-        probe_table: false,
-        ..opts(&dir)
-    };
+    let mut o = opts(&dir);
+    o.probe_table = false;
     let mut ix =
         MmapIndex::create(&o, paths.iter().enumerate().map(|(i, p)| (p, i as u64))).unwrap();
     for k in 0..PROBE_TABLE_AFTER_LOOKUPS as usize + 10 {

@@ -116,10 +116,7 @@ fn main() -> disktracker::Result<()> {
     let tmp =
         tempfile::tempdir().map_err(|e| disktracker::Error::io("cannot create", "/tmp", e))?;
     let path = tmp.path().join("data.redb");
-    let mut store = RedbStore::open(&StoreOptions {
-        path: path.clone(),
-        read_only: false,
-    })?;
+    let mut store = RedbStore::open(&StoreOptions::file(path.clone()))?;
     let empty_len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     let meta = SnapshotMeta {
         root: dirs[0].0.clone(),

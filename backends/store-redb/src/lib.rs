@@ -91,9 +91,12 @@ use std::path::{Path, PathBuf};
 
 use disktracker::model::DiffEntry;
 use disktracker::path::escape_path;
+use disktracker::registry::StorePlugin;
 use disktracker::{
-    DirRecord, DirStats, Error, ErrorKind, Result, SnapshotId, SnapshotInfo, SnapshotMeta,
-    SnapshotStore, SnapshotWriter, StoreOptions,
+    DerivedSnapshot, DirDelta, DirRecord, DirStats, Error, ErrorKind, IndexProvenance,
+    JournalEvent, JournalQuery, LiveBatch, LoggedMutation, Result, SnapshotId, SnapshotInfo,
+    SnapshotMeta, SnapshotQuery, SnapshotStore, SnapshotWriter, StoreLocation, StoreOptions,
+    WatchState,
 };
 use redb::{
     Database, Durability, ReadOnlyDatabase, ReadOnlyTable, ReadTransaction, ReadableDatabase,
@@ -146,12 +149,13 @@ fn add_removed(txn: &WriteTransaction, file: &Path, n: u64) -> Result<()> {
     Ok(())
 }
 
-disktracker::register_store!(
+disktracker::register_store!(StorePlugin::new(
     "redb",
     "redb B-tree store in its own file beside the database (data.redb)",
     "redb",
+    b"redb\x1a\x0a\xa9\x0d\x0a",
     open_store
-);
+));
 
 fn open_store(opts: &StoreOptions) -> Result<Box<dyn SnapshotStore>> {
     Ok(Box::new(RedbStore::open(opts)?))
@@ -166,6 +170,7 @@ enum Handle {
 /// A [`SnapshotStore`] in one redb file. See the crate docs for the layout.
 pub struct RedbStore {
     path: PathBuf,
+    location: StoreLocation,
     db: Handle,
 }
 
@@ -261,7 +266,7 @@ impl RedbStore {
     /// directories 0700) and its tables unless `opts.read_only`, in which case
     /// a missing file is [`ErrorKind::NotFound`] and every write fails.
     pub fn open(opts: &StoreOptions) -> Result<Self> {
-        let path = opts.path.clone();
+        let path = opts.require_file("redb")?.to_path_buf();
         let db = if opts.read_only {
             let missing = || {
                 Error::new(
@@ -306,7 +311,11 @@ impl RedbStore {
                 .map_err(|e| from_io(&path, "cannot open", e))?;
             Handle::Rw(guard_open(&path, || builder().create_file(file))?)
         };
-        let store = RedbStore { path, db };
+        let store = RedbStore {
+            location: StoreLocation::File(path.clone()),
+            path,
+            db,
+        };
         shield(&store.path, || store.check_schema())?;
         Ok(store)
     }
@@ -878,9 +887,92 @@ impl RedbStore {
     }
 }
 
+// PENDING(stores): temporary while the live tables are built.
+fn pending() -> Error {
+    Error::new(ErrorKind::Plugin, "PENDING(stores)")
+}
+
 impl SnapshotStore for RedbStore {
-    fn path(&self) -> &Path {
-        &self.path
+    fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    fn find_snapshots(&self, query: &SnapshotQuery<'_>) -> Result<Vec<SnapshotInfo>> {
+        // PENDING(stores): one query.
+        let mut v: Vec<SnapshotInfo> = self
+            .snapshots()?
+            .into_iter()
+            .rev()
+            .filter(|s| query.matches(s))
+            .collect();
+        v.truncate(query.limit.unwrap_or(usize::MAX));
+        Ok(v)
+    }
+
+    fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
+        // PENDING(stores): one query.
+        let mut by_root = std::collections::BTreeMap::new();
+        for s in self.snapshots()? {
+            by_root.insert(s.meta.root.clone(), s);
+        }
+        Ok(by_root.into_values().collect())
+    }
+
+    fn append_batch(&mut self, _batch: &LiveBatch<'_>) -> Result<i64> {
+        Err(pending())
+    }
+
+    fn mutations_after(
+        &self,
+        _cursor: i64,
+        _under: Option<&[u8]>,
+        _limit: usize,
+    ) -> Result<Vec<LoggedMutation>> {
+        Err(pending())
+    }
+
+    fn prune_mutations(&mut self, _through: i64, _under: Option<&[u8]>) -> Result<usize> {
+        Err(pending())
+    }
+
+    fn journal(&self, _query: &JournalQuery) -> Result<Vec<JournalEvent>> {
+        Err(pending())
+    }
+
+    fn prune_journal(&mut self, _before_ms: i64) -> Result<usize> {
+        Err(pending())
+    }
+
+    fn record_dir_deltas(&mut self, _deltas: &[DirDelta]) -> Result<()> {
+        Err(pending())
+    }
+
+    fn dir_deltas(&self, _snapshot: SnapshotId) -> Result<Vec<DirDelta>> {
+        Err(pending())
+    }
+
+    fn watch_state(&self, _root: &[u8]) -> Result<Option<WatchState>> {
+        Err(pending())
+    }
+
+    fn watch_states(&self) -> Result<Vec<WatchState>> {
+        Err(pending())
+    }
+
+    fn set_watch_state(&mut self, _state: &WatchState) -> Result<()> {
+        Err(pending())
+    }
+
+    fn derive_snapshot(&mut self, _d: &DerivedSnapshot<'_>) -> Result<SnapshotId> {
+        Err(pending())
+    }
+
+    fn index_provenance(&self) -> Result<Option<IndexProvenance>> {
+        Err(pending())
+    }
+
+    fn set_index_provenance(&mut self, _p: &IndexProvenance) -> Result<()> {
+        Err(pending())
     }
 
     fn begin_snapshot(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>> {
@@ -994,6 +1086,10 @@ impl RedbWriter<'_> {
 }
 
 impl SnapshotWriter for RedbWriter<'_> {
+    fn delete_with(&mut self, _ids: &[SnapshotId]) -> Result<()> {
+        Err(pending())
+    }
+
     fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
         let file = self.file;
         shield(file, || self.write_dir_impl(path, depth, stats))

@@ -18,12 +18,8 @@ fn registered_as_redb_with_its_own_extension() {
         .unwrap();
     assert_eq!(plugin.extension, "redb");
     let (_dir, path) = temp_store();
-    let store = (plugin.open)(&disktracker::StoreOptions {
-        path: path.clone(),
-        read_only: false,
-    })
-    .unwrap();
-    assert_eq!(store.path(), path);
+    let store = (plugin.open)(&disktracker::StoreOptions::file(path.clone())).unwrap();
+    assert_eq!(store.location().file(), Some(path.as_path()));
     assert!(store.snapshots().unwrap().is_empty());
 }
 

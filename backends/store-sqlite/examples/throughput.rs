@@ -260,10 +260,7 @@ fn run(
     let db = tmp.path().join("data.db");
     let wal = tmp.path().join("data.db-wal");
     let open = |read_only: bool| {
-        disktracker_store_sqlite::open_store(&StoreOptions {
-            path: db.clone(),
-            read_only,
-        })
+        disktracker_store_sqlite::open_store(&StoreOptions::file(db.clone()).read_only(read_only))
     };
     let mut phases: Vec<Phases> = Vec::new();
     for n in 0..snapshots {

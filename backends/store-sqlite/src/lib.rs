@@ -90,10 +90,15 @@ mod schema;
 mod tree;
 mod writer;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use disktracker::model::DiffEntry;
+use disktracker::registry::StorePlugin;
+use disktracker::{
+    DerivedSnapshot, DirDelta, IndexProvenance, JournalEvent, JournalQuery, LiveBatch,
+    LoggedMutation, SnapshotQuery, StoreLocation, WatchState,
+};
 use disktracker::{
     DirRecord, DirStats, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotStore,
     SnapshotWriter, StoreOptions,
@@ -103,12 +108,13 @@ use rusqlite::{Connection, OptionalExtension, Row};
 
 use crate::error::Ctx;
 
-disktracker::register_store!(
+disktracker::register_store!(StorePlugin::new(
     "sqlite",
     "SQLite database in WAL mode (the default): one file, readable with sqlite3",
     "db",
+    b"SQLite format 3\0",
     open_store
-);
+));
 
 /// Opens the SQLite store at `opts.path` (the database file itself),
 /// creating it (mode 0600, missing parent directories 0700) and migrating it
@@ -121,6 +127,7 @@ pub fn open_store(opts: &StoreOptions) -> Result<Box<dyn SnapshotStore>> {
 pub struct SqliteStore {
     conn: Connection,
     path: PathBuf,
+    location: StoreLocation,
     read_only: bool,
     /// Copies the log earlier processes left into the file (writable
     /// stores only); every write waits for it first.
@@ -167,15 +174,17 @@ impl SqliteStore {
     /// Opens (creating and migrating unless read-only) the database at
     /// `opts.path`. See [`open_store`].
     pub fn open(opts: &StoreOptions) -> Result<Self> {
-        let conn = open::open(opts)?;
+        let path = opts.require_file("sqlite")?.to_path_buf();
+        let conn = open::open(&path, opts)?;
         let checkpoint = if opts.read_only {
             checkpoint::Background::default()
         } else {
-            checkpoint::Background::start(&opts.path)
+            checkpoint::Background::start(&path)
         };
         Ok(SqliteStore {
             conn,
-            path: opts.path.clone(),
+            location: StoreLocation::File(path.clone()),
+            path,
             read_only: opts.read_only,
             checkpoint,
             wal_limit: checkpoint::WAL_LIMIT,
@@ -332,9 +341,92 @@ fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
+// PENDING(stores): temporary while the live tables are built.
+fn pending() -> disktracker::Error {
+    disktracker::Error::new(disktracker::ErrorKind::Plugin, "PENDING(stores)")
+}
+
 impl SnapshotStore for SqliteStore {
-    fn path(&self) -> &Path {
-        &self.path
+    fn location(&self) -> &StoreLocation {
+        &self.location
+    }
+
+    fn find_snapshots(&self, query: &SnapshotQuery<'_>) -> Result<Vec<SnapshotInfo>> {
+        // PENDING(stores): one query.
+        let mut v: Vec<SnapshotInfo> = self
+            .snapshots()?
+            .into_iter()
+            .rev()
+            .filter(|s| query.matches(s))
+            .collect();
+        v.truncate(query.limit.unwrap_or(usize::MAX));
+        Ok(v)
+    }
+
+    fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
+        // PENDING(stores): one query.
+        let mut by_root = std::collections::BTreeMap::new();
+        for s in self.snapshots()? {
+            by_root.insert(s.meta.root.clone(), s);
+        }
+        Ok(by_root.into_values().collect())
+    }
+
+    fn append_batch(&mut self, _batch: &LiveBatch<'_>) -> Result<i64> {
+        Err(pending())
+    }
+
+    fn mutations_after(
+        &self,
+        _cursor: i64,
+        _under: Option<&[u8]>,
+        _limit: usize,
+    ) -> Result<Vec<LoggedMutation>> {
+        Err(pending())
+    }
+
+    fn prune_mutations(&mut self, _through: i64, _under: Option<&[u8]>) -> Result<usize> {
+        Err(pending())
+    }
+
+    fn journal(&self, _query: &JournalQuery) -> Result<Vec<JournalEvent>> {
+        Err(pending())
+    }
+
+    fn prune_journal(&mut self, _before_ms: i64) -> Result<usize> {
+        Err(pending())
+    }
+
+    fn record_dir_deltas(&mut self, _deltas: &[DirDelta]) -> Result<()> {
+        Err(pending())
+    }
+
+    fn dir_deltas(&self, _snapshot: SnapshotId) -> Result<Vec<DirDelta>> {
+        Err(pending())
+    }
+
+    fn watch_state(&self, _root: &[u8]) -> Result<Option<WatchState>> {
+        Err(pending())
+    }
+
+    fn watch_states(&self) -> Result<Vec<WatchState>> {
+        Err(pending())
+    }
+
+    fn set_watch_state(&mut self, _state: &WatchState) -> Result<()> {
+        Err(pending())
+    }
+
+    fn derive_snapshot(&mut self, _d: &DerivedSnapshot<'_>) -> Result<SnapshotId> {
+        Err(pending())
+    }
+
+    fn index_provenance(&self) -> Result<Option<IndexProvenance>> {
+        Err(pending())
+    }
+
+    fn set_index_provenance(&mut self, _p: &IndexProvenance) -> Result<()> {
+        Err(pending())
     }
 
     fn begin_snapshot(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>> {

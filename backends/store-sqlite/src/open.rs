@@ -33,8 +33,7 @@ const STATEMENT_CACHE: usize = 32;
 pub(crate) const PAGE_SIZE: i64 = 16384;
 
 /// Opens, validates, configures and (unless read-only) migrates the database.
-pub(crate) fn open(opts: &StoreOptions) -> Result<Connection> {
-    let path = opts.path.as_path();
+pub(crate) fn open(path: &Path, opts: &StoreOptions) -> Result<Connection> {
     let shown = escape_path(path);
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => {

@@ -11,10 +11,7 @@ use rusqlite::Connection;
 use super::*;
 
 fn opts(path: &Path) -> StoreOptions {
-    StoreOptions {
-        path: path.to_path_buf(),
-        read_only: false,
-    }
+    StoreOptions::file(path.to_path_buf())
 }
 
 fn db_in(dir: &tempfile::TempDir) -> PathBuf {
@@ -238,11 +235,8 @@ fn a_newer_schema_is_refused_and_left_untouched() {
         .unwrap();
     let before = std::fs::read(&path).unwrap();
     for read_only in [false, true] {
-        let err = SqliteStore::open(&StoreOptions {
-            path: path.clone(),
-            read_only,
-        })
-        .unwrap_err();
+        let err =
+            SqliteStore::open(&StoreOptions::file(path.clone()).read_only(read_only)).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
         let msg = err.to_string();
         assert!(
@@ -635,11 +629,7 @@ fn migration_four_drops_exactly_the_two_history_indexes_of_an_older_database() {
     assert_eq!(store.read_tree(new, None).unwrap().len(), paths.len());
     assert_eq!(store.read_tree(ids[0], Some(b"/r/d007")).unwrap().len(), 2);
     drop(store);
-    let store = SqliteStore::open(&StoreOptions {
-        path: path.clone(),
-        read_only: true,
-    })
-    .unwrap();
+    let store = SqliteStore::open(&StoreOptions::file(path.clone()).read_only(true)).unwrap();
     assert!(store.dir(ids[1], b"/r/d299/sub").unwrap().is_some());
 }
 
@@ -745,11 +735,7 @@ fn closing_keeps_the_log_and_the_next_writable_open_copies_it_back() {
     assert!(len(&wal) > 3000 * 40, "log {} bytes", len(&wal));
     assert_eq!(len(&path), file_before, "no checkpoint on close");
     // Readers find it there.
-    let reader = SqliteStore::open(&StoreOptions {
-        path: path.clone(),
-        read_only: true,
-    })
-    .unwrap();
+    let reader = SqliteStore::open(&StoreOptions::file(path.clone()).read_only(true)).unwrap();
     assert_eq!(reader.read_tree(first, None).unwrap().len(), 3000);
     drop(reader);
 
@@ -907,13 +893,7 @@ fn a_halved_file_without_its_log_is_refused_and_left_untouched() {
     let mut store = SqliteStore::open(&opts(&path)).unwrap();
     write_scan(&mut store, 3000, 1);
     drop(store);
-    drop(
-        SqliteStore::open(&StoreOptions {
-            path: path.clone(),
-            read_only: true,
-        })
-        .unwrap(),
-    );
+    drop(SqliteStore::open(&StoreOptions::file(path.clone()).read_only(true)).unwrap());
     let full = std::fs::read(&path).unwrap();
     let half = &full[..full.len() / 2];
     for ext in ["db-wal", "db-shm"] {

@@ -230,6 +230,14 @@ impl SnapshotWriter for Writer<'_> {
         Ok(())
     }
 
+    fn delete_with(&mut self, _ids: &[SnapshotId]) -> Result<()> {
+        // PENDING(stores)
+        Err(disktracker::Error::new(
+            disktracker::ErrorKind::Plugin,
+            "PENDING(stores)",
+        ))
+    }
+
     fn commit(mut self: Box<Self>) -> Result<SnapshotId> {
         self.flush().ctx(self.path, WRITING)?;
         self.conn.execute_batch("COMMIT").ctx(self.path, WRITING)?;

@@ -18,19 +18,23 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
+use disktracker::registry::WalkerPlugin;
 use disktracker::{
-    DirArena, DirCold, DirHot, DirId, Error, Fingerprint, LinkedFile, Result, WalkContext,
-    WalkIssue, WalkOptions, WalkOutput, Walker,
+    DirArena, DirCold, DirHot, DirId, Error, LinkedFile, Result, WalkContext, WalkIssue,
+    WalkOptions, WalkOutput, Walker,
 };
+use disktracker_walker_support::{Exclude, Fingerprint};
 use jwalk::{Parallelism, WalkDirGeneric};
 
 /// The jwalk-based walker, registered as `jwalk`.
 #[derive(Clone, Copy, Debug, Default)]
 pub struct JwalkWalker;
 
-disktracker::register_walker!("jwalk", "jwalk-based parallel walker (alternative)", || {
-    Box::new(JwalkWalker)
-});
+disktracker::register_walker!(WalkerPlugin::new(
+    "jwalk",
+    "jwalk-based parallel walker (alternative)",
+    |_| Ok(Box::new(JwalkWalker))
+));
 
 /// What the walker keeps of one entry's metadata.
 #[derive(Clone, Copy, Debug)]
@@ -103,7 +107,7 @@ impl Walker for JwalkWalker {
             .map_err(|e| Error::io("cannot stat scan root", root, e))?;
 
         let (exclude, cancel, progress) = (
-            opts.exclude.clone(),
+            Exclude::new(&opts.exclude)?,
             ctx.cancel.clone(),
             ctx.progress.clone(),
         );

@@ -8,7 +8,7 @@
 use std::collections::BTreeSet;
 use std::fs;
 
-use disktracker::{ErrorKind, Exclude, WalkContext, WalkOptions, Walker};
+use disktracker::{ErrorKind, WalkContext, WalkOptions, Walker};
 use disktracker_testkit::fixtures::{handmade_walk_tree, tempdir};
 use disktracker_testkit::oracle::{self, Options};
 use disktracker_testkit::walker_conformance::{
@@ -21,7 +21,8 @@ use rstest::rstest;
 fn registered_as_jwalk() {
     let walkers = disktracker::registry::walkers().unwrap();
     assert_eq!(walkers.names(), ["jwalk"]);
-    let w = (walkers.get("jwalk").unwrap().create)();
+    let w = (walkers.get("jwalk").unwrap().create)(&disktracker::PluginSettings::empty("jwalk"))
+        .unwrap();
     let (_t, root) = tempdir();
     assert_eq!(scan(&*w, &root, 1, |_| {}).len(), 1);
 }
@@ -55,7 +56,7 @@ fn excluded_entries_are_skipped_entirely() {
     fs::write(root.join("a/b/z.o"), vec![1u8; 9000]).unwrap();
     let skip = |rel: &[u8]| rel.ends_with(b".o") || rel == b"build/tmp" || rel == b"wide";
     let tree = scan(&JwalkWalker, &root, 2, |o| {
-        o.exclude = Exclude::new(&["*.o", "build/tmp", "wide"]).unwrap();
+        o.exclude = vec!["*.o".into(), "build/tmp".into(), "wide".into()];
     });
     let want = oracle::compute_with(&root, &Options::skipping(&skip)).dirs;
     assert_same("oracle with excludes", &totals(&tree), &want);
@@ -78,10 +79,7 @@ fn progress_counts_every_directory() {
     let (_t, root) = tempdir();
     handmade_walk_tree(&root, false).unwrap();
     let ctx = WalkContext::default();
-    let opts = WalkOptions {
-        threads: 2,
-        ..WalkOptions::default()
-    };
+    let opts = WalkOptions::with_threads(2);
     let out = JwalkWalker.walk(&root, &opts, &ctx).unwrap();
     let dirs: usize = out.arenas.iter().map(|a| a.len()).sum();
     assert_eq!(

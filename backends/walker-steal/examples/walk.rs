@@ -37,7 +37,9 @@ fn run() -> disktracker::Result<()> {
     let name = args
         .next()
         .map_or_else(|| "steal".into(), |w| w.to_string_lossy().into_owned());
-    let walker = (disktracker::registry::walkers()?.get(&name)?.create)();
+    let walker = (disktracker::registry::walkers()?.get(&name)?.create)(
+        &disktracker::PluginSettings::empty(&name),
+    )?;
     let root = disktracker_engine::resolve_root(&root)?;
 
     let start = Instant::now();

@@ -57,10 +57,12 @@ use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
 
 use crossbeam_deque::Worker;
+use disktracker::registry::WalkerPlugin;
 use disktracker::{
-    DirArena, DirCold, DirHot, DirId, Error, Fingerprint, LinkedFile, Result, WalkContext,
-    WalkIssue, WalkOptions, WalkOutput, Walker,
+    DirArena, DirCold, DirHot, DirId, Error, LinkedFile, Result, WalkContext, WalkIssue,
+    WalkOptions, WalkOutput, Walker,
 };
+use disktracker_walker_support::{Exclude, Fingerprint};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, fstat, openat, statat};
 use rustix::io::Errno;
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
@@ -73,11 +75,11 @@ use crate::stat::{EntryStat, from_stat, stat_at};
 #[derive(Clone, Copy, Debug, Default)]
 pub struct StealWalker;
 
-disktracker::register_walker!(
+disktracker::register_walker!(WalkerPlugin::new(
     "steal",
     "work-stealing parallel walker, directory-relative statx (default)",
-    || Box::new(StealWalker)
-);
+    |_| Ok(Box::new(StealWalker))
+));
 
 /// `getdents64` buffer per worker: big enough that most directories take
 /// one call, small enough to stay in cache.
@@ -129,6 +131,7 @@ struct Walk<'o> {
     /// Next directory id; 64-bit so it cannot wrap back onto used ids.
     next_id: AtomicU64,
     opts: &'o WalkOptions,
+    exclude: Exclude,
     ctx: &'o WalkContext,
     root_dev: u64,
     /// Above this many live directory fds, new jobs reopen by path.
@@ -296,7 +299,7 @@ impl Walk<'_> {
         if bytes == b"." || bytes == b".." {
             return;
         }
-        let exclude = &self.opts.exclude;
+        let exclude = &self.exclude;
         if !exclude.is_empty() && exclude.is_excluded(bytes, || d.node.relative(bytes)) {
             return;
         }
@@ -421,12 +424,14 @@ impl Walker for StealWalker {
                 (Opener::Path, from_stat(&own))
             }
         };
+        let exclude = Exclude::new(&opts.exclude)?;
         let threads = opts.threads.max(1);
         let (sched, workers) = Scheduler::new(threads);
         let walk = Walk {
             sched,
             next_id: AtomicU64::new(1),
             opts,
+            exclude,
             ctx,
             root_dev: own.dev,
             fd_budget: AtomicUsize::new(budget),

@@ -186,7 +186,7 @@ fn excluded_entries_are_skipped_entirely(
             || rel == b"deep/d0/d1/d2/d3/d4/d5"
     };
     let tree = scan(&*walker(name), &root, threads, |o| {
-        o.exclude = disktracker::Exclude::new(&patterns).unwrap();
+        o.exclude = patterns.iter().map(|p| p.to_string()).collect();
     });
     let got = totals(&tree);
     let want = oracle::compute_with(&root, &Options::skipping(&skip)).dirs;
@@ -222,10 +222,7 @@ fn cancelling_mid_walk_stops_it() {
     for name in WALKERS {
         for threads in [1, 3] {
             let ctx = WalkContext::default();
-            let opts = WalkOptions {
-                threads,
-                ..WalkOptions::default()
-            };
+            let opts = WalkOptions::with_threads(threads);
             let res = std::thread::scope(|s| {
                 s.spawn(|| {
                     while ctx.progress.dirs.load(Ordering::Relaxed) == 0 {

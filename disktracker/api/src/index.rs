@@ -21,6 +21,7 @@ pub enum ReadAdvice {
 
 /// How to open an index.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct IndexOptions {
     /// The index file (`data.mmap` beside `data.db`).
     pub path: PathBuf,
@@ -33,6 +34,8 @@ pub struct IndexOptions {
     /// some memory for much faster point lookups; `false` keeps lookups a
     /// pure binary search over the file, with no memory of their own.
     pub probe_table: bool,
+    /// The index plugin's `[plugins.NAME]` settings.
+    pub settings: crate::settings::PluginSettings,
 }
 
 impl IndexOptions {
@@ -44,6 +47,7 @@ impl IndexOptions {
             advice: ReadAdvice::Random,
             preload: false,
             probe_table: true,
+            settings: crate::settings::PluginSettings::default(),
         }
     }
 }

@@ -14,30 +14,35 @@
 pub mod arena;
 pub mod error;
 pub mod events;
-pub mod exclude;
-pub mod fingerprint;
 pub mod human;
 pub mod index;
+pub mod live;
 pub mod model;
 pub mod path;
 pub mod registry;
 pub mod report;
+pub mod settings;
 pub mod store;
 pub mod walker;
 
 pub use arena::{DirArena, DirCold, DirHot, DirId, LinkedFile, SegVec, WalkIssue};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{EventSource, FsEvent, FsEventKind};
-pub use exclude::Exclude;
-pub use fingerprint::Fingerprint;
 pub use index::{IndexOptions, LiveIndex, ReadAdvice};
+pub use live::{
+    DerivedSnapshot, DirDelta, IndexProvenance, JournalEvent, JournalKind, JournalQuery, LiveBatch,
+    LoggedMutation, Mutation, WatchState,
+};
 pub use model::{DiffEntry, DirRecord, DirStats, SizeKind, SnapshotId, SnapshotInfo, SnapshotMeta};
 pub use registry::{
     EventSourcePlugin, IndexPlugin, PluginInfo, PluginKind, Registry, ReporterPlugin, StorePlugin,
     WalkerPlugin,
 };
-pub use report::{RenderOptions, Report, Reporter};
-pub use store::{SnapshotStore, SnapshotWriter, StoreOptions};
+pub use report::{ChangeStatus, RenderOptions, Report, ReportKind, Reporter};
+pub use settings::{PluginSettings, SettingSpec};
+pub use store::{
+    RootFilter, SnapshotQuery, SnapshotStore, SnapshotWriter, StoreLocation, StoreOptions,
+};
 pub use walker::{CancelToken, ScanProgress, WalkContext, WalkOptions, WalkOutput, Walker};
 
 /// Re-exported so plugin crates can register without depending on `inventory` directly.

@@ -46,7 +46,8 @@ pub struct DirStats {
     pub dev: u64,
     /// Inode number.
     pub ino: u64,
-    /// Order-independent digest of the direct entries; see [`crate::Fingerprint`].
+    /// Order-independent digest of the direct entries, computed the same way by
+    /// every walker (`disktracker-walker-support`'s `Fingerprint`).
     pub fingerprint: u128,
 }
 

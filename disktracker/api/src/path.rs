@@ -15,29 +15,100 @@ pub fn bytes_path(b: &[u8]) -> &Path {
     Path::new(OsStr::from_bytes(b))
 }
 
-/// Printable form of path bytes: valid UTF-8 as is, every invalid byte as `\xNN`,
-/// control characters escaped so one path never breaks a line or a terminal,
-/// and `\` doubled so an escape cannot be confused with a literal name.
+/// Printable, reversible form of path bytes, on one line and safe on a terminal.
+///
+/// * valid UTF-8 stays as it is, except:
+/// * `\\` is doubled, so an escape cannot be confused with a literal name;
+/// * ASCII control bytes (`\n`, `\t`, ESC, DEL, …) and every byte that is not
+///   valid UTF-8 become `\xNN` (two lower-case hex digits);
+/// * Unicode characters that can make text lie — C1 controls, bidirectional
+///   embeddings, overrides and isolates (U+202E …), zero-width and other
+///   format characters, line and paragraph separators — become `\u{XXXX}`.
+///
+/// [`unescape`] gives back the exact bytes. Tables, CSV, error messages and
+/// logs all print paths through this one function.
 pub fn escape_bytes(b: &[u8]) -> Cow<'_, str> {
     match std::str::from_utf8(b) {
-        Ok(s) if !s.chars().any(|c| c.is_control() || c == '\\') => Cow::Borrowed(s),
+        Ok(s) if !s.chars().any(needs_escape) => Cow::Borrowed(s),
         _ => {
             let mut out = String::with_capacity(b.len() + 8);
             for chunk in b.utf8_chunks() {
                 for c in chunk.valid().chars() {
-                    if c.is_control() || c == '\\' {
-                        out.extend(c.escape_default());
+                    if c == '\\' {
+                        out.push_str("\\\\");
+                    } else if c.is_ascii_control() {
+                        push_hex_byte(&mut out, c as u8);
+                    } else if needs_escape(c) {
+                        out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
                     } else {
                         out.push(c);
                     }
                 }
-                for byte in chunk.invalid() {
-                    out.push_str(&format!("\\x{byte:02x}"));
+                for &byte in chunk.invalid() {
+                    push_hex_byte(&mut out, byte);
                 }
             }
             Cow::Owned(out)
         }
     }
+}
+
+fn push_hex_byte(out: &mut String, byte: u8) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push_str("\\x");
+    out.push(char::from(HEX[usize::from(byte >> 4)]));
+    out.push(char::from(HEX[usize::from(byte & 0xf)]));
+}
+
+/// Characters [`escape_bytes`] does not print as themselves.
+fn needs_escape(c: char) -> bool {
+    c == '\\'
+        || c.is_control()
+        || matches!(
+            c,
+            '\u{00ad}'
+                | '\u{061c}'
+                | '\u{180e}'
+                | '\u{200b}'..='\u{200f}'
+                | '\u{2028}'..='\u{202e}'
+                | '\u{2060}'..='\u{2069}'
+                | '\u{206a}'..='\u{206f}'
+                | '\u{feff}'
+                | '\u{fff9}'..='\u{fffb}'
+        )
+}
+
+/// Reverses [`escape_bytes`]: the exact original bytes, or `None` when
+/// `text` is not something [`escape_bytes`] can produce (a lone `\\`, a bad
+/// hex digit, an unknown escape).
+pub fn unescape(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('\\') {
+        out.extend_from_slice(&rest.as_bytes()[..i]);
+        let esc = &rest[i + 1..];
+        if let Some(after) = esc.strip_prefix('\\') {
+            out.push(b'\\');
+            rest = after;
+        } else if let Some(after) = esc.strip_prefix('x') {
+            let hex = after.get(..2)?;
+            if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+                return None;
+            }
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &after[2..];
+        } else if let Some(after) = esc.strip_prefix("u{") {
+            let end = after.find('}')?;
+            let c = char::from_u32(u32::from_str_radix(&after[..end], 16).ok()?)?;
+            let mut buf = [0u8; 4];
+            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            rest = &after[end + 1..];
+        } else {
+            return None;
+        }
+    }
+    out.extend_from_slice(rest.as_bytes());
+    Some(out)
 }
 
 /// [`escape_bytes`] for a [`Path`].
@@ -51,6 +122,38 @@ pub fn is_within(path: &[u8], dir: &[u8]) -> bool {
         return path.first() == Some(&b'/');
     }
     path.starts_with(dir) && (path.len() == dir.len() || path[dir.len()] == b'/')
+}
+
+/// A directory path without trailing slashes (`/` stays `/`; empty means `/`),
+/// the form every store and index compares.
+pub fn trim_slashes(path: &[u8]) -> &[u8] {
+    let mut p = path;
+    while p.len() > 1 && p.ends_with(b"/") {
+        p = &p[..p.len() - 1];
+    }
+    if p.is_empty() { b"/" } else { p }
+}
+
+/// The prefix every strict descendant of `dir` starts with: `dir/` (`/` for the root).
+pub fn descendant_prefix(dir: &[u8]) -> Vec<u8> {
+    let mut p = trim_slashes(dir).to_vec();
+    if !p.ends_with(b"/") {
+        p.push(b'/');
+    }
+    p
+}
+
+/// The exclusive upper bound of the paths that start with `prefix`, which
+/// must end with `/`: the same bytes with that `/` replaced by `0`, the next
+/// byte. Every strict descendant of `dir` lies in
+/// `descendant_prefix(dir) .. prefix_end(&descendant_prefix(dir))`; paths
+/// such as `dir-x` that sort between `dir` and `dir/` are outside it.
+pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    if let Some(last) = end.last_mut() {
+        *last = b'/' + 1;
+    }
+    end
 }
 
 /// The parent of an absolute path in bytes, or `None` for `/`.
@@ -81,11 +184,51 @@ mod tests {
     use super::*;
 
     #[test]
-    fn escapes_invalid_and_control_bytes() {
+    fn escapes_invalid_control_and_bidi_characters_reversibly() {
         assert_eq!(escape_bytes(b"/a/b"), "/a/b");
+        assert!(matches!(escape_bytes(b"/caf\xc3\xa9"), Cow::Borrowed(_)));
         assert_eq!(escape_bytes(b"/caf\xe9"), "/caf\\xe9");
-        assert_eq!(escape_bytes(b"/a\nb"), "/a\\nb");
+        assert_eq!(escape_bytes(b"/a\nb\x1b[2J"), "/a\\x0ab\\x1b[2J");
         assert_eq!(escape_bytes(b"/a\\x41"), "/a\\\\x41");
+        assert_eq!(
+            escape_bytes("/evil\u{202e}txt.exe".as_bytes()),
+            "/evil\\u{202e}txt.exe"
+        );
+        assert_eq!(
+            escape_bytes("\u{85}\u{2066}".as_bytes()),
+            "\\u{0085}\\u{2066}"
+        );
+        let samples: [&[u8]; 7] = [
+            b"/plain",
+            b"/caf\xe9/\xff\xfe",
+            b"/a\\b\\\\x41",
+            b"/tab\there\x7f",
+            "/\u{202e}\u{200b}\u{feff}/\u{1f600}/\u{65e5}\u{672c}".as_bytes(),
+            b"/trail\xc3",
+            b"",
+        ];
+        for raw in samples {
+            let text = escape_bytes(raw);
+            assert!(!text.chars().any(|c| c.is_control()), "{text}");
+            assert_eq!(unescape(&text).as_deref(), Some(raw), "{text}");
+        }
+        for bad in ["\\", "\\q", "\\x4", "\\xzz", "\\u{110000}", "\\u{41"] {
+            assert_eq!(unescape(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn subtree_bounds_exclude_siblings_that_sort_between() {
+        assert_eq!(trim_slashes(b"/a//"), b"/a");
+        assert_eq!(trim_slashes(b"///"), b"/");
+        assert_eq!(trim_slashes(b""), b"/");
+        assert_eq!(descendant_prefix(b"/a/"), b"/a/");
+        assert_eq!(descendant_prefix(b"/"), b"/");
+        let lo = descendant_prefix(b"/a");
+        let hi = prefix_end(&lo);
+        let inside = |p: &[u8]| lo.as_slice() <= p && p < hi.as_slice();
+        assert!(inside(b"/a/b") && inside(b"/a/\xff"));
+        assert!(!inside(b"/a-x") && !inside(b"/a") && !inside(b"/a0") && !inside(b"/b"));
     }
 
     #[test]

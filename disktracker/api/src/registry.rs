@@ -10,7 +10,8 @@ use std::sync::OnceLock;
 use crate::error::{Error, ErrorKind, Result};
 use crate::events::EventSource;
 use crate::index::{IndexOptions, LiveIndex};
-use crate::report::Reporter;
+use crate::report::{ReportKind, Reporter};
+use crate::settings::{PluginSettings, SettingSpec};
 use crate::store::{SnapshotStore, StoreOptions};
 use crate::walker::Walker;
 
@@ -59,27 +60,102 @@ pub struct PluginInfo {
     pub summary: &'static str,
 }
 
-/// Registration of a [`Walker`].
+/// Registration of a [`Walker`]. Build it with [`WalkerPlugin::new`] and
+/// submit it with [`register_walker!`](crate::register_walker).
+#[non_exhaustive]
 pub struct WalkerPlugin {
     /// Unique name (`--walker NAME`).
     pub name: &'static str,
     /// One-line summary.
     pub summary: &'static str,
+    /// Keys of its `[plugins.NAME]` table.
+    pub settings: &'static [SettingSpec],
     /// Creates the walker.
-    pub create: fn() -> Box<dyn Walker>,
+    pub create: fn(&PluginSettings) -> Result<Box<dyn Walker>>,
 }
 
-/// Registration of a [`SnapshotStore`].
+impl WalkerPlugin {
+    /// A walker called `name`, created by `create`, taking no settings.
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        create: fn(&PluginSettings) -> Result<Box<dyn Walker>>,
+    ) -> Self {
+        WalkerPlugin {
+            name,
+            summary,
+            settings: &[],
+            create,
+        }
+    }
+
+    /// Declares the keys of its `[plugins.NAME]` table.
+    pub const fn settings(mut self, settings: &'static [SettingSpec]) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+/// Registration of a [`SnapshotStore`]. Build it with [`StorePlugin::new`]
+/// and submit it with [`register_store!`](crate::register_store).
+#[non_exhaustive]
 pub struct StorePlugin {
     /// Unique name (`--backend NAME`).
     pub name: &'static str,
     /// One-line summary.
     pub summary: &'static str,
-    /// Extension of the store's file; it lives beside the `--db` path with
-    /// this extension (`db` for `data.db` itself).
+    /// Extension of the store's file when no file is named: the default
+    /// database `~/.disktracker/data.db` becomes `data.<extension>`. Empty
+    /// for stores that are not files.
     pub extension: &'static str,
+    /// The first bytes of every file of this store, by which an existing file
+    /// is recognised whatever `--backend` says. Empty for stores that are not files.
+    pub magic: &'static [u8],
+    /// URL schemes this store opens (`postgres`), for stores that are servers.
+    pub url_schemes: &'static [&'static str],
+    /// Keys of its `[plugins.NAME]` table.
+    pub settings: &'static [SettingSpec],
     /// Opens (creating and migrating unless read-only) the store.
     pub open: fn(&StoreOptions) -> Result<Box<dyn SnapshotStore>>,
+}
+
+impl StorePlugin {
+    /// A file store called `name` whose files end in `.extension` and start
+    /// with `magic`, opened by `open`.
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        extension: &'static str,
+        magic: &'static [u8],
+        open: fn(&StoreOptions) -> Result<Box<dyn SnapshotStore>>,
+    ) -> Self {
+        StorePlugin {
+            name,
+            summary,
+            extension,
+            magic,
+            url_schemes: &[],
+            settings: &[],
+            open,
+        }
+    }
+
+    /// Declares the URL schemes it serves.
+    pub const fn url_schemes(mut self, schemes: &'static [&'static str]) -> Self {
+        self.url_schemes = schemes;
+        self
+    }
+
+    /// Declares the keys of its `[plugins.NAME]` table.
+    pub const fn settings(mut self, settings: &'static [SettingSpec]) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Whether `header` (the first bytes of an existing file) is one of this store's.
+    pub fn recognizes(&self, header: &[u8]) -> bool {
+        !self.magic.is_empty() && header.starts_with(self.magic)
+    }
 }
 
 /// Source of `(path, recursive bytes)` pairs for building an index, borrowed
@@ -89,36 +165,128 @@ pub type IndexEntries<'a> = dyn Iterator<Item = (&'a [u8], u64)> + 'a;
 /// Creates (or replaces) an index file from entries.
 pub type IndexCreateFn = fn(&IndexOptions, &mut IndexEntries<'_>) -> Result<Box<dyn LiveIndex>>;
 
-/// Registration of a [`LiveIndex`].
+/// Registration of a [`LiveIndex`]. Build it with [`IndexPlugin::new`] and
+/// submit it with [`register_index!`](crate::register_index).
+#[non_exhaustive]
 pub struct IndexPlugin {
     /// Unique name.
     pub name: &'static str,
     /// One-line summary.
     pub summary: &'static str,
+    /// Keys of its `[plugins.NAME]` table.
+    pub settings: &'static [SettingSpec],
     /// Opens an existing index file, validating it.
     pub open: fn(&IndexOptions) -> Result<Box<dyn LiveIndex>>,
     /// Creates (or replaces) the index file with `entries`.
     pub create: IndexCreateFn,
 }
 
-/// Registration of an [`EventSource`].
+impl IndexPlugin {
+    /// An index called `name`.
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        open: fn(&IndexOptions) -> Result<Box<dyn LiveIndex>>,
+        create: IndexCreateFn,
+    ) -> Self {
+        IndexPlugin {
+            name,
+            summary,
+            settings: &[],
+            open,
+            create,
+        }
+    }
+
+    /// Declares the keys of its `[plugins.NAME]` table.
+    pub const fn settings(mut self, settings: &'static [SettingSpec]) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+/// Registration of an [`EventSource`]. Build it with
+/// [`EventSourcePlugin::new`] and submit it with
+/// [`register_event_source!`](crate::register_event_source).
+#[non_exhaustive]
 pub struct EventSourcePlugin {
     /// Unique name.
     pub name: &'static str,
     /// One-line summary.
     pub summary: &'static str,
+    /// Keys of its `[plugins.NAME]` table.
+    pub settings: &'static [SettingSpec],
     /// Creates the source.
-    pub create: fn() -> Result<Box<dyn EventSource>>,
+    pub create: fn(&PluginSettings) -> Result<Box<dyn EventSource>>,
 }
 
-/// Registration of a [`Reporter`].
+impl EventSourcePlugin {
+    /// An event source called `name`.
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        create: fn(&PluginSettings) -> Result<Box<dyn EventSource>>,
+    ) -> Self {
+        EventSourcePlugin {
+            name,
+            summary,
+            settings: &[],
+            create,
+        }
+    }
+
+    /// Declares the keys of its `[plugins.NAME]` table.
+    pub const fn settings(mut self, settings: &'static [SettingSpec]) -> Self {
+        self.settings = settings;
+        self
+    }
+}
+
+/// Registration of a [`Reporter`]. Build it with [`ReporterPlugin::new`] and
+/// submit it with [`register_reporter!`](crate::register_reporter).
+#[non_exhaustive]
 pub struct ReporterPlugin {
     /// Unique name (`--format NAME`).
     pub name: &'static str,
     /// One-line summary.
     pub summary: &'static str,
-    /// Creates the reporter.
-    pub create: fn() -> Box<dyn Reporter>,
+    /// The report kinds it renders. The host checks this before a command
+    /// does anything, so a command never changes data and then fails to report.
+    pub renders: &'static [ReportKind],
+    /// Keys of its `[plugins.NAME]` table.
+    pub settings: &'static [SettingSpec],
+    /// Creates the reporter from its settings.
+    pub create: fn(&PluginSettings) -> Result<Box<dyn Reporter>>,
+}
+
+impl ReporterPlugin {
+    /// A reporter called `name` that renders the kinds in `renders`
+    /// ([`ReportKind::ALL`] for every kind this API version knows).
+    pub const fn new(
+        name: &'static str,
+        summary: &'static str,
+        renders: &'static [ReportKind],
+        create: fn(&PluginSettings) -> Result<Box<dyn Reporter>>,
+    ) -> Self {
+        ReporterPlugin {
+            name,
+            summary,
+            renders,
+            settings: &[],
+            create,
+        }
+    }
+
+    /// Declares the keys of its `[plugins.NAME]` table.
+    pub const fn settings(mut self, settings: &'static [SettingSpec]) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// Whether it renders `kind`.
+    pub fn renders(&self, kind: ReportKind) -> bool {
+        self.renders.contains(&kind)
+    }
 }
 
 inventory::collect!(WalkerPlugin);
@@ -135,6 +303,13 @@ pub trait Plugin: Sync + 'static {
     fn name(&self) -> &'static str;
     /// One-line summary.
     fn summary(&self) -> &'static str;
+    /// Keys of its `[plugins.NAME]` table.
+    fn settings(&self) -> &'static [SettingSpec];
+
+    /// Its settings, every key at its default.
+    fn default_settings(&self) -> Result<PluginSettings> {
+        PluginSettings::defaults(self.name(), self.settings())
+    }
 }
 
 macro_rules! impl_plugin {
@@ -146,6 +321,9 @@ macro_rules! impl_plugin {
             }
             fn summary(&self) -> &'static str {
                 self.summary
+            }
+            fn settings(&self) -> &'static [SettingSpec] {
+                self.settings
             }
         }
     };
@@ -242,53 +420,46 @@ pub fn all_plugins() -> Result<Vec<PluginInfo>> {
     Ok(v)
 }
 
-/// Registers a [`Walker`]: `register_walker!("name", "summary", || Box::new(MyWalker))`.
+/// Registers a [`Walker`]:
+/// `register_walker!(WalkerPlugin::new("name", "summary", |_settings| Ok(Box::new(MyWalker))));`
 #[macro_export]
 macro_rules! register_walker {
-    ($name:expr, $summary:expr, $create:expr $(,)?) => {
-        $crate::inventory::submit! {
-            $crate::registry::WalkerPlugin { name: $name, summary: $summary, create: $create }
-        }
+    ($plugin:expr $(,)?) => {
+        $crate::inventory::submit! { $plugin }
     };
 }
 
-/// Registers a [`SnapshotStore`]: `register_store!("name", "summary", "ext", open_fn)`.
+/// Registers a [`SnapshotStore`]:
+/// `register_store!(StorePlugin::new("name", "summary", "ext", b"MAGIC", open_fn));`
 #[macro_export]
 macro_rules! register_store {
-    ($name:expr, $summary:expr, $ext:expr, $open:expr $(,)?) => {
-        $crate::inventory::submit! {
-            $crate::registry::StorePlugin { name: $name, summary: $summary, extension: $ext, open: $open }
-        }
+    ($plugin:expr $(,)?) => {
+        $crate::inventory::submit! { $plugin }
     };
 }
 
-/// Registers a [`LiveIndex`]: `register_index!("name", "summary", open_fn, create_fn)`.
+/// Registers a [`LiveIndex`]: `register_index!(IndexPlugin::new("name", "summary", open_fn, create_fn));`
 #[macro_export]
 macro_rules! register_index {
-    ($name:expr, $summary:expr, $open:expr, $create:expr $(,)?) => {
-        $crate::inventory::submit! {
-            $crate::registry::IndexPlugin { name: $name, summary: $summary, open: $open, create: $create }
-        }
+    ($plugin:expr $(,)?) => {
+        $crate::inventory::submit! { $plugin }
     };
 }
 
-/// Registers an [`EventSource`]: `register_event_source!("name", "summary", create_fn)`.
+/// Registers an [`EventSource`]:
+/// `register_event_source!(EventSourcePlugin::new("name", "summary", create_fn));`
 #[macro_export]
 macro_rules! register_event_source {
-    ($name:expr, $summary:expr, $create:expr $(,)?) => {
-        $crate::inventory::submit! {
-            $crate::registry::EventSourcePlugin { name: $name, summary: $summary, create: $create }
-        }
+    ($plugin:expr $(,)?) => {
+        $crate::inventory::submit! { $plugin }
     };
 }
 
-/// Registers a [`Reporter`]: `register_reporter!("name", "summary", || Box::new(MyReporter))`.
+/// Registers a [`Reporter`]; see the [`Reporter`] documentation for a whole example.
 #[macro_export]
 macro_rules! register_reporter {
-    ($name:expr, $summary:expr, $create:expr $(,)?) => {
-        $crate::inventory::submit! {
-            $crate::registry::ReporterPlugin { name: $name, summary: $summary, create: $create }
-        }
+    ($plugin:expr $(,)?) => {
+        $crate::inventory::submit! { $plugin }
     };
 }
 
@@ -296,24 +467,12 @@ macro_rules! register_reporter {
 mod tests {
     use super::*;
 
-    fn w() -> Box<dyn Walker> {
-        unreachable!("never created in this test")
+    fn w(_: &PluginSettings) -> Result<Box<dyn Walker>> {
+        Err(Error::new(ErrorKind::Plugin, "never created in this test"))
     }
-    static A: WalkerPlugin = WalkerPlugin {
-        name: "a",
-        summary: "",
-        create: w,
-    };
-    static A2: WalkerPlugin = WalkerPlugin {
-        name: "a",
-        summary: "",
-        create: w,
-    };
-    static B: WalkerPlugin = WalkerPlugin {
-        name: "b",
-        summary: "",
-        create: w,
-    };
+    static A: WalkerPlugin = WalkerPlugin::new("a", "", w);
+    static A2: WalkerPlugin = WalkerPlugin::new("a", "", w);
+    static B: WalkerPlugin = WalkerPlugin::new("b", "", w);
 
     #[test]
     fn rejects_duplicates_and_names_unknowns() {

@@ -11,13 +11,22 @@ use crate::registry::PluginInfo;
 
 /// Rendering choices that apply to every report.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RenderOptions {
     /// Which size to show (and which the rows were ranked by).
     pub size_kind: SizeKind,
 }
 
+impl RenderOptions {
+    /// Options showing `size_kind`.
+    pub fn new(size_kind: SizeKind) -> Self {
+        RenderOptions { size_kind }
+    }
+}
+
 /// A problem met during a scan, for display.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct IssueLine {
     /// Absolute path concerned.
     pub path: Vec<u8>,
@@ -27,8 +36,20 @@ pub struct IssueLine {
     pub message: String,
 }
 
+impl IssueLine {
+    /// A problem at `path` while doing `op`.
+    pub fn new(path: Vec<u8>, op: impl Into<String>, message: impl Into<String>) -> Self {
+        IssueLine {
+            path,
+            op: op.into(),
+            message: message.into(),
+        }
+    }
+}
+
 /// Result of `scan`: the stored snapshot and its largest directories.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ScanReport {
     /// The snapshot written.
     pub snapshot: SnapshotInfo,
@@ -42,8 +63,28 @@ pub struct ScanReport {
     pub since: Option<ChangeSummary>,
 }
 
+impl ScanReport {
+    /// A scan report; `since` is `None` for a first scan.
+    pub fn new(
+        snapshot: SnapshotInfo,
+        duration_ms: u64,
+        top: Vec<DirRecord>,
+        issues: Vec<IssueLine>,
+        since: Option<ChangeSummary>,
+    ) -> Self {
+        ScanReport {
+            snapshot,
+            duration_ms,
+            top,
+            issues,
+            since,
+        }
+    }
+}
+
 /// What a warm rescan found changed since the previous snapshot of its root.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ChangeSummary {
     /// The previous snapshot.
     pub previous: SnapshotId,
@@ -63,18 +104,32 @@ pub struct ChangeSummary {
 }
 
 /// Result of `show`: the largest directories of a snapshot under a path.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct TopReport {
     /// The snapshot read.
     pub snapshot: SnapshotInfo,
-    /// The directory the rows are under (included as the first row's reference total).
+    /// The directory the rows are under; its total is what the rows' shares
+    /// are taken of. It is not itself one of `rows`.
     pub under: DirRecord,
     /// Largest directories below `under`, largest first.
     pub rows: Vec<DirRecord>,
 }
 
+impl TopReport {
+    /// The largest `rows` below `under` in `snapshot`.
+    pub fn new(snapshot: SnapshotInfo, under: DirRecord, rows: Vec<DirRecord>) -> Self {
+        TopReport {
+            snapshot,
+            under,
+            rows,
+        }
+    }
+}
+
 /// Result of `diff`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct DiffReport {
     /// Older snapshot.
     pub a: SnapshotInfo,
@@ -88,8 +143,28 @@ pub struct DiffReport {
     pub changed: u64,
 }
 
+impl DiffReport {
+    /// The `entries` shown of `changed` changed directories under `under`, A → B.
+    pub fn new(
+        a: SnapshotInfo,
+        b: SnapshotInfo,
+        under: Vec<u8>,
+        entries: Vec<DiffEntry>,
+        changed: u64,
+    ) -> Self {
+        DiffReport {
+            a,
+            b,
+            under,
+            entries,
+            changed,
+        }
+    }
+}
+
 /// One contributor in an explanation tree.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ExplainNode {
     /// The directory.
     pub entry: DiffEntry,
@@ -108,9 +183,10 @@ pub struct ExplainNode {
 }
 
 /// Whether a directory was added, removed or changed between two snapshots.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum ChangeStatus {
     /// In both.
+    #[default]
     Changed,
     /// Only in B.
     Added,
@@ -119,7 +195,8 @@ pub enum ChangeStatus {
 }
 
 /// Result of `explain`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
+#[non_exhaustive]
 pub struct ExplainReport {
     /// Older snapshot.
     pub a: SnapshotInfo,
@@ -131,10 +208,24 @@ pub struct ExplainReport {
     pub root: ExplainNode,
 }
 
+impl ExplainReport {
+    /// The explanation `root` of A → B at `threshold_pct`.
+    pub fn new(a: SnapshotInfo, b: SnapshotInfo, threshold_pct: f64, root: ExplainNode) -> Self {
+        ExplainReport {
+            a,
+            b,
+            threshold_pct,
+            root,
+        }
+    }
+}
+
 /// How trustworthy a live size is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum SizeStatus {
     /// Answered from the index.
+    #[default]
     Indexed,
     /// Answered from a scan made because the index could not answer.
     Scanned,
@@ -144,8 +235,21 @@ pub enum SizeStatus {
     NotIndexed,
 }
 
+impl SizeStatus {
+    /// Stable kebab-case name (`indexed`, `outside-root`, …) for text formats.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SizeStatus::Indexed => "indexed",
+            SizeStatus::Scanned => "scanned",
+            SizeStatus::OutsideRoot => "outside-root",
+            SizeStatus::NotIndexed => "not-indexed",
+        }
+    }
+}
+
 /// One answer of `size`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct SizeAnswer {
     /// The path asked (absolute).
     pub path: Vec<u8>,
@@ -155,8 +259,20 @@ pub struct SizeAnswer {
     pub status: SizeStatus,
 }
 
+impl SizeAnswer {
+    /// The answer for `path`.
+    pub fn new(path: Vec<u8>, total_bytes: Option<u64>, status: SizeStatus) -> Self {
+        SizeAnswer {
+            path,
+            total_bytes,
+            status,
+        }
+    }
+}
+
 /// Result of `size`.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct SizeReport {
     /// The index consulted.
     pub index: PathBuf,
@@ -168,8 +284,43 @@ pub struct SizeReport {
     pub answers: Vec<SizeAnswer>,
 }
 
+impl SizeReport {
+    /// Answers from the index at `index`.
+    pub fn new(
+        index: PathBuf,
+        root: Option<Vec<u8>>,
+        stale: bool,
+        answers: Vec<SizeAnswer>,
+    ) -> Self {
+        SizeReport {
+            index,
+            root,
+            stale,
+            answers,
+        }
+    }
+}
+
+/// Result of `snapshots delete` and `snapshots prune`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DeletedReport {
+    /// The snapshots deleted, or with `dry_run` the ones that would be.
+    pub ids: Vec<SnapshotId>,
+    /// Nothing was deleted: `ids` is what would have been.
+    pub dry_run: bool,
+}
+
+impl DeletedReport {
+    /// Snapshots `ids` deleted (or, with `dry_run`, that would be).
+    pub fn new(ids: Vec<SnapshotId>, dry_run: bool) -> Self {
+        DeletedReport { ids, dry_run }
+    }
+}
+
 /// One effective configuration value and where it came from.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub struct ConfigLine {
     /// Dotted key (`scan.threads`).
     pub key: String,
@@ -177,6 +328,21 @@ pub struct ConfigLine {
     pub value: String,
     /// Origin: `default`, a file path, an environment variable, or `flag`.
     pub source: String,
+}
+
+impl ConfigLine {
+    /// `key = value`, from `source`.
+    pub fn new(
+        key: impl Into<String>,
+        value: impl Into<String>,
+        source: impl Into<String>,
+    ) -> Self {
+        ConfigLine {
+            key: key.into(),
+            value: value.into(),
+            source: source.into(),
+        }
+    }
 }
 
 /// Typed report data handed to a [`Reporter`].
@@ -189,8 +355,8 @@ pub enum Report<'a> {
     Top(&'a TopReport),
     /// `snapshots`.
     Snapshots(&'a [SnapshotInfo]),
-    /// `snapshots delete` / `snapshots prune`: the ids removed.
-    Deleted(&'a [SnapshotId]),
+    /// `snapshots delete` / `snapshots prune`.
+    Deleted(&'a DeletedReport),
     /// `diff`.
     Diff(&'a DiffReport),
     /// `explain`.
@@ -203,27 +369,150 @@ pub enum Report<'a> {
     Config(&'a [ConfigLine]),
 }
 
-impl Report<'_> {
-    /// A short name of the report kind (`scan`, `top`, …), as used in JSON.
-    pub fn kind(&self) -> &'static str {
+/// The kinds of [`Report`], for a reporter to declare what it renders.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum ReportKind {
+    /// [`Report::Scan`].
+    Scan,
+    /// [`Report::Top`].
+    Top,
+    /// [`Report::Snapshots`].
+    Snapshots,
+    /// [`Report::Deleted`].
+    Deleted,
+    /// [`Report::Diff`].
+    Diff,
+    /// [`Report::Explain`].
+    Explain,
+    /// [`Report::Sizes`].
+    Sizes,
+    /// [`Report::Plugins`].
+    Plugins,
+    /// [`Report::Config`].
+    Config,
+}
+
+impl ReportKind {
+    /// Every kind this version of the API knows. A reporter registered with
+    /// `ALL` claims the kinds of the API version it is built against, so it
+    /// must render (or decline with [`unsupported`]) kinds added later.
+    pub const ALL: &'static [ReportKind] = &[
+        ReportKind::Scan,
+        ReportKind::Top,
+        ReportKind::Snapshots,
+        ReportKind::Deleted,
+        ReportKind::Diff,
+        ReportKind::Explain,
+        ReportKind::Sizes,
+        ReportKind::Plugins,
+        ReportKind::Config,
+    ];
+
+    /// A short name (`scan`, `top`, …), as used in JSON and in messages.
+    pub fn as_str(self) -> &'static str {
         match self {
-            Report::Scan(_) => "scan",
-            Report::Top(_) => "top",
-            Report::Snapshots(_) => "snapshots",
-            Report::Deleted(_) => "deleted",
-            Report::Diff(_) => "diff",
-            Report::Explain(_) => "explain",
-            Report::Sizes(_) => "sizes",
-            Report::Plugins(_) => "plugins",
-            Report::Config(_) => "config",
+            ReportKind::Scan => "scan",
+            ReportKind::Top => "top",
+            ReportKind::Snapshots => "snapshots",
+            ReportKind::Deleted => "deleted",
+            ReportKind::Diff => "diff",
+            ReportKind::Explain => "explain",
+            ReportKind::Sizes => "sizes",
+            ReportKind::Plugins => "plugins",
+            ReportKind::Config => "config",
         }
     }
 }
 
-/// Renders reports to a writer.
+impl std::fmt::Display for ReportKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Report<'_> {
+    /// The kind of this report.
+    pub fn kind(&self) -> ReportKind {
+        match self {
+            Report::Scan(_) => ReportKind::Scan,
+            Report::Top(_) => ReportKind::Top,
+            Report::Snapshots(_) => ReportKind::Snapshots,
+            Report::Deleted(_) => ReportKind::Deleted,
+            Report::Diff(_) => ReportKind::Diff,
+            Report::Explain(_) => ReportKind::Explain,
+            Report::Sizes(_) => ReportKind::Sizes,
+            Report::Plugins(_) => ReportKind::Plugins,
+            Report::Config(_) => ReportKind::Config,
+        }
+    }
+}
+
+/// Renders reports to a writer: the plugin trait behind `--format NAME`.
+///
+/// A reporter receives typed data, never preformatted text, and turns it into
+/// bytes. The rules every reporter keeps:
+///
+/// * **Never panic**, whatever the data: sizes near `u64::MAX`, deltas near
+///   `i128::MIN`, empty lists, times before 1970. [`crate::human`] formats
+///   sizes, deltas and times totally.
+/// * **Paths are bytes** (`Vec<u8>`): they may not be UTF-8 and may hold
+///   newlines, tabs, escape sequences or bidirectional-override characters.
+///   Print them with [`crate::path::escape_bytes`] (reversible, one line,
+///   safe on a terminal; [`crate::path::unescape`] reverses it) or carry the
+///   bytes losslessly (JSON uses base64 beside the text).
+/// * **Return I/O errors from `out` as they come**; the host turns a closed
+///   pipe into a quiet exit.
+/// * **Declare what you render** in the registration
+///   ([`ReporterPlugin::new`](crate::registry::ReporterPlugin::new)'s
+///   `renders`): the host checks it before a command changes anything. For a
+///   [`Report`] you do not render, return [`unsupported`].
+/// * **Settings** come from the `[plugins.NAME]` table you declare
+///   ([`crate::settings`]), handed to your factory.
+///
+/// A whole reporter, registered:
+///
+/// ```
+/// use std::io::{self, Write};
+/// use disktracker::registry::ReporterPlugin;
+/// use disktracker::report::{ReportKind, unsupported};
+/// use disktracker::settings::{PluginSettings, SettingSpec};
+/// use disktracker::{RenderOptions, Report, Reporter, Result};
+///
+/// /// Prints the number of snapshots, or of rows.
+/// struct Count { label: String }
+///
+/// impl Reporter for Count {
+///     fn render(&self, report: &Report<'_>, _: &RenderOptions, out: &mut dyn Write) -> io::Result<()> {
+///         match report {
+///             Report::Snapshots(s) => writeln!(out, "{}: {}", self.label, s.len()),
+///             Report::Top(t) => writeln!(out, "{}: {}", self.label, t.rows.len()),
+///             _ => Err(unsupported("count", report)),
+///         }
+///     }
+/// }
+///
+/// const SETTINGS: &[SettingSpec] = &[SettingSpec::new("label", "\"count\"", "Printed before the number.")];
+///
+/// fn create(settings: &PluginSettings) -> Result<Box<dyn Reporter>> {
+///     Ok(Box::new(Count { label: settings.string("label")? }))
+/// }
+///
+/// disktracker::register_reporter!(
+///     ReporterPlugin::new("count", "How many", &[ReportKind::Snapshots, ReportKind::Top], create)
+///         .settings(SETTINGS)
+/// );
+///
+/// let plugin = disktracker::registry::reporters().unwrap().get("count").unwrap();
+/// assert!(plugin.renders(ReportKind::Top) && !plugin.renders(ReportKind::Diff));
+/// let reporter = (plugin.create)(&PluginSettings::defaults("count", SETTINGS).unwrap()).unwrap();
+/// let mut out = Vec::new();
+/// reporter.render(&Report::Snapshots(&[]), &RenderOptions::default(), &mut out).unwrap();
+/// assert_eq!(out, b"count: 0\n");
+/// ```
 pub trait Reporter: Send + Sync {
     /// Writes `report`. A reporter that cannot render a kind returns an
-    /// [`io::ErrorKind::Unsupported`] error saying so.
+    /// [`io::ErrorKind::Unsupported`] error saying so ([`unsupported`]).
     fn render(
         &self,
         report: &Report<'_>,
@@ -237,7 +526,7 @@ pub fn unsupported(reporter: &str, report: &Report<'_>) -> io::Error {
     io::Error::new(
         io::ErrorKind::Unsupported,
         format!(
-            "the {reporter} reporter cannot render {} reports; use --format table or json",
+            "the {reporter} reporter does not render {} reports",
             report.kind()
         ),
     )

@@ -1,18 +1,204 @@
 //! The [`SnapshotStore`] plugin trait: durable snapshots and everything derived from them.
 
+use std::fmt;
 use std::path::{Path, PathBuf};
 
 use crate::error::Result;
+use crate::live::{
+    DerivedSnapshot, DirDelta, IndexProvenance, JournalEvent, JournalQuery, LiveBatch,
+    LoggedMutation, WatchState,
+};
 use crate::model::{DiffEntry, DirRecord, DirStats, SnapshotId, SnapshotInfo, SnapshotMeta};
+use crate::settings::PluginSettings;
+
+/// Where a store lives: a file of its own, or a server named by a URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum StoreLocation {
+    /// A database file (SQLite, redb).
+    File(PathBuf),
+    /// A server URL (`postgres://user@host/db`). Shown without its password.
+    Url(String),
+}
+
+impl StoreLocation {
+    /// The file, for file stores.
+    pub fn file(&self) -> Option<&Path> {
+        match self {
+            StoreLocation::File(p) => Some(p),
+            StoreLocation::Url(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for StoreLocation {
+    /// The escaped path, or the URL with any password replaced by `***`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            StoreLocation::File(p) => f.write_str(&crate::path::escape_path(p)),
+            StoreLocation::Url(u) => f.write_str(&redact_url(u)),
+        }
+    }
+}
+
+/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`; anything else unchanged.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let authority = &rest[..authority_end];
+    let Some(at) = authority.rfind('@') else {
+        return url.to_owned();
+    };
+    let userinfo = &authority[..at];
+    let Some(colon) = userinfo.find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end + 3],
+        &userinfo[..colon],
+        &rest[at..]
+    )
+}
 
 /// How to open a store.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct StoreOptions {
-    /// The store's own file (for SQLite the `--db` path; other stores use a
-    /// sibling with their own extension, see [`crate::StorePlugin::extension`]).
-    pub path: PathBuf,
+    /// Where the store lives.
+    pub location: StoreLocation,
     /// Open without creating or migrating anything; writes fail.
     pub read_only: bool,
+    /// The store plugin's `[plugins.NAME]` settings.
+    pub settings: PluginSettings,
+}
+
+impl StoreOptions {
+    /// Writable options for the file at `path`, with empty settings (each
+    /// getter then fails; use [`StoreOptions::with_settings`] for real use).
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        StoreOptions {
+            location: StoreLocation::File(path.into()),
+            read_only: false,
+            settings: PluginSettings::default(),
+        }
+    }
+
+    /// Writable options for a server at `url`.
+    pub fn url(url: impl Into<String>) -> Self {
+        StoreOptions {
+            location: StoreLocation::Url(url.into()),
+            read_only: false,
+            settings: PluginSettings::default(),
+        }
+    }
+
+    /// Sets read-only.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
+    }
+
+    /// Sets the plugin settings.
+    pub fn with_settings(mut self, settings: PluginSettings) -> Self {
+        self.settings = settings;
+        self
+    }
+
+    /// The file, for file stores.
+    pub fn path(&self) -> Option<&Path> {
+        self.location.file()
+    }
+
+    /// The file, or a usage error saying that the `store` plugin keeps its
+    /// data in a file and cannot open a URL.
+    pub fn require_file(&self, store: &str) -> Result<&Path> {
+        self.location.file().ok_or_else(|| {
+            crate::Error::new(
+                crate::ErrorKind::Usage,
+                format!(
+                    "the {store} store keeps its data in a file and cannot open {}",
+                    self.location
+                ),
+            )
+            .with_hint("pass --db FILE, or choose a store that serves this URL with --backend")
+        })
+    }
+}
+
+/// Which roots a [`SnapshotQuery`] matches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RootFilter<'a> {
+    /// Every snapshot.
+    Any,
+    /// Snapshots whose root is exactly this path.
+    Exactly(&'a [u8]),
+    /// Snapshots whose root is this path or one of its ancestors (component-wise),
+    /// i.e. snapshots that contain the directory.
+    Covering(&'a [u8]),
+}
+
+/// A selection of snapshots, answered newest (highest id) first in one query.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SnapshotQuery<'a> {
+    /// Which roots.
+    pub root: RootFilter<'a>,
+    /// Only snapshots with an id below this one.
+    pub before: Option<SnapshotId>,
+    /// At most this many (the newest).
+    pub limit: Option<usize>,
+}
+
+impl<'a> SnapshotQuery<'a> {
+    /// Every snapshot, newest first.
+    pub fn any() -> Self {
+        SnapshotQuery {
+            root: RootFilter::Any,
+            before: None,
+            limit: None,
+        }
+    }
+
+    /// Snapshots of exactly `root`, newest first.
+    pub fn of_root(root: &'a [u8]) -> Self {
+        SnapshotQuery {
+            root: RootFilter::Exactly(root),
+            ..Self::any()
+        }
+    }
+
+    /// Snapshots containing `path`, newest first.
+    pub fn covering(path: &'a [u8]) -> Self {
+        SnapshotQuery {
+            root: RootFilter::Covering(path),
+            ..Self::any()
+        }
+    }
+
+    /// Only snapshots older than `id`.
+    pub fn before(mut self, id: SnapshotId) -> Self {
+        self.before = Some(id);
+        self
+    }
+
+    /// At most `n`.
+    pub fn limit(mut self, n: usize) -> Self {
+        self.limit = Some(n);
+        self
+    }
+
+    /// Whether `s` matches (for stores that filter in code, and for tests).
+    pub fn matches(&self, s: &SnapshotInfo) -> bool {
+        let root_ok = match self.root {
+            RootFilter::Any => true,
+            RootFilter::Exactly(r) => s.meta.root == r,
+            RootFilter::Covering(p) => crate::path::is_within(p, &s.meta.root),
+        };
+        root_ok && self.before.is_none_or(|b| s.id < b)
+    }
 }
 
 /// An open transaction writing one snapshot. Dropping it without [`commit`]
@@ -24,6 +210,11 @@ pub trait SnapshotWriter {
     /// order; stores may rely on it (e.g. for path-ordered reads by row id).
     fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()>;
 
+    /// Deletes these snapshots in the same transaction (retention applied
+    /// with the snapshot that triggers it, so a crash cannot leave one
+    /// without the other). Unknown ids are ignored.
+    fn delete_with(&mut self, ids: &[SnapshotId]) -> Result<()>;
+
     /// Makes the snapshot durable and visible; returns its id.
     fn commit(self: Box<Self>) -> Result<SnapshotId>;
 }
@@ -31,7 +222,7 @@ pub trait SnapshotWriter {
 /// A snapshot database.
 ///
 /// Every implementation must pass the conformance suite in
-/// `disktracker-testkit`. Errors name the store file and say what to do
+/// `disktracker-testkit`. Errors name the store and say what to do
 /// (a corrupt file is [`crate::ErrorKind::Corrupt`], a busy one
 /// [`crate::ErrorKind::Locked`]).
 ///
@@ -41,14 +232,21 @@ pub trait SnapshotWriter {
 /// [`visit_tree`](Self::visit_tree) and [`children`](Self::children); the
 /// subtree of `/` is everything; a trailing `/` on a path is not part of it.
 pub trait SnapshotStore: Send {
-    /// The file this store lives in.
-    fn path(&self) -> &Path;
+    /// Where this store lives.
+    fn location(&self) -> &StoreLocation;
 
     /// Starts writing a snapshot described by `meta`.
     fn begin_snapshot(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>>;
 
     /// All snapshots, oldest (lowest id) first.
     fn snapshots(&self) -> Result<Vec<SnapshotInfo>>;
+
+    /// The snapshots matching `query`, newest (highest id) first, in one
+    /// query of the store (never a read of every snapshot).
+    fn find_snapshots(&self, query: &SnapshotQuery<'_>) -> Result<Vec<SnapshotInfo>>;
+
+    /// The newest snapshot of every distinct root, sorted by root bytes.
+    fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>>;
 
     /// One snapshot, if it exists.
     fn snapshot(&self, id: SnapshotId) -> Result<Option<SnapshotInfo>>;
@@ -88,6 +286,61 @@ pub trait SnapshotStore: Send {
     /// snapshot. Later reads work as before. The default does nothing.
     fn release_memory(&mut self) {}
 
+    // ---- the live tables -------------------------------------------------
+
+    /// Appends one watcher batch — mutations, journal entries, watch state —
+    /// in one transaction. Returns the id of the last mutation appended (the
+    /// previous last id when `batch.mutations` is empty; 0 for an empty log).
+    fn append_batch(&mut self, batch: &LiveBatch<'_>) -> Result<i64>;
+
+    /// Mutations with an id above `cursor`, oldest first, at most `limit`;
+    /// with `under`, only those whose path is `under` or below it.
+    fn mutations_after(
+        &self,
+        cursor: i64,
+        under: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Vec<LoggedMutation>>;
+
+    /// Deletes mutations with ids up to and including `through` that lie
+    /// under `under` (every one when `None`); returns how many.
+    fn prune_mutations(&mut self, through: i64, under: Option<&[u8]>) -> Result<usize>;
+
+    /// Journal entries matching `query`, newest first.
+    fn journal(&self, query: &JournalQuery) -> Result<Vec<JournalEvent>>;
+
+    /// Deletes journal entries older than `before_ms`; returns how many.
+    fn prune_journal(&mut self, before_ms: i64) -> Result<usize>;
+
+    /// Records per-directory deltas (each against its own `snapshot`).
+    fn record_dir_deltas(&mut self, deltas: &[DirDelta]) -> Result<()>;
+
+    /// The deltas recorded against `snapshot`, in path order.
+    fn dir_deltas(&self, snapshot: SnapshotId) -> Result<Vec<DirDelta>>;
+
+    /// The watch state of `root`, if one was recorded.
+    fn watch_state(&self, root: &[u8]) -> Result<Option<WatchState>>;
+
+    /// Every recorded watch state, by root bytes.
+    fn watch_states(&self) -> Result<Vec<WatchState>>;
+
+    /// Records (replaces) the watch state of `state.root`.
+    fn set_watch_state(&mut self, state: &WatchState) -> Result<()>;
+
+    /// Writes a snapshot derived from `d.base`, recording `d.deltas` and
+    /// `d.watch_state`, all in one transaction; returns the new id. The base
+    /// must exist and have the same root ([`crate::ErrorKind::NotFound`] /
+    /// [`crate::ErrorKind::Usage`] otherwise, writing nothing).
+    fn derive_snapshot(&mut self, d: &DerivedSnapshot<'_>) -> Result<SnapshotId>;
+
+    /// The provenance of the published live index, if recorded.
+    fn index_provenance(&self) -> Result<Option<IndexProvenance>>;
+
+    /// Records the provenance of a newly published live index.
+    fn set_index_provenance(&mut self, p: &IndexProvenance) -> Result<()>;
+
+    // ---- provided --------------------------------------------------------
+
     /// Every directory of a snapshot (or of one subtree), in path order.
     fn read_tree(&self, id: SnapshotId, under: Option<&[u8]>) -> Result<Vec<DirRecord>> {
         let mut out = Vec::new();
@@ -96,5 +349,10 @@ pub trait SnapshotStore: Send {
             true
         })?;
         Ok(out)
+    }
+
+    /// The newest snapshot matching `query`.
+    fn latest(&self, query: SnapshotQuery<'_>) -> Result<Option<SnapshotInfo>> {
+        Ok(self.find_snapshots(&query.limit(1))?.into_iter().next())
     }
 }

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use crate::arena::DirArena;
 use crate::error::Result;
-use crate::exclude::Exclude;
 
 /// Shared cancellation flag (set by Ctrl-C); cheap to clone and to poll.
 #[derive(Clone, Debug, Default)]
@@ -54,13 +53,17 @@ impl ScanProgress {
 
 /// How to walk.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct WalkOptions {
     /// Worker threads (at least 1).
     pub threads: usize,
     /// Do not descend into directories on another device than the root's.
     pub one_file_system: bool,
-    /// Entries to skip entirely.
-    pub exclude: Exclude,
+    /// Glob patterns of entries to skip entirely. A pattern without `/`
+    /// matches an entry's name at any depth (`*.o`); one with `/` matches the
+    /// path relative to the root (`build/**/tmp`). The host has checked that
+    /// they compile (with `disktracker-walker-support`'s `Exclude`).
+    pub exclude: Vec<String>,
 }
 
 impl Default for WalkOptions {
@@ -68,7 +71,17 @@ impl Default for WalkOptions {
         WalkOptions {
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             one_file_system: false,
-            exclude: Exclude::default(),
+            exclude: Vec::new(),
+        }
+    }
+}
+
+impl WalkOptions {
+    /// `threads` workers (at least 1), nothing excluded, crossing file systems.
+    pub fn with_threads(threads: usize) -> Self {
+        WalkOptions {
+            threads: threads.max(1),
+            ..Self::default()
         }
     }
 }

@@ -20,8 +20,8 @@ use clap::Parser;
 use disktracker::path::escape_path;
 use disktracker::registry::{self, IndexPlugin, StorePlugin};
 use disktracker::{
-    CancelToken, Error, ErrorKind, IndexOptions, RenderOptions, Report, Reporter, Result, SizeKind,
-    SnapshotStore, StoreOptions,
+    CancelToken, Error, ErrorKind, IndexOptions, PluginSettings, RenderOptions, Report, Reporter,
+    Result, SizeKind, SnapshotStore, StoreOptions,
 };
 use toml::Value;
 
@@ -80,8 +80,8 @@ impl App {
             SizeKind::DiskUsage
         };
         Ok(App {
-            reporter: (reporter_plugin.create)(),
-            render: RenderOptions { size_kind },
+            reporter: (reporter_plugin.create)(&PluginSettings::empty(reporter_plugin.name))?,
+            render: RenderOptions::new(size_kind),
             cancel: CancelToken::new(),
             cfg,
         })
@@ -149,12 +149,11 @@ impl App {
 
     /// Where and how to open the live index: `data.mmap` beside the database.
     pub fn index_options(&self) -> Result<IndexOptions> {
-        Ok(IndexOptions {
-            path: sibling(&self.cfg.db_path()?, "mmap"),
-            advice: self.cfg.config.index.advice,
-            preload: self.cfg.config.index.preload,
-            probe_table: self.cfg.config.index.probe_table,
-        })
+        let mut o = IndexOptions::new(sibling(&self.cfg.db_path()?, "mmap"));
+        o.advice = self.cfg.config.index.advice;
+        o.preload = self.cfg.config.index.preload;
+        o.probe_table = self.cfg.config.index.probe_table;
+        Ok(o)
     }
 
     /// Opens the selected store. `write` creates the state directory (0700)
@@ -171,10 +170,7 @@ impl App {
             )
             .with_hint("run `disktracker scan DIR` first, or pass --db/--backend"));
         }
-        (plugin.open)(&StoreOptions {
-            path,
-            read_only: !write,
-        })
+        (plugin.open)(&StoreOptions::file(path).read_only(!write))
     }
 }
 

@@ -129,10 +129,7 @@ pub fn snapshot_pair(
         store.snapshot(id)?.ok_or_else(|| {
             Error::new(
                 ErrorKind::NotFound,
-                format!(
-                    "no snapshot {id} in {}",
-                    disktracker::path::escape_path(store.path())
-                ),
+                format!("no snapshot {id} in {}", store.location()),
             )
             .with_hint("`disktracker snapshots` lists them")
         })

@@ -134,14 +134,14 @@ impl Ctx<'_> {
                 .then_with(|| x.entry.path.cmp(&y.entry.path))
         });
         debug_assert!(children.iter().all(|c| is_within(&c.entry.path, path)));
-        ExplainNode {
-            entry,
-            direct_delta: direct(self.tb) - direct(self.ta),
-            share_pct,
-            status,
-            children,
-            other_delta,
-            other_count,
-        }
+        let mut node = ExplainNode::default();
+        node.direct_delta = direct(self.tb) - direct(self.ta);
+        node.entry = entry;
+        node.share_pct = share_pct;
+        node.status = status;
+        node.children = children;
+        node.other_delta = other_delta;
+        node.other_count = other_count;
+        node
     }
 }

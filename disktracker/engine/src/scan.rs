@@ -161,15 +161,15 @@ pub fn run_scan(
         let count = |f: fn(&disktracker::DiffEntry) -> bool| {
             m.changed.iter().filter(|e| f(e)).count() as u64
         };
-        ChangeSummary {
-            previous: prev_id,
-            changed_dirs: count(|e| e.bytes_a.is_some() && e.bytes_b.is_some()),
-            added_dirs: count(|e| e.bytes_a.is_none()),
-            removed_dirs: count(|e| e.bytes_b.is_none()),
-            rewritten_dirs: m.rewritten,
-            delta_bytes: i128::from(meta.total_bytes) - i128::from(prev_bytes),
-            delta_apparent: i128::from(meta.total_apparent) - i128::from(prev_apparent),
-        }
+        let mut summary = ChangeSummary::default();
+        summary.previous = prev_id;
+        summary.changed_dirs = count(|e| e.bytes_a.is_some() && e.bytes_b.is_some());
+        summary.added_dirs = count(|e| e.bytes_a.is_none());
+        summary.removed_dirs = count(|e| e.bytes_b.is_none());
+        summary.rewritten_dirs = m.rewritten;
+        summary.delta_bytes = i128::from(meta.total_bytes) - i128::from(prev_bytes);
+        summary.delta_apparent = i128::from(meta.total_apparent) - i128::from(prev_apparent);
+        summary
     });
     Ok(ScanOutcome {
         snapshot: SnapshotInfo { id, meta },

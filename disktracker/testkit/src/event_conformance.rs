@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, channel};
 use std::time::{Duration, Instant};
 
+use disktracker::registry::Plugin as _;
 use disktracker::registry::{self, EventSourcePlugin};
 use disktracker::{ErrorKind, EventSource, FsEvent, FsEventKind};
 
@@ -69,7 +70,9 @@ impl Watched {
         fs::create_dir(&root).expect("root");
         fs::create_dir(&outside).expect("outside");
         setup(&root);
-        let mut source = (plugin.create)().expect("the source is created");
+        let mut source =
+            (plugin.create)(&plugin.default_settings().expect("valid default settings"))
+                .expect("the source is created");
         let (tx, rx) = channel();
         source.watch(&root, tx).expect("watching starts");
         Watched {
@@ -245,7 +248,8 @@ pub fn stopping_disconnects_the_sink(plugin: &'static EventSourcePlugin) {
 pub fn a_missing_root_is_not_found(plugin: &'static EventSourcePlugin) {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope");
-    let mut source = (plugin.create)().unwrap();
+    let mut source =
+        (plugin.create)(&plugin.default_settings().expect("valid default settings")).unwrap();
     let err = source.watch(&missing, channel().0).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
     assert!(err.to_string().contains("nope"), "{err}");
@@ -256,7 +260,8 @@ pub fn a_file_root_is_refused(plugin: &'static EventSourcePlugin) {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("plain.txt");
     fs::write(&file, b"x").unwrap();
-    let mut source = (plugin.create)().unwrap();
+    let mut source =
+        (plugin.create)(&plugin.default_settings().expect("valid default settings")).unwrap();
     let err = source.watch(&file, channel().0).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Usage, "{err}");
     assert!(err.to_string().contains("plain.txt"), "{err}");

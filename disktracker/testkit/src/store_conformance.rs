@@ -34,6 +34,7 @@ use std::path::{Path, PathBuf};
 use crate::rng::Rng;
 use disktracker::model::DiffEntry;
 use disktracker::path::{escape_bytes, is_within, parent_bytes};
+use disktracker::registry::Plugin as _;
 use disktracker::{
     DirRecord, DirStats, ErrorKind, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotStore,
     StoreOptions, StorePlugin, registry,
@@ -122,10 +123,11 @@ impl Scratch {
 
     /// Opens the store read-write or read-only.
     pub fn try_open(&self, read_only: bool) -> Result<Box<dyn SnapshotStore>> {
-        (self.plugin.open)(&StoreOptions {
-            path: self.path.clone(),
-            read_only,
-        })
+        (self.plugin.open)(
+            &StoreOptions::file(self.path.clone())
+                .read_only(read_only)
+                .with_settings(self.plugin.default_settings()?),
+        )
     }
 
     /// Opens the store read-write; panics with the store's error.
@@ -917,7 +919,7 @@ pub fn read_only_reads_and_refuses_writes(plugin: &'static StorePlugin) {
         let mut store = s
             .try_open(true)
             .unwrap_or_else(|e| panic!("read-only open: {e}"));
-        assert_eq!(store.path(), s.path());
+        assert_eq!(store.location().file(), Some(s.path()));
         assert_records(
             "read-only read",
             &read_tree(store.as_ref(), id, None),

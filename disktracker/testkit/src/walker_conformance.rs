@@ -8,6 +8,7 @@ use std::fmt::Debug;
 use std::path::Path;
 
 use disktracker::path::escape_bytes;
+use disktracker::registry::Plugin as _;
 use disktracker::{DirStats, WalkContext, WalkOptions, Walker, registry};
 use disktracker_engine::ScanTree;
 
@@ -18,7 +19,8 @@ pub fn walker(name: &str) -> Box<dyn Walker> {
     let plugin = registry::walkers()
         .and_then(|w| w.get(name))
         .unwrap_or_else(|e| panic!("walker {name}: {e}"));
-    (plugin.create)()
+    (plugin.create)(&plugin.default_settings().expect("valid default settings"))
+        .expect("the walker is created")
 }
 
 /// Walks `root` with `walker` on `threads` threads, the other options as
@@ -30,10 +32,7 @@ pub fn scan(
     threads: usize,
     tweak: impl FnOnce(&mut WalkOptions),
 ) -> ScanTree {
-    let mut opts = WalkOptions {
-        threads,
-        ..WalkOptions::default()
-    };
+    let mut opts = WalkOptions::with_threads(threads);
     tweak(&mut opts);
     let out = walker
         .walk(root, &opts, &WalkContext::default())

@@ -54,14 +54,15 @@ use std::io::{self, Write};
 
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::escape_bytes;
-use disktracker::report::{ChangeStatus, ExplainNode, ExplainReport, SizeStatus, unsupported};
+use disktracker::report::{ChangeStatus, ExplainNode, ExplainReport, unsupported};
 use disktracker::{RenderOptions, Report, Reporter};
 
-disktracker::register_reporter!(
+disktracker::register_reporter!(disktracker::registry::ReporterPlugin::new(
     "csv",
     "RFC 4180 CSV with a header row, safe to open in a spreadsheet",
-    || Box::new(CsvReporter)
-);
+    disktracker::ReportKind::ALL,
+    |_| Ok(Box::new(CsvReporter))
+));
 
 /// The `csv` reporter.
 #[derive(Clone, Copy, Debug, Default)]
@@ -191,10 +192,11 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
             }
             Ok(())
         }
-        Report::Deleted(ids) => {
-            w.write_record(["id"])?;
-            for id in ids {
-                w.write_record([num(id)])?;
+        Report::Deleted(r) => {
+            w.write_record(["id", "deleted"])?;
+            let done = if r.dry_run { "would" } else { "yes" };
+            for id in &r.ids {
+                w.write_record([num(id), done.to_owned()])?;
             }
             Ok(())
         }
@@ -213,12 +215,7 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
         Report::Sizes(r) => {
             w.write_record(["path", "status", "disk_usage"])?;
             for a in &r.answers {
-                let status = match a.status {
-                    SizeStatus::Indexed => "indexed",
-                    SizeStatus::Scanned => "scanned",
-                    SizeStatus::OutsideRoot => "outside-root",
-                    SizeStatus::NotIndexed => "not-indexed",
-                };
+                let status = a.status.as_str();
                 w.write_record([
                     path_cell(&a.path),
                     status.to_owned(),

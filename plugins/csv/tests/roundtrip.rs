@@ -16,7 +16,7 @@ use rstest::rstest;
 fn render(report: Report<'_>, kind: SizeKind) -> (Vec<String>, Vec<Vec<String>>) {
     let mut out = Vec::new();
     CsvReporter
-        .render(&report, &RenderOptions { size_kind: kind }, &mut out)
+        .render(&report, &RenderOptions::new(kind), &mut out)
         .expect("csv renders every report");
     let raw = String::from_utf8(out).expect("UTF-8");
     assert!(raw.ends_with("\r\n"), "CRLF-terminated: {raw:?}");
@@ -162,7 +162,7 @@ fn scan_and_top_rows_round_trip(#[values(SizeKind::DiskUsage, SizeKind::Apparent
     // The awkward paths: escaped on one line, and the formula-like one neutralised.
     let paths: Vec<&str> = rows.iter().map(|r| col(&header, r, "path")).collect();
     assert!(paths.contains(&r"/data/caf\xe9"));
-    assert!(paths.contains(&r"/data/two\nlines\there"));
+    assert!(paths.contains(&r"/data/two\x0alines\x09here"));
     // One row per directory (checked above): the newline did not split a row.
 }
 
@@ -293,9 +293,10 @@ fn snapshot_rows_and_iso_times_round_trip() {
     }
 
     let (header, rows) = render(Report::Deleted(&f.deleted), SizeKind::DiskUsage);
-    assert_eq!(header, ["id"]);
+    assert_eq!(header, ["id", "deleted"]);
     let ids: Vec<i64> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
-    assert_eq!(ids, f.deleted);
+    assert_eq!(ids, f.deleted.ids);
+    assert!(rows.iter().all(|r| r[1] == "yes"));
 }
 
 #[test]
@@ -310,6 +311,7 @@ fn sizes_plugins_and_config_round_trip() {
             SizeStatus::Scanned => "scanned",
             SizeStatus::OutsideRoot => "outside-root",
             SizeStatus::NotIndexed => "not-indexed",
+            other => panic!("no expected CSV text for {other:?}"),
         };
         assert_eq!(row[1], status);
         assert_eq!(row[2], opt(a.total_bytes));

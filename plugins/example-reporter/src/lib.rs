@@ -17,11 +17,18 @@ use disktracker::{PluginInfo, RenderOptions, Report, Reporter};
 
 // The whole registration: a unique name, a one-line summary, a constructor.
 // It takes effect in any binary that links this crate (`use … as _;`).
-disktracker::register_reporter!(
+disktracker::register_reporter!(disktracker::registry::ReporterPlugin::new(
     "markdown",
     "Markdown tables (the example third-party reporter)",
-    || Box::new(MarkdownReporter)
-);
+    &[
+        disktracker::ReportKind::Scan,
+        disktracker::ReportKind::Top,
+        disktracker::ReportKind::Snapshots,
+        disktracker::ReportKind::Diff,
+        disktracker::ReportKind::Plugins,
+    ],
+    |_| Ok(Box::new(MarkdownReporter))
+));
 
 /// Renders reports as Markdown tables.
 #[derive(Clone, Copy, Debug, Default)]

@@ -15,7 +15,7 @@ use disktracker_reporter_table as _;
 use std::io::{self, Write};
 
 use disktracker::registry::reporters;
-use disktracker::{RenderOptions, Report, SizeKind};
+use disktracker::{PluginSettings, RenderOptions, Report, SizeKind};
 use disktracker_example_reporter::{MarkdownReporter, cell};
 use fixtures::{Fixtures, NON_UTF8, dir};
 use rstest::rstest;
@@ -48,9 +48,9 @@ fn every_report_through_every_reporter(
     #[values(false, true)] empty: bool,
 ) {
     let f = Fixtures::either(empty);
-    let opts = RenderOptions { size_kind: kind };
+    let opts = RenderOptions::new(kind);
     for plugin in reporters().unwrap().iter() {
-        let reporter = (plugin.create)();
+        let reporter = (plugin.create)(&PluginSettings::empty(plugin.name)).unwrap();
         for report in f.reports() {
             let mut out = Vec::new();
             let result = reporter.render(&report, &opts, &mut out);
@@ -71,7 +71,7 @@ fn every_report_through_every_reporter(
             } else {
                 let err = result.expect_err("unsupported kinds are declined");
                 assert_eq!(err.kind(), io::ErrorKind::Unsupported);
-                assert!(err.to_string().contains(report.kind()), "{err}");
+                assert!(err.to_string().contains(report.kind().as_str()), "{err}");
             }
         }
     }
@@ -100,7 +100,7 @@ impl Write for Broken {
 fn a_failing_writer_is_an_error_not_a_panic(#[values(0, 1, 100)] budget: usize) {
     let f = Fixtures::new();
     for plugin in reporters().unwrap().iter() {
-        let reporter = (plugin.create)();
+        let reporter = (plugin.create)(&PluginSettings::empty(plugin.name)).unwrap();
         for report in f.reports() {
             let opts = RenderOptions::default();
             let mut full = Vec::new();

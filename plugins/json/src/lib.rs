@@ -71,17 +71,18 @@ use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::path_bytes;
 use disktracker::report::{
     ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine, ScanReport,
-    SizeAnswer, SizeReport, SizeStatus, TopReport, unsupported,
+    SizeAnswer, SizeReport, TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 
-disktracker::register_reporter!(
+disktracker::register_reporter!(disktracker::registry::ReporterPlugin::new(
     "json",
     "one versioned JSON document per report; paths are lossless",
-    || Box::new(JsonReporter)
-);
+    disktracker::ReportKind::ALL,
+    |_| Ok(Box::new(JsonReporter))
+));
 
 /// Version of the document schema; bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -110,7 +111,15 @@ impl Reporter for JsonReporter {
                     snapshots: r.iter().map(JSnapshot::new).collect(),
                 },
             ),
-            Report::Deleted(r) => emit(&mut w, report, kind, JDeleted { deleted: r }),
+            Report::Deleted(r) => emit(
+                &mut w,
+                report,
+                kind,
+                JDeleted {
+                    deleted: &r.ids,
+                    dry_run: r.dry_run,
+                },
+            ),
             Report::Diff(r) => emit(&mut w, report, kind, JDiff::new(r)),
             Report::Explain(r) => emit(&mut w, report, kind, JExplain::new(r)),
             Report::Sizes(r) => emit(&mut w, report, kind, JSizes::new(r)),
@@ -145,7 +154,7 @@ fn emit<T: Serialize>(
 ) -> io::Result<()> {
     let doc = Envelope {
         schema_version: SCHEMA_VERSION,
-        kind: report.kind(),
+        kind: report.kind().as_str(),
         size_kind: size_kind_name(kind),
         data,
     };
@@ -343,6 +352,7 @@ struct JSnapshots<'a> {
 #[derive(Serialize)]
 struct JDeleted<'a> {
     deleted: &'a [SnapshotId],
+    dry_run: bool,
 }
 
 #[derive(Serialize)]
@@ -474,18 +484,9 @@ impl Serialize for JChildren<'_> {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "kebab-case")]
-enum JSizeStatus {
-    Indexed,
-    Scanned,
-    OutsideRoot,
-    NotIndexed,
-}
-
-#[derive(Serialize)]
 struct JAnswer<'a> {
     path: JPath<'a>,
-    status: JSizeStatus,
+    status: &'static str,
     disk_usage: Option<u64>,
 }
 
@@ -493,12 +494,7 @@ impl<'a> JAnswer<'a> {
     fn new(a: &'a SizeAnswer) -> Self {
         JAnswer {
             path: JPath::new(&a.path),
-            status: match a.status {
-                SizeStatus::Indexed => JSizeStatus::Indexed,
-                SizeStatus::Scanned => JSizeStatus::Scanned,
-                SizeStatus::OutsideRoot => JSizeStatus::OutsideRoot,
-                SizeStatus::NotIndexed => JSizeStatus::NotIndexed,
-            },
+            status: a.status.as_str(),
             disk_usage: a.total_bytes,
         }
     }

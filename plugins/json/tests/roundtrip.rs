@@ -17,7 +17,7 @@ use serde_json::Value;
 fn render_raw(report: Report<'_>, kind: SizeKind) -> String {
     let mut out = Vec::new();
     JsonReporter
-        .render(&report, &RenderOptions { size_kind: kind }, &mut out)
+        .render(&report, &RenderOptions::new(kind), &mut out)
         .expect("json renders every report");
     String::from_utf8(out).expect("JSON is UTF-8")
 }
@@ -31,7 +31,7 @@ fn render(report: Report<'_>, kind: SizeKind) -> Value {
     let v: Value = serde_json::from_str(&raw).expect("valid JSON");
     assert_eq!(v["schema_version"], SCHEMA_VERSION);
     assert_eq!(v["schema_version"], 1);
-    assert_eq!(v["kind"], report.kind());
+    assert_eq!(v["kind"], report.kind().as_str());
     let want = match kind {
         SizeKind::DiskUsage => "disk-usage",
         SizeKind::Apparent => "apparent",
@@ -210,7 +210,8 @@ fn top_and_snapshots_round_trip() {
         .iter()
         .map(|i| i.as_i64().unwrap())
         .collect();
-    assert_eq!(ids, f.deleted);
+    assert_eq!(ids, f.deleted.ids);
+    assert_eq!(v["dry_run"], false);
 }
 
 #[test]
@@ -306,6 +307,7 @@ fn sizes_plugins_config_round_trip() {
             SizeStatus::Scanned => "scanned",
             SizeStatus::OutsideRoot => "outside-root",
             SizeStatus::NotIndexed => "not-indexed",
+            other => panic!("no expected JSON text for {other:?}"),
         };
         assert_eq!(v["status"], status);
     }

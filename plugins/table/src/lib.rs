@@ -20,19 +20,20 @@ use std::io::{self, Write};
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::escape_bytes;
 use disktracker::report::{
-    ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, ScanReport, SizeReport,
-    SizeStatus, TopReport, unsupported,
+    ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport, ScanReport,
+    SizeReport, SizeStatus, TopReport, unsupported,
 };
-use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
+use disktracker::{PluginInfo, RenderOptions, Report, Reporter};
 
 use crate::format::{delta, duration_ms, pct, share, size, utc};
 use crate::grid::{Align, Grid};
 
-disktracker::register_reporter!(
+disktracker::register_reporter!(disktracker::registry::ReporterPlugin::new(
     "table",
     "aligned, human-readable tables with binary-prefixed sizes (the default)",
-    || Box::new(TableReporter)
-);
+    disktracker::ReportKind::ALL,
+    |_| Ok(Box::new(TableReporter))
+));
 
 /// How many scan issues are listed before the rest are only counted.
 pub const MAX_ISSUES: usize = 20;
@@ -239,16 +240,20 @@ fn snapshots(list: &[SnapshotInfo], kind: SizeKind, out: &mut String) {
     g.write("", out);
 }
 
-fn deleted(ids: &[SnapshotId], out: &mut String) {
-    let list = ids
+fn deleted(r: &DeletedReport, out: &mut String) {
+    let list = r
+        .ids
         .iter()
         .map(|i| i.to_string())
         .collect::<Vec<_>>()
         .join(", ");
-    let _ = match ids.len() {
-        0 => writeln!(out, "No snapshots deleted."),
-        1 => writeln!(out, "Deleted snapshot {list}."),
-        n => writeln!(out, "Deleted {n} snapshots: {list}."),
+    let _ = match (r.ids.len(), r.dry_run) {
+        (0, false) => writeln!(out, "No snapshots deleted."),
+        (0, true) => writeln!(out, "No snapshots would be deleted."),
+        (1, false) => writeln!(out, "Deleted snapshot {list}."),
+        (1, true) => writeln!(out, "Would delete snapshot {list} (dry run)."),
+        (n, false) => writeln!(out, "Deleted {n} snapshots: {list}."),
+        (n, true) => writeln!(out, "Would delete {n} snapshots: {list} (dry run)."),
     };
 }
 
@@ -455,6 +460,7 @@ fn size_status(s: SizeStatus) -> &'static str {
         SizeStatus::Scanned => "scanned",
         SizeStatus::OutsideRoot => "outside root",
         SizeStatus::NotIndexed => "not indexed",
+        other => other.as_str(),
     }
 }
 

@@ -4,7 +4,7 @@
 #[path = "../../test-fixtures/reports.rs"]
 mod fixtures;
 
-use disktracker::report::{ChangeStatus, TopReport};
+use disktracker::report::ChangeStatus;
 use disktracker::{RenderOptions, Report, Reporter, SizeKind};
 use disktracker_reporter_table::{TableReporter, format};
 use fixtures::{Fixtures, NEWLINE, NON_UTF8, dir, reference_utc};
@@ -13,7 +13,7 @@ use rstest::rstest;
 fn render(report: Report<'_>, kind: SizeKind) -> String {
     let mut out = Vec::new();
     TableReporter
-        .render(&report, &RenderOptions { size_kind: kind }, &mut out)
+        .render(&report, &RenderOptions::new(kind), &mut out)
         .expect("table renders every report");
     String::from_utf8(out).expect("table output is UTF-8")
 }
@@ -155,7 +155,7 @@ fn top_rows_are_aligned_sized_and_escaped(
         assert_eq!(row[2], want.stats.file_count.to_string());
         let path = match want.path.as_slice() {
             p if p == NON_UTF8 => r"/data/caf\xe9".to_owned(),
-            p if p == NEWLINE => r"/data/two\nlines\there".to_owned(),
+            p if p == NEWLINE => r"/data/two\x0alines\x09here".to_owned(),
             p => String::from_utf8(p.to_vec()).unwrap(),
         };
         assert_eq!(row[3], path);
@@ -187,10 +187,8 @@ fn sizes_match_a_float_reference(#[case] bytes: u64) {
 
     // And through a rendered table, where the cell must be exactly that.
     let f = Fixtures::new();
-    let top = TopReport {
-        rows: vec![dir(b"/data/x", 1, bytes, 1)],
-        ..f.top.clone()
-    };
+    let mut top = f.top.clone();
+    top.rows = vec![dir(b"/data/x", 1, bytes, 1)];
     let out = render(Report::Top(&top), SizeKind::DiskUsage);
     let rows = table(&out, "PATH");
     let cells = check_alignment(&rows, &["SIZE", "SHARE", "FILES"], &["PATH"]);
@@ -314,7 +312,7 @@ fn scan_summary_and_top_table() {
         .skip(1)
         .collect();
     assert_eq!(issue_lines.len(), f.scan.issues.len());
-    assert!(issue_lines[1].contains(r"No such file\nor directory"));
+    assert!(issue_lines[1].contains(r"No such file\x0aor directory"));
 }
 
 #[test]
@@ -362,10 +360,10 @@ fn sizes_plugins_config_and_deleted() {
     let out = render(Report::Config(&f.config), SizeKind::DiskUsage);
     let cells = check_alignment(&table(&out, "KEY"), &[], &["KEY", "VALUE", "SOURCE"]);
     assert_eq!(cells.len(), f.config.len());
-    assert_eq!(cells[2][0], r"\tscan.exclude"); // the tab is escaped, not printed
+    assert_eq!(cells[2][0], r"\x09scan.exclude"); // the tab is escaped, not printed
 
     let out = render(Report::Deleted(&f.deleted), SizeKind::DiskUsage);
-    for id in &f.deleted {
+    for id in &f.deleted.ids {
         assert!(out.contains(&id.to_string()));
     }
 }

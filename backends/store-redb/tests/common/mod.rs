@@ -8,10 +8,7 @@ use disktracker_store_redb::RedbStore;
 
 /// Opens the store at `path`, creating it unless `read_only`.
 pub fn try_open(path: &Path, read_only: bool) -> disktracker::Result<RedbStore> {
-    RedbStore::open(&StoreOptions {
-        path: path.to_path_buf(),
-        read_only,
-    })
+    RedbStore::open(&StoreOptions::file(path.to_path_buf()).read_only(read_only))
 }
 
 /// Opens (creating) the store at `path`.

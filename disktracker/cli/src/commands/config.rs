@@ -10,7 +10,7 @@ pub fn run(app: &App) -> Result<()> {
         .cfg
         .lines()
         .into_iter()
-        .map(|(key, value, source)| ConfigLine { key, value, source })
+        .map(|(key, value, source)| ConfigLine::new(key, value, source))
         .collect();
     app.emit(Report::Config(&lines))
 }

@@ -1,6 +1,6 @@
 //! `disktracker diff` and `disktracker explain`.
 
-use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
+use disktracker::path::{escape_bytes, is_within, path_bytes};
 use disktracker::report::{DiffReport, ExplainReport};
 use disktracker::{Error, ErrorKind, Report, Result, SnapshotId, SnapshotInfo, SnapshotStore};
 use disktracker_engine::{
@@ -39,13 +39,9 @@ pub fn run(app: &App, args: &DiffArgs) -> Result<()> {
     };
     let (entries, changed) = select(all, &filter);
     let under = path.map_or_else(|| a.meta.root.clone(), <[u8]>::to_vec);
-    app.emit(Report::Diff(&DiffReport {
-        a,
-        b,
-        under,
-        entries,
-        changed,
-    }))
+    app.emit(Report::Diff(&DiffReport::new(
+        a, b, under, entries, changed,
+    )))
 }
 
 pub fn explain(app: &App, args: &ExplainArgs) -> Result<()> {
@@ -65,12 +61,7 @@ pub fn explain(app: &App, args: &ExplainArgs) -> Result<()> {
     }
     let threshold = app.cfg.config.explain.threshold;
     let root = explain_tree(&*store, a.id, b.id, path, threshold, app.render.size_kind)?;
-    app.emit(Report::Explain(&ExplainReport {
-        a,
-        b,
-        threshold_pct: threshold,
-        root,
-    }))
+    app.emit(Report::Explain(&ExplainReport::new(a, b, threshold, root)))
 }
 
 /// The two snapshots to compare: as given; or A and the newest other
@@ -117,7 +108,7 @@ fn pick_pair(
                     format!(
                         "only one snapshot of {} in {}",
                         escape_bytes(&newest.meta.root),
-                        escape_path(store.path())
+                        store.location()
                     ),
                 )
                 .with_hint("scan it again to have something to compare"));

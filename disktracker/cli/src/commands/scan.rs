@@ -5,9 +5,7 @@ use std::sync::Arc;
 
 use disktracker::registry;
 use disktracker::report::{IssueLine, ScanReport};
-use disktracker::{
-    Error, ErrorKind, Exclude, Report, Result, ScanProgress, WalkContext, WalkOptions,
-};
+use disktracker::{Error, ErrorKind, Report, Result, ScanProgress, WalkContext, WalkOptions};
 use disktracker_engine::{ScanOutcome, resolve_root, run_scan};
 
 use crate::args::ScanArgs;
@@ -44,11 +42,9 @@ pub fn scan_and_store(app: &App, root: &Path, extra_excludes: &[String]) -> Resu
     };
     let mut patterns = c.scan.exclude.clone();
     patterns.extend(extra_excludes.iter().cloned());
-    let opts = WalkOptions {
-        threads,
-        one_file_system: c.scan.one_file_system,
-        exclude: Exclude::new(&patterns)?,
-    };
+    let mut opts = WalkOptions::with_threads(threads);
+    opts.one_file_system = c.scan.one_file_system;
+    opts.exclude = patterns;
     let index_plugin = app.index_plugin()?;
     let mut store = app.open_store(true)?;
 
@@ -57,7 +53,7 @@ pub fn scan_and_store(app: &App, root: &Path, extra_excludes: &[String]) -> Resu
         progress: Arc::new(ScanProgress::default()),
     };
     let display = ProgressDisplay::start(ctx.progress.clone(), app.verbose());
-    let walker = (walker_plugin.create)();
+    let walker = (walker_plugin.create)(&disktracker::PluginSettings::empty(walker_plugin.name))?;
     let outcome = run_scan(
         &*walker,
         walker_plugin.name,
@@ -110,21 +106,19 @@ pub fn run(app: &App, args: &ScanArgs) -> Result<()> {
     let c = &app.cfg.config;
     let depth = u32::try_from(c.report.depth).unwrap_or(u32::MAX);
     let top = usize::try_from(c.report.top).unwrap_or(usize::MAX);
-    let report = ScanReport {
-        top: tree.top(depth, top, app.render.size_kind),
-        issues: tree
-            .issues()
-            .iter()
-            .take(ISSUES_SHOWN)
-            .map(|i| IssueLine {
-                path: i.path.clone(),
-                op: i.op.to_owned(),
-                message: i.message.clone(),
-            })
-            .collect(),
-        duration_ms: outcome.elapsed.as_millis() as u64,
-        since: outcome.since,
-        snapshot: outcome.snapshot,
-    };
+    let issues = tree
+        .issues()
+        .iter()
+        .take(ISSUES_SHOWN)
+        .map(|i| IssueLine::new(i.path.clone(), i.op, i.message.clone()))
+        .collect();
+    let report = ScanReport::new(
+        outcome.snapshot,
+        outcome.elapsed.as_millis() as u64,
+        tree.top(depth, top, app.render.size_kind),
+        issues,
+        outcome.since,
+    );
+
     app.emit(Report::Scan(&report))
 }

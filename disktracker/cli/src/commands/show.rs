@@ -1,6 +1,6 @@
 //! `disktracker show [SNAPSHOT] [--path P] [--depth N] [--top N]`.
 
-use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
+use disktracker::path::{escape_bytes, is_within, path_bytes};
 use disktracker::report::TopReport;
 use disktracker::{Error, ErrorKind, Report, Result, SnapshotInfo, SnapshotStore};
 use disktracker_engine::top_dirs;
@@ -36,11 +36,7 @@ pub fn run(app: &App, args: &ShowArgs) -> Result<()> {
     })?;
     let top = usize::try_from(c.report.top).unwrap_or(usize::MAX);
     let rows = top_dirs(&rows, &under, max_depth, top, app.render.size_kind);
-    app.emit(Report::Top(&TopReport {
-        snapshot: snap,
-        under,
-        rows,
-    }))
+    app.emit(Report::Top(&TopReport::new(snap, under, rows)))
 }
 
 /// The snapshot asked for, or the newest one covering `path`, or the newest.
@@ -58,7 +54,7 @@ pub fn pick_snapshot(
     if snaps.is_empty() {
         return Err(Error::new(
             ErrorKind::NotFound,
-            format!("database {} holds no snapshots", escape_path(store.path())),
+            format!("database {} holds no snapshots", store.location()),
         )
         .with_hint("run `disktracker scan DIR` first"));
     }
@@ -82,7 +78,7 @@ pub fn pick_snapshot(
 pub fn unknown_snapshot(store: &dyn SnapshotStore, id: i64) -> Error {
     Error::new(
         ErrorKind::NotFound,
-        format!("no snapshot {id} in {}", escape_path(store.path())),
+        format!("no snapshot {id} in {}", store.location()),
     )
     .with_hint("`disktracker snapshots` lists them")
 }

@@ -34,20 +34,16 @@ pub fn run(app: &App, args: &SizeArgs) -> Result<()> {
                 (true, Some(_), Recovery::Scanned) => SizeStatus::Scanned,
                 (true, Some(_), _) => SizeStatus::Indexed,
             };
-            SizeAnswer {
-                path,
-                total_bytes,
-                status,
-            }
+            SizeAnswer::new(path, total_bytes, status)
         })
         .collect();
     let unanswered = answers.iter().filter(|a| a.total_bytes.is_none()).count();
-    app.emit(Report::Sizes(&SizeReport {
-        index: index.path().to_path_buf(),
-        root: root.clone(),
-        stale: how == Recovery::RebuiltStale,
+    app.emit(Report::Sizes(&SizeReport::new(
+        index.path().to_path_buf(),
+        root.clone(),
+        how == Recovery::RebuiltStale,
         answers,
-    }))?;
+    )))?;
     if unanswered > 0 {
         let root = root
             .as_deref()

@@ -3,6 +3,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use disktracker::path::path_bytes;
+use disktracker::report::DeletedReport;
 use disktracker::{Error, ErrorKind, Report, Result, SnapshotStore};
 use disktracker_engine::retention::{self, Retention};
 
@@ -36,7 +37,7 @@ pub fn run(app: &App, args: &SnapshotsArgs) -> Result<()> {
             ids.sort_unstable();
             ids.dedup();
             delete(&mut *store, &ids)?;
-            app.emit(Report::Deleted(&ids))
+            app.emit(Report::Deleted(&DeletedReport::new(ids, false)))
         }
         SnapshotsAction::Prune(p) => prune(app, p),
     }
@@ -56,7 +57,7 @@ fn prune(app: &App, args: &PruneArgs) -> Result<()> {
     if !args.dry_run {
         delete(&mut *store, &ids)?;
     }
-    app.emit(Report::Deleted(&ids))
+    app.emit(Report::Deleted(&DeletedReport::new(ids, args.dry_run)))
 }
 
 /// Applies `[retention]` to the root just scanned. Returns the ids deleted.

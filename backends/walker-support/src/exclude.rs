@@ -5,7 +5,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use globset::{Glob, GlobBuilder, GlobSet, GlobSetBuilder};
 
-use crate::error::{Error, ErrorKind, Result};
+use disktracker::{Error, ErrorKind, Result};
 
 /// A set of glob patterns naming entries to skip.
 ///
