@@ -68,7 +68,7 @@ impl EventSource for NotifySource {
         let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
             let events = match res {
                 Ok(event) => translate(event, &owned_root),
-                Err(err) => rescan_for(err.paths, &owned_root),
+                Err(err) => translate_error(err, &owned_root),
             };
             for e in events {
                 // The receiver is gone: nobody listens any more; the watcher
@@ -102,11 +102,7 @@ pub fn translate(event: notify::Event, root: &Path) -> Vec<FsEvent> {
         event
             .paths
             .iter()
-            .map(|p| FsEvent {
-                kind,
-                path: p.clone(),
-                is_dir,
-            })
+            .map(|p| FsEvent::new(kind, p.clone(), is_dir))
             .collect()
     };
     match event.kind {
@@ -116,25 +112,44 @@ pub fn translate(event: notify::Event, root: &Path) -> Vec<FsEvent> {
         EventKind::Modify(ModifyKind::Name(RenameMode::From)) => one(FsEventKind::RenameFrom, None),
         EventKind::Modify(ModifyKind::Name(RenameMode::To)) => one(FsEventKind::RenameTo, None),
         EventKind::Modify(ModifyKind::Name(RenameMode::Both)) => {
-            // notify names the old path, then the new one.
-            let mut out = Vec::with_capacity(2);
-            let mut paths = event.paths.into_iter();
-            if let Some(from) = paths.next() {
-                out.push(FsEvent {
-                    kind: FsEventKind::RenameFrom,
-                    path: from,
-                    is_dir: None,
-                });
+            // notify names the old path, then the new one, after it has
+            // already reported each half on its own.
+            match <[PathBuf; 2]>::try_from(event.paths) {
+                Ok([from, to]) => vec![FsEvent::renamed(from, to, None)],
+                Err(paths) => paths
+                    .into_iter()
+                    .map(|p| FsEvent::new(FsEventKind::Modify, p, None))
+                    .collect(),
             }
-            out.extend(paths.map(|to| FsEvent {
-                kind: FsEventKind::RenameTo,
-                path: to,
-                is_dir: None,
-            }));
-            out
         }
         EventKind::Modify(_) | EventKind::Any | EventKind::Other => one(FsEventKind::Modify, None),
     }
+}
+
+/// The events for an error notify reports after watching started: running
+/// out of watches leaves the named subtree unwatched; anything else may have
+/// lost events, so the named paths (or the root) must be rescanned.
+pub fn translate_error(err: notify::Error, root: &Path) -> Vec<FsEvent> {
+    if matches!(err.kind, notify::ErrorKind::MaxFilesWatch) {
+        let detail =
+            watch_error(notify::Error::new(notify::ErrorKind::MaxFilesWatch), root).to_string();
+        let paths = if err.paths.is_empty() {
+            vec![root.to_path_buf()]
+        } else {
+            err.paths
+        };
+        return paths
+            .into_iter()
+            .map(|p| {
+                FsEvent::new(FsEventKind::Unwatched, p, Some(true)).with_detail(detail.clone())
+            })
+            .collect();
+    }
+    let detail = err.to_string();
+    rescan_for(err.paths, root)
+        .into_iter()
+        .map(|e| e.with_detail(detail.clone()))
+        .collect()
 }
 
 fn create_is_dir(k: CreateKind) -> Option<bool> {
@@ -162,11 +177,7 @@ fn rescan_for(paths: Vec<PathBuf>, root: &Path) -> Vec<FsEvent> {
     };
     paths
         .into_iter()
-        .map(|path| FsEvent {
-            kind: FsEventKind::RescanNeeded,
-            path,
-            is_dir: None,
-        })
+        .map(|path| FsEvent::new(FsEventKind::RescanNeeded, path, None))
         .collect()
 }
 

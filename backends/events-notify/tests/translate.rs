@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use disktracker::{ErrorKind, FsEvent, FsEventKind};
-use disktracker_events_notify::{translate, watch_error};
+use disktracker_events_notify::{translate, translate_error, watch_error};
 use notify::event::{
     AccessKind, AccessMode, CreateKind, DataChange, Flag, ModifyKind, RemoveKind, RenameMode,
 };
@@ -21,11 +21,7 @@ fn ev(kind: EventKind, paths: &[&str]) -> Event {
 }
 
 fn fs(kind: FsEventKind, path: &str, is_dir: Option<bool>) -> FsEvent {
-    FsEvent {
-        kind,
-        path: PathBuf::from(path),
-        is_dir,
-    }
+    FsEvent::new(kind, path, is_dir)
 }
 
 #[rstest]
@@ -47,10 +43,7 @@ fn fs(kind: FsEventKind, path: &str, is_dir: Option<bool>) -> FsEvent {
 )]
 #[case::rename_both(
     ev(EventKind::Modify(ModifyKind::Name(RenameMode::Both)), &["/watched/a", "/watched/b"]),
-    vec![
-        fs(FsEventKind::RenameFrom, "/watched/a", None),
-        fs(FsEventKind::RenameTo, "/watched/b", None),
-    ]
+    vec![FsEvent::renamed("/watched/a", "/watched/b", None)]
 )]
 #[case::rename_from(
     ev(EventKind::Modify(ModifyKind::Name(RenameMode::From)), &["/watched/a"]),
@@ -102,4 +95,35 @@ fn permission_denied_is_a_permission_error() {
     let err = watch_error(err, Path::new(ROOT));
     assert_eq!(err.kind(), ErrorKind::Permission, "{err}");
     assert!(err.to_string().contains("/watched/secret"), "{err}");
+}
+
+#[test]
+fn running_out_of_watches_later_leaves_the_subtree_unwatched_and_says_why() {
+    let err = notify::Error::new(notify::ErrorKind::MaxFilesWatch)
+        .add_path(PathBuf::from("/watched/deep"));
+    let events = translate_error(err, Path::new(ROOT));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, FsEventKind::Unwatched);
+    assert_eq!(events[0].path, Path::new("/watched/deep"));
+    let detail = events[0].detail.as_deref().unwrap_or_default();
+    assert!(detail.contains("fs.inotify.max_user_watches"), "{detail}");
+    assert!(detail.contains("sysctl"), "{detail}");
+}
+
+#[test]
+fn any_other_error_after_start_is_a_rescan_of_what_it_names() {
+    let err = notify::Error::generic("queue trouble").add_path(PathBuf::from("/watched/x"));
+    let events = translate_error(err, Path::new(ROOT));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].kind, FsEventKind::RescanNeeded);
+    assert_eq!(events[0].path, Path::new("/watched/x"));
+    assert!(
+        events[0]
+            .detail
+            .as_deref()
+            .unwrap_or_default()
+            .contains("queue trouble")
+    );
+    let nameless = translate_error(notify::Error::generic("lost"), Path::new(ROOT));
+    assert_eq!(nameless[0].path, Path::new(ROOT));
 }

@@ -1,6 +1,8 @@
 //! What every DiskTracker walker shares, so that all walkers skip the same
 //! entries, count the same bytes and compute the same fingerprints: exclude
-//! globs ([`Exclude`]) and directory fingerprints ([`Fingerprint`]).
+//! globs ([`Exclude`]), directory fingerprints ([`Fingerprint`]), and the
+//! reading of one directory ([`read_listing`]) that the watcher uses to
+//! re-read a changed directory exactly as a walker reads it.
 //!
 //! Walkers depend on this crate; the plugin API (`disktracker`) does not,
 //! so a reporter or a store compiles no glob engine and no hash.
@@ -9,6 +11,8 @@
 
 mod exclude;
 mod fingerprint;
+pub mod listing;
 
 pub use exclude::Exclude;
 pub use fingerprint::Fingerprint;
+pub use listing::{EntryStat, ListOptions, Listing, read_listing};

@@ -269,6 +269,9 @@ pub struct DerivedSnapshot<'a> {
 pub struct IndexProvenance {
     /// `(root, snapshot)` for every root in the file, sorted by root bytes.
     pub snapshots: Vec<(Vec<u8>, SnapshotId)>,
+    /// The file also holds every logged mutation up to this id (a watcher
+    /// compacted its live changes into it); 0 when it holds only snapshots.
+    pub mutation_cursor: i64,
     /// File length in bytes.
     pub len: u64,
     /// Device and inode of the file.

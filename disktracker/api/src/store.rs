@@ -302,6 +302,11 @@ pub trait SnapshotStore: Send {
         limit: usize,
     ) -> Result<Vec<LoggedMutation>>;
 
+    /// How many mutations have an id above `cursor` (under `under` when given).
+    fn count_mutations_after(&self, cursor: i64, under: Option<&[u8]>) -> Result<u64> {
+        Ok(self.mutations_after(cursor, under, usize::MAX)?.len() as u64)
+    }
+
     /// Deletes mutations with ids up to and including `through` that lie
     /// under `under` (every one when `None`); returns how many.
     fn prune_mutations(&mut self, through: i64, under: Option<&[u8]>) -> Result<usize>;

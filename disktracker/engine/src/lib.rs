@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod explain;
+pub mod live;
 pub mod retention;
 pub mod scan;
 pub mod top;

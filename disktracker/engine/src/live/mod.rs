@@ -1,0 +1,10 @@
+//! The live half: a model of each watched root kept current from file-system
+//! events, the mutations it logs, and their fold into the store.
+
+pub mod dispatch;
+pub mod fold;
+pub mod tree;
+
+pub use dispatch::{Dispatched, apply_events};
+pub use fold::{Folded, apply, fold};
+pub use tree::{BatchChanges, LiveTree, Reread, TreeOptions};
