@@ -301,6 +301,175 @@ impl SizeReport {
     }
 }
 
+/// What a watcher is doing for a root.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum WatcherState {
+    /// Starting: answering from the index file, not yet following changes.
+    Booting,
+    /// Validating the root against the file system after a start.
+    CatchingUp,
+    /// Following changes.
+    Live,
+    /// Validating the root again after lost events.
+    Rescanning,
+    /// Parts of the root cannot be watched; they are rescanned periodically.
+    Degraded,
+}
+
+impl WatcherState {
+    /// The word `status` prints (`booting`, `catching-up`, `live`, `rescanning`, `degraded`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            WatcherState::Booting => "booting",
+            WatcherState::CatchingUp => "catching-up",
+            WatcherState::Live => "live",
+            WatcherState::Rescanning => "rescanning",
+            WatcherState::Degraded => "degraded",
+        }
+    }
+
+    /// The state named `word`.
+    pub fn parse(word: &str) -> Option<Self> {
+        [
+            WatcherState::Booting,
+            WatcherState::CatchingUp,
+            WatcherState::Live,
+            WatcherState::Rescanning,
+            WatcherState::Degraded,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == word)
+    }
+}
+
+/// One root in `status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RootStatus {
+    /// The root.
+    pub root: Vec<u8>,
+    /// The watcher's process id, when one runs for this database and root.
+    pub watcher_pid: Option<u32>,
+    /// Its state, when a watcher runs.
+    pub state: Option<WatcherState>,
+    /// The snapshot the live state is based on.
+    pub snapshot: Option<SnapshotId>,
+    /// Events received since the watcher started.
+    pub events: u64,
+    /// Batches applied since the watcher started.
+    pub batches: u64,
+    /// Events received and not yet applied.
+    pub queue_depth: u64,
+    /// Entries in the index's in-memory overlay.
+    pub overlay_entries: u64,
+    /// Time of the last applied batch, ms since the epoch.
+    pub last_batch_ms: Option<i64>,
+    /// Time of the last index compaction, ms since the epoch.
+    pub last_compaction_ms: Option<i64>,
+    /// Time of the last reconcile, ms since the epoch.
+    pub last_reconcile_ms: Option<i64>,
+    /// Mutations logged and not yet reconciled into the store.
+    pub pending_mutations: u64,
+    /// Why the state is `degraded` (the limit to raise), if it is.
+    pub detail: Option<String>,
+}
+
+impl RootStatus {
+    /// A root with no watcher and nothing pending.
+    pub fn new(root: Vec<u8>) -> Self {
+        RootStatus {
+            root,
+            ..RootStatus::default()
+        }
+    }
+}
+
+/// Result of `status`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StatusReport {
+    /// Every root of the database, by root bytes.
+    pub roots: Vec<RootStatus>,
+}
+
+impl StatusReport {
+    /// A report of `roots`.
+    pub fn new(roots: Vec<RootStatus>) -> Self {
+        StatusReport { roots }
+    }
+}
+
+/// Result of `log`: journal entries, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct LogReport {
+    /// The subtree asked about, if any.
+    pub under: Option<Vec<u8>>,
+    /// Only entries at or after this time.
+    pub since_ms: Option<i64>,
+    /// The entries.
+    pub entries: Vec<crate::live::JournalEvent>,
+}
+
+impl LogReport {
+    /// A log of `entries`.
+    pub fn new(
+        under: Option<Vec<u8>>,
+        since_ms: Option<i64>,
+        entries: Vec<crate::live::JournalEvent>,
+    ) -> Self {
+        LogReport {
+            under,
+            since_ms,
+            entries,
+        }
+    }
+}
+
+/// What `reconcile` did for one root.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReconcileLine {
+    /// The root.
+    pub root: Vec<u8>,
+    /// The snapshot the mutations were folded over.
+    pub base: Option<SnapshotId>,
+    /// The snapshot written; `None` when there was nothing to fold.
+    pub snapshot: Option<SnapshotId>,
+    /// Mutations folded.
+    pub mutations: u64,
+    /// Directories changed, added or removed.
+    pub changed_dirs: u64,
+    /// Change of the root's recursive disk usage.
+    pub delta_bytes: i128,
+}
+
+impl ReconcileLine {
+    /// The line for `root`.
+    pub fn new(root: Vec<u8>) -> Self {
+        ReconcileLine {
+            root,
+            ..ReconcileLine::default()
+        }
+    }
+}
+
+/// Result of `reconcile`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ReconcileReport {
+    /// One line per root.
+    pub roots: Vec<ReconcileLine>,
+}
+
+impl ReconcileReport {
+    /// A report of `roots`.
+    pub fn new(roots: Vec<ReconcileLine>) -> Self {
+        ReconcileReport { roots }
+    }
+}
+
 /// Result of `snapshots delete` and `snapshots prune`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -367,6 +536,12 @@ pub enum Report<'a> {
     Plugins(&'a [PluginInfo]),
     /// `config`.
     Config(&'a [ConfigLine]),
+    /// `status`.
+    Status(&'a StatusReport),
+    /// `log`.
+    Log(&'a LogReport),
+    /// `reconcile`.
+    Reconcile(&'a ReconcileReport),
 }
 
 /// The kinds of [`Report`], for a reporter to declare what it renders.
@@ -391,6 +566,12 @@ pub enum ReportKind {
     Plugins,
     /// [`Report::Config`].
     Config,
+    /// [`Report::Status`].
+    Status,
+    /// [`Report::Log`].
+    Log,
+    /// [`Report::Reconcile`].
+    Reconcile,
 }
 
 impl ReportKind {
@@ -407,6 +588,9 @@ impl ReportKind {
         ReportKind::Sizes,
         ReportKind::Plugins,
         ReportKind::Config,
+        ReportKind::Status,
+        ReportKind::Log,
+        ReportKind::Reconcile,
     ];
 
     /// A short name (`scan`, `top`, …), as used in JSON and in messages.
@@ -421,6 +605,9 @@ impl ReportKind {
             ReportKind::Sizes => "sizes",
             ReportKind::Plugins => "plugins",
             ReportKind::Config => "config",
+            ReportKind::Status => "status",
+            ReportKind::Log => "log",
+            ReportKind::Reconcile => "reconcile",
         }
     }
 }
@@ -444,6 +631,9 @@ impl Report<'_> {
             Report::Sizes(_) => ReportKind::Sizes,
             Report::Plugins(_) => ReportKind::Plugins,
             Report::Config(_) => ReportKind::Config,
+            Report::Status(_) => ReportKind::Status,
+            Report::Log(_) => ReportKind::Log,
+            Report::Reconcile(_) => ReportKind::Reconcile,
         }
     }
 }

@@ -3,8 +3,13 @@
 
 pub mod dispatch;
 pub mod fold;
+pub mod reconcile;
+pub mod socket;
 pub mod tree;
+pub mod watch;
 
 pub use dispatch::{Dispatched, apply_events};
 pub use fold::{Folded, apply, fold};
+pub use reconcile::reconcile_root;
 pub use tree::{BatchChanges, LiveTree, Reread, TreeOptions};
+pub use watch::{Control, WatchHost, WatchTimings, Watcher};

@@ -1,0 +1,696 @@
+//! The watch loop: events in, batches out — to the model, the index overlay,
+//! the mutation log and the journal — plus the timers of a long-running
+//! process (compaction, reconcile, journal pruning, periodic rescans of what
+//! cannot be watched) and a clean stop.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
+use disktracker::live::{JournalQuery, LiveBatch, Mutation, WatchState};
+use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
+use disktracker::report::{ReconcileLine, WatcherState};
+use disktracker::{
+    CancelToken, EventSource, FsEvent, LiveIndex, Result, SnapshotId, SnapshotStore, WalkOutput,
+};
+
+use super::dispatch::apply_events;
+use super::fold::{apply, fold};
+use super::reconcile::reconcile_root;
+use super::socket::{self, Answer, RootState};
+use super::tree::{BatchChanges, LiveTree, TreeOptions};
+
+/// Timings of a watcher (`[watch]` in the configuration).
+#[derive(Clone, Debug)]
+pub struct WatchTimings {
+    /// Events are gathered this long after the first one before a batch is applied.
+    pub batch_interval: Duration,
+    /// The index overlay is compacted into the file at least this often when non-empty.
+    pub compact_every: Duration,
+    /// Reconcile by itself this often (`None`: only when asked).
+    pub reconcile_every: Option<Duration>,
+    /// Journal entries older than this are pruned.
+    pub journal_max_age: Duration,
+    /// Subtrees that cannot be watched are rescanned this often.
+    pub degraded_rescan: Duration,
+}
+
+impl Default for WatchTimings {
+    fn default() -> Self {
+        WatchTimings {
+            batch_interval: Duration::from_millis(100),
+            compact_every: Duration::from_secs(30),
+            reconcile_every: None,
+            journal_max_age: Duration::from_secs(7 * 86_400),
+            degraded_rescan: Duration::from_secs(300),
+        }
+    }
+}
+
+/// What the watcher needs from its surroundings (the engine facade).
+pub trait WatchHost: Send + Sync {
+    /// Opens the store for writing; the watcher opens it per use, so other
+    /// processes can use stores that lock the whole file between uses.
+    fn open_store(&self) -> Result<Box<dyn SnapshotStore>>;
+    /// Walks `root` with the configured walker and options.
+    fn walk(&self, root: &Path, cancel: &CancelToken) -> Result<WalkOutput>;
+    /// Scans `root` and stores a first snapshot (a root with none yet).
+    fn first_scan(&self, root: &Path) -> Result<SnapshotId>;
+    /// A new event source.
+    fn event_source(&self) -> Result<Box<dyn EventSource>>;
+    /// Writes the index file from `entries` (every root of the database:
+    /// the watched ones live, the others from the store) and records its
+    /// provenance, including `mutation_cursor`; returns the opened index.
+    fn publish_index(
+        &self,
+        live: &[(&[u8], SnapshotId, &LiveTree)],
+        mutation_cursor: i64,
+    ) -> Result<Box<dyn LiveIndex>>;
+    /// The exclude patterns and file-system choice the root's snapshots use.
+    fn tree_options(&self, root: &Path) -> Result<TreeOptions>;
+    /// Logs one notable event (boot, caught up, rescan, degraded, compaction).
+    fn log(&self, line: &str);
+    /// This host's name, recorded in reconciled snapshots.
+    fn host_name(&self) -> String;
+}
+
+/// What the loop is told from outside.
+#[derive(Debug)]
+pub enum Control {
+    /// A file-system event.
+    Event(FsEvent),
+    /// Reconcile now and send the result.
+    Reconcile(Sender<Result<Vec<ReconcileLine>>>),
+    /// Flush, compact, record state and return.
+    Stop,
+}
+
+/// One watched root.
+struct Watched {
+    root: PathBuf,
+    base: SnapshotId,
+    status: RootState,
+    unwatched: Vec<PathBuf>,
+    source: Option<Box<dyn EventSource>>,
+}
+
+/// State shared with the query socket.
+struct Shared {
+    trees: Vec<Option<LiveTree>>,
+    roots: Vec<Vec<u8>>,
+    index: Option<Box<dyn LiveIndex>>,
+    status: Vec<RootState>,
+}
+
+struct SharedAnswer(Arc<Mutex<Shared>>);
+
+fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    // A panic elsewhere left it poisoned; the data is still the last state.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl Answer for SharedAnswer {
+    fn sizes(&self, paths: &[Vec<u8>]) -> Vec<(Option<u64>, Option<Vec<u8>>)> {
+        let s = lock(&self.0);
+        paths
+            .iter()
+            .map(|p| {
+                // The deepest watched root holding the path answers.
+                let best = s
+                    .roots
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, r)| is_within(p, r))
+                    .max_by_key(|(_, r)| r.len());
+                let Some((i, r)) = best else {
+                    return (None, None);
+                };
+                let bytes = match &s.trees[i] {
+                    Some(t) => t.stats(p).map(|st| st.total_bytes),
+                    None => s.index.as_ref().and_then(|x| x.lookup(p)),
+                };
+                (bytes, Some(r.clone()))
+            })
+            .collect()
+    }
+
+    fn status(&self) -> Vec<RootState> {
+        let s = lock(&self.0);
+        let overlay = s.index.as_ref().map_or(0, |i| i.overlay_len() as u64);
+        s.status
+            .iter()
+            .cloned()
+            .map(|mut st| {
+                st.overlay_entries = overlay;
+                st
+            })
+            .collect()
+    }
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// A running watcher's loop. Create with [`Watcher::boot`], drive with [`Watcher::run`].
+pub struct Watcher<'h> {
+    host: &'h dyn WatchHost,
+    timings: WatchTimings,
+    shared: Arc<Mutex<Shared>>,
+    roots: Vec<Watched>,
+    tx: Sender<Control>,
+    rx: Receiver<Control>,
+    cursor: i64,
+    cancel: CancelToken,
+    _server: Option<socket::Server>,
+    last_compaction: Instant,
+    last_reconcile: Instant,
+    last_prune: Option<Instant>,
+    last_degraded_rescan: Instant,
+}
+
+impl std::fmt::Debug for Watcher<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Watcher")
+            .field(
+                "roots",
+                &self.roots.iter().map(|r| &r.root).collect::<Vec<_>>(),
+            )
+            .finish()
+    }
+}
+
+impl<'h> Watcher<'h> {
+    /// Boots: opens the published index and starts answering queries on
+    /// `socket_path` at once (state `booting`), loads each root's live state
+    /// from the store (or scans a root that has no snapshot), starts
+    /// watching, then validates every root against the file system
+    /// (`catching-up`) and goes `live`.
+    pub fn boot(
+        host: &'h dyn WatchHost,
+        roots: &[PathBuf],
+        index: Option<Box<dyn LiveIndex>>,
+        socket_path: Option<&Path>,
+        timings: WatchTimings,
+        cancel: CancelToken,
+    ) -> Result<Self> {
+        let shared = Arc::new(Mutex::new(Shared {
+            trees: roots.iter().map(|_| None).collect(),
+            roots: roots.iter().map(|r| path_bytes(r).to_vec()).collect(),
+            index,
+            status: roots
+                .iter()
+                .map(|r| RootState {
+                    root: escape_path(r).into_owned(),
+                    state: WatcherState::Booting.as_str().into(),
+                    ..RootState::default()
+                })
+                .collect(),
+        }));
+        let server = match socket_path {
+            Some(p) => match socket::serve(p, Arc::new(SharedAnswer(shared.clone()))) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    host.log(&format!(
+                        "warning: {e}; other processes read the index file instead"
+                    ));
+                    None
+                }
+            },
+            None => None,
+        };
+        let (tx, rx) = channel();
+        let mut w = Watcher {
+            host,
+            timings,
+            shared,
+            roots: Vec::new(),
+            tx,
+            rx,
+            cursor: 0,
+            cancel,
+            _server: server,
+            last_compaction: Instant::now(),
+            last_reconcile: Instant::now(),
+            last_prune: None,
+            last_degraded_rescan: Instant::now(),
+        };
+        host.log(&format!(
+            "booting: {} root(s); answering from the index",
+            roots.len()
+        ));
+        // Load what the store knows of every root.
+        let mut store = host.open_store()?;
+        let mut cursor = 0i64;
+        for (i, root) in roots.iter().enumerate() {
+            let rb = path_bytes(root);
+            let state = store.watch_state(rb)?;
+            let base = match state
+                .as_ref()
+                .and_then(|s| s.last_snapshot)
+                .filter(|&id| store.snapshot(id).ok().flatten().is_some())
+            {
+                Some(id) => id,
+                None => match store.latest(disktracker::SnapshotQuery::of_root(rb))? {
+                    Some(s) => s.id,
+                    None => {
+                        drop(store);
+                        host.log(&format!(
+                            "no snapshot of {} yet: scanning it first",
+                            escape_path(root)
+                        ));
+                        let id = host.first_scan(root)?;
+                        store = host.open_store()?;
+                        id
+                    }
+                },
+            };
+            let from = state.as_ref().map_or(0, |s| s.mutation_cursor);
+            let pending = store.mutations_after(from, Some(rb), usize::MAX)?;
+            cursor = cursor.max(pending.last().map_or(from, |m| m.id));
+            let records = apply(store.read_tree(base, Some(rb))?, &fold(&pending, 0));
+            let tree = LiveTree::from_records(rb, records, host.tree_options(root)?)?;
+            lock(&w.shared).trees[i] = Some(tree);
+            w.roots.push(Watched {
+                root: root.clone(),
+                base,
+                status: RootState {
+                    root: escape_path(root).into_owned(),
+                    state: WatcherState::CatchingUp.as_str().into(),
+                    snapshot: Some(base),
+                    last_reconcile_ms: state.as_ref().and_then(|s| s.last_reconcile_ms),
+                    ..RootState::default()
+                },
+                unwatched: Vec::new(),
+                source: None,
+            });
+            // A state that names this base makes the next boot reuse it.
+            store.set_watch_state(&WatchState {
+                root: rb.to_vec(),
+                last_event_ms: state.as_ref().and_then(|s| s.last_event_ms),
+                last_reconcile_ms: state.as_ref().and_then(|s| s.last_reconcile_ms),
+                last_snapshot: Some(base),
+                mutation_cursor: from,
+            })?;
+        }
+        cursor = cursor.max(store.append_batch(&LiveBatch::default())?);
+        drop(store);
+        w.cursor = cursor;
+        w.publish_status();
+        // Watches first, so that nothing changing during the validation walk
+        // falls between the walk and the events.
+        for i in 0..w.roots.len() {
+            w.start_source(i)?;
+        }
+        for i in 0..w.roots.len() {
+            w.validate(i, WatcherState::CatchingUp)?;
+            w.host.log(&format!(
+                "caught up: {} is live",
+                escape_path(&w.roots[i].root)
+            ));
+        }
+        Ok(w)
+    }
+
+    /// A sender for [`Control`] messages (Ctrl-C handlers, reconcile requests).
+    pub fn control(&self) -> Sender<Control> {
+        self.tx.clone()
+    }
+
+    fn start_source(&mut self, i: usize) -> Result<()> {
+        let mut source = self.host.event_source()?;
+        let (etx, erx) = channel::<FsEvent>();
+        source.watch(&self.roots[i].root, etx)?;
+        let tx = self.tx.clone();
+        std::thread::Builder::new()
+            .name("events".into())
+            .spawn(move || {
+                for e in erx {
+                    if tx.send(Control::Event(e)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .map_err(|e| {
+                disktracker::Error::new(disktracker::ErrorKind::Io, "cannot start an event thread")
+                    .with_source(e)
+            })?;
+        self.roots[i].source = Some(source);
+        Ok(())
+    }
+
+    fn publish_status(&self) {
+        let mut s = lock(&self.shared);
+        s.status = self.roots.iter().map(|r| r.status.clone()).collect();
+    }
+
+    fn set_state(&mut self, i: usize, state: WatcherState) {
+        self.roots[i].status.state = state.as_str().into();
+        self.publish_status();
+    }
+
+    /// Walks root `i`, replaces its model with what the walk found, and logs
+    /// the differences (a catch-up after boot, a rescan after lost events).
+    fn validate(&mut self, i: usize, state: WatcherState) -> Result<()> {
+        let was = self.roots[i].status.state.clone();
+        self.set_state(i, state);
+        let root = self.roots[i].root.clone();
+        let out = self.host.walk(&root, &self.cancel)?;
+        let fresh = LiveTree::from_walk(&out, self.host.tree_options(&root)?)?;
+        drop(out);
+        let changes = {
+            let mut s = lock(&self.shared);
+            let tree = s.trees[i]
+                .as_mut()
+                .expect("every root has a model after boot");
+            tree.replace_with(fresh, now_ms())
+        };
+        self.commit(i, changes)?;
+        let back = if self.roots[i].unwatched.is_empty() {
+            WatcherState::Live
+        } else {
+            WatcherState::parse(&was).unwrap_or(WatcherState::Degraded)
+        };
+        self.set_state(i, back);
+        Ok(())
+    }
+
+    /// Logs a batch's changes in one transaction and applies them to the index.
+    fn commit(&mut self, i: usize, changes: BatchChanges) -> Result<()> {
+        if changes.is_empty() {
+            return Ok(());
+        }
+        let mut store = self.host.open_store()?;
+        let last = store.append_batch(&LiveBatch {
+            mutations: &changes.mutations,
+            events: &changes.journal,
+            watch_state: None,
+        })?;
+        drop(store);
+        self.cursor = self.cursor.max(last);
+        let mut s = lock(&self.shared);
+        if let Some(index) = s.index.as_mut() {
+            for m in &changes.mutations {
+                match m {
+                    Mutation::RemoveSubtree { path, .. } => index.remove_subtree(path),
+                    Mutation::Upsert { record, .. } => {
+                        index.set(&record.path, record.stats.total_bytes)
+                    }
+                }
+            }
+        }
+        drop(s);
+        let st = &mut self.roots[i].status;
+        st.batches += 1;
+        st.last_batch_ms = Some(now_ms());
+        self.publish_status();
+        Ok(())
+    }
+
+    /// Runs until [`Control::Stop`]; then flushes, compacts and records state.
+    pub fn run(&mut self) -> Result<()> {
+        let mut pending: Vec<FsEvent> = Vec::new();
+        let mut deadline: Option<Instant> = None;
+        let mut interval = self.timings.batch_interval;
+        loop {
+            let wait = self.next_wakeup(deadline);
+            match self.rx.recv_timeout(wait) {
+                Ok(Control::Event(e)) => {
+                    for r in &mut self.roots {
+                        if e.path.starts_with(&r.root)
+                            || e.from.as_ref().is_some_and(|f| f.starts_with(&r.root))
+                        {
+                            r.status.events += 1;
+                            r.status.queue_depth += 1;
+                        }
+                    }
+                    pending.push(e);
+                    deadline.get_or_insert_with(|| Instant::now() + interval);
+                    continue;
+                }
+                Ok(Control::Reconcile(reply)) => {
+                    self.apply_batch(std::mem::take(&mut pending))?;
+                    deadline = None;
+                    let _ = reply.send(self.reconcile());
+                }
+                Ok(Control::Stop) | Err(RecvTimeoutError::Disconnected) => {
+                    self.apply_batch(std::mem::take(&mut pending))?;
+                    return self.stop();
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+            }
+            if self.cancel.is_cancelled() {
+                self.apply_batch(std::mem::take(&mut pending))?;
+                return self.stop();
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                let started = Instant::now();
+                self.apply_batch(std::mem::take(&mut pending))?;
+                deadline = None;
+                // A batch that took long means a busy tree: gather more
+                // events per batch instead of re-reading the same
+                // directories over and over.
+                interval = self
+                    .timings
+                    .batch_interval
+                    .max(started.elapsed() * 2)
+                    .min(Duration::from_secs(2));
+            }
+            self.timers()?;
+        }
+    }
+
+    /// How long the loop may sleep: until the batch deadline or the next
+    /// timer. With nothing pending it sleeps an hour: no polling when idle.
+    fn next_wakeup(&self, deadline: Option<Instant>) -> Duration {
+        let now = Instant::now();
+        let mut next = now + Duration::from_secs(3600);
+        if let Some(d) = deadline {
+            next = next.min(d);
+        }
+        if lock(&self.shared)
+            .index
+            .as_ref()
+            .is_some_and(|i| i.overlay_len() > 0)
+        {
+            next = next.min(self.last_compaction + self.timings.compact_every);
+        }
+        if let Some(every) = self.timings.reconcile_every {
+            next = next.min(self.last_reconcile + every);
+        }
+        if self.roots.iter().any(|r| !r.unwatched.is_empty()) {
+            next = next.min(self.last_degraded_rescan + self.timings.degraded_rescan);
+        }
+        next.saturating_duration_since(now)
+            .max(Duration::from_millis(1))
+    }
+
+    fn timers(&mut self) -> Result<()> {
+        let now = Instant::now();
+        let overlay = lock(&self.shared)
+            .index
+            .as_ref()
+            .map_or(0, |i| i.overlay_len());
+        if overlay > 0 && now >= self.last_compaction + self.timings.compact_every {
+            self.compact()?;
+        }
+        if let Some(every) = self.timings.reconcile_every
+            && now >= self.last_reconcile + every
+        {
+            let lines = self.reconcile()?;
+            let n: u64 = lines.iter().map(|l| l.mutations).sum();
+            if n > 0 {
+                self.host.log(&format!("reconciled {n} mutations"));
+            }
+        }
+        if self.roots.iter().any(|r| !r.unwatched.is_empty())
+            && now >= self.last_degraded_rescan + self.timings.degraded_rescan
+        {
+            self.last_degraded_rescan = now;
+            for i in 0..self.roots.len() {
+                if !self.roots[i].unwatched.is_empty() {
+                    self.host.log(&format!(
+                        "rescanning {} (parts of it cannot be watched)",
+                        escape_path(&self.roots[i].root)
+                    ));
+                    self.validate(i, WatcherState::Degraded)?;
+                }
+            }
+        }
+        if self
+            .last_prune
+            .is_none_or(|t| now >= t + Duration::from_secs(3600))
+        {
+            self.last_prune = Some(now);
+            let before = now_ms()
+                - i64::try_from(self.timings.journal_max_age.as_millis()).unwrap_or(i64::MAX);
+            let mut store = self.host.open_store()?;
+            store.prune_journal(before)?;
+        }
+        Ok(())
+    }
+
+    /// Applies one batch of events to every root they concern.
+    fn apply_batch(&mut self, events: Vec<FsEvent>) -> Result<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        for i in 0..self.roots.len() {
+            let root = self.roots[i].root.clone();
+            let mine: Vec<FsEvent> = events
+                .iter()
+                .filter(|e| {
+                    e.path.starts_with(&root)
+                        || e.from.as_ref().is_some_and(|f| f.starts_with(&root))
+                })
+                .cloned()
+                .collect();
+            self.roots[i].status.queue_depth = 0;
+            if mine.is_empty() {
+                continue;
+            }
+            let (changes, d) = {
+                let mut s = lock(&self.shared);
+                let tree = s.trees[i]
+                    .as_mut()
+                    .expect("every root has a model after boot");
+                tree.begin_batch();
+                let d = apply_events(tree, &mine);
+                let mut changes = tree.end_batch(now_ms());
+                if tree.needs_validation() {
+                    // Finished below, outside the lock.
+                    changes.journal.clear();
+                }
+                (changes, d)
+            };
+            self.commit(i, changes)?;
+            for (path, detail) in &d.unwatched {
+                if !self.roots[i].unwatched.contains(path) {
+                    let why = detail.clone().unwrap_or_else(|| "cannot be watched".into());
+                    self.host.log(&format!(
+                        "degraded: {} is not watched ({why}); rescanning it every {}s",
+                        escape_path(path),
+                        self.timings.degraded_rescan.as_secs()
+                    ));
+                    self.roots[i].status.detail = Some(why);
+                    self.roots[i].unwatched.push(path.clone());
+                }
+            }
+            if !self.roots[i].unwatched.is_empty() {
+                self.set_state(i, WatcherState::Degraded);
+            }
+            if d.root_gone {
+                return Err(disktracker::Error::new(
+                    disktracker::ErrorKind::NotFound,
+                    format!("watched root {} is gone", escape_path(&root)),
+                ));
+            }
+            let needs = lock(&self.shared).trees[i]
+                .as_ref()
+                .is_some_and(LiveTree::needs_validation);
+            if d.rescan || needs {
+                self.host.log(&format!(
+                    "rescanning {}: {}",
+                    escape_path(&root),
+                    if d.rescan {
+                        "events were lost"
+                    } else {
+                        "a hard link's other names must be placed"
+                    }
+                ));
+                self.validate(i, WatcherState::Rescanning)?;
+            }
+        }
+        self.publish_status();
+        Ok(())
+    }
+
+    /// Compacts the index overlay into the published file.
+    fn compact(&mut self) -> Result<()> {
+        let index = {
+            let s = lock(&self.shared);
+            let trees: Vec<(&[u8], SnapshotId, &LiveTree)> = self
+                .roots
+                .iter()
+                .zip(&s.trees)
+                .filter_map(|(r, t)| t.as_ref().map(|t| (path_bytes(&r.root), r.base, t)))
+                .collect();
+            self.host.publish_index(&trees, self.cursor)?
+        };
+        lock(&self.shared).index = Some(index);
+        self.last_compaction = Instant::now();
+        let t = now_ms();
+        for r in &mut self.roots {
+            r.status.last_compaction_ms = Some(t);
+        }
+        self.publish_status();
+        self.host.log("compacted the index");
+        Ok(())
+    }
+
+    fn reconcile(&mut self) -> Result<Vec<ReconcileLine>> {
+        self.last_reconcile = Instant::now();
+        let mut store = self.host.open_store()?;
+        let host = self.host.host_name();
+        let mut lines = Vec::new();
+        for r in &mut self.roots {
+            let line = reconcile_root(&mut *store, path_bytes(&r.root), now_ms(), &host)?;
+            if let Some(id) = line.snapshot {
+                r.base = id;
+                r.status.snapshot = Some(id);
+                r.status.last_reconcile_ms = Some(now_ms());
+            }
+            lines.push(line);
+        }
+        self.publish_status();
+        Ok(lines)
+    }
+
+    /// Stops watching, compacts, records each root's state.
+    fn stop(&mut self) -> Result<()> {
+        for r in &mut self.roots {
+            if let Some(mut s) = r.source.take() {
+                let _ = s.stop();
+            }
+        }
+        self.compact()?;
+        let mut store = self.host.open_store()?;
+        let t = now_ms();
+        for r in &self.roots {
+            let rb = path_bytes(&r.root);
+            let old = store.watch_state(rb)?;
+            store.set_watch_state(&WatchState {
+                root: rb.to_vec(),
+                last_event_ms: Some(t),
+                last_reconcile_ms: old.as_ref().and_then(|s| s.last_reconcile_ms),
+                last_snapshot: Some(r.base),
+                mutation_cursor: old.map_or(0, |s| s.mutation_cursor),
+            })?;
+        }
+        self.host.log("stopped");
+        Ok(())
+    }
+
+    /// The journal entries under `under` since `since_ms` (for tests and `log`).
+    pub fn journal(&self, under: &[u8], since_ms: i64) -> Result<Vec<disktracker::JournalEvent>> {
+        let store = self.host.open_store()?;
+        store.journal(&JournalQuery::all().since(since_ms).under(under.to_vec()))
+    }
+
+    /// Live recursive disk usage of `path`, if it is a watched directory.
+    pub fn size(&self, path: &[u8]) -> Option<u64> {
+        SharedAnswer(self.shared.clone()).sizes(&[path.to_vec()])[0].0
+    }
+}
+
+/// The roots' escaped names, for messages.
+pub fn show_roots(roots: &[PathBuf]) -> String {
+    roots
+        .iter()
+        .map(|r| escape_bytes(path_bytes(r)).into_owned())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
