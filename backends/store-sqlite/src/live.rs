@@ -481,7 +481,8 @@ impl SqliteStore {
         let head = self
             .conn
             .prepare_cached(
-                "SELECT file_len, dev, ino, mtime_ns, checksum FROM index_provenance WHERE id = 1",
+                "SELECT file_len, dev, ino, mtime_ns, checksum, mutation_cursor \
+                 FROM index_provenance WHERE id = 1",
             )
             .and_then(|mut s| {
                 s.query_row([], |r| {
@@ -491,12 +492,13 @@ impl SqliteStore {
                         r.get::<_, i64>(2)?,
                         r.get::<_, i64>(3)?,
                         r.get::<_, i64>(4)?,
+                        r.get::<_, i64>(5)?,
                     ))
                 })
                 .optional()
             })
             .ctx(&self.path, what)?;
-        let Some((len, dev, ino, mtime_ns, checksum)) = head else {
+        let Some((len, dev, ino, mtime_ns, checksum, mutation_cursor)) = head else {
             return Ok(None);
         };
         let snapshots = self
@@ -518,6 +520,7 @@ impl SqliteStore {
             ino: from_sql_u64(ino),
             mtime_ns,
             checksum: from_sql_u64(checksum),
+            mutation_cursor,
         }))
     }
 
@@ -528,8 +531,8 @@ impl SqliteStore {
             let path = self.path.as_path();
             conn.prepare_cached(
                 "INSERT OR REPLACE INTO index_provenance \
-                 (id, file_len, dev, ino, mtime_ns, checksum, recorded_at) \
-                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6)",
+                 (id, file_len, dev, ino, mtime_ns, checksum, mutation_cursor, recorded_at) \
+                 VALUES (1, ?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             )
             .and_then(|mut s| {
                 s.execute(rusqlite::params![
@@ -538,6 +541,7 @@ impl SqliteStore {
                     to_sql_u64(p.ino),
                     p.mtime_ns,
                     to_sql_u64(p.checksum),
+                    p.mutation_cursor,
                     now_ms(),
                 ])
             })

@@ -194,6 +194,7 @@ CREATE TABLE index_provenance (
     ino INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
     checksum INTEGER NOT NULL,
+    mutation_cursor INTEGER NOT NULL DEFAULT 0,
     recorded_at INTEGER NOT NULL
 );
 CREATE TABLE index_provenance_roots (

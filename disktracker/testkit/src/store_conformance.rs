@@ -2296,6 +2296,7 @@ pub fn index_provenance_round_trips_and_is_replaced(plugin: &'static StorePlugin
         ino: 1 << 63,
         mtime_ns: i64::MIN,
         checksum: u64::MAX - 2,
+        mutation_cursor: i64::MAX,
     };
     store
         .set_index_provenance(&first)
@@ -2311,6 +2312,7 @@ pub fn index_provenance_round_trips_and_is_replaced(plugin: &'static StorePlugin
         ino: 7,
         mtime_ns: 1_700_000_000_123_456_789,
         checksum: 0,
+        mutation_cursor: 12,
     };
     store
         .set_index_provenance(&second)
