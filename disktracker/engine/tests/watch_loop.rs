@@ -1,0 +1,215 @@
+//! The watch loop with real plugins — SQLite store, notify events, mmap
+//! index, steal walker — on a real tree: after changes and a quiet period
+//! the live sizes equal a fresh scan, offline changes are caught up at boot,
+//! and a reconcile stores a snapshot equal to a fresh scan.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use disktracker::registry::{self, Plugin as _};
+use disktracker::{
+    CancelToken, DirRecord, EventSource, LiveIndex, Result, SnapshotId, SnapshotQuery,
+    SnapshotStore, StoreOptions, WalkContext, WalkOptions, WalkOutput,
+};
+use disktracker_engine::live::tree::TreeOptions;
+use disktracker_engine::live::{Control, LiveTree, WatchHost, WatchTimings, Watcher};
+use disktracker_engine::{ScanTree, run_scan};
+use disktracker_events_notify as _;
+use disktracker_index_mmap as _;
+use disktracker_store_sqlite as _;
+use disktracker_testkit::fixtures::tempdir;
+use disktracker_walker_steal as _;
+
+struct Host {
+    db: PathBuf,
+    index: PathBuf,
+    log: Mutex<Vec<String>>,
+}
+
+impl Host {
+    fn walker() -> Box<dyn disktracker::Walker> {
+        let p = registry::walkers().unwrap().get("steal").unwrap();
+        (p.create)(&p.default_settings().unwrap()).unwrap()
+    }
+}
+
+impl WatchHost for Host {
+    fn open_store(&self) -> Result<Box<dyn SnapshotStore>> {
+        let p = registry::stores()?.get("sqlite")?;
+        (p.open)(&StoreOptions::file(&self.db).with_settings(p.default_settings()?))
+    }
+
+    fn walk(&self, root: &Path, cancel: &CancelToken) -> Result<WalkOutput> {
+        let ctx = WalkContext {
+            cancel: cancel.clone(),
+            ..WalkContext::default()
+        };
+        Host::walker().walk(root, &WalkOptions::with_threads(2), &ctx)
+    }
+
+    fn first_scan(&self, root: &Path) -> Result<SnapshotId> {
+        let mut store = self.open_store()?;
+        let out = run_scan(
+            &*Host::walker(),
+            "steal",
+            &mut *store,
+            root,
+            &WalkOptions::with_threads(2),
+            &WalkContext::default(),
+        )?;
+        Ok(out.snapshot.id)
+    }
+
+    fn event_source(&self) -> Result<Box<dyn EventSource>> {
+        let p = registry::event_sources()?.get("notify")?;
+        (p.create)(&p.default_settings()?)
+    }
+
+    fn publish_index(
+        &self,
+        live: &[(&[u8], SnapshotId, &LiveTree)],
+        _cursor: i64,
+    ) -> Result<Box<dyn LiveIndex>> {
+        let p = registry::indexes()?.get("mmap")?;
+        let mut entries = live.iter().flat_map(|(_, _, t)| t.totals());
+        (p.create)(&disktracker::IndexOptions::new(&self.index), &mut entries)
+    }
+
+    fn tree_options(&self, _root: &Path) -> Result<TreeOptions> {
+        Ok(TreeOptions::default())
+    }
+
+    fn log(&self, line: &str) {
+        self.log.lock().unwrap().push(line.to_owned());
+    }
+
+    fn host_name(&self) -> String {
+        "test".into()
+    }
+}
+
+fn scan(root: &Path) -> Vec<DirRecord> {
+    let out = Host::walker()
+        .walk(root, &WalkOptions::with_threads(2), &WalkContext::default())
+        .unwrap();
+    let tree = ScanTree::from_walk(out).unwrap();
+    tree.sorted_ids()
+        .into_iter()
+        .map(|i| tree.record(i))
+        .collect()
+}
+
+fn tree(root: &Path) {
+    for d in ["a/b", "c"] {
+        fs::create_dir_all(root.join(d)).unwrap();
+    }
+    fs::write(root.join("a/b/f"), vec![1u8; 10_000]).unwrap();
+    fs::write(root.join("c/g"), vec![1u8; 3000]).unwrap();
+}
+
+/// Waits until every directory's live size equals a fresh scan's.
+fn converge(w_size: &dyn Fn(&[u8]) -> Option<u64>, root: &Path) -> std::result::Result<(), String> {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let want = scan(root);
+        let wrong: Vec<String> = want
+            .iter()
+            .filter(|r| w_size(&r.path) != Some(r.stats.total_bytes))
+            .map(|r| {
+                format!(
+                    "{}: live {:?}, scan {}",
+                    String::from_utf8_lossy(&r.path),
+                    w_size(&r.path),
+                    r.stats.total_bytes
+                )
+            })
+            .collect();
+        if wrong.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            return Err(wrong.join("\n"));
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn live_sizes_follow_changes_and_reconcile_stores_a_fresh_scan() {
+    let (_t, base) = tempdir();
+    let root = base.join("root");
+    fs::create_dir(&root).unwrap();
+    tree(&root);
+    let host = Host {
+        db: base.join("data.db"),
+        index: base.join("data.mmap"),
+        log: Mutex::new(Vec::new()),
+    };
+    let first = host.first_scan(&root).unwrap();
+    // Offline changes, before any watcher runs: caught up at boot.
+    fs::write(root.join("c/offline"), vec![2u8; 50_000]).unwrap();
+    let sock = base.join("data.sock");
+    std::thread::scope(|s| {
+        let mut w = Watcher::boot(
+            &host,
+            &[root.clone()],
+            None,
+            Some(&sock),
+            WatchTimings::default(),
+            CancelToken::new(),
+        )
+        .unwrap();
+        let size = |p: &[u8]| match disktracker_engine::live::socket::ask(
+            &sock,
+            &disktracker_engine::live::socket::Request::Size(vec![
+                disktracker::path::escape_bytes(p).into_owned(),
+            ]),
+        ) {
+            Some(disktracker_engine::live::socket::Response::Sizes(a)) => a[0].bytes,
+            _ => None,
+        };
+        let control = w.control();
+        let runner = s.spawn(move || w.run());
+        converge(&size, &root).expect("caught up after boot");
+        // Live changes.
+        fs::write(root.join("a/new"), vec![3u8; 70_000]).unwrap();
+        fs::create_dir_all(root.join("n/m")).unwrap();
+        fs::write(root.join("n/m/x"), vec![4u8; 9000]).unwrap();
+        fs::rename(root.join("a/b"), root.join("c/b2")).unwrap();
+        fs::remove_file(root.join("c/g")).unwrap();
+        fs::hard_link(root.join("c/offline"), root.join("n/link")).unwrap();
+        converge(&size, &root).expect("live after changes");
+        let (tx, rx) = std::sync::mpsc::channel();
+        control.send(Control::Reconcile(tx)).unwrap();
+        let lines = rx.recv().unwrap().unwrap();
+        assert_eq!(lines.len(), 1);
+        let new = lines[0].snapshot.expect("a snapshot was derived");
+        assert!(new > first);
+        let store = host.open_store().unwrap();
+        let stored = store.read_tree(new, None).unwrap();
+        assert_eq!(
+            stored,
+            scan(&root),
+            "the reconciled snapshot equals a fresh scan"
+        );
+        // Reconcile again: nothing new, nothing written.
+        let (tx, rx) = std::sync::mpsc::channel();
+        control.send(Control::Reconcile(tx)).unwrap();
+        let again = rx.recv().unwrap().unwrap();
+        assert_eq!(again[0].snapshot, None);
+        let latest = store
+            .latest(SnapshotQuery::of_root(disktracker::path::path_bytes(&root)))
+            .unwrap()
+            .unwrap();
+        assert_eq!(latest.id, new);
+        drop(store);
+        control.send(Control::Stop).unwrap();
+        runner.join().unwrap().unwrap();
+    });
+    let log = host.log.lock().unwrap().join("\n");
+    assert!(log.contains("caught up"), "{log}");
+    assert!(log.contains("stopped"), "{log}");
+    assert!(!sock.exists(), "the socket is gone after the stop");
+}
