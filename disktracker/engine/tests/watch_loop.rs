@@ -5,13 +5,14 @@
 
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::mpsc::Sender;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use disktracker::registry::{self, Plugin as _};
 use disktracker::{
-    CancelToken, DirRecord, EventSource, LiveIndex, Result, SnapshotId, SnapshotQuery,
-    SnapshotStore, StoreOptions, WalkContext, WalkOptions, WalkOutput,
+    CancelToken, DirRecord, EventSource, FsEvent, FsEventKind, LiveIndex, Result, SnapshotId,
+    SnapshotQuery, SnapshotStore, StoreOptions, WalkContext, WalkOptions, WalkOutput,
 };
 use disktracker_engine::live::tree::TreeOptions;
 use disktracker_engine::live::{Control, LiveTree, WatchHost, WatchTimings, Watcher};
@@ -26,6 +27,61 @@ struct Host {
     db: PathBuf,
     index: PathBuf,
     log: Mutex<Vec<String>>,
+    /// Events under these paths are dropped, as a source that lost them would.
+    deaf: Arc<Mutex<Vec<PathBuf>>>,
+    /// The sink of the last event source started, for injected events.
+    sink: Arc<Mutex<Option<Sender<FsEvent>>>>,
+}
+
+impl Host {
+    fn new(base: &Path) -> Self {
+        Host {
+            db: base.join("data.db"),
+            index: base.join("data.mmap"),
+            log: Mutex::new(Vec::new()),
+            deaf: Arc::default(),
+            sink: Arc::default(),
+        }
+    }
+
+    fn inject(&self, e: FsEvent) {
+        if let Some(tx) = self.sink.lock().unwrap().as_ref() {
+            tx.send(e).unwrap();
+        }
+    }
+
+    fn logged(&self) -> String {
+        self.log.lock().unwrap().join("\n")
+    }
+}
+
+/// The notify source, with events under "deaf" paths dropped, as a source
+/// that lost them would.
+struct Lossy {
+    inner: Box<dyn EventSource>,
+    deaf: Arc<Mutex<Vec<PathBuf>>>,
+    sink: Arc<Mutex<Option<Sender<FsEvent>>>>,
+}
+
+impl EventSource for Lossy {
+    fn watch(&mut self, root: &Path, sink: Sender<FsEvent>) -> Result<()> {
+        *self.sink.lock().unwrap() = Some(sink.clone());
+        let (tx, rx) = std::sync::mpsc::channel::<FsEvent>();
+        let deaf = self.deaf.clone();
+        std::thread::spawn(move || {
+            for e in rx {
+                let lost = deaf.lock().unwrap().iter().any(|d| e.path.starts_with(d));
+                if !lost && sink.send(e).is_err() {
+                    break;
+                }
+            }
+        });
+        self.inner.watch(root, tx)
+    }
+
+    fn stop(&mut self) -> Result<()> {
+        self.inner.stop()
+    }
 }
 
 impl Host {
@@ -64,7 +120,11 @@ impl WatchHost for Host {
 
     fn event_source(&self) -> Result<Box<dyn EventSource>> {
         let p = registry::event_sources()?.get("notify")?;
-        (p.create)(&p.default_settings()?)
+        Ok(Box::new(Lossy {
+            inner: (p.create)(&p.default_settings()?)?,
+            deaf: self.deaf.clone(),
+            sink: self.sink.clone(),
+        }))
     }
 
     fn publish_index(
@@ -142,11 +202,7 @@ fn live_sizes_follow_changes_and_reconcile_stores_a_fresh_scan() {
     let root = base.join("root");
     fs::create_dir(&root).unwrap();
     tree(&root);
-    let host = Host {
-        db: base.join("data.db"),
-        index: base.join("data.mmap"),
-        log: Mutex::new(Vec::new()),
-    };
+    let host = Host::new(&base);
     let first = host.first_scan(&root).unwrap();
     // Offline changes, before any watcher runs: caught up at boot.
     fs::write(root.join("c/offline"), vec![2u8; 50_000]).unwrap();
@@ -208,8 +264,147 @@ fn live_sizes_follow_changes_and_reconcile_stores_a_fresh_scan() {
         control.send(Control::Stop).unwrap();
         runner.join().unwrap().unwrap();
     });
-    let log = host.log.lock().unwrap().join("\n");
+    let log = host.logged();
     assert!(log.contains("caught up"), "{log}");
     assert!(log.contains("stopped"), "{log}");
     assert!(!sock.exists(), "the socket is gone after the stop");
+}
+
+fn ask_size(sock: &Path, p: &[u8]) -> Option<u64> {
+    use disktracker_engine::live::socket::{Request, Response, ask};
+    match ask(
+        sock,
+        &Request::Size(vec![disktracker::path::escape_bytes(p).into_owned()]),
+    ) {
+        Some(Response::Sizes(a)) => a[0].bytes,
+        _ => None,
+    }
+}
+
+fn ask_state(sock: &Path) -> String {
+    use disktracker_engine::live::socket::{Request, Response, ask};
+    match ask(sock, &Request::Status) {
+        Some(Response::Status { roots, .. }) => roots[0].state.clone(),
+        other => format!("{other:?}"),
+    }
+}
+
+#[test]
+fn lost_events_lead_to_a_rescan_and_then_equality() {
+    let (_t, base) = tempdir();
+    let root = base.join("root");
+    fs::create_dir(&root).unwrap();
+    tree(&root);
+    let host = Host::new(&base);
+    host.first_scan(&root).unwrap();
+    let sock = base.join("data.sock");
+    std::thread::scope(|s| {
+        let mut w = Watcher::boot(
+            &host,
+            &[root.clone()],
+            None,
+            Some(&sock),
+            WatchTimings::default(),
+            CancelToken::new(),
+        )
+        .unwrap();
+        let control = w.control();
+        let runner = s.spawn(move || w.run());
+        let size = |p: &[u8]| ask_size(&sock, p);
+        converge(&size, &root).expect("live after boot");
+        // The source loses every event for a while, then says so.
+        host.deaf.lock().unwrap().push(root.clone());
+        fs::write(root.join("a/lost"), vec![5u8; 40_000]).unwrap();
+        fs::remove_dir_all(root.join("c")).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert!(
+            converge_quick(&size, &root).is_err(),
+            "nothing was reported"
+        );
+        host.deaf.lock().unwrap().clear();
+        host.inject(FsEvent::new(FsEventKind::RescanNeeded, &root, None));
+        converge(&size, &root).expect("equal after the rescan");
+        assert_eq!(ask_state(&sock), "live");
+        control.send(Control::Stop).unwrap();
+        runner.join().unwrap().unwrap();
+    });
+    assert!(
+        host.logged().contains("events were lost"),
+        "{}",
+        host.logged()
+    );
+}
+
+#[test]
+fn an_unwatchable_subtree_is_degraded_and_rescanned_periodically() {
+    let (_t, base) = tempdir();
+    let root = base.join("root");
+    fs::create_dir(&root).unwrap();
+    tree(&root);
+    let host = Host::new(&base);
+    host.first_scan(&root).unwrap();
+    let sock = base.join("data.sock");
+    let timings = WatchTimings {
+        degraded_rescan: Duration::from_millis(400),
+        ..WatchTimings::default()
+    };
+    std::thread::scope(|s| {
+        let mut w = Watcher::boot(
+            &host,
+            &[root.clone()],
+            None,
+            Some(&sock),
+            timings,
+            CancelToken::new(),
+        )
+        .unwrap();
+        let control = w.control();
+        let runner = s.spawn(move || w.run());
+        let size = |p: &[u8]| ask_size(&sock, p);
+        converge(&size, &root).expect("live after boot");
+        let blind = root.join("a");
+        host.deaf.lock().unwrap().push(blind.clone());
+        host.inject(
+            FsEvent::new(FsEventKind::Unwatched, &blind, Some(true)).with_detail(
+                "out of inotify watches (raise fs.inotify.max_user_watches: sysctl -w …)",
+            ),
+        );
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while ask_state(&sock) != "degraded" {
+            assert!(Instant::now() < deadline, "state: {}", ask_state(&sock));
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        // Changes nobody reports are found by the periodic rescans.
+        fs::write(blind.join("b/unseen"), vec![6u8; 33_000]).unwrap();
+        fs::create_dir(blind.join("new")).unwrap();
+        converge(&size, &root).expect("equal after a periodic rescan");
+        assert_eq!(
+            ask_state(&sock),
+            "degraded",
+            "still degraded: the watch is still missing"
+        );
+        control.send(Control::Stop).unwrap();
+        runner.join().unwrap().unwrap();
+    });
+    let log = host.logged();
+    assert!(
+        log.contains("degraded") && log.contains("max_user_watches"),
+        "{log}"
+    );
+}
+
+/// One comparison, no waiting.
+fn converge_quick(
+    w_size: &dyn Fn(&[u8]) -> Option<u64>,
+    root: &Path,
+) -> std::result::Result<(), String> {
+    let wrong = scan(root)
+        .iter()
+        .filter(|r| w_size(&r.path) != Some(r.stats.total_bytes))
+        .count();
+    if wrong == 0 {
+        Ok(())
+    } else {
+        Err(format!("{wrong} differ"))
+    }
 }
