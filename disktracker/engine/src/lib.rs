@@ -11,12 +11,14 @@ pub mod location;
 pub mod retention;
 pub mod scan;
 pub mod select;
+#[cfg(test)]
+mod synthetic;
 pub mod top;
 pub mod tracker;
 pub mod tree;
 
 pub use diff::{DiffFilter, changed_dirs, merge_trees, select};
-pub use explain::explain;
+pub use explain::{explain, explain_records};
 pub use scan::{ScanOutcome, ScanRetention, resolve_root, run_scan};
 pub use top::top_dirs;
 pub use tracker::{
