@@ -20,7 +20,10 @@ pub fn explain(
     threshold_pct: f64,
     kind: SizeKind,
 ) -> Result<ExplainNode> {
-    let (ta, tb) = (store.read_tree(a, Some(path))?, store.read_tree(b, Some(path))?);
+    let (ta, tb) = (
+        store.read_tree(a, Some(path))?,
+        store.read_tree(b, Some(path))?,
+    );
     explain_records(ta, tb, path, threshold_pct, kind).ok_or_else(|| {
         Error::new(
             ErrorKind::NotFound,

@@ -147,7 +147,10 @@ fn conserves(n: &Node) -> bool {
 }
 
 fn by_path(t: &Tree) -> BTreeMap<Vec<u8>, Expected> {
-    t.expected().into_iter().map(|e| (e.path.clone(), e)).collect()
+    t.expected()
+        .into_iter()
+        .map(|e| (e.path.clone(), e))
+        .collect()
 }
 
 #[test]
@@ -183,7 +186,10 @@ fn growth_is_attributed_to_its_contributors() {
             .collect();
         // 10% of 884 KiB is 88.4 KiB: logs alone; src, cache and tmp are folded.
         assert_eq!(kids, [(&b"/r/logs"[..], 900 * 1024)]);
-        assert_eq!((got.other_delta, got.other_count), ((40 - 64 + 8) * 1024, 3));
+        assert_eq!(
+            (got.other_delta, got.other_count),
+            ((40 - 64 + 8) * 1024, 3)
+        );
         let logs = &got.children[0];
         assert_eq!(logs.direct_delta, 100 * 1024);
         assert_eq!(logs.children.len(), 1, "{logs:?}");
@@ -192,8 +198,14 @@ fn growth_is_attributed_to_its_contributors() {
         assert!(conserves(&got));
     }
     assert!(
-        explain_records(records(&a, 1, 1), records(&b, 1, 1), b"/elsewhere", 10.0, SizeKind::DiskUsage)
-            .is_none()
+        explain_records(
+            records(&a, 1, 1),
+            records(&b, 1, 1),
+            b"/elsewhere",
+            10.0,
+            SizeKind::DiskUsage
+        )
+        .is_none()
     );
 }
 
