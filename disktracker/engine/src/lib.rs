@@ -7,6 +7,7 @@
 
 pub mod diff;
 pub mod explain;
+pub mod hooks;
 pub mod location;
 pub mod retention;
 pub mod scan;

@@ -167,6 +167,7 @@ pub fn run_scan(
     let pruned = retention_plan(&history, &meta, retention);
     let id = {
         let mut w = store.begin_snapshot(&meta)?;
+        crate::hooks::step("snapshot-begin");
         for (n, &id) in order.iter().enumerate() {
             if n % 4096 == 0 && ctx.cancel.is_cancelled() {
                 return Err(Error::cancelled());
@@ -179,8 +180,10 @@ pub fn run_scan(
         if ctx.cancel.is_cancelled() {
             return Err(Error::cancelled());
         }
+        crate::hooks::step("snapshot-rows-written");
         w.commit()?
     };
+    crate::hooks::step("snapshot-committed");
     if !pruned.is_empty() {
         store.reclaim_space()?;
     }

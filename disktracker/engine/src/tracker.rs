@@ -638,10 +638,11 @@ impl Tracker {
         let tree = &outcome.tree;
         let n = u32::try_from(tree.len()).unwrap_or(u32::MAX);
         let mut entries = (0..n).map(|i| (tree.path(i), tree.stats(i).total_bytes));
-        if let Err(e) = (index_plugin.create)(&index_opts, &mut entries) {
-            self.observer.warning(&format!(
+        match (index_plugin.create)(&index_opts, &mut entries) {
+            Ok(_) => crate::hooks::step("index-written"),
+            Err(e) => self.observer.warning(&format!(
                 "{e}; `disktracker size` will rebuild it from the snapshot"
-            ));
+            )),
         }
         Ok(outcome)
     }
