@@ -161,47 +161,91 @@ fn unknown_backend_from_config_says_where_it_came_from() {
     );
 }
 
-/// Runs as an unprivileged user, because root ignores permission bits.
-fn as_nobody(cmd: &mut std::process::Command) -> &mut std::process::Command {
-    if rustix_uid_is_root() {
-        cmd.uid(65534).gid(65534);
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+/// Every file of the state directory and the directory itself read-only
+/// (0444 / 0555): readable, but not writable by an unprivileged owner.
+fn set_modes(state: &std::path::Path, files: u32, dir: u32) {
+    fs::set_permissions(state, fs::Permissions::from_mode(0o700)).unwrap();
+    for entry in fs::read_dir(state).unwrap() {
+        let p = entry.unwrap().path();
+        fs::set_permissions(&p, fs::Permissions::from_mode(files)).unwrap();
     }
-    cmd
+    fs::set_permissions(state, fs::Permissions::from_mode(dir)).unwrap();
 }
 
-fn rustix_uid_is_root() -> bool {
-    fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
-}
-
-#[test]
-fn read_only_database_location_fails_cleanly_and_keeps_snapshots() {
-    let (env, root) = env_with_snapshot();
+/// Checks a refused scan of a read-only database: exit 7, one line naming
+/// the location, the stored snapshot intact.
+#[track_caller]
+fn refused_and_intact(env: &Env, backend: &str, o: &std::process::Output) {
+    let err = fails_with(o, PERMISSION);
     let state = env.db.parent().unwrap();
-    // Everything owned by root and not writable by others: the unprivileged
-    // user can read the tree but cannot write the database or its directory.
-    fs::set_permissions(state, fs::Permissions::from_mode(0o755)).unwrap();
-    fs::set_permissions(&env.db, fs::Permissions::from_mode(0o644)).unwrap();
-    let o = as_nobody(env.cmd().args(["--quiet", "scan", &root]))
-        .output()
-        .unwrap();
-    assert!(
-        matches!(o.status.code(), Some(PERMISSION) | Some(CORRUPT) | Some(8)),
-        "exit {:?}: {}",
-        o.status.code(),
-        stderr(&o)
-    );
-    let err = stderr(&o);
-    assert!(
-        !err.contains("panicked") && err.lines().count() == 1,
-        "{err}"
-    );
     assert!(
         err.contains(&*state.to_string_lossy()),
         "names the location: {err}"
     );
-    assert_eq!(env.snapshots("sqlite").len(), 1, "existing snapshot intact");
+    assert_eq!(env.snapshots(backend).len(), 1, "existing snapshot intact");
+}
+
+fn env_with_snapshot_on(backend: &str) -> (Env, String) {
+    let env = Env::new();
+    let root = env.path().join("tree");
+    handmade_tree(&root).unwrap();
+    let root = root.to_string_lossy().into_owned();
+    ok(&env.run(&["--backend", backend, "--quiet", "scan", &root]));
+    (env, root)
+}
+
+/// A database the user may read but not write. Root ignores permission
+/// bits, so as root the command runs as `nobody` (the files stay readable).
+#[rstest]
+fn read_only_database_location_fails_cleanly_and_keeps_snapshots(
+    #[values("sqlite", "redb")] backend: &str,
+) {
+    let (env, root) = env_with_snapshot_on(backend);
+    let state = env.db.parent().unwrap();
+    set_modes(state, 0o444, 0o555);
+    let mut cmd = env.cmd();
+    cmd.args(["--backend", backend, "--quiet", "scan", &root]);
+    if is_root() {
+        cmd.uid(65534).gid(65534);
+    }
+    let o = cmd.output().unwrap();
+    set_modes(state, 0o600, 0o700);
+    refused_and_intact(&env, backend, &o);
+}
+
+/// The same for root itself: an immutable state directory and files
+/// (`chattr +i`), which even root cannot write.
+#[rstest]
+#[ignore = "needs root and a file system that supports chattr +i"]
+fn immutable_database_location_fails_cleanly_for_root(#[values("sqlite", "redb")] backend: &str) {
+    assert!(is_root(), "run as root");
+    let (env, root) = env_with_snapshot_on(backend);
+    let state = env.db.parent().unwrap().to_path_buf();
+    let chattr = |flag: &str| {
+        let mut files: Vec<std::path::PathBuf> = fs::read_dir(&state)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        files.push(state.clone());
+        let st = std::process::Command::new("chattr")
+            .arg(flag)
+            .args(&files)
+            .status()
+            .expect("chattr is installed");
+        assert!(st.success(), "chattr {flag} failed");
+    };
+    chattr("+i");
+    let o = env
+        .cmd()
+        .args(["--backend", backend, "--quiet", "scan", &root])
+        .output()
+        .unwrap();
+    chattr("-i");
+    refused_and_intact(&env, backend, &o);
 }
 
 #[test]

@@ -119,17 +119,32 @@ fn boolean_flags_can_be_turned_off_again() {
 fn help_and_version() {
     let env = Env::new();
     let help = ok(&env.run(&["--help"]));
-    for cmd in [
-        "scan",
-        "snapshots",
-        "show",
-        "diff",
-        "explain",
-        "size",
-        "plugins",
-        "config",
-    ] {
-        assert!(help.contains(cmd), "help lists {cmd}");
-    }
-    assert!(ok(&env.run(&["--version"])).contains(env!("CARGO_PKG_VERSION")));
+    // The "Commands:" section, one command per line, up to the blank line.
+    let commands: Vec<&str> = help
+        .lines()
+        .skip_while(|l| *l != "Commands:")
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "scan",
+            "snapshots",
+            "show",
+            "diff",
+            "explain",
+            "size",
+            "plugins",
+            "config",
+            "help"
+        ],
+        "{help}"
+    );
+    let version = ok(&env.run(&["--version"]));
+    assert_eq!(
+        version.trim(),
+        concat!("disktracker ", env!("CARGO_PKG_VERSION"))
+    );
 }

@@ -1,13 +1,15 @@
-//! Crash safety: SIGKILL at any point of a scan, including the snapshot
-//! write, leaves a readable database holding only complete snapshots; Ctrl-C
-//! cancels cleanly and stores nothing.
+//! Crash safety: SIGKILL at any point of a scan, including inside the
+//! snapshot's write transaction (counted, from the binary's test-build step
+//! marks), leaves a readable database holding only complete snapshots;
+//! Ctrl-C cancels cleanly and stores nothing.
 
 mod common;
 
 use std::fs;
+use std::io::{BufRead, BufReader};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
@@ -68,6 +70,57 @@ fn assert_only_complete_snapshots(env: &Env, backend: &str) -> usize {
     snaps.len()
 }
 
+/// A scan run with step marks on stderr (the engine's `test-hooks`), each
+/// seen at a time since the spawn.
+struct Marked {
+    child: std::process::Child,
+    start: Instant,
+    lines: std::thread::JoinHandle<Vec<(Duration, String)>>,
+}
+
+impl Marked {
+    fn spawn(env: &Env, args: &[&str]) -> Marked {
+        let mut child = env
+            .cmd()
+            .env("DT_TEST_MARKS", "1")
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let start = Instant::now();
+        let err = child.stderr.take().unwrap();
+        let lines = std::thread::spawn(move || {
+            BufReader::new(err)
+                .lines()
+                .map_while(Result::ok)
+                .map(|l| (start.elapsed(), l))
+                .collect()
+        });
+        Marked {
+            child,
+            start,
+            lines,
+        }
+    }
+
+    /// Waits for the end (killing it first when `kill_after` is given);
+    /// returns the marks seen with their times.
+    fn finish(mut self, kill_after: Option<Duration>) -> Vec<(Duration, String)> {
+        if let Some(d) = kill_after {
+            sleep(d.saturating_sub(self.start.elapsed()));
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+        self.lines.join().unwrap()
+    }
+}
+
+fn mark_time(lines: &[(Duration, String)], step: &str) -> Option<Duration> {
+    let want = format!("mark: {step}");
+    lines.iter().find(|(_, l)| *l == want).map(|(t, _)| *t)
+}
+
 #[rstest]
 fn sigkill_during_scan_leaves_only_complete_snapshots(#[values("sqlite", "redb")] backend: &str) {
     let env = Env::new();
@@ -76,25 +129,41 @@ fn sigkill_during_scan_leaves_only_complete_snapshots(#[values("sqlite", "redb")
     let root = root.to_str().unwrap().to_owned();
     let args = ["--backend", backend, "--quiet", "scan", &root];
 
-    let start = Instant::now();
-    ok(&env.run(&args));
-    let full = start.elapsed();
+    // A full run shows when the snapshot's write transaction is open.
+    let lines = Marked::spawn(&env, &args).finish(None);
+    let begin = mark_time(&lines, "snapshot-begin").expect("begin mark");
+    let commit = mark_time(&lines, "snapshot-committed").expect("commit mark");
+    assert!(begin < commit);
     let mut complete = assert_only_complete_snapshots(&env, backend);
     assert_eq!(complete, 1);
 
-    // Kill at points spread over the second half of a run, where the
-    // snapshot is being written, and a few earlier.
-    let points = 14;
-    for i in 0..points {
-        let frac = 0.2 + 0.85 * f64::from(i) / f64::from(points);
-        let mut child = env.cmd().args(args).spawn().unwrap();
-        sleep(full.mul_f64(frac));
-        let _ = child.kill();
-        let _ = child.wait();
+    // Kill a few times during the walk and many times inside the write
+    // transaction, until enough kills are seen to have landed inside it
+    // (began, not committed: the child's own marks say so).
+    const INSIDE_WANTED: usize = 8;
+    let (mut inside, mut kills) = (0, 0);
+    for i in 0..60u32 {
+        if inside >= INSIDE_WANTED && kills >= 14 {
+            break;
+        }
+        let at = if i % 4 == 3 {
+            begin.mul_f64(0.3 + 0.2 * f64::from(i % 3))
+        } else {
+            begin + (commit - begin).mul_f64(f64::from((i * 7) % 10) / 10.0)
+        };
+        let lines = Marked::spawn(&env, &args).finish(Some(at));
+        kills += 1;
+        let began = mark_time(&lines, "snapshot-begin").is_some();
+        let committed = mark_time(&lines, "snapshot-committed").is_some();
+        inside += usize::from(began && !committed);
         let now = assert_only_complete_snapshots(&env, backend);
-        assert!(now == complete || now == complete + 1);
+        assert_eq!(now, complete + usize::from(committed), "kill {i}");
         complete = now;
     }
+    assert!(
+        inside >= INSIDE_WANTED,
+        "only {inside} of {kills} kills landed inside a write transaction"
+    );
     // And the database still takes new snapshots.
     ok(&env.run(&args));
     assert_eq!(assert_only_complete_snapshots(&env, backend), complete + 1);

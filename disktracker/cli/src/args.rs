@@ -131,7 +131,7 @@ pub struct PruneArgs {
     #[arg(long, value_name = "N")]
     pub keep: Option<u64>,
     /// Delete snapshots older than DURATION ("30d", "12h", "1y").
-    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    #[arg(long, value_name = "DURATION", value_parser = disktracker::settings::parse_duration)]
     pub older_than: Option<std::time::Duration>,
     /// Only snapshots of this root (or of directories below it).
     #[arg(long, value_name = "PATH")]
@@ -155,7 +155,7 @@ pub struct DiffArgs {
     #[arg(long, short = 'n', value_name = "N")]
     pub top: Option<u64>,
     /// Hide changes smaller than SIZE ("4096", "10MiB", "1.5GB").
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, value_name = "SIZE", value_parser = disktracker::settings::parse_size)]
     pub min_delta: Option<u64>,
 }
 
@@ -173,18 +173,6 @@ pub struct ExplainArgs {
     /// Contributor threshold, percent of the parent's change.
     #[arg(long, value_name = "PCT")]
     pub threshold: Option<f64>,
-}
-
-fn parse_size(s: &str) -> Result<u64, String> {
-    s.trim()
-        .parse::<bytesize::ByteSize>()
-        .map(|b| b.as_u64())
-        .map_err(|e| format!("{s:?} is not a size like 4096, 10MiB or 1.5GB ({e})"))
-}
-
-fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
-    humantime::parse_duration(s)
-        .map_err(|e| format!("{s:?} is not a duration like 30d or 12h ({e})"))
 }
 
 /// `show`.

@@ -5,12 +5,19 @@
 //! `~/.disktracker/config.toml`, a `--config` file, `DISKTRACKER_*`
 //! environment variables, and command-line flags. Only keys present in the
 //! defaults exist; anything else is an error naming the key and where it was.
+//!
+//! `[plugins.NAME]` tables are the exception: their keys are declared by the
+//! plugin called NAME (its registration's `SettingSpec`s, which also give
+//! the defaults), so they are validated against the registered plugins and
+//! kept apart, one [`PluginSettings`] per plugin.
 
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
 use disktracker::path::escape_path;
+use disktracker::registry::{self, Plugin, PluginKind};
+use disktracker::settings::{PluginSettings, SettingSpec, parse_duration, parse_size};
 use disktracker::{Error, ErrorKind, ReadAdvice, Result};
 use serde::Deserialize;
 use toml::Value;
@@ -141,14 +148,51 @@ pub struct IndexConfig {
     pub probe_table: bool,
 }
 
+/// The keys a registered plugin declares for its `[plugins.NAME]` table.
+#[derive(Clone, Debug)]
+pub struct PluginSpecs {
+    /// Its kind.
+    pub kind: PluginKind,
+    /// Its name (the table's name).
+    pub name: String,
+    /// Its keys, defaults and documentation.
+    pub settings: &'static [SettingSpec],
+}
+
+impl PluginSpecs {
+    fn of<T: Plugin>(p: &T) -> Self {
+        PluginSpecs {
+            kind: T::KIND,
+            name: p.name().to_owned(),
+            settings: p.settings(),
+        }
+    }
+}
+
+/// The declared settings of every linked plugin, of every kind.
+pub fn registered_plugin_specs() -> Result<Vec<PluginSpecs>> {
+    let mut v: Vec<PluginSpecs> = registry::walkers()?.iter().map(PluginSpecs::of).collect();
+    v.extend(registry::stores()?.iter().map(PluginSpecs::of));
+    v.extend(registry::indexes()?.iter().map(PluginSpecs::of));
+    v.extend(registry::event_sources()?.iter().map(PluginSpecs::of));
+    v.extend(registry::reporters()?.iter().map(PluginSpecs::of));
+    Ok(v)
+}
+
 /// The effective configuration plus the origin of every key.
 #[derive(Clone, Debug)]
 pub struct Layered {
     /// Typed values.
     pub config: Config,
     values: BTreeMap<String, (Value, Source)>,
+    plugins: BTreeMap<(PluginKind, String), PluginSettings>,
     home: Option<PathBuf>,
 }
+
+/// Host keys that hold a size: an integer number of bytes, or a string such as `"10MiB"`.
+const SIZE_KEYS: &[&str] = &["diff.min_delta"];
+/// Host keys that hold a duration (`"30d"`); empty means none.
+const DURATION_KEYS: &[&str] = &["retention.max_age"];
 
 /// What the process environment contributes.
 #[derive(Clone, Debug, Default)]
@@ -240,17 +284,129 @@ fn allowed_values(key: &str) -> Option<&'static [&'static str]> {
 
 /// Checks free-form string keys that must parse.
 fn invalid_value(key: &str, s: &str) -> Option<String> {
-    match key {
-        "retention.max_age" if !s.is_empty() => humantime::parse_duration(s)
-            .err()
-            .map(|e| format!("{s:?} is not a duration like \"30d\" or \"12h\" ({e})")),
-        _ => None,
+    if DURATION_KEYS.contains(&key) && !s.is_empty() {
+        return parse_duration(s).err();
     }
+    if SIZE_KEYS.contains(&key) {
+        return parse_size(s).err();
+    }
+    None
 }
 
-/// The environment variable that sets `key`.
+/// The environment variable that sets `key` (`plugins.sqlite.busy_timeout`
+/// → `DISKTRACKER_PLUGINS_SQLITE_BUSY_TIMEOUT`; `-` in a plugin name becomes `_`).
 pub fn env_name(key: &str) -> String {
-    format!("{ENV_PREFIX}{}", key.replace('.', "_").to_ascii_uppercase())
+    format!(
+        "{ENV_PREFIX}{}",
+        key.replace(['.', '-'], "_").to_ascii_uppercase()
+    )
+}
+
+/// `plugins.NAME.KEY` of a plugin setting.
+fn plugin_key(plugin: &str, key: &str) -> String {
+    format!("plugins.{plugin}.{key}")
+}
+
+/// Every plugin's settings at the defaults it declares.
+fn plugin_defaults(
+    specs: &[PluginSpecs],
+) -> Result<BTreeMap<(PluginKind, String), PluginSettings>> {
+    specs
+        .iter()
+        .map(|p| {
+            Ok((
+                (p.kind, p.name.clone()),
+                PluginSettings::defaults(&p.name, p.settings)?,
+            ))
+        })
+        .collect()
+}
+
+/// Sets `plugins.NAME.KEY` on every plugin called NAME that declares KEY;
+/// an unknown NAME, or a KEY none of them declares, is a config error.
+fn set_plugin(
+    plugins: &mut BTreeMap<(PluginKind, String), PluginSettings>,
+    name: &str,
+    key: &str,
+    value: Value,
+    source: &Source,
+) -> Result<()> {
+    let origin = source.to_string();
+    let mut named: Vec<&mut PluginSettings> = plugins
+        .iter_mut()
+        .filter(|((_, n), _)| n == name)
+        .map(|(_, s)| s)
+        .collect();
+    if named.is_empty() {
+        let mut known: Vec<&str> = plugins.keys().map(|(_, n)| n.as_str()).collect();
+        known.dedup();
+        return Err(Error::new(
+            ErrorKind::Config,
+            format!(
+                "unknown plugin `{name}` in config key `{}` in {source}",
+                plugin_key(name, key)
+            ),
+        )
+        .with_hint(format!(
+            "[plugins.NAME] takes the name of a linked plugin: {}",
+            known.join(", ")
+        )));
+    }
+    let declaring: Vec<&mut &mut PluginSettings> =
+        named.iter_mut().filter(|s| s.get(key).is_some()).collect();
+    if declaring.is_empty() {
+        // Its error names the key, the origin and the keys it takes.
+        return named[0].set(key, value, &origin);
+    }
+    for s in declaring {
+        s.set(key, value.clone(), &origin)?;
+    }
+    Ok(())
+}
+
+/// A `[plugins]` table from a file: `[plugins.NAME]` tables of `KEY = value`.
+fn set_plugin_tables(
+    plugins: &mut BTreeMap<(PluginKind, String), PluginSettings>,
+    table: &Value,
+    source: &Source,
+) -> Result<()> {
+    let not_table = |what: &str| {
+        Error::new(
+            ErrorKind::Config,
+            format!("config key `{what}` in {source} must be a table ([{what}])"),
+        )
+    };
+    let Value::Table(by_name) = table else {
+        return Err(not_table("plugins"));
+    };
+    for (name, keys) in by_name {
+        let Value::Table(keys) = keys else {
+            return Err(not_table(&format!("plugins.{name}")));
+        };
+        for (key, value) in keys {
+            set_plugin(plugins, name, key, value.clone(), source)?;
+        }
+    }
+    Ok(())
+}
+
+/// A plugin setting from an environment variable, typed like its default:
+/// text stays text; a number that does not parse stays text (a size such
+/// as `64MiB` is read by the plugin's getter).
+fn parse_plugin_env_value(default: &Value, raw: &str) -> Option<Value> {
+    match default {
+        Value::Integer(_) => Some(
+            raw.trim()
+                .parse()
+                .map_or_else(|_| Value::String(raw.to_owned()), Value::Integer),
+        ),
+        Value::Float(_) => Some(
+            raw.trim()
+                .parse()
+                .map_or_else(|_| Value::String(raw.to_owned()), Value::Float),
+        ),
+        other => parse_env_value(other, raw),
+    }
 }
 
 impl Layered {
@@ -261,6 +417,18 @@ impl Layered {
         env: &Environment,
         flags: &[(&str, Value)],
     ) -> Result<Self> {
+        Self::load_with_plugins(explicit, env, flags, &[])
+    }
+
+    /// [`Layered::load`], accepting `[plugins.NAME]` tables for the plugins
+    /// in `plugins` (see [`registered_plugin_specs`]).
+    pub fn load_with_plugins(
+        explicit: Option<&Path>,
+        env: &Environment,
+        flags: &[(&str, Value)],
+        plugins: &[PluginSpecs],
+    ) -> Result<Self> {
+        let mut plugin_settings = plugin_defaults(plugins)?;
         let defaults = parse_toml(DEFAULT_CONFIG, &Source::Default).map_err(|e| {
             Error::new(
                 ErrorKind::Plugin,
@@ -297,7 +465,10 @@ impl Layered {
                 }
             };
             let origin = Source::File(path);
-            let table = parse_toml(&text, &origin)?;
+            let mut table = parse_toml(&text, &origin)?;
+            if let Some(p) = table.remove("plugins") {
+                set_plugin_tables(&mut plugin_settings, &p, &origin)?;
+            }
             let mut flat = Vec::new();
             flatten("", &table, &mut flat);
             for (key, value) in flat {
@@ -307,6 +478,26 @@ impl Layered {
 
         for (name, raw) in &env.vars {
             if name == CONFIG_ENV {
+                continue;
+            }
+            if let Some((plugin, key, default)) =
+                plugin_settings.iter().find_map(|((_, plugin), s)| {
+                    s.iter()
+                        .find(|(k, _)| env_name(&plugin_key(plugin, k)) == *name)
+                        .map(|(k, setting)| (plugin.clone(), k.to_owned(), setting.value.clone()))
+                })
+            {
+                let value = parse_plugin_env_value(&default, raw).ok_or_else(|| {
+                    Error::new(
+                        ErrorKind::Config,
+                        format!(
+                            "environment variable {name}={raw:?} must be {}",
+                            type_name(&default)
+                        ),
+                    )
+                })?;
+                let source = Source::Env(name.clone());
+                set_plugin(&mut plugin_settings, &plugin, &key, value, &source)?;
                 continue;
             }
             let key = values
@@ -320,7 +511,13 @@ impl Layered {
                     )
                     .with_hint("see `disktracker config` for the keys that exist")
                 })?;
-            let value = parse_env_value(&values[&key].0, raw).ok_or_else(|| {
+            let value = if SIZE_KEYS.contains(&key.as_str()) {
+                // A size: bytes, or text with a unit that set_checked parses.
+                parse_plugin_env_value(&values[&key].0, raw)
+            } else {
+                parse_env_value(&values[&key].0, raw)
+            };
+            let value = value.ok_or_else(|| {
                 Error::new(
                     ErrorKind::Config,
                     format!(
@@ -353,7 +550,7 @@ impl Layered {
                         )
                     })?;
             }
-            table.insert(leaf.to_owned(), value.clone());
+            table.insert(leaf.to_owned(), typed_value(key, value));
         }
         let config = Value::Table(root)
             .try_into()
@@ -366,16 +563,42 @@ impl Layered {
         Ok(Layered {
             config,
             values,
+            plugins: plugin_settings,
             home: env.home.clone(),
         })
     }
 
-    /// Every key with its effective value (TOML syntax) and origin, sorted by key.
+    /// Every key with its effective value (TOML syntax) and origin, sorted
+    /// by key; plugin keys as `plugins.NAME.KEY`, secrets as `"***"`.
     pub fn lines(&self) -> Vec<(String, String, String)> {
-        self.values
+        let mut lines: Vec<(String, String, String)> = self
+            .values
             .iter()
             .map(|(k, (v, s))| (k.clone(), v.to_string(), s.to_string()))
-            .collect()
+            .collect();
+        for ((_, name), settings) in &self.plugins {
+            for (key, setting) in settings.iter() {
+                let value = if setting.secret {
+                    Value::String("***".to_owned()).to_string()
+                } else {
+                    setting.value.to_string()
+                };
+                lines.push((plugin_key(name, key), value, setting.origin.clone()));
+            }
+        }
+        lines.sort();
+        lines.dedup();
+        lines
+    }
+
+    /// The effective settings of the `kind` plugin called `name`, if one is registered.
+    pub fn plugin_settings(&self, kind: PluginKind, name: &str) -> Option<&PluginSettings> {
+        self.plugins.get(&(kind, name.to_owned()))
+    }
+
+    /// The default state directory, `~/.disktracker`, when `$HOME` is known.
+    pub fn state_dir(&self) -> Option<PathBuf> {
+        self.home.as_ref().map(|h| h.join(".disktracker"))
     }
 
     /// Where `key` came from.
@@ -397,6 +620,17 @@ impl Layered {
     }
 }
 
+/// The value the typed [`Config`] reads: sizes given as text become bytes.
+fn typed_value(key: &str, value: &Value) -> Value {
+    match value {
+        Value::String(s) if SIZE_KEYS.contains(&key) => parse_size(s).map_or_else(
+            |_| value.clone(),
+            |n| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)),
+        ),
+        _ => value.clone(),
+    }
+}
+
 fn set_checked(
     values: &mut BTreeMap<String, (Value, Source)>,
     key: &str,
@@ -414,7 +648,9 @@ fn set_checked(
         )
         .with_hint("see `disktracker config` for the keys that exist"));
     };
-    let same_type = std::mem::discriminant(default) == std::mem::discriminant(&value)
+    let size_text = SIZE_KEYS.contains(&key) && value.is_str();
+    let same_type = (size_text
+        || std::mem::discriminant(default) == std::mem::discriminant(&value))
         && match (&value, default) {
             (Value::Array(items), _) => items.iter().all(Value::is_str),
             (Value::Integer(i), _) => *i >= 0,
@@ -422,6 +658,9 @@ fn set_checked(
         };
     if !same_type {
         let want = match default {
+            Value::Integer(_) if SIZE_KEYS.contains(&key) => {
+                "a size like 4096 or \"10MiB\"".to_owned()
+            }
             Value::Integer(_) => "a non-negative integer".to_owned(),
             Value::Array(_) => "a list of strings".to_owned(),
             other => type_name(other).to_owned(),

@@ -1,8 +1,11 @@
 //! The DiskTracker command line: argument parsing, configuration layering,
-//! plugin selection by name, progress, output, and exit codes.
+//! reporter selection, progress, output, and exit codes.
 //!
-//! This crate knows plugins only through the registries; the binary decides
-//! which plugin crates are linked.
+//! The CLI maps arguments and configuration to the engine's
+//! [`Tracker`](disktracker_engine::Tracker) and the engine's results to
+//! reports; every decision about stores, snapshots and the index is the
+//! engine's. This crate knows plugins only through the registries; the
+//! binary decides which plugin crates are linked.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -12,21 +15,23 @@ pub mod config;
 pub mod exit;
 mod progress;
 
+use std::cell::RefCell;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Parser;
-use disktracker::path::escape_path;
-use disktracker::registry::{self, IndexPlugin, StorePlugin};
+use disktracker::registry::{self, PluginKind, ReporterPlugin};
 use disktracker::{
-    CancelToken, Error, ErrorKind, IndexOptions, PluginSettings, RenderOptions, Report, Reporter,
-    Result, SizeKind, SnapshotStore, StoreOptions,
+    CancelToken, Error, ErrorKind, PluginSettings, RenderOptions, Report, ReportKind, Reporter,
+    Result, ScanProgress, SizeKind,
 };
+use disktracker_engine::{IndexConfig, Observer, PluginChoice, ScanConfig, Tracker, TrackerConfig};
 use toml::Value;
 
 use crate::args::{Cli, Command};
-use crate::config::{Environment, Layered};
+use crate::config::{Environment, Layered, registered_plugin_specs};
+use crate::progress::ProgressDisplay;
 
 /// Runs the command line with the process arguments and environment.
 pub fn main() -> ExitCode {
@@ -62,6 +67,7 @@ fn is_broken_pipe(e: &Error) -> bool {
 pub(crate) struct App {
     pub cfg: Layered,
     reporter: Box<dyn Reporter>,
+    reporter_name: &'static str,
     pub render: RenderOptions,
     pub cancel: CancelToken,
 }
@@ -70,40 +76,33 @@ impl App {
     fn new(cli: &Cli) -> Result<Self> {
         let env = Environment::from_process()?;
         let flags = flag_overrides(cli);
-        let cfg = Layered::load(cli.config.as_deref(), &env, &flags)?;
+        let cfg = Layered::load_with_plugins(
+            cli.config.as_deref(),
+            &env,
+            &flags,
+            &registered_plugin_specs()?,
+        )?;
         let reporter_plugin = registry::reporters()?
             .get(&cfg.config.format)
-            .map_err(|e| with_origin(e, &cfg, "format"))?;
+            .map_err(|e| disktracker_engine::tracker::with_origin(e, &origin(&cfg, "format")))?;
+        check_renders(
+            reporter_plugin,
+            commands::report_kind(&cli.command),
+            &cli.command,
+        )?;
         let size_kind = if cfg.config.report.apparent_size {
             SizeKind::Apparent
         } else {
             SizeKind::DiskUsage
         };
+        let settings = plugin_settings(&cfg, PluginKind::Reporter, reporter_plugin.name);
         Ok(App {
-            reporter: (reporter_plugin.create)(&PluginSettings::empty(reporter_plugin.name))?,
+            reporter: (reporter_plugin.create)(&settings)?,
+            reporter_name: reporter_plugin.name,
             render: RenderOptions::new(size_kind),
             cancel: CancelToken::new(),
             cfg,
         })
-    }
-
-    /// Whether progress and warnings go to stderr.
-    pub fn verbose(&self) -> bool {
-        !self.cfg.config.quiet
-    }
-
-    /// Prints a warning unless quiet.
-    pub fn warn(&self, msg: impl std::fmt::Display) {
-        if self.verbose() {
-            let _ = writeln!(io::stderr(), "disktracker: warning: {msg}");
-        }
-    }
-
-    /// Prints a note unless quiet.
-    pub fn note(&self, msg: impl std::fmt::Display) {
-        if self.verbose() {
-            let _ = writeln!(io::stderr(), "disktracker: {msg}");
-        }
     }
 
     /// Renders a report to stdout.
@@ -114,109 +113,150 @@ impl App {
             .render(&report, &self.render, &mut out)
             .and_then(|()| out.flush())
             .map_err(|e| {
-                let kind = if e.kind() == io::ErrorKind::Unsupported {
-                    ErrorKind::Usage
+                if e.kind() == io::ErrorKind::Unsupported {
+                    // It was checked before the command ran: the reporter
+                    // declined a kind it declares.
+                    Error::new(
+                        ErrorKind::Plugin,
+                        format!(
+                            "the {} reporter declares that it renders {} reports but declined one",
+                            self.reporter_name,
+                            report.kind()
+                        ),
+                    )
+                    .with_source(e)
                 } else {
-                    ErrorKind::Io
-                };
-                Error::new(
-                    kind,
-                    format!("cannot write {} output", self.cfg.config.format),
-                )
-                .with_source(e)
+                    Error::new(
+                        ErrorKind::Io,
+                        format!("cannot write {} output", self.reporter_name),
+                    )
+                    .with_source(e)
+                }
             })
     }
 
-    /// The selected store plugin.
-    pub fn store_plugin(&self) -> Result<&'static StorePlugin> {
-        registry::stores()?
-            .get(&self.cfg.config.backend)
-            .map_err(|e| with_origin(e, &self.cfg, "backend"))
-    }
-
-    /// The store's file: `--db` itself, or a sibling with the store's extension.
-    pub fn store_path(&self, plugin: &StorePlugin) -> Result<PathBuf> {
-        let db = self.cfg.db_path()?;
-        Ok(sibling(&db, plugin.extension))
-    }
-
-    /// The selected live-index plugin.
-    pub fn index_plugin(&self) -> Result<&'static IndexPlugin> {
-        registry::indexes()?
-            .get(&self.cfg.config.index.backend)
-            .map_err(|e| with_origin(e, &self.cfg, "index.backend"))
-    }
-
-    /// Where and how to open the live index: `data.mmap` beside the database.
-    pub fn index_options(&self) -> Result<IndexOptions> {
-        let mut o = IndexOptions::new(sibling(&self.cfg.db_path()?, "mmap"));
-        o.advice = self.cfg.config.index.advice;
-        o.preload = self.cfg.config.index.preload;
-        o.probe_table = self.cfg.config.index.probe_table;
-        Ok(o)
-    }
-
-    /// Opens the selected store. `write` creates the state directory (0700)
-    /// and the database; otherwise a missing database is a clear error.
-    pub fn open_store(&self, write: bool) -> Result<Box<dyn SnapshotStore>> {
-        let plugin = self.store_plugin()?;
-        let path = self.store_path(plugin)?;
-        if write {
-            create_state_dir(&path)?;
-        } else if !path.exists() {
-            return Err(Error::new(
-                ErrorKind::NotFound,
-                format!("no {} database at {}", plugin.name, escape_path(&path)),
-            )
-            .with_hint("run `disktracker scan DIR` first, or pass --db/--backend"));
-        }
-        (plugin.open)(&StoreOptions::file(path).read_only(!write))
+    /// The engine over the configured database.
+    pub fn tracker(&self) -> Result<Tracker> {
+        let c = &self.cfg.config;
+        let choice = |kind: PluginKind, key: &str, name: &str| {
+            let mut p = PluginChoice::new(name).origin(origin(&self.cfg, key));
+            if let Some(s) = self.cfg.plugin_settings(kind, name) {
+                p = p.settings(s.clone());
+            }
+            p
+        };
+        let mut index =
+            IndexConfig::new(choice(PluginKind::Index, "index.backend", &c.index.backend));
+        index.advice = c.index.advice;
+        index.preload = c.index.preload;
+        index.probe_table = c.index.probe_table;
+        let retention = disktracker_engine::ScanRetention {
+            keep: (c.retention.keep > 0)
+                .then(|| usize::try_from(c.retention.keep).unwrap_or(usize::MAX)),
+            max_age: if c.retention.max_age.is_empty() {
+                None
+            } else {
+                Some(
+                    disktracker::settings::parse_duration(&c.retention.max_age).map_err(|e| {
+                        Error::new(ErrorKind::Config, format!("retention.max_age: {e}"))
+                    })?,
+                )
+            },
+        };
+        let cfg = TrackerConfig {
+            db: self.cfg.db_path()?.to_string_lossy().into_owned(),
+            state_dir: self.cfg.state_dir(),
+            store: choice(PluginKind::Store, "backend", &c.backend),
+            walker: choice(PluginKind::Walker, "scan.walker", &c.scan.walker),
+            index,
+            scan: ScanConfig {
+                threads: c.scan.threads,
+                threads_origin: origin(&self.cfg, "scan.threads"),
+                one_file_system: c.scan.one_file_system,
+                exclude: c.scan.exclude.clone(),
+                retention,
+            },
+        };
+        let observer = CliObserver {
+            verbose: !c.quiet,
+            progress: RefCell::new(None),
+        };
+        Tracker::new(cfg, Box::new(observer), self.cancel.clone())
     }
 }
 
-/// `--db a/data.db` + `redb` → `a/data.redb`.
-fn sibling(db: &Path, extension: &str) -> PathBuf {
-    if db.extension().is_some_and(|e| e == extension) {
-        db.to_path_buf()
+/// Where a configured value came from, as errors name it.
+fn origin(cfg: &Layered, key: &str) -> String {
+    cfg.source(key).to_string()
+}
+
+fn plugin_settings(cfg: &Layered, kind: PluginKind, name: &str) -> PluginSettings {
+    cfg.plugin_settings(kind, name)
+        .cloned()
+        .unwrap_or_else(|| PluginSettings::empty(name))
+}
+
+/// Refuses, before anything runs, a reporter that does not render the
+/// report `command` prints: a command must never change data and then fail
+/// to say so.
+fn check_renders(plugin: &ReporterPlugin, kind: ReportKind, command: &Command) -> Result<()> {
+    if plugin.renders(kind) {
+        return Ok(());
+    }
+    let able: Vec<&str> = registry::reporters()?
+        .iter()
+        .filter(|p| p.renders(kind))
+        .map(|p| p.name)
+        .collect();
+    let hint = if able.is_empty() {
+        "no linked reporter renders it".to_owned()
     } else {
-        db.with_extension(extension)
-    }
-}
-
-/// Creates the database's directory 0700 if it is missing (existing
-/// directories keep their mode: `--db /tmp/x.db` must not chmod /tmp).
-fn create_state_dir(db: &Path) -> Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) else {
-        return Ok(());
+        format!("reporters that render it: {}", able.join(", "))
     };
-    if dir.is_dir() {
-        return Ok(());
-    }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-        .map_err(|e| {
-            Error::io("cannot create state directory", dir, e)
-                .with_hint("pass --db PATH to use another location")
-        })
+    Err(Error::new(
+        ErrorKind::Usage,
+        format!(
+            "--format {} cannot show `{}`: the {} reporter does not render {kind} reports; nothing was done",
+            plugin.name,
+            commands::name(command),
+            plugin.name,
+        ),
+    )
+    .with_hint(hint))
 }
 
-/// Adds "(set in …)" to an error about a configured value.
-fn with_origin(e: Error, cfg: &Layered, key: &str) -> Error {
-    let src = cfg.source(key);
-    let msg = format!("{} (from {src})", e.message());
-    let mut out = Error::new(e.kind(), msg);
-    if let Some(h) = e.hint() {
-        out = out.with_hint(h.to_owned());
+/// Warnings and notes on stderr unless quiet; progress while walking.
+struct CliObserver {
+    verbose: bool,
+    progress: RefCell<Option<ProgressDisplay>>,
+}
+
+impl Observer for CliObserver {
+    fn warning(&self, message: &str) {
+        if self.verbose {
+            let _ = writeln!(io::stderr(), "disktracker: warning: {message}");
+        }
     }
-    out
+
+    fn note(&self, message: &str) {
+        if self.verbose {
+            let _ = writeln!(io::stderr(), "disktracker: {message}");
+        }
+    }
+
+    fn walk_started(&self, progress: &Arc<ScanProgress>) {
+        *self.progress.borrow_mut() = ProgressDisplay::start(progress.clone(), self.verbose);
+    }
+
+    fn walk_finished(&self) {
+        self.progress.borrow_mut().take();
+    }
 }
 
 fn flag_overrides(cli: &Cli) -> Vec<(&'static str, Value)> {
     let mut flags: Vec<(&'static str, Value)> = Vec::new();
     let s = |v: &str| Value::String(v.to_owned());
+    let int = |n: u64| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
     if let Some(db) = &cli.db {
         flags.push(("db", Value::String(db.to_string_lossy().into_owned())));
     }
@@ -230,10 +270,7 @@ fn flag_overrides(cli: &Cli) -> Vec<(&'static str, Value)> {
         flags.push(("format", s(f)));
     }
     if let Some(t) = cli.threads {
-        flags.push((
-            "scan.threads",
-            Value::Integer(t.min(i64::MAX as u64) as i64),
-        ));
+        flags.push(("scan.threads", int(t)));
     }
     if let Some(q) = pair(cli.quiet, cli.no_quiet) {
         flags.push(("quiet", Value::Boolean(q)));
@@ -251,13 +288,10 @@ fn flag_overrides(cli: &Cli) -> Vec<(&'static str, Value)> {
         Command::Show(a) => listing_flags(&a.listing, &mut flags),
         Command::Diff(a) => {
             if let Some(n) = a.top {
-                flags.push(("diff.top", Value::Integer(n.min(i64::MAX as u64) as i64)));
+                flags.push(("diff.top", int(n)));
             }
             if let Some(n) = a.min_delta {
-                flags.push((
-                    "diff.min_delta",
-                    Value::Integer(n.min(i64::MAX as u64) as i64),
-                ));
+                flags.push(("diff.min_delta", int(n)));
             }
         }
         Command::Explain(a) => {
@@ -271,7 +305,7 @@ fn flag_overrides(cli: &Cli) -> Vec<(&'static str, Value)> {
 }
 
 fn listing_flags(l: &args::ListingArgs, flags: &mut Vec<(&'static str, Value)>) {
-    let int = |n: u64| Value::Integer(n.min(i64::MAX as u64) as i64);
+    let int = |n: u64| Value::Integer(i64::try_from(n).unwrap_or(i64::MAX));
     if let Some(n) = l.top {
         flags.push(("report.top", int(n)));
     }
@@ -302,22 +336,5 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         cancel.cancel();
     });
-    match &cli.command {
-        Command::Scan(a) => commands::scan::run(&app, a),
-        Command::Snapshots(a) => commands::snapshots::run(&app, a),
-        Command::Show(a) => commands::show::run(&app, a),
-        Command::Diff(a) => commands::diff::run(&app, a),
-        Command::Explain(a) => commands::diff::explain(&app, a),
-        Command::Size(a) => commands::size::run(&app, a),
-        Command::Plugins => app.emit(Report::Plugins(&registry::all_plugins()?)),
-        Command::Config => commands::config::run(&app),
-    }
-}
-
-/// Makes a user-given path absolute: canonical when it exists, else joined to the cwd.
-pub(crate) fn absolute(p: &Path) -> Result<PathBuf> {
-    if let Ok(c) = std::fs::canonicalize(p) {
-        return Ok(c);
-    }
-    std::path::absolute(p).map_err(|e| Error::io("cannot resolve path", p, e))
+    commands::run(&app, &cli.command)
 }

@@ -3,11 +3,8 @@
 
 use std::cmp::Ordering;
 
-use disktracker::path::{escape_bytes, is_within};
-use disktracker::{
-    DiffEntry, DirRecord, Error, ErrorKind, Result, SizeKind, SnapshotId, SnapshotInfo,
-    SnapshotStore,
-};
+use disktracker::path::is_within;
+use disktracker::{DiffEntry, DirRecord, Result, SizeKind, SnapshotId, SnapshotStore};
 
 /// One directory of one side of a merge.
 #[derive(Clone, Copy, Debug)]
@@ -117,36 +114,6 @@ fn added(rb: SizeRow<'_>) -> DiffEntry {
 /// `a` and `b`, both in bytewise path order; the result is in path order.
 pub fn merge_trees(a: &[DirRecord], b: &[DirRecord]) -> Vec<DiffEntry> {
     merge_rows(a.iter().map(SizeRow::from), b.iter().map(SizeRow::from)).changed
-}
-
-/// Looks up two snapshots and refuses a pair of different roots.
-pub fn snapshot_pair(
-    store: &dyn SnapshotStore,
-    a: SnapshotId,
-    b: SnapshotId,
-) -> Result<(SnapshotInfo, SnapshotInfo)> {
-    let get = |id| {
-        store.snapshot(id)?.ok_or_else(|| {
-            Error::new(
-                ErrorKind::NotFound,
-                format!("no snapshot {id} in {}", store.location()),
-            )
-            .with_hint("`disktracker snapshots` lists them")
-        })
-    };
-    let (sa, sb) = (get(a)?, get(b)?);
-    if sa.meta.root != sb.meta.root {
-        return Err(Error::new(
-            ErrorKind::Usage,
-            format!(
-                "snapshots {a} and {b} are of different roots ({} and {})",
-                escape_bytes(&sa.meta.root),
-                escape_bytes(&sb.meta.root)
-            ),
-        )
-        .with_hint("compare two snapshots of the same directory"));
-    }
-    Ok((sa, sb))
 }
 
 /// Every changed directory between `a` and `b`, in path order: from the

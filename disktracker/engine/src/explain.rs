@@ -20,20 +20,38 @@ pub fn explain(
     threshold_pct: f64,
     kind: SizeKind,
 ) -> Result<ExplainNode> {
-    let load = |id| -> Result<BTreeMap<Vec<u8>, DirRecord>> {
-        Ok(store
-            .read_tree(id, Some(path))?
-            .into_iter()
-            .map(|r| (r.path.clone(), r))
-            .collect())
-    };
-    let (ta, tb) = (load(a)?, load(b)?);
-    if !ta.contains_key(path) && !tb.contains_key(path) {
-        return Err(Error::new(
+    let (ta, tb) = (
+        store.read_tree(a, Some(path))?,
+        store.read_tree(b, Some(path))?,
+    );
+    explain_records(ta, tb, path, threshold_pct, kind).ok_or_else(|| {
+        Error::new(
             ErrorKind::NotFound,
             format!("{} is in neither snapshot {a} nor {b}", escape_bytes(path)),
         )
-        .with_hint("give a directory inside the scanned root"));
+        .with_hint("give a directory inside the scanned root")
+    })
+}
+
+/// Explains `path`'s change from the directories of two snapshots (any
+/// order; directories outside `path` are ignored). `None` when `path` is in
+/// neither.
+pub fn explain_records(
+    a: impl IntoIterator<Item = DirRecord>,
+    b: impl IntoIterator<Item = DirRecord>,
+    path: &[u8],
+    threshold_pct: f64,
+    kind: SizeKind,
+) -> Option<ExplainNode> {
+    let load = |rows: &mut dyn Iterator<Item = DirRecord>| -> BTreeMap<Vec<u8>, DirRecord> {
+        rows.filter(|r| is_within(&r.path, path))
+            .map(|r| (r.path.clone(), r))
+            .collect()
+    };
+    let ta = load(&mut a.into_iter());
+    let tb = load(&mut b.into_iter());
+    if !ta.contains_key(path) && !tb.contains_key(path) {
+        return None;
     }
     let ctx = Ctx {
         ta: &ta,
@@ -41,7 +59,7 @@ pub fn explain(
         threshold: threshold_pct / 100.0,
         kind,
     };
-    Ok(ctx.node(path, None))
+    Some(ctx.node(path, None))
 }
 
 struct Ctx<'a> {
@@ -145,3 +163,6 @@ impl Ctx<'_> {
         node
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,18 +1,30 @@
-//! Store-agnostic DiskTracker logic over the plugin traits: scan orchestration,
-//! aggregation with the hard-link first-path rule, top directories.
+//! Store-agnostic DiskTracker logic over the plugin traits, behind one
+//! facade, [`Tracker`]: opening the store and the live index, scanning and
+//! storing (aggregation with the hard-link first-path rule, retention),
+//! choosing snapshots, diff and explain, and keeping the index trustworthy.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 pub mod diff;
 pub mod explain;
+pub mod hooks;
 pub mod live;
+pub mod location;
 pub mod retention;
 pub mod scan;
+pub mod select;
+#[cfg(test)]
+mod synthetic;
 pub mod top;
+pub mod tracker;
 pub mod tree;
 
-pub use diff::{DiffFilter, changed_dirs, merge_trees, select, snapshot_pair};
-pub use explain::explain;
-pub use scan::{ScanOutcome, resolve_root, run_scan};
+pub use diff::{DiffFilter, changed_dirs, merge_trees, select};
+pub use explain::{explain, explain_records};
+pub use scan::{ScanOutcome, ScanRetention, resolve_root, run_scan};
 pub use top::top_dirs;
+pub use tracker::{
+    DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, Silent, Tracker,
+    TrackerConfig, plugins, unanswered,
+};
 pub use tree::ScanTree;

@@ -6,12 +6,12 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use disktracker::path::escape_path;
 use disktracker::report::ChangeSummary;
 use disktracker::{
-    Error, ErrorKind, Result, SnapshotInfo, SnapshotMeta, SnapshotStore, WalkContext, WalkOptions,
-    Walker,
+    Error, ErrorKind, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotQuery, SnapshotStore,
+    WalkContext, WalkOptions, Walker,
 };
 
 use crate::diff::{SizeRow, StreamMerge};
-
+use crate::retention::{self, Retention};
 use crate::tree::ScanTree;
 
 /// What a finished scan produced.
@@ -25,6 +25,24 @@ pub struct ScanOutcome {
     pub tree: ScanTree,
     /// Wall time of walk, aggregation and storage.
     pub elapsed: std::time::Duration,
+    /// Snapshots of the same root that retention deleted with this one.
+    pub pruned: Vec<SnapshotId>,
+}
+
+/// Retention applied with every scan, to the scanned root's snapshots only.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ScanRetention {
+    /// Keep the newest N snapshots of the root (the new one included); `None` keeps all.
+    pub keep: Option<usize>,
+    /// Delete snapshots of the root older than this; `None` keeps all.
+    pub max_age: Option<std::time::Duration>,
+}
+
+impl ScanRetention {
+    /// Whether any rule is set.
+    pub fn is_active(&self) -> bool {
+        self.keep.is_some() || self.max_age.is_some()
+    }
 }
 
 /// Turns a user-given root into the absolute, symlink-free directory to scan.
@@ -52,7 +70,7 @@ pub fn resolve_root(root: &Path) -> Result<PathBuf> {
     Ok(abs)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_millis() as i64)
@@ -67,8 +85,9 @@ fn host_name() -> String {
 
 /// Walks `root` (as returned by [`resolve_root`]: absolute, canonical, a
 /// directory) with `walker`, aggregates, and stores the snapshot in one
-/// transaction. Cancellation (through `ctx.cancel`) before the commit stores
-/// nothing.
+/// transaction, together with the deletions `retention` asks for (so a crash
+/// can never leave the new snapshot without them). Cancellation (through
+/// `ctx.cancel`) before the commit stores nothing.
 ///
 /// A warm rescan — the root has a previous snapshot — re-stats everything
 /// (a file can grow in place without changing its directory's mtime, so
@@ -83,16 +102,19 @@ pub fn run_scan(
     root: &Path,
     opts: &WalkOptions,
     ctx: &WalkContext,
+    retention: ScanRetention,
 ) -> Result<ScanOutcome> {
     let start = Instant::now();
     let started_at_ms = now_ms();
     let root_bytes = disktracker::path::path_bytes(root);
-    let previous_id = store
-        .snapshots()?
-        .iter()
-        .rev()
-        .find(|s| s.meta.root == root_bytes)
-        .map(|s| s.id);
+    // One query: the root's history, newest first (only the newest unless
+    // retention needs the rest).
+    let mut query = SnapshotQuery::of_root(root_bytes);
+    if !retention.is_active() {
+        query = query.limit(1);
+    }
+    let history = store.find_snapshots(&query)?;
+    let previous_id = history.first().map(|s| s.id);
     let out = walker.walk(root, opts, ctx)?;
     if ctx.cancel.is_cancelled() {
         return Err(Error::cancelled());
@@ -142,19 +164,29 @@ pub fn run_scan(
     if ctx.cancel.is_cancelled() {
         return Err(Error::cancelled());
     }
+    let pruned = retention_plan(&history, &meta, retention);
     let id = {
         let mut w = store.begin_snapshot(&meta)?;
+        crate::hooks::step("snapshot-begin");
         for (n, &id) in order.iter().enumerate() {
             if n % 4096 == 0 && ctx.cancel.is_cancelled() {
                 return Err(Error::cancelled());
             }
             w.write_dir(tree.path(id), tree.depth(id), tree.stats(id))?;
         }
+        if !pruned.is_empty() {
+            w.delete_with(&pruned)?;
+        }
         if ctx.cancel.is_cancelled() {
             return Err(Error::cancelled());
         }
+        crate::hooks::step("snapshot-rows-written");
         w.commit()?
     };
+    crate::hooks::step("snapshot-committed");
+    if !pruned.is_empty() {
+        store.reclaim_space()?;
+    }
     let since = merged.map(|(prev_id, (prev_bytes, prev_apparent), m)| {
         // Best effort: `diff` recomputes what is not cached.
         let _ = store.store_diff(prev_id, id, &m.changed);
@@ -176,5 +208,36 @@ pub fn run_scan(
         since,
         tree,
         elapsed: start.elapsed(),
+        pruned,
     })
+}
+
+/// The snapshots of the root (`history`, newest first) that `retention`
+/// deletes once the snapshot described by `meta` is stored. The new snapshot
+/// counts toward `keep` and is never deleted itself.
+fn retention_plan(
+    history: &[SnapshotInfo],
+    meta: &SnapshotMeta,
+    retention: ScanRetention,
+) -> Vec<SnapshotId> {
+    if !retention.is_active() {
+        return Vec::new();
+    }
+    const NEW: SnapshotId = SnapshotId::MAX;
+    let mut snaps = history.to_vec();
+    snaps.push(SnapshotInfo {
+        id: NEW,
+        meta: meta.clone(),
+    });
+    let policy = Retention {
+        keep: retention.keep,
+        older_than_ms: retention.max_age.map(|d| {
+            meta.finished_at_ms
+                .saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        }),
+        root: Some(&meta.root),
+    };
+    let mut ids = retention::plan(&snaps, &policy);
+    ids.retain(|&id| id != NEW);
+    ids
 }

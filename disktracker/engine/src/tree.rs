@@ -243,3 +243,6 @@ impl ScanTree {
         ids.into_iter().take(n).map(|i| self.record(i)).collect()
     }
 }
+
+#[cfg(test)]
+mod tests;

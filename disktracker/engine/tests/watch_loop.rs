@@ -114,6 +114,7 @@ impl WatchHost for Host {
             root,
             &WalkOptions::with_threads(2),
             &WalkContext::default(),
+            disktracker_engine::ScanRetention::default(),
         )?;
         Ok(out.snapshot.id)
     }

@@ -1,0 +1,123 @@
+//! Each command: arguments to one [`Tracker`] call, its result to one report.
+
+use std::path::PathBuf;
+
+use disktracker::report::ConfigLine;
+use disktracker::{Report, ReportKind, Result};
+use disktracker_engine::{DiffOptions, Listing, Prune, unanswered};
+
+use crate::App;
+use crate::args::{Command, SnapshotsAction};
+
+/// The kind of report `command` prints: checked against the reporter
+/// before anything runs.
+pub fn report_kind(command: &Command) -> ReportKind {
+    match command {
+        Command::Scan(_) => ReportKind::Scan,
+        Command::Snapshots(a) => match a.action {
+            None | Some(SnapshotsAction::List) => ReportKind::Snapshots,
+            Some(SnapshotsAction::Delete { .. } | SnapshotsAction::Prune(_)) => ReportKind::Deleted,
+        },
+        Command::Show(_) => ReportKind::Top,
+        Command::Diff(_) => ReportKind::Diff,
+        Command::Explain(_) => ReportKind::Explain,
+        Command::Size(_) => ReportKind::Sizes,
+        Command::Plugins => ReportKind::Plugins,
+        Command::Config => ReportKind::Config,
+    }
+}
+
+/// The command's name as typed, for messages.
+pub fn name(command: &Command) -> &'static str {
+    match command {
+        Command::Scan(_) => "scan",
+        Command::Snapshots(a) => match a.action {
+            None | Some(SnapshotsAction::List) => "snapshots",
+            Some(SnapshotsAction::Delete { .. }) => "snapshots delete",
+            Some(SnapshotsAction::Prune(_)) => "snapshots prune",
+        },
+        Command::Show(_) => "show",
+        Command::Diff(_) => "diff",
+        Command::Explain(_) => "explain",
+        Command::Size(_) => "size",
+        Command::Plugins => "plugins",
+        Command::Config => "config",
+    }
+}
+
+fn listing(app: &App) -> Listing {
+    // The flags are already layered into the configuration.
+    let r = &app.cfg.config.report;
+    Listing {
+        depth: u32::try_from(r.depth).unwrap_or(u32::MAX),
+        top: usize::try_from(r.top).unwrap_or(usize::MAX),
+        kind: app.render.size_kind,
+    }
+}
+
+/// Runs `command`.
+pub fn run(app: &App, command: &Command) -> Result<()> {
+    match command {
+        Command::Scan(a) => {
+            let root = a.root.clone().unwrap_or_else(|| PathBuf::from("."));
+            let report = app.tracker()?.scan(&root, &a.exclude, listing(app))?;
+            app.emit(Report::Scan(&report))
+        }
+        Command::Snapshots(a) => match a.action.as_ref().unwrap_or(&SnapshotsAction::List) {
+            SnapshotsAction::List => app.emit(Report::Snapshots(&app.tracker()?.snapshots()?)),
+            SnapshotsAction::Delete { ids } => {
+                app.emit(Report::Deleted(&app.tracker()?.delete(ids)?))
+            }
+            SnapshotsAction::Prune(p) => {
+                let prune = Prune {
+                    keep: p.keep.map(|k| usize::try_from(k).unwrap_or(usize::MAX)),
+                    older_than: p.older_than,
+                    root: p.root.clone(),
+                    dry_run: p.dry_run,
+                };
+                app.emit(Report::Deleted(&app.tracker()?.prune(&prune)?))
+            }
+        },
+        Command::Show(a) => {
+            let report = app
+                .tracker()?
+                .show(a.snapshot, a.path.as_deref(), listing(app))?;
+            app.emit(Report::Top(&report))
+        }
+        Command::Diff(a) => {
+            let c = &app.cfg.config.diff;
+            let opts = DiffOptions {
+                top: usize::try_from(c.top).unwrap_or(usize::MAX),
+                min_delta: c.min_delta,
+                kind: app.render.size_kind,
+            };
+            let report = app.tracker()?.diff(a.a, a.b, a.path.as_deref(), opts)?;
+            app.emit(Report::Diff(&report))
+        }
+        Command::Explain(a) => {
+            let report = app.tracker()?.explain(
+                &a.path,
+                a.from,
+                a.to,
+                app.cfg.config.explain.threshold,
+                app.render.size_kind,
+            )?;
+            app.emit(Report::Explain(&report))
+        }
+        Command::Size(a) => {
+            let report = app.tracker()?.size(&a.paths)?;
+            app.emit(Report::Sizes(&report))?;
+            unanswered(&report).map_or(Ok(()), Err)
+        }
+        Command::Plugins => app.emit(Report::Plugins(&disktracker_engine::plugins()?)),
+        Command::Config => {
+            let lines: Vec<ConfigLine> = app
+                .cfg
+                .lines()
+                .into_iter()
+                .map(|(key, value, source)| ConfigLine::new(key, value, source))
+                .collect();
+            app.emit(Report::Config(&lines))
+        }
+    }
+}

@@ -1,0 +1,845 @@
+//! The engine facade: [`Tracker`] owns the store and the live index of one
+//! database and answers every command with typed report data.
+//!
+//! The command line maps its arguments and configuration to a
+//! [`TrackerConfig`], calls one method, and renders what comes back. Every
+//! decision — which plugin, where the files are, which snapshot, whether the
+//! index can be trusted, when to rebuild it, what retention deletes — is
+//! made here.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
+use disktracker::registry::{self, IndexPlugin, Plugin, PluginInfo, Registry, StorePlugin};
+use disktracker::report::{
+    DeletedReport, DiffReport, ExplainReport, IssueLine, ScanReport, SizeAnswer, SizeReport,
+    SizeStatus, TopReport,
+};
+use disktracker::{
+    CancelToken, Error, ErrorKind, IndexOptions, LiveIndex, PluginSettings, ReadAdvice, Result,
+    ScanProgress, SizeKind, SnapshotId, SnapshotInfo, SnapshotQuery, SnapshotStore, StoreLocation,
+    StoreOptions, WalkContext, WalkOptions,
+};
+use disktracker_walker_support::Exclude;
+
+use crate::diff::{DiffFilter, changed_dirs, select as select_rows};
+use crate::location::{self, Placement};
+use crate::retention::{self, Retention};
+use crate::scan::{ScanOutcome, ScanRetention, now_ms, resolve_root, run_scan};
+use crate::select;
+use crate::top::top_dirs;
+
+/// More scan threads than this is surely a typo.
+pub const MAX_THREADS: u64 = 1024;
+/// Problems listed in a scan report (all are counted).
+const ISSUES_SHOWN: usize = 10;
+/// The origin of a value nobody set.
+pub const DEFAULT_ORIGIN: &str = "default";
+
+/// Where the engine's warnings, notes and scan progress go.
+pub trait Observer {
+    /// Something the user should know that did not stop the command.
+    fn warning(&self, message: &str);
+    /// Something that happened on the way (a rebuilt index, retention).
+    fn note(&self, message: &str);
+    /// A walk starts; `progress` is bumped by the walker until it ends.
+    fn walk_started(&self, progress: &Arc<ScanProgress>) {
+        let _ = progress;
+    }
+    /// The walk started last has ended.
+    fn walk_finished(&self) {}
+}
+
+/// An [`Observer`] that drops everything.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Silent;
+
+impl Observer for Silent {
+    fn warning(&self, _: &str) {}
+    fn note(&self, _: &str) {}
+}
+
+/// A plugin chosen by name, where the name came from, and its settings.
+#[derive(Clone, Debug)]
+pub struct PluginChoice {
+    /// The registered name.
+    pub name: String,
+    /// Where the choice came from (`default`, a file, `env NAME`, `flag`),
+    /// named in errors.
+    pub origin: String,
+    /// Its effective `[plugins.NAME]` settings; `None` takes the defaults
+    /// the plugin declares.
+    pub settings: Option<PluginSettings>,
+}
+
+impl PluginChoice {
+    /// The plugin `name`, chosen by default, with its default settings.
+    pub fn new(name: impl Into<String>) -> Self {
+        PluginChoice {
+            name: name.into(),
+            origin: DEFAULT_ORIGIN.to_owned(),
+            settings: None,
+        }
+    }
+
+    /// Says where the choice came from.
+    pub fn origin(mut self, origin: impl Into<String>) -> Self {
+        self.origin = origin.into();
+        self
+    }
+
+    /// Sets its effective settings.
+    pub fn settings(mut self, settings: PluginSettings) -> Self {
+        self.settings = Some(settings);
+        self
+    }
+
+    /// Whether nobody chose it (the built-in default).
+    pub fn is_default(&self) -> bool {
+        self.origin == DEFAULT_ORIGIN
+    }
+
+    fn resolve<T: Plugin>(&self, registry: &Registry<T>) -> Result<&'static T> {
+        registry
+            .get(&self.name)
+            .map_err(|e| with_origin(e, &self.origin))
+    }
+
+    fn settings_for<T: Plugin>(&self, plugin: &T) -> Result<PluginSettings> {
+        match &self.settings {
+            Some(s) => Ok(s.clone()),
+            None => plugin.default_settings(),
+        }
+    }
+}
+
+/// Adds "(from ORIGIN)" to an error about a configured value.
+pub fn with_origin(e: Error, origin: &str) -> Error {
+    let mut out = Error::new(e.kind(), format!("{} (from {origin})", e.message()));
+    if let Some(h) = e.hint() {
+        out = out.with_hint(h.to_owned());
+    }
+    out
+}
+
+/// The live index: which plugin, and how to read it.
+#[derive(Clone, Debug)]
+pub struct IndexConfig {
+    /// The index plugin.
+    pub plugin: PluginChoice,
+    /// Kernel read advice.
+    pub advice: ReadAdvice,
+    /// Fault the whole file in at open.
+    pub preload: bool,
+    /// Let a long-running reader build an in-memory lookup table.
+    pub probe_table: bool,
+}
+
+impl IndexConfig {
+    /// The index plugin `plugin` with [`IndexOptions::new`]'s reading defaults.
+    pub fn new(plugin: PluginChoice) -> Self {
+        let o = IndexOptions::new(PathBuf::new());
+        IndexConfig {
+            plugin,
+            advice: o.advice,
+            preload: o.preload,
+            probe_table: o.probe_table,
+        }
+    }
+}
+
+/// How to scan.
+#[derive(Clone, Debug, Default)]
+pub struct ScanConfig {
+    /// Worker threads; 0 = one per core; at most [`MAX_THREADS`].
+    pub threads: u64,
+    /// Where `threads` came from, named in errors.
+    pub threads_origin: String,
+    /// Stay on the root's file system.
+    pub one_file_system: bool,
+    /// Exclude globs (checked before anything is opened).
+    pub exclude: Vec<String>,
+    /// Applied to the scanned root with every scan, in the snapshot's transaction.
+    pub retention: ScanRetention,
+}
+
+/// Everything a [`Tracker`] is opened with.
+#[derive(Clone, Debug)]
+pub struct TrackerConfig {
+    /// The database: a file path (`~` already expanded) or a `scheme://` URL.
+    pub db: String,
+    /// The default state directory (`~/.disktracker`), where a server
+    /// store's live index lives.
+    pub state_dir: Option<PathBuf>,
+    /// The snapshot store.
+    pub store: PluginChoice,
+    /// The walker.
+    pub walker: PluginChoice,
+    /// The live index.
+    pub index: IndexConfig,
+    /// How to scan.
+    pub scan: ScanConfig,
+}
+
+impl TrackerConfig {
+    /// A database `db` with these plugins, scanning with one thread per
+    /// core, nothing excluded, no retention.
+    pub fn new(
+        db: impl Into<String>,
+        store: PluginChoice,
+        walker: PluginChoice,
+        index: PluginChoice,
+    ) -> Self {
+        TrackerConfig {
+            db: db.into(),
+            state_dir: None,
+            store,
+            walker,
+            index: IndexConfig::new(index),
+            scan: ScanConfig {
+                threads_origin: DEFAULT_ORIGIN.to_owned(),
+                ..ScanConfig::default()
+            },
+        }
+    }
+}
+
+/// How many rows and levels a listing (`scan`, `show`) shows, and by which size.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Listing {
+    /// Levels below the root (or the path) considered.
+    pub depth: u32,
+    /// Rows listed at most.
+    pub top: usize,
+    /// The size ranked by.
+    pub kind: SizeKind,
+}
+
+/// Which changed directories `diff` lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DiffOptions {
+    /// Rows listed at most.
+    pub top: usize,
+    /// Changes smaller than this many bytes are hidden.
+    pub min_delta: u64,
+    /// The size compared.
+    pub kind: SizeKind,
+}
+
+/// What `snapshots prune` deletes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Prune {
+    /// Keep the newest N snapshots of each root.
+    pub keep: Option<usize>,
+    /// Delete snapshots older than this.
+    pub older_than: Option<std::time::Duration>,
+    /// Only snapshots of this directory or of directories below it.
+    pub root: Option<PathBuf>,
+    /// Only say what would be deleted.
+    pub dry_run: bool,
+}
+
+/// Whether a command only reads the store or may change it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+struct OpenStore {
+    store: Box<dyn SnapshotStore>,
+    writable: bool,
+}
+
+/// The store, opened on first use.
+struct StoreHandle {
+    place: Placement,
+    choice: PluginChoice,
+    open: Option<OpenStore>,
+}
+
+impl StoreHandle {
+    /// The open store, opened (or reopened writable) as `access` needs. A
+    /// read of a file store that does not exist is [`ErrorKind::NotFound`];
+    /// a write creates it (and, for a file, its directory 0700).
+    fn get(&mut self, access: Access) -> Result<&mut Box<dyn SnapshotStore>> {
+        let reuse = self
+            .open
+            .as_ref()
+            .is_some_and(|o| o.writable || access == Access::Read);
+        if !reuse {
+            // Drop a read-only handle before opening a writable one.
+            self.open = None;
+            let plugin = self.place.plugin;
+            let writable = access == Access::Write;
+            if let StoreLocation::File(path) = &self.place.store {
+                if writable {
+                    location::create_state_dir(path)?;
+                } else if !path.exists() {
+                    return Err(Error::new(
+                        ErrorKind::NotFound,
+                        format!("no {} database at {}", plugin.name, escape_path(path)),
+                    )
+                    .with_hint("run `disktracker scan DIR` first, or pass --db/--backend"));
+                }
+            }
+            let opts = match &self.place.store {
+                StoreLocation::File(p) => StoreOptions::file(p.clone()),
+                StoreLocation::Url(u) => StoreOptions::url(u.clone()),
+            }
+            .read_only(!writable)
+            .with_settings(self.choice.settings_for(plugin)?);
+            let store = (plugin.open)(&opts)?;
+            self.open = Some(OpenStore { store, writable });
+        }
+        match &mut self.open {
+            Some(o) => Ok(&mut o.store),
+            None => Err(Error::new(ErrorKind::Plugin, "store handle lost")),
+        }
+    }
+}
+
+/// One database, its live index, and every command over them.
+pub struct Tracker {
+    cfg: TrackerConfig,
+    store: StoreHandle,
+    observer: Box<dyn Observer>,
+    cancel: CancelToken,
+}
+
+impl std::fmt::Debug for Tracker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tracker")
+            .field("store", &self.store.place.store)
+            .field("index", &self.store.place.index)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Tracker {
+    /// Chooses the store plugin and places the store and its index. Nothing
+    /// is opened or created until a command needs it.
+    pub fn new(
+        cfg: TrackerConfig,
+        observer: Box<dyn Observer>,
+        cancel: CancelToken,
+    ) -> Result<Tracker> {
+        let plugin = cfg.store.resolve(registry::stores()?)?;
+        let place = location::place(
+            &cfg.db,
+            plugin,
+            !cfg.store.is_default(),
+            cfg.state_dir.as_deref(),
+        )?;
+        Ok(Tracker {
+            store: StoreHandle {
+                place,
+                choice: cfg.store.clone(),
+                open: None,
+            },
+            cfg,
+            observer,
+            cancel,
+        })
+    }
+
+    /// Where the store is.
+    pub fn location(&self) -> &StoreLocation {
+        &self.store.place.store
+    }
+
+    /// The store plugin serving it.
+    pub fn store_plugin(&self) -> &'static StorePlugin {
+        self.store.place.plugin
+    }
+
+    /// The live index file.
+    pub fn index_path(&self) -> &Path {
+        &self.store.place.index
+    }
+
+    // ---- commands ------------------------------------------------------
+
+    /// Scans `root` (plus `extra_excludes`), stores the snapshot with
+    /// retention applied in the same transaction, writes the live index, and
+    /// reports the largest directories.
+    pub fn scan(
+        &mut self,
+        root: &Path,
+        extra_excludes: &[String],
+        listing: Listing,
+    ) -> Result<ScanReport> {
+        let outcome = self.scan_and_store(root, extra_excludes)?;
+        let tree = &outcome.tree;
+        let errors = outcome.snapshot.meta.error_count;
+        if errors > 0 {
+            let first = tree
+                .issues()
+                .first()
+                .map(|i| {
+                    format!(
+                        " (first: {} {}: {})",
+                        i.op,
+                        escape_bytes(&i.path),
+                        i.message
+                    )
+                })
+                .unwrap_or_default();
+            self.observer.warning(&format!(
+                "{errors} entries could not be read and were not counted{first}"
+            ));
+        }
+        let issues = tree
+            .issues()
+            .iter()
+            .take(ISSUES_SHOWN)
+            .map(|i| IssueLine::new(i.path.clone(), i.op, i.message.clone()))
+            .collect();
+        let top = tree.top(listing.depth, listing.top, listing.kind);
+        Ok(ScanReport::new(
+            outcome.snapshot,
+            u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
+            top,
+            issues,
+            outcome.since,
+        ))
+    }
+
+    /// Every snapshot, oldest first. A database that does not exist yet
+    /// holds no snapshots (with a note saying so).
+    pub fn snapshots(&mut self) -> Result<Vec<SnapshotInfo>> {
+        match self.store.get(Access::Read) {
+            Ok(store) => store.snapshots(),
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.observer.note(&e.to_string());
+                Ok(Vec::new())
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The largest directories of a snapshot (default: the newest covering
+    /// `path`, or the newest) under `path` (default: its root).
+    pub fn show(
+        &mut self,
+        snapshot: Option<SnapshotId>,
+        path: Option<&Path>,
+        listing: Listing,
+    ) -> Result<TopReport> {
+        let path = path.map(absolute).transpose()?;
+        let path = path.as_deref().map(path_bytes);
+        let store = self.store.get(Access::Read)?;
+        let snap = match snapshot {
+            Some(id) => select::by_id(&**store, id)?,
+            None => select::newest_covering(&**store, path)?,
+        };
+        let under_path = path.unwrap_or(&snap.meta.root);
+        let id = snap.id;
+        let under = store.dir(id, under_path)?.ok_or_else(|| {
+            Error::new(
+                ErrorKind::NotFound,
+                format!(
+                    "{} is not a directory of snapshot {id} (root {})",
+                    escape_bytes(under_path),
+                    escape_bytes(&snap.meta.root)
+                ),
+            )
+        })?;
+        let mut rows = Vec::new();
+        store.visit_tree(id, Some(under_path), &mut |r| {
+            if r.depth > under.depth && r.depth - under.depth <= listing.depth {
+                rows.push(r.clone());
+            }
+            true
+        })?;
+        let rows = top_dirs(&rows, &under, listing.depth, listing.top, listing.kind);
+        Ok(TopReport::new(snap, under, rows))
+    }
+
+    /// Per-directory changes between two snapshots of one root (see
+    /// [`select::compared`] for the defaults), under `path`.
+    pub fn diff(
+        &mut self,
+        a: Option<SnapshotId>,
+        b: Option<SnapshotId>,
+        path: Option<&Path>,
+        opts: DiffOptions,
+    ) -> Result<DiffReport> {
+        let path = path.map(absolute).transpose()?;
+        let path = path.as_deref().map(path_bytes);
+        // Writable so the computed diff can be cached; see changed_dirs.
+        let store = self.store.get(Access::Write)?;
+        let (a, b) = select::compared(&**store, a, b, path)?;
+        if let Some(p) = path {
+            check_inside(p, &a)?;
+        }
+        let all = changed_dirs(&mut **store, a.id, b.id)?;
+        let filter = DiffFilter {
+            under: path,
+            min_delta: opts.min_delta,
+            top: opts.top,
+            kind: opts.kind,
+        };
+        let (entries, changed) = select_rows(all, &filter);
+        let under = path.map_or_else(|| a.meta.root.clone(), <[u8]>::to_vec);
+        Ok(DiffReport::new(a, b, under, entries, changed))
+    }
+
+    /// Attributes `path`'s change between two snapshots to its contributors.
+    pub fn explain(
+        &mut self,
+        path: &Path,
+        from: Option<SnapshotId>,
+        to: Option<SnapshotId>,
+        threshold_pct: f64,
+        kind: SizeKind,
+    ) -> Result<ExplainReport> {
+        let path = absolute(path)?;
+        let path = path_bytes(&path);
+        let store = self.store.get(Access::Read)?;
+        let (a, b) = select::compared(&**store, from, to, Some(path))?;
+        check_inside(path, &a)?;
+        let root = crate::explain::explain(&**store, a.id, b.id, path, threshold_pct, kind)?;
+        Ok(ExplainReport::new(a, b, threshold_pct, root))
+    }
+
+    /// Deletes snapshots `ids` and everything derived from them: all or
+    /// nothing (an unknown id deletes none).
+    pub fn delete(&mut self, ids: &[SnapshotId]) -> Result<DeletedReport> {
+        let store = self.store.get(Access::Write)?;
+        for &id in ids {
+            if store.snapshot(id)?.is_none() {
+                return Err(select::unknown_snapshot(&**store, id));
+            }
+        }
+        let mut ids = ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        delete(&mut **store, &ids)?;
+        Ok(DeletedReport::new(ids, false))
+    }
+
+    /// Retention by hand, per root.
+    pub fn prune(&mut self, p: &Prune) -> Result<DeletedReport> {
+        let root = p.root.as_deref().map(absolute).transpose()?;
+        let access = if p.dry_run {
+            Access::Read
+        } else {
+            Access::Write
+        };
+        let store = self.store.get(access)?;
+        let policy = Retention {
+            keep: p.keep,
+            older_than_ms: p
+                .older_than
+                .map(|d| now_ms().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
+            root: root.as_deref().map(path_bytes),
+        };
+        // The plan needs every snapshot of every root it may touch: one query.
+        let ids = retention::plan(&store.find_snapshots(&SnapshotQuery::any())?, &policy);
+        if !p.dry_run {
+            delete(&mut **store, &ids)?;
+        }
+        Ok(DeletedReport::new(ids, p.dry_run))
+    }
+
+    /// Recursive sizes of `paths` (default: the current directory) from the
+    /// live index, rebuilding it when it is stale, missing or corrupt, and
+    /// scanning the first path when no snapshot covers it.
+    pub fn size(&mut self, paths: &[PathBuf]) -> Result<SizeReport> {
+        let paths: Vec<PathBuf> = if paths.is_empty() {
+            vec![absolute(Path::new("."))?]
+        } else {
+            paths.iter().map(|p| absolute(p)).collect::<Result<_>>()?
+        };
+        let (index, how) = self.open_index(&paths[0])?;
+        let root = index.root().map(<[u8]>::to_vec);
+        let answers = paths
+            .iter()
+            .map(|p| {
+                let path = path_bytes(p).to_vec();
+                let inside = root.as_deref().is_some_and(|r| is_within(&path, r));
+                let total_bytes = if inside { index.lookup(&path) } else { None };
+                let status = match (inside, total_bytes, how) {
+                    (false, ..) => SizeStatus::OutsideRoot,
+                    (true, None, _) => SizeStatus::NotIndexed,
+                    (true, Some(_), Recovery::Scanned) => SizeStatus::Scanned,
+                    (true, Some(_), _) => SizeStatus::Indexed,
+                };
+                SizeAnswer::new(path, total_bytes, status)
+            })
+            .collect();
+        Ok(SizeReport::new(
+            index.path().to_path_buf(),
+            root,
+            how == Recovery::RebuiltStale,
+            answers,
+        ))
+    }
+
+    // ---- scanning ------------------------------------------------------
+
+    /// Validates everything cheap (root, walker, threads, excludes, index
+    /// plugin) before touching the database, then walks, stores and indexes.
+    fn scan_and_store(&mut self, root: &Path, extra_excludes: &[String]) -> Result<ScanOutcome> {
+        let root = resolve_root(root)?;
+        let walker_plugin = self.cfg.walker.resolve(registry::walkers()?)?;
+        let sc = &self.cfg.scan;
+        if sc.threads > MAX_THREADS {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "{} threads requested (from {}); at most {MAX_THREADS}",
+                    sc.threads, sc.threads_origin
+                ),
+            ));
+        }
+        let threads = match sc.threads {
+            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            n => usize::try_from(n).unwrap_or(1),
+        };
+        let mut exclude = sc.exclude.clone();
+        exclude.extend(extra_excludes.iter().cloned());
+        Exclude::new(&exclude)?;
+        let mut opts = WalkOptions::with_threads(threads);
+        opts.one_file_system = sc.one_file_system;
+        opts.exclude = exclude;
+        let retention = sc.retention;
+        let index_plugin = self.cfg.index.plugin.resolve(registry::indexes()?)?;
+        let index_opts = self.index_options(index_plugin)?;
+        let walker = (walker_plugin.create)(&self.cfg.walker.settings_for(walker_plugin)?)?;
+
+        let ctx = WalkContext {
+            cancel: self.cancel.clone(),
+            progress: Arc::new(ScanProgress::default()),
+        };
+        let store = self.store.get(Access::Write)?;
+        self.observer.walk_started(&ctx.progress);
+        let outcome = run_scan(
+            &*walker,
+            walker_plugin.name,
+            &mut **store,
+            &root,
+            &opts,
+            &ctx,
+            retention,
+        );
+        self.observer.walk_finished();
+        let outcome = outcome?;
+        if !outcome.pruned.is_empty() {
+            self.observer.note(&format!(
+                "retention: deleted snapshots {:?}",
+                outcome.pruned
+            ));
+        }
+        // The snapshot is stored; the index is derived from it and can be
+        // rebuilt, so failing to write it is a warning, not a failed scan.
+        let tree = &outcome.tree;
+        let n = u32::try_from(tree.len()).unwrap_or(u32::MAX);
+        let mut entries = (0..n).map(|i| (tree.path(i), tree.stats(i).total_bytes));
+        match (index_plugin.create)(&index_opts, &mut entries) {
+            Ok(_) => crate::hooks::step("index-written"),
+            Err(e) => self.observer.warning(&format!(
+                "{e}; `disktracker size` will rebuild it from the snapshot"
+            )),
+        }
+        Ok(outcome)
+    }
+
+    // ---- the live index ------------------------------------------------
+
+    fn index_plugin(&self) -> Result<&'static IndexPlugin> {
+        self.cfg.index.plugin.resolve(registry::indexes()?)
+    }
+
+    fn index_options(&self, plugin: &IndexPlugin) -> Result<IndexOptions> {
+        let mut o = IndexOptions::new(&self.store.place.index);
+        o.advice = self.cfg.index.advice;
+        o.preload = self.cfg.index.preload;
+        o.probe_table = self.cfg.index.probe_table;
+        o.settings = self.cfg.index.plugin.settings_for(plugin)?;
+        Ok(o)
+    }
+
+    /// The index to answer `first` from, and how it came to be.
+    fn open_index(&mut self, first: &Path) -> Result<(Box<dyn LiveIndex>, Recovery)> {
+        let plugin = self.index_plugin()?;
+        let opts = self.index_options(plugin)?;
+        let plan = self.plan_index(plugin, &opts, first)?;
+        match plan {
+            IndexPlan::Use(index) => Ok((index, Recovery::AsIs)),
+            IndexPlan::Rebuild(snap, how) => {
+                let store = self.store.get(Access::Read)?;
+                let rows = store.read_tree(snap.id, None)?;
+                let mut entries = rows.iter().map(|r| (&r.path[..], r.stats.total_bytes));
+                Ok(((plugin.create)(&opts, &mut entries)?, how))
+            }
+            IndexPlan::Scan => {
+                // Nothing covers the path: scan it (which writes the index).
+                self.store.open = None;
+                self.scan_and_store(first, &[])?;
+                Ok(((plugin.open)(&opts)?, Recovery::Scanned))
+            }
+        }
+    }
+
+    /// Decides whether the index on disk can answer, or what to rebuild it
+    /// from. Staleness: every scan rewrites the index after its snapshot is
+    /// stored, so a newer snapshot of the index's root means it missed one.
+    fn plan_index(
+        &mut self,
+        plugin: &IndexPlugin,
+        opts: &IndexOptions,
+        first: &Path,
+    ) -> Result<IndexPlan> {
+        let opened = (plugin.open)(opts);
+        let store = match self.store.get(Access::Read) {
+            Ok(s) => Some(s),
+            Err(e) if e.kind() == ErrorKind::NotFound => None,
+            Err(e) => return Err(e),
+        };
+        match opened {
+            Ok(index) => {
+                let (Some(store), Some(root)) = (store, index.root().map(<[u8]>::to_vec)) else {
+                    return Ok(IndexPlan::Use(index));
+                };
+                let written_ms = std::fs::metadata(&opts.path)
+                    .and_then(|m| m.modified())
+                    .ok()
+                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                    .map_or(i64::MAX, |d| {
+                        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+                    });
+                match select::newest_of_root(&**store, &root)? {
+                    Some(snap)
+                        if snap.meta.finished_at_ms > written_ms.saturating_add(MTIME_SLACK_MS) =>
+                    {
+                        self.observer.note(&format!(
+                            "index {} is older than snapshot {} of {}; rebuilding it from that snapshot",
+                            escape_path(&opts.path),
+                            snap.id,
+                            escape_bytes(&root)
+                        ));
+                        Ok(IndexPlan::Rebuild(snap, Recovery::RebuiltStale))
+                    }
+                    _ => Ok(IndexPlan::Use(index)),
+                }
+            }
+            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Corrupt) => {
+                let first_bytes = path_bytes(first);
+                let covering = match store {
+                    Some(s) => s.latest(SnapshotQuery::covering(first_bytes))?,
+                    None => None,
+                };
+                if let Some(snap) = covering {
+                    self.observer.warning(&format!(
+                        "{e}; rebuilding it from snapshot {} of {}",
+                        snap.id,
+                        escape_bytes(&snap.meta.root)
+                    ));
+                    return Ok(IndexPlan::Rebuild(snap, Recovery::Rebuilt));
+                }
+                self.observer.warning(&format!(
+                    "{e}; no snapshot covers {}, scanning it now",
+                    escape_path(first)
+                ));
+                Ok(IndexPlan::Scan)
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Clock slack when comparing the index file's mtime with a snapshot's end.
+const MTIME_SLACK_MS: i64 = 1_000;
+
+/// How the index being answered from came to be.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Recovery {
+    /// Opened as it was.
+    AsIs,
+    /// Older than the newest snapshot of its root: rebuilt from that snapshot.
+    RebuiltStale,
+    /// Absent or unreadable: rebuilt from the newest snapshot covering the path.
+    Rebuilt,
+    /// Absent or unreadable and no snapshot covers the path: scanned now.
+    Scanned,
+}
+
+enum IndexPlan {
+    Use(Box<dyn LiveIndex>),
+    Rebuild(SnapshotInfo, Recovery),
+    Scan,
+}
+
+/// The error for the paths of a `size` report the index could not answer,
+/// if any (reported after the answers are shown).
+pub fn unanswered(report: &SizeReport) -> Option<Error> {
+    let n = report
+        .answers
+        .iter()
+        .filter(|a| a.total_bytes.is_none())
+        .count();
+    if n == 0 {
+        return None;
+    }
+    let root = report
+        .root
+        .as_deref()
+        .map_or_else(|| "nothing".into(), escape_bytes);
+    Some(
+        Error::new(
+            ErrorKind::NotFound,
+            format!(
+                "{n} of {} paths are not directories indexed under {root}",
+                report.answers.len()
+            ),
+        )
+        .with_hint("run `disktracker scan PATH` to index them"),
+    )
+}
+
+/// Every registered plugin of every kind, by kind then name.
+pub fn plugins() -> Result<Vec<PluginInfo>> {
+    registry::all_plugins()
+}
+
+fn check_inside(path: &[u8], snap: &SnapshotInfo) -> Result<()> {
+    if is_within(path, &snap.meta.root) {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::NotFound,
+        format!(
+            "{} is not inside the snapshots' root {}",
+            escape_bytes(path),
+            escape_bytes(&snap.meta.root)
+        ),
+    ))
+}
+
+fn delete(store: &mut dyn SnapshotStore, ids: &[SnapshotId]) -> Result<()> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let n = store.delete_snapshots(ids)?;
+    if n != ids.len() {
+        return Err(Error::new(
+            ErrorKind::Database,
+            format!(
+                "deleted {n} of {} snapshots; another process changed the database",
+                ids.len()
+            ),
+        ));
+    }
+    store.reclaim_space()
+}
+
+/// Makes a user-given path absolute: canonical when it exists, else joined to the cwd.
+pub fn absolute(p: &Path) -> Result<PathBuf> {
+    if let Ok(c) = std::fs::canonicalize(p) {
+        return Ok(c);
+    }
+    std::path::absolute(p).map_err(|e| Error::io("cannot resolve path", p, e))
+}
