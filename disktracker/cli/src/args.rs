@@ -64,6 +64,14 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Recursive disk usage of directories, from the live index.
     Size(SizeArgs),
+    /// Follow changes under ROOTs and keep the live index current, until Ctrl-C or SIGTERM.
+    Watch(WatchArgs),
+    /// Every root of the database: its watcher, state and pending changes.
+    Status,
+    /// Live changes under PATH from the event journal, newest first.
+    Log(LogArgs),
+    /// Fold the logged live changes into the store as new snapshots.
+    Reconcile(ReconcileArgs),
     /// List every registered plugin by kind.
     Plugins,
     /// Print the effective configuration and where each value came from.
@@ -194,4 +202,37 @@ pub struct SizeArgs {
     /// Directories to look up [default: the current directory].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+}
+
+/// `watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Directories to watch [default: `[watch] roots`, else the current directory].
+    #[arg(value_name = "ROOT")]
+    pub roots: Vec<PathBuf>,
+}
+
+/// `log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only changes in this directory or below it.
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// Only changes within this long ("10m", "1h", "2d").
+    #[arg(long, value_name = "DURATION", value_parser = disktracker::settings::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Hide changes smaller than SIZE ("4096", "10MiB").
+    #[arg(long, value_name = "SIZE", value_parser = disktracker::settings::parse_size)]
+    pub min_delta: Option<u64>,
+    /// At most N entries (the newest).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub limit: Option<usize>,
+}
+
+/// `reconcile`.
+#[derive(Debug, Args)]
+pub struct ReconcileArgs {
+    /// Roots to reconcile [default: every watched root].
+    #[arg(value_name = "ROOT")]
+    pub roots: Vec<PathBuf>,
 }

@@ -9,10 +9,10 @@ use disktracker_engine::{DiffOptions, Listing, Prune, unanswered};
 use crate::App;
 use crate::args::{Command, SnapshotsAction};
 
-/// The kind of report `command` prints: checked against the reporter
-/// before anything runs.
-pub fn report_kind(command: &Command) -> ReportKind {
-    match command {
+/// The kind of report `command` prints (none for `watch`, which logs to
+/// stderr): checked against the reporter before anything runs.
+pub fn report_kind(command: &Command) -> Option<ReportKind> {
+    Some(match command {
         Command::Scan(_) => ReportKind::Scan,
         Command::Snapshots(a) => match a.action {
             None | Some(SnapshotsAction::List) => ReportKind::Snapshots,
@@ -24,7 +24,11 @@ pub fn report_kind(command: &Command) -> ReportKind {
         Command::Size(_) => ReportKind::Sizes,
         Command::Plugins => ReportKind::Plugins,
         Command::Config => ReportKind::Config,
-    }
+        Command::Watch(_) => return None,
+        Command::Status => ReportKind::Status,
+        Command::Log(_) => ReportKind::Log,
+        Command::Reconcile(_) => ReportKind::Reconcile,
+    })
 }
 
 /// The command's name as typed, for messages.
@@ -42,6 +46,10 @@ pub fn name(command: &Command) -> &'static str {
         Command::Size(_) => "size",
         Command::Plugins => "plugins",
         Command::Config => "config",
+        Command::Watch(_) => "watch",
+        Command::Status => "status",
+        Command::Log(_) => "log",
+        Command::Reconcile(_) => "reconcile",
     }
 }
 
@@ -110,6 +118,40 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
             unanswered(&report).map_or(Ok(()), Err)
         }
         Command::Plugins => app.emit(Report::Plugins(&disktracker_engine::plugins()?)),
+        Command::Watch(a) => {
+            let roots = if a.roots.is_empty() {
+                let configured: Vec<PathBuf> = app
+                    .cfg
+                    .config
+                    .watch
+                    .roots
+                    .iter()
+                    .map(PathBuf::from)
+                    .collect();
+                if configured.is_empty() {
+                    vec![PathBuf::from(".")]
+                } else {
+                    configured
+                }
+            } else {
+                a.roots.clone()
+            };
+            let config = app.watch_config()?;
+            app.tracker()?.watch(&roots, &config, |control| {
+                crate::set_watch_control(control);
+            })
+        }
+        Command::Status => app.emit(Report::Status(&app.tracker()?.status()?)),
+        Command::Log(a) => {
+            let report = app.tracker()?.log(
+                a.path.as_deref(),
+                a.since,
+                a.min_delta.unwrap_or(0),
+                a.limit,
+            )?;
+            app.emit(Report::Log(&report))
+        }
+        Command::Reconcile(a) => app.emit(Report::Reconcile(&app.tracker()?.reconcile(&a.roots)?)),
         Command::Config => {
             let lines: Vec<ConfigLine> = app
                 .cfg

@@ -78,6 +78,28 @@ pub struct Config {
     pub retention: RetentionConfig,
     /// `[index]`.
     pub index: IndexConfig,
+    /// `[watch]`.
+    pub watch: WatchConfig,
+}
+
+/// `[watch]` settings.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WatchConfig {
+    /// Roots `watch` follows when none is named.
+    pub roots: Vec<String>,
+    /// Event source plugin.
+    pub events: String,
+    /// Gathering time of a batch.
+    pub batch_interval: String,
+    /// Longest time before the index overlay is compacted into the file.
+    pub compact_every: String,
+    /// Reconcile by itself this often; empty: only when asked.
+    pub reconcile_every: String,
+    /// Journal entries older than this are pruned.
+    pub journal_max_age: String,
+    /// Rescan period of what cannot be watched.
+    pub degraded_rescan: String,
 }
 
 /// `[diff]` settings.

@@ -85,11 +85,9 @@ impl App {
         let reporter_plugin = registry::reporters()?
             .get(&cfg.config.format)
             .map_err(|e| disktracker_engine::tracker::with_origin(e, &origin(&cfg, "format")))?;
-        check_renders(
-            reporter_plugin,
-            commands::report_kind(&cli.command),
-            &cli.command,
-        )?;
+        if let Some(kind) = commands::report_kind(&cli.command) {
+            check_renders(reporter_plugin, kind, &cli.command)?;
+        }
         let size_kind = if cfg.config.report.apparent_size {
             SizeKind::Apparent
         } else {
@@ -133,6 +131,37 @@ impl App {
                     .with_source(e)
                 }
             })
+    }
+
+    /// `[watch]`, checked.
+    pub fn watch_config(&self) -> Result<disktracker_engine::WatchConfig> {
+        let w = &self.cfg.config.watch;
+        let dur = |key: &str, v: &str| {
+            disktracker::settings::parse_duration(v).map_err(|e| {
+                Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "watch.{key} (from {}): {e}",
+                        origin(&self.cfg, &format!("watch.{key}"))
+                    ),
+                )
+            })
+        };
+        let mut events = PluginChoice::new(&w.events).origin(origin(&self.cfg, "watch.events"));
+        if let Some(s) = self.cfg.plugin_settings(PluginKind::Events, &w.events) {
+            events = events.settings(s.clone());
+        }
+        let mut c = disktracker_engine::WatchConfig::new(events);
+        c.timings.batch_interval = dur("batch_interval", &w.batch_interval)?;
+        c.timings.compact_every = dur("compact_every", &w.compact_every)?;
+        c.timings.reconcile_every = if w.reconcile_every.trim().is_empty() {
+            None
+        } else {
+            Some(dur("reconcile_every", &w.reconcile_every)?)
+        };
+        c.timings.journal_max_age = dur("journal_max_age", &w.journal_max_age)?;
+        c.timings.degraded_rescan = dur("degraded_rescan", &w.degraded_rescan)?;
+        Ok(c)
     }
 
     /// The engine over the configured database.
@@ -323,18 +352,35 @@ fn pair(yes: bool, no: bool) -> Option<bool> {
     }
 }
 
+/// Where Ctrl-C and SIGTERM reach a running watcher.
+static WATCH_CONTROL: std::sync::Mutex<
+    Option<std::sync::mpsc::Sender<disktracker_engine::live::Control>>,
+> = std::sync::Mutex::new(None);
+
+fn set_watch_control(tx: std::sync::mpsc::Sender<disktracker_engine::live::Control>) {
+    if let Ok(mut c) = WATCH_CONTROL.lock() {
+        *c = Some(tx);
+    }
+}
+
 /// Runs one parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     // Duplicate plugin names are a build mistake: refuse to run at all.
     registry::all_plugins()?;
     let app = App::new(&cli)?;
     let cancel = app.cancel.clone();
-    // A second Ctrl-C while the first is being honoured exits at once.
+    // A second Ctrl-C (or SIGTERM) while the first is being honoured exits
+    // at once. A watcher is stopped through its loop, which flushes,
+    // compacts and records its state.
     let _ = ctrlc::set_handler(move || {
         if cancel.is_cancelled() {
             std::process::exit(i32::from(exit::INTERRUPTED));
         }
         cancel.cancel();
+        let control = WATCH_CONTROL.lock().ok().and_then(|c| c.clone());
+        if let Some(tx) = control {
+            let _ = tx.send(disktracker_engine::live::Control::Stop);
+        }
     });
     commands::run(&app, &cli.command)
 }

@@ -25,6 +25,6 @@ pub use scan::{ScanOutcome, ScanRetention, resolve_root, run_scan};
 pub use top::top_dirs;
 pub use tracker::{
     DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, Silent, Tracker,
-    TrackerConfig, plugins, unanswered,
+    TrackerConfig, WatchConfig, plugins, unanswered,
 };
 pub use tree::ScanTree;

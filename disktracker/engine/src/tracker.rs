@@ -30,6 +30,9 @@ use crate::scan::{ScanOutcome, ScanRetention, now_ms, resolve_root, run_scan};
 use crate::select;
 use crate::top::top_dirs;
 
+mod live;
+pub use live::{WatchConfig, provenance_of};
+
 /// More scan threads than this is surely a typo.
 pub const MAX_THREADS: u64 = 1024;
 /// Problems listed in a scan report (all are counted).
@@ -560,16 +563,16 @@ impl Tracker {
             .map(|p| {
                 let path = path_bytes(p).to_vec();
                 let inside = root.as_deref().is_some_and(|r| is_within(&path, r));
-                let total_bytes = if inside { index.lookup(&path) } else { None };
+                let total_bytes = if inside { index.lookup(&path)? } else { None };
                 let status = match (inside, total_bytes, how) {
                     (false, ..) => SizeStatus::OutsideRoot,
                     (true, None, _) => SizeStatus::NotIndexed,
                     (true, Some(_), Recovery::Scanned) => SizeStatus::Scanned,
                     (true, Some(_), _) => SizeStatus::Indexed,
                 };
-                SizeAnswer::new(path, total_bytes, status)
+                Ok(SizeAnswer::new(path, total_bytes, status))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(SizeReport::new(
             index.path().to_path_buf(),
             root,

@@ -50,6 +50,20 @@ impl Host {
         }
     }
 
+    fn first_scan(&self, root: &Path) -> Result<SnapshotId> {
+        let mut store = self.open_store()?;
+        let out = run_scan(
+            &*Host::walker(),
+            "steal",
+            &mut *store,
+            root,
+            &WalkOptions::with_threads(2),
+            &WalkContext::default(),
+            disktracker_engine::ScanRetention::default(),
+        )?;
+        Ok(out.snapshot.id)
+    }
+
     fn logged(&self) -> String {
         self.log.lock().unwrap().join("\n")
     }
@@ -103,20 +117,6 @@ impl WatchHost for Host {
             ..WalkContext::default()
         };
         Host::walker().walk(root, &WalkOptions::with_threads(2), &ctx)
-    }
-
-    fn first_scan(&self, root: &Path) -> Result<SnapshotId> {
-        let mut store = self.open_store()?;
-        let out = run_scan(
-            &*Host::walker(),
-            "steal",
-            &mut *store,
-            root,
-            &WalkOptions::with_threads(2),
-            &WalkContext::default(),
-            disktracker_engine::ScanRetention::default(),
-        )?;
-        Ok(out.snapshot.id)
     }
 
     fn event_source(&self) -> Result<Box<dyn EventSource>> {

@@ -30,6 +30,8 @@ pub enum Request {
     Size(Vec<String>),
     /// The watcher's status.
     Status,
+    /// Reconcile now (the watcher owns the live state of its roots).
+    Reconcile,
 }
 
 /// One live size.
@@ -83,8 +85,52 @@ pub enum Response {
         /// Every watched root.
         roots: Vec<RootState>,
     },
+    /// Answer to [`Request::Reconcile`].
+    Reconciled(Vec<ReconcileWire>),
     /// The request could not be answered.
     Error(String),
+}
+
+/// One root's reconcile result on the wire.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReconcileWire {
+    /// The root (escaped).
+    pub root: String,
+    /// The snapshot folded over.
+    pub base: Option<i64>,
+    /// The snapshot written.
+    pub snapshot: Option<i64>,
+    /// Mutations folded.
+    pub mutations: u64,
+    /// Directories changed.
+    pub changed_dirs: u64,
+    /// Change of the root's disk usage (as text: it is an i128).
+    pub delta_bytes: String,
+}
+
+impl ReconcileWire {
+    /// From the report line.
+    pub fn from_line(l: &disktracker::report::ReconcileLine) -> Self {
+        ReconcileWire {
+            root: escape_bytes(&l.root).into_owned(),
+            base: l.base,
+            snapshot: l.snapshot,
+            mutations: l.mutations,
+            changed_dirs: l.changed_dirs,
+            delta_bytes: l.delta_bytes.to_string(),
+        }
+    }
+
+    /// Back to the report line.
+    pub fn to_line(&self) -> Option<disktracker::report::ReconcileLine> {
+        let mut l = disktracker::report::ReconcileLine::new(unescape(&self.root)?);
+        l.base = self.base;
+        l.snapshot = self.snapshot;
+        l.mutations = self.mutations;
+        l.changed_dirs = self.changed_dirs;
+        l.delta_bytes = self.delta_bytes.parse().ok()?;
+        Some(l)
+    }
 }
 
 /// What the server needs from the watcher.
@@ -93,6 +139,8 @@ pub trait Answer: Send + Sync + 'static {
     fn sizes(&self, paths: &[Vec<u8>]) -> Vec<(Option<u64>, Option<Vec<u8>>)>;
     /// The status of every watched root.
     fn status(&self) -> Vec<RootState>;
+    /// Reconciles every watched root.
+    fn reconcile(&self) -> std::result::Result<Vec<ReconcileWire>, String>;
 }
 
 /// A running server; stops (and removes the socket file) when dropped.
@@ -201,6 +249,13 @@ fn handle(conn: UnixStream, answer: &dyn Answer) -> std::io::Result<()> {
             pid: std::process::id(),
             roots: answer.status(),
         },
+        Ok(Request::Reconcile) => {
+            conn.set_write_timeout(None)?;
+            match answer.reconcile() {
+                Ok(lines) => Response::Reconciled(lines),
+                Err(e) => Response::Error(e),
+            }
+        }
         Err(e) => Response::Error(format!("bad request: {e}")),
     };
     let mut w = &conn;
@@ -210,8 +265,13 @@ fn handle(conn: UnixStream, answer: &dyn Answer) -> std::io::Result<()> {
 
 /// Asks the watcher listening on `path`; `None` when none answers in time.
 pub fn ask(path: &Path, request: &Request) -> Option<Response> {
+    ask_with(path, request, ASK_TIMEOUT)
+}
+
+/// [`ask`] with a longer wait for the answer (a reconcile takes a while).
+pub fn ask_with(path: &Path, request: &Request, wait: Duration) -> Option<Response> {
     let conn = UnixStream::connect(path).ok()?;
-    conn.set_read_timeout(Some(ASK_TIMEOUT)).ok()?;
+    conn.set_read_timeout(Some(wait)).ok()?;
     conn.set_write_timeout(Some(ASK_TIMEOUT)).ok()?;
     let mut w = &conn;
     serde_json::to_writer(&mut w, request).ok()?;
@@ -247,6 +307,10 @@ mod tests {
                 state: "live".into(),
                 ..RootState::default()
             }]
+        }
+
+        fn reconcile(&self) -> std::result::Result<Vec<ReconcileWire>, String> {
+            Err("not here".into())
         }
     }
 

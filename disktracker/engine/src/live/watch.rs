@@ -55,8 +55,6 @@ pub trait WatchHost: Send + Sync {
     fn open_store(&self) -> Result<Box<dyn SnapshotStore>>;
     /// Walks `root` with the configured walker and options.
     fn walk(&self, root: &Path, cancel: &CancelToken) -> Result<WalkOutput>;
-    /// Scans `root` and stores a first snapshot (a root with none yet).
-    fn first_scan(&self, root: &Path) -> Result<SnapshotId>;
     /// A new event source.
     fn event_source(&self) -> Result<Box<dyn EventSource>>;
     /// Writes the index file from `entries` (every root of the database:
@@ -103,7 +101,7 @@ struct Shared {
     status: Vec<RootState>,
 }
 
-struct SharedAnswer(Arc<Mutex<Shared>>);
+struct SharedAnswer(Arc<Mutex<Shared>>, Option<Sender<Control>>);
 
 fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     // A panic elsewhere left it poisoned; the data is still the last state.
@@ -128,7 +126,8 @@ impl Answer for SharedAnswer {
                 };
                 let bytes = match &s.trees[i] {
                     Some(t) => t.stats(p).map(|st| st.total_bytes),
-                    None => s.index.as_ref().and_then(|x| x.lookup(p)),
+                    // A damaged index is no answer; the models answer soon.
+                    None => s.index.as_ref().and_then(|x| x.lookup(p).ok().flatten()),
                 };
                 (bytes, Some(r.clone()))
             })
@@ -146,6 +145,21 @@ impl Answer for SharedAnswer {
                 st
             })
             .collect()
+    }
+
+    fn reconcile(&self) -> std::result::Result<Vec<socket::ReconcileWire>, String> {
+        let Some(control) = &self.1 else {
+            return Err("this watcher does not reconcile".into());
+        };
+        let (tx, rx) = channel();
+        control
+            .send(Control::Reconcile(tx))
+            .map_err(|_| "the watcher is stopping".to_owned())?;
+        match rx.recv() {
+            Ok(Ok(lines)) => Ok(lines.iter().map(socket::ReconcileWire::from_line).collect()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err("the watcher stopped before answering".into()),
+        }
     }
 }
 
@@ -210,19 +224,21 @@ impl<'h> Watcher<'h> {
                 })
                 .collect(),
         }));
+        let (tx, rx) = channel();
         let server = match socket_path {
-            Some(p) => match socket::serve(p, Arc::new(SharedAnswer(shared.clone()))) {
-                Ok(s) => Some(s),
-                Err(e) => {
-                    host.log(&format!(
-                        "warning: {e}; other processes read the index file instead"
-                    ));
-                    None
+            Some(p) => {
+                match socket::serve(p, Arc::new(SharedAnswer(shared.clone(), Some(tx.clone())))) {
+                    Ok(s) => Some(s),
+                    Err(e) => {
+                        host.log(&format!(
+                            "warning: {e}; other processes read the index file instead"
+                        ));
+                        None
+                    }
                 }
-            },
+            }
             None => None,
         };
-        let (tx, rx) = channel();
         let mut w = Watcher {
             host,
             timings,
@@ -257,14 +273,11 @@ impl<'h> Watcher<'h> {
                 None => match store.latest(disktracker::SnapshotQuery::of_root(rb))? {
                     Some(s) => s.id,
                     None => {
-                        drop(store);
-                        host.log(&format!(
-                            "no snapshot of {} yet: scanning it first",
-                            escape_path(root)
-                        ));
-                        let id = host.first_scan(root)?;
-                        store = host.open_store()?;
-                        id
+                        return Err(disktracker::Error::new(
+                            disktracker::ErrorKind::NotFound,
+                            format!("no snapshot of {} to watch from", escape_path(root)),
+                        )
+                        .with_hint("scan it first: `disktracker scan ROOT`"));
                     }
                 },
             };
@@ -311,6 +324,9 @@ impl<'h> Watcher<'h> {
                 "caught up: {} is live",
                 escape_path(&w.roots[i].root)
             ));
+        }
+        if w.index_behind() {
+            w.compact()?;
         }
         Ok(w)
     }
@@ -393,13 +409,20 @@ impl<'h> Watcher<'h> {
         self.cursor = self.cursor.max(last);
         let mut s = lock(&self.shared);
         if let Some(index) = s.index.as_mut() {
-            for m in &changes.mutations {
-                match m {
-                    Mutation::RemoveSubtree { path, .. } => index.remove_subtree(path),
-                    Mutation::Upsert { record, .. } => {
-                        index.set(&record.path, record.stats.total_bytes)
-                    }
+            let applied: Result<()> = changes.mutations.iter().try_for_each(|m| match m {
+                Mutation::RemoveSubtree { path, .. } => index.remove_subtree(path),
+                Mutation::Upsert { record, .. } => {
+                    index.set(&record.path, record.stats.total_bytes);
+                    Ok(())
                 }
+            });
+            if let Err(e) = applied {
+                // The models stay exact; the next compaction writes a new file.
+                self.host.log(&format!(
+                    "warning: {e}; the index is rewritten at the next compaction"
+                ));
+                s.index = None;
+                self.last_compaction = Instant::now() - self.timings.compact_every;
             }
         }
         drop(s);
@@ -471,11 +494,7 @@ impl<'h> Watcher<'h> {
         if let Some(d) = deadline {
             next = next.min(d);
         }
-        if lock(&self.shared)
-            .index
-            .as_ref()
-            .is_some_and(|i| i.overlay_len() > 0)
-        {
+        if self.index_behind() {
             next = next.min(self.last_compaction + self.timings.compact_every);
         }
         if let Some(every) = self.timings.reconcile_every {
@@ -490,11 +509,7 @@ impl<'h> Watcher<'h> {
 
     fn timers(&mut self) -> Result<()> {
         let now = Instant::now();
-        let overlay = lock(&self.shared)
-            .index
-            .as_ref()
-            .map_or(0, |i| i.overlay_len());
-        if overlay > 0 && now >= self.last_compaction + self.timings.compact_every {
+        if self.index_behind() && now >= self.last_compaction + self.timings.compact_every {
             self.compact()?;
         }
         if let Some(every) = self.timings.reconcile_every
@@ -531,6 +546,15 @@ impl<'h> Watcher<'h> {
             store.prune_journal(before)?;
         }
         Ok(())
+    }
+
+    /// Whether the index file lags the models (an overlay to merge, or no
+    /// usable file at all).
+    fn index_behind(&self) -> bool {
+        lock(&self.shared)
+            .index
+            .as_ref()
+            .is_none_or(|i| i.overlay_len() > 0)
     }
 
     /// Applies one batch of events to every root they concern.
@@ -682,7 +706,7 @@ impl<'h> Watcher<'h> {
 
     /// Live recursive disk usage of `path`, if it is a watched directory.
     pub fn size(&self, path: &[u8]) -> Option<u64> {
-        SharedAnswer(self.shared.clone()).sizes(&[path.to_vec()])[0].0
+        SharedAnswer(self.shared.clone(), None).sizes(&[path.to_vec()])[0].0
     }
 }
 
