@@ -166,7 +166,20 @@ mod tests {
             days -= year_len(y);
             y += 1;
         }
-        let months = [31, if leap(y) { 29 } else { 28 }, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+        let months = [
+            31,
+            if leap(y) { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
         let mut m = 0;
         while days >= months[m] {
             days -= months[m];
@@ -178,7 +191,11 @@ mod tests {
     fn reference(ms: i64, sep: char, millis: bool) -> String {
         let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
         let (y, m, d) = civil_by_counting(days);
-        let year = if y < 0 { format!("-{:06}", -y) } else { format!("{y:04}") };
+        let year = if y < 0 {
+            format!("-{:06}", -y)
+        } else {
+            format!("{y:04}")
+        };
         let s = in_day / 1000;
         let mut out = format!(
             "{year}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}",
