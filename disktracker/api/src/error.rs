@@ -11,29 +11,30 @@ use crate::path::neutralize;
 /// Result alias using [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What class of failure an [`Error`] is; the CLI maps each kind to an exit code.
+/// What class of failure an [`Error`] is; the command line exits with the
+/// code given for each kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Bad command-line usage: unknown plugin name, bad flag value.
+    /// Bad command-line usage: unknown plugin name, bad flag value (exit 2).
     Usage,
-    /// A path, snapshot or other named thing does not exist.
+    /// A path, snapshot or other named thing does not exist (exit 3).
     NotFound,
-    /// A configuration file or variable is invalid.
+    /// A configuration file, variable or plugin setting is invalid (exit 6).
     Config,
-    /// The database could not be opened, read or written.
+    /// The database could not be opened, read or written (exit 8).
     Database,
-    /// The database is locked by another process.
+    /// The database is locked by another process (exit 5).
     Locked,
-    /// A stored file (database or index) is corrupt or of an unknown format.
+    /// A stored file (database or index) is corrupt or of an unknown format (exit 4).
     Corrupt,
-    /// Permission was denied on a file the tool needs.
+    /// Permission was denied on a file the tool needs (exit 7).
     Permission,
-    /// The operation was cancelled (Ctrl-C).
+    /// The operation was cancelled (Ctrl-C; exit 130).
     Cancelled,
-    /// Any other I/O failure.
+    /// Any other I/O failure (exit 1).
     Io,
-    /// A plugin failed or two plugins conflict.
+    /// A plugin failed or two plugins conflict (exit 1).
     Plugin,
 }
 
