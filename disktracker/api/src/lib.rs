@@ -33,7 +33,7 @@
 //! A binary must therefore *name* every plugin crate it wants, even when it
 //! calls nothing in it:
 //!
-//! ```ignore
+//! ```text
 //! use my_reporter as _; // links it, and so registers `--format mine`
 //! fn main() -> std::process::ExitCode { disktracker_defaults::main() }
 //! ```
