@@ -233,6 +233,8 @@ pub enum SizeStatus {
     OutsideRoot,
     /// The path is inside the root but is not an indexed directory.
     NotIndexed,
+    /// Answered by the running watcher: current to its last batch.
+    Live,
 }
 
 impl SizeStatus {
@@ -243,6 +245,7 @@ impl SizeStatus {
             SizeStatus::Scanned => "scanned",
             SizeStatus::OutsideRoot => "outside-root",
             SizeStatus::NotIndexed => "not-indexed",
+            SizeStatus::Live => "live",
         }
     }
 }

@@ -556,6 +556,18 @@ impl Tracker {
         } else {
             paths.iter().map(|p| absolute(p)).collect::<Result<_>>()?
         };
+        let live = self.live_sizes(&paths);
+        if let Some(live) = &live
+            && live.iter().all(Option::is_some)
+        {
+            let answers = live.iter().flatten().cloned().collect();
+            return Ok(SizeReport::new(
+                self.index_path().to_path_buf(),
+                None,
+                false,
+                answers,
+            ));
+        }
         let (index, how) = self.open_index(&paths[0])?;
         let root = index.root().map(<[u8]>::to_vec);
         let answers = paths
@@ -572,7 +584,16 @@ impl Tracker {
                 };
                 Ok(SizeAnswer::new(path, total_bytes, status))
             })
-            .collect::<Result<_>>()?;
+            .collect::<Result<Vec<_>>>()?;
+        // A running watcher's answers win over the file's for its roots.
+        let answers = match live {
+            Some(live) => answers
+                .into_iter()
+                .zip(live)
+                .map(|(from_file, from_watcher)| from_watcher.unwrap_or(from_file))
+                .collect(),
+            None => answers,
+        };
         Ok(SizeReport::new(
             index.path().to_path_buf(),
             root,

@@ -10,7 +10,7 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use disktracker::live::LoggedMutation;
+use disktracker::LoggedMutation;
 use disktracker::registry::Plugin as _;
 use disktracker::{
     DirRecord, FsEvent, FsEventKind, WalkContext, WalkOptions, WalkOutput, registry,

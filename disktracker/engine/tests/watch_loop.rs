@@ -211,7 +211,7 @@ fn live_sizes_follow_changes_and_reconcile_stores_a_fresh_scan() {
     std::thread::scope(|s| {
         let mut w = Watcher::boot(
             &host,
-            &[root.clone()],
+            std::slice::from_ref(&root),
             None,
             Some(&sock),
             WatchTimings::default(),
@@ -302,7 +302,7 @@ fn lost_events_lead_to_a_rescan_and_then_equality() {
     std::thread::scope(|s| {
         let mut w = Watcher::boot(
             &host,
-            &[root.clone()],
+            std::slice::from_ref(&root),
             None,
             Some(&sock),
             WatchTimings::default(),
@@ -352,7 +352,7 @@ fn an_unwatchable_subtree_is_degraded_and_rescanned_periodically() {
     std::thread::scope(|s| {
         let mut w = Watcher::boot(
             &host,
-            &[root.clone()],
+            std::slice::from_ref(&root),
             None,
             Some(&sock),
             timings,

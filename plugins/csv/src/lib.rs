@@ -256,6 +256,75 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
             }
             Ok(())
         }
+        Report::Status(r) => {
+            w.write_record([
+                "root",
+                "watcher_pid",
+                "state",
+                "snapshot",
+                "events",
+                "batches",
+                "queue_depth",
+                "overlay_entries",
+                "pending_mutations",
+                "last_batch_ms",
+                "last_compaction_ms",
+                "last_reconcile_ms",
+                "detail",
+            ])?;
+            let opt_i = |v: Option<i64>| v.map(|x| x.to_string()).unwrap_or_default();
+            for st in &r.roots {
+                w.write_record([
+                    path_cell(&st.root),
+                    st.watcher_pid.map(|p| p.to_string()).unwrap_or_default(),
+                    st.state.map(|x| x.as_str()).unwrap_or_default().to_owned(),
+                    opt_i(st.snapshot),
+                    num(st.events),
+                    num(st.batches),
+                    num(st.queue_depth),
+                    num(st.overlay_entries),
+                    num(st.pending_mutations),
+                    opt_i(st.last_batch_ms),
+                    opt_i(st.last_compaction_ms),
+                    opt_i(st.last_reconcile_ms),
+                    outside_cell(st.detail.as_deref().unwrap_or_default()),
+                ])?;
+            }
+            Ok(())
+        }
+        Report::Log(r) => {
+            w.write_record(["time_ms", "kind", "disk_usage_delta", "path"])?;
+            for e in &r.entries {
+                w.write_record([
+                    num(e.time_ms),
+                    e.kind.as_str().to_owned(),
+                    e.delta_bytes.map(|d| d.to_string()).unwrap_or_default(),
+                    path_cell(&e.path),
+                ])?;
+            }
+            Ok(())
+        }
+        Report::Reconcile(r) => {
+            w.write_record([
+                "root",
+                "base",
+                "snapshot",
+                "mutations",
+                "changed_directories",
+                "disk_usage_delta",
+            ])?;
+            for l in &r.roots {
+                w.write_record([
+                    path_cell(&l.root),
+                    l.base.map(|b| b.to_string()).unwrap_or_default(),
+                    l.snapshot.map(|b| b.to_string()).unwrap_or_default(),
+                    num(l.mutations),
+                    num(l.changed_dirs),
+                    l.delta_bytes.to_string(),
+                ])?;
+            }
+            Ok(())
+        }
         _ => Err(csv::Error::from(unsupported("csv", report))),
     }
 }

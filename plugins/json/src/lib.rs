@@ -68,6 +68,16 @@
 //!   disk_usage` or null)
 //! - `plugins`: `plugins` (`kind, name, summary`); `config`: `config`
 //!   (`key, value, source`)
+//! - `status`: `roots` (`root` (path), `watcher_pid` (null when no watcher
+//!   runs), `state` (`"booting" | "catching-up" | "live" | "rescanning" |
+//!   "degraded"`, null when no watcher runs), `snapshot`, `events`,
+//!   `batches`, `queue_depth`, `overlay_entries`, `pending_mutations`,
+//!   `last_batch_ms`, `last_compaction_ms`, `last_reconcile_ms`, `detail`)
+//! - `log`: `under` (path or null), `since_ms`, `entries` (`time_ms, kind
+//!   ("created" | "grew" | "shrank" | "changed" | "removed" | "renamed" |
+//!   "rescanned"), path, is_dir, disk_usage_delta` (null when unknown))
+//! - `reconcile`: `roots` (`root` (path), `base`, `snapshot` (null when
+//!   nothing was folded), `mutations, changed_directories, disk_usage_delta`)
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -78,8 +88,9 @@ use base64::engine::general_purpose::STANDARD;
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_text, path_bytes};
 use disktracker::report::{
-    ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine, ScanReport,
-    SizeAnswer, SizeReport, TopReport, unsupported,
+    ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine, LogReport,
+    ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer, SizeReport, StatusReport,
+    TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
 use serde::Serialize;
@@ -147,6 +158,9 @@ impl Reporter for JsonReporter {
                     config: r.iter().map(JConfigLine::new).collect(),
                 },
             ),
+            Report::Status(r) => emit(&mut w, report, kind, JWatchStatus::new(r)),
+            Report::Log(r) => emit(&mut w, report, kind, JLog::new(r)),
+            Report::Reconcile(r) => emit(&mut w, report, kind, JReconcile::new(r)),
             _ => return Err(unsupported("json", report)),
         }?;
         w.flush()
@@ -609,4 +623,124 @@ impl<'a> JConfigLine<'a> {
 #[derive(Serialize)]
 struct JConfig<'a> {
     config: Vec<JConfigLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct JWatchStatus<'a> {
+    roots: Vec<JRootStatus<'a>>,
+}
+
+#[derive(Serialize)]
+struct JRootStatus<'a> {
+    root: JPath<'a>,
+    watcher_pid: Option<u32>,
+    state: Option<&'static str>,
+    snapshot: Option<SnapshotId>,
+    events: u64,
+    batches: u64,
+    queue_depth: u64,
+    overlay_entries: u64,
+    pending_mutations: u64,
+    last_batch_ms: Option<i64>,
+    last_compaction_ms: Option<i64>,
+    last_reconcile_ms: Option<i64>,
+    detail: Option<&'a str>,
+}
+
+impl<'a> JWatchStatus<'a> {
+    fn new(r: &'a StatusReport) -> Self {
+        JWatchStatus {
+            roots: r.roots.iter().map(JRootStatus::new).collect(),
+        }
+    }
+}
+
+impl<'a> JRootStatus<'a> {
+    fn new(s: &'a RootStatus) -> Self {
+        JRootStatus {
+            root: JPath::new(&s.root),
+            watcher_pid: s.watcher_pid,
+            state: s.state.map(|st| st.as_str()),
+            snapshot: s.snapshot,
+            events: s.events,
+            batches: s.batches,
+            queue_depth: s.queue_depth,
+            overlay_entries: s.overlay_entries,
+            pending_mutations: s.pending_mutations,
+            last_batch_ms: s.last_batch_ms,
+            last_compaction_ms: s.last_compaction_ms,
+            last_reconcile_ms: s.last_reconcile_ms,
+            detail: s.detail.as_deref(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JLog<'a> {
+    under: Option<JPath<'a>>,
+    since_ms: Option<i64>,
+    entries: Vec<JJournal<'a>>,
+}
+
+#[derive(Serialize)]
+struct JJournal<'a> {
+    time_ms: i64,
+    kind: &'static str,
+    path: JPath<'a>,
+    is_dir: bool,
+    disk_usage_delta: Option<i64>,
+}
+
+impl<'a> JLog<'a> {
+    fn new(r: &'a LogReport) -> Self {
+        JLog {
+            under: r.under.as_deref().map(JPath::new),
+            since_ms: r.since_ms,
+            entries: r
+                .entries
+                .iter()
+                .map(|e| JJournal {
+                    time_ms: e.time_ms,
+                    kind: e.kind.as_str(),
+                    path: JPath::new(&e.path),
+                    is_dir: e.is_dir,
+                    disk_usage_delta: e.delta_bytes,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JReconcile<'a> {
+    roots: Vec<JReconcileLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct JReconcileLine<'a> {
+    root: JPath<'a>,
+    base: Option<SnapshotId>,
+    snapshot: Option<SnapshotId>,
+    mutations: u64,
+    changed_directories: u64,
+    disk_usage_delta: i128,
+}
+
+impl<'a> JReconcile<'a> {
+    fn new(r: &'a ReconcileReport) -> Self {
+        JReconcile {
+            roots: r
+                .roots
+                .iter()
+                .map(|l: &'a ReconcileLine| JReconcileLine {
+                    root: JPath::new(&l.root),
+                    base: l.base,
+                    snapshot: l.snapshot,
+                    mutations: l.mutations,
+                    changed_directories: l.changed_dirs,
+                    disk_usage_delta: l.delta_bytes,
+                })
+                .collect(),
+        }
+    }
 }

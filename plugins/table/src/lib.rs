@@ -24,8 +24,8 @@ use std::io::{self, Write};
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_bytes, escape_text as text};
 use disktracker::report::{
-    ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport, ScanReport,
-    SizeReport, SizeStatus, TopReport, unsupported,
+    ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport, LogReport,
+    ReconcileReport, ScanReport, SizeReport, SizeStatus, StatusReport, TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter};
 
@@ -67,6 +67,9 @@ impl Reporter for TableReporter {
             Report::Sizes(r) => sizes(r, &mut s),
             Report::Plugins(r) => plugins(r, &mut s),
             Report::Config(r) => config(r, &mut s),
+            Report::Status(r) => status(r, &mut s),
+            Report::Log(r) => log(r, &mut s),
+            Report::Reconcile(r) => reconcile(r, &mut s),
             _ => return Err(unsupported("table", report)),
         }
         out.write_all(s.as_bytes())
@@ -534,4 +537,123 @@ fn config(lines: &[ConfigLine], out: &mut String) {
         ]);
     }
     g.write("", out);
+}
+
+fn opt_time(ms: Option<i64>) -> String {
+    ms.map_or_else(|| "-".to_owned(), utc)
+}
+
+fn status(r: &StatusReport, out: &mut String) {
+    if r.roots.is_empty() {
+        out.push_str("No roots: nothing scanned or watched yet.\n");
+        return;
+    }
+    let mut g = Grid::new(&[
+        ("STATE", Align::Left),
+        ("PID", Align::Right),
+        ("SNAPSHOT", Align::Right),
+        ("EVENTS", Align::Right),
+        ("BATCHES", Align::Right),
+        ("QUEUE", Align::Right),
+        ("OVERLAY", Align::Right),
+        ("PENDING", Align::Right),
+        ("LAST BATCH (UTC)", Align::Left),
+        ("LAST COMPACTION", Align::Left),
+        ("LAST RECONCILE", Align::Left),
+        ("ROOT", Align::Left),
+    ]);
+    for st in &r.roots {
+        let running = st.watcher_pid.is_some();
+        let num = |n: u64| {
+            if running {
+                n.to_string()
+            } else {
+                "-".to_owned()
+            }
+        };
+        g.push(vec![
+            st.state
+                .map_or(if running { "starting" } else { "not watched" }, |s| {
+                    s.as_str()
+                })
+                .to_owned(),
+            st.watcher_pid
+                .map_or_else(|| "-".to_owned(), |p| p.to_string()),
+            st.snapshot
+                .map_or_else(|| "-".to_owned(), |s| s.to_string()),
+            num(st.events),
+            num(st.batches),
+            num(st.queue_depth),
+            num(st.overlay_entries),
+            st.pending_mutations.to_string(),
+            opt_time(st.last_batch_ms),
+            opt_time(st.last_compaction_ms),
+            opt_time(st.last_reconcile_ms),
+            escape_bytes(&st.root).into_owned(),
+        ]);
+    }
+    g.write("", out);
+    for st in r.roots.iter().filter(|s| s.detail.is_some()) {
+        let _ = writeln!(
+            out,
+            "\n{}: {}",
+            escape_bytes(&st.root),
+            text(st.detail.as_deref().unwrap_or_default())
+        );
+    }
+}
+
+fn log(r: &LogReport, out: &mut String) {
+    if r.entries.is_empty() {
+        let under = r
+            .under
+            .as_deref()
+            .map(|u| format!(" under {}", escape_bytes(u)));
+        let _ = writeln!(
+            out,
+            "No live changes{} in the journal.",
+            under.unwrap_or_default()
+        );
+        return;
+    }
+    let mut g = Grid::new(&[
+        ("TIME (UTC)", Align::Left),
+        ("KIND", Align::Left),
+        ("DELTA", Align::Right),
+        ("PATH", Align::Left),
+    ]);
+    for e in &r.entries {
+        g.push(vec![
+            utc(e.time_ms),
+            e.kind.as_str().to_owned(),
+            e.delta_bytes
+                .map_or_else(|| "-".to_owned(), |d| delta(i128::from(d))),
+            escape_bytes(&e.path).into_owned(),
+        ]);
+    }
+    g.write("", out);
+}
+
+fn reconcile(r: &ReconcileReport, out: &mut String) {
+    if r.roots.is_empty() {
+        out.push_str("Nothing to reconcile: no root has been watched.\n");
+        return;
+    }
+    for l in &r.roots {
+        let root = escape_bytes(&l.root);
+        let _ = match (l.snapshot, l.base) {
+            (Some(new), Some(base)) => writeln!(
+                out,
+                "{root}: snapshot {new} from snapshot {base} and {}: {} changed, {}",
+                plural(l.mutations, "mutation", "mutations"),
+                plural(l.changed_dirs, "directory", "directories"),
+                delta(l.delta_bytes)
+            ),
+            (None, Some(base)) => writeln!(
+                out,
+                "{root}: nothing new since snapshot {base}; nothing written"
+            ),
+            _ => writeln!(out, "{root}: not watched yet; nothing to reconcile"),
+        };
+    }
 }

@@ -4,8 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use disktracker::DirRecord;
-use disktracker::live::{DirDelta, LoggedMutation, Mutation};
 use disktracker::path::{descendant_prefix, is_within, prefix_end};
+use disktracker::{DirDelta, LoggedMutation, Mutation};
 
 /// The net effect of a run of mutations, in log order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,9 +1,9 @@
 //! `reconcile`: fold the mutations logged since a root's cursor into the
 //! store as a new snapshot derived from the last one.
 
-use disktracker::live::{DerivedSnapshot, WatchState};
 use disktracker::path::is_within;
 use disktracker::report::ReconcileLine;
+use disktracker::{DerivedSnapshot, WatchState};
 use disktracker::{DirRecord, Error, ErrorKind, Result, SnapshotMeta, SnapshotStore};
 
 use super::fold::{Folded, fold};

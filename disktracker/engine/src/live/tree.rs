@@ -10,11 +10,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 
-use disktracker::live::{JournalEvent, JournalKind, Mutation};
 use disktracker::path::{
     bytes_path, descendant_prefix, is_within, join_bytes, parent_bytes, prefix_end,
 };
 use disktracker::{DirRecord, DirStats, Error, ErrorKind, Result, WalkOutput};
+use disktracker::{JournalEvent, JournalKind, Mutation};
 use disktracker_walker_support::listing::{EntryStat, ListOptions, Listing};
 use disktracker_walker_support::{Exclude, read_listing};
 
@@ -40,6 +40,13 @@ impl Sizes {
     }
 }
 
+/// A file's identity: device and inode.
+type InodeKey = (u64, u64);
+
+/// A directory read for a new subtree: its path, its model entry, and the
+/// full paths and stats of its multi-link files.
+type ReadDir = (Vec<u8>, LiveDir, Vec<(Vec<u8>, EntryStat)>);
+
 /// One directory of the model.
 #[derive(Clone, Debug, Default)]
 struct LiveDir {
@@ -58,7 +65,7 @@ struct LiveDir {
     total: Sizes,
     children: BTreeSet<Box<[u8]>>,
     /// Entries with several links: name and `(dev, ino)`.
-    linked: Vec<(Box<[u8]>, (u64, u64))>,
+    linked: Vec<(Box<[u8]>, InodeKey)>,
     errors: u64,
     fingerprint: u128,
 }
@@ -717,7 +724,7 @@ impl LiveTree {
         }
         // Read everything first: nothing in the model changes until the
         // subtree is known.
-        let mut found: Vec<(Vec<u8>, LiveDir, Vec<(Vec<u8>, EntryStat)>)> = Vec::new();
+        let mut found: Vec<ReadDir> = Vec::new();
         let mut queue = vec![(path.to_vec(), parent_depth + 1)];
         while let Some((p, depth)) = queue.pop() {
             let Ok(listing) = self.read(&p) else {

@@ -8,12 +8,12 @@ use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, channel};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use disktracker::live::{JournalQuery, LiveBatch, Mutation, WatchState};
 use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
 use disktracker::report::{ReconcileLine, WatcherState};
 use disktracker::{
     CancelToken, EventSource, FsEvent, LiveIndex, Result, SnapshotId, SnapshotStore, WalkOutput,
 };
+use disktracker::{JournalQuery, LiveBatch, Mutation, WatchState};
 
 use super::dispatch::apply_events;
 use super::fold::{apply, fold};

@@ -7,14 +7,16 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
-use disktracker::live::{IndexProvenance, JournalQuery};
 use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
 use disktracker::registry::{self, IndexPlugin};
-use disktracker::report::{LogReport, ReconcileReport, RootStatus, StatusReport, WatcherState};
+use disktracker::report::{
+    LogReport, ReconcileReport, RootStatus, SizeAnswer, SizeStatus, StatusReport, WatcherState,
+};
 use disktracker::{
     CancelToken, Error, ErrorKind, EventSource, LiveIndex, Result, SnapshotId, SnapshotQuery,
     SnapshotStore, StoreLocation, StoreOptions, WalkContext, WalkOptions, WalkOutput,
 };
+use disktracker::{IndexProvenance, JournalQuery};
 use disktracker_walker_support::Exclude;
 
 use super::{Access, PluginChoice, Tracker, absolute, now_ms};
@@ -363,6 +365,38 @@ impl Tracker {
             index_plugin,
             index_opts,
         })
+    }
+
+    /// Live sizes from a running watcher, one per path (`None` for a path
+    /// under none of its roots); `None` when no watcher answers.
+    pub(super) fn live_sizes(&self, paths: &[PathBuf]) -> Option<Vec<Option<SizeAnswer>>> {
+        let asked = paths
+            .iter()
+            .map(|p| escape_bytes(path_bytes(p)).into_owned())
+            .collect();
+        let Some(Response::Sizes(answers)) =
+            socket::ask(&self.socket_path(), &Request::Size(asked))
+        else {
+            return None;
+        };
+        if answers.len() != paths.len() {
+            return None;
+        }
+        Some(
+            answers
+                .into_iter()
+                .zip(paths)
+                .map(|(a, p)| {
+                    a.root.as_ref()?;
+                    let status = if a.bytes.is_some() {
+                        SizeStatus::Live
+                    } else {
+                        SizeStatus::NotIndexed
+                    };
+                    Some(SizeAnswer::new(path_bytes(p).to_vec(), a.bytes, status))
+                })
+                .collect(),
+        )
     }
 
     /// Every root of the database: whether a watcher runs for it, its
