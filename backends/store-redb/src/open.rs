@@ -76,7 +76,7 @@ const EMPTY_GRACE: Duration = Duration::from_secs(1);
 
 /// First and longest pause between two tries to open a busy file.
 const FIRST_PAUSE: Duration = Duration::from_millis(2);
-const MAX_PAUSE: Duration = Duration::from_millis(100);
+const MAX_PAUSE: Duration = Duration::from_millis(50);
 
 /// One try at opening the file.
 enum Attempt<T> {
@@ -123,9 +123,13 @@ fn gave_up(path: &Path, timeout: Duration) -> Error {
         ErrorKind::Locked,
         format!("another disktracker is using {}", escape_path(path)),
     )
-    .with_hint(format!(
-        "waited {timeout:?} (plugins.redb.lock_timeout); wait for it to finish and try again, or pass --db"
-    ))
+    .with_hint(if timeout.is_zero() {
+        "plugins.redb.lock_timeout is 0s, so nothing waited; wait for it to finish and try again, or pass --db".to_owned()
+    } else {
+        format!(
+            "waited {timeout:?} (plugins.redb.lock_timeout); wait for it to finish and try again, or pass --db"
+        )
+    })
 }
 
 /// Opens the store file for writing, creating it (mode 0600, missing parent

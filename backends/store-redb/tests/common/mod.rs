@@ -3,12 +3,45 @@
 
 use std::path::{Path, PathBuf};
 
+use disktracker::settings::{PluginSettings, Value};
 use disktracker::{DirRecord, DirStats, SnapshotMeta, SnapshotStore, StoreOptions};
-use disktracker_store_redb::RedbStore;
+use disktracker_store_redb::{RedbStore, SETTINGS};
 
 /// Opens the store at `path`, creating it unless `read_only`.
 pub fn try_open(path: &Path, read_only: bool) -> disktracker::Result<RedbStore> {
     RedbStore::open(&StoreOptions::file(path.to_path_buf()).read_only(read_only))
+}
+
+/// `[plugins.redb]` settings: the defaults with `overrides` from `test.toml`.
+pub fn settings(overrides: &[(&str, Value)]) -> PluginSettings {
+    let mut s = PluginSettings::defaults("redb", SETTINGS).unwrap();
+    for (key, value) in overrides {
+        s.set(key, value.clone(), "test.toml").unwrap();
+    }
+    s
+}
+
+/// [`try_open`] with settings.
+pub fn try_open_with(
+    path: &Path,
+    read_only: bool,
+    overrides: &[(&str, Value)],
+) -> disktracker::Result<RedbStore> {
+    RedbStore::open(
+        &StoreOptions::file(path.to_path_buf())
+            .read_only(read_only)
+            .with_settings(settings(overrides)),
+    )
+}
+
+/// [`try_open`] without waiting for a busy file.
+pub fn try_open_now(path: &Path, read_only: bool) -> disktracker::Result<RedbStore> {
+    try_open_with(path, read_only, &[("lock_timeout", toml_str("0s"))])
+}
+
+/// Shorthand for a TOML value in tests.
+pub fn toml_str(s: &str) -> Value {
+    Value::String(s.to_owned())
 }
 
 /// Opens (creating) the store at `path`.
