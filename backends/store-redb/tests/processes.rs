@@ -63,8 +63,8 @@ fn a_store_held_by_another_process_is_locked() {
     let child = spawn("hold-write", &path, "0s", None);
     for read_only in [false, true] {
         let started = Instant::now();
-        let err = try_open_with(&path, read_only, &[("lock_timeout", toml_str("300ms"))])
-            .unwrap_err();
+        let err =
+            try_open_with(&path, read_only, &[("lock_timeout", toml_str("300ms"))]).unwrap_err();
         let waited = started.elapsed();
         assert_eq!(
             err.kind(),
@@ -151,7 +151,10 @@ fn readers_and_a_writer_looping_side_by_side_take_turns() {
         codes.contains(&EXIT_LOCKED),
         "without waiting, some open should have met the lock: exit codes {codes:?}"
     );
-    assert!(codes.iter().all(|&c| c == 0 || c == EXIT_LOCKED), "{codes:?}");
+    assert!(
+        codes.iter().all(|&c| c == 0 || c == EXIT_LOCKED),
+        "{codes:?}"
+    );
 }
 
 #[test]

@@ -551,7 +551,10 @@ fn an_existing_empty_file_is_no_store_yet_to_readers_and_refused_by_writers() {
     let err = try_open(&path, false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
     assert!(err.to_string().contains("empty file"), "{err}");
-    assert!(err.to_string().contains(&path.display().to_string()), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
     assert!(started.elapsed() >= std::time::Duration::from_millis(900));
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
     std::fs::remove_file(&path).unwrap();

@@ -181,3 +181,67 @@ pub fn raw_diff_rows(path: &Path) -> u64 {
         redb::TableDefinition::new("disktracker.diffs");
     txn.open_table(def).unwrap().len().unwrap()
 }
+
+/// The `format_version` stored in the (closed) store at `path`, read with redb directly.
+pub fn raw_format_version(path: &Path) -> Option<u64> {
+    use redb::ReadableDatabase;
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("disktracker.meta");
+    let meta = txn.open_table(def).unwrap();
+    meta.get("format_version").unwrap().map(|v| v.value())
+}
+
+/// The names of the tables in the (closed) store at `path`, sorted.
+pub fn raw_table_names(path: &Path) -> Vec<String> {
+    use redb::{ReadableDatabase, TableHandle};
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let mut names: Vec<String> = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The entries of the root index of the (closed) store at `path`.
+pub fn raw_root_index(path: &Path) -> Vec<(Vec<u8>, u64)> {
+    use redb::{ReadableDatabase, ReadableTable};
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: redb::TableDefinition<(&[u8], u64), ()> =
+        redb::TableDefinition::new("disktracker.roots");
+    let t = txn.open_table(def).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|e| {
+            let (k, _) = e.unwrap();
+            let (root, id) = k.value();
+            (root.to_vec(), id)
+        })
+        .collect()
+}
+
+/// Rows of the delta table of the (closed) store at `path`.
+pub fn raw_delta_rows(path: &Path) -> u64 {
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: redb::TableDefinition<(u64, &[u8], u64), &[u8]> =
+        redb::TableDefinition::new("disktracker.dir_deltas");
+    txn.open_table(def).unwrap().len().unwrap()
+}
+
+/// Replaces the stored record of snapshot `id` with `bytes` (to damage it).
+pub fn raw_put_snapshot_record(path: &Path, id: u64, bytes: &[u8]) {
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let def: redb::TableDefinition<u64, &[u8]> =
+            redb::TableDefinition::new("disktracker.snapshots");
+        txn.open_table(def).unwrap().insert(id, bytes).unwrap();
+    }
+    txn.commit().unwrap();
+}
