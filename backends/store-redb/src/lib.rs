@@ -67,6 +67,10 @@
 //! commit; a snapshot is one commit, so that is a few milliseconds per scan.
 //! A snapshot is written in one write transaction: dropping the writer
 //! without committing, or a crash before the commit, leaves nothing behind.
+//! So is everything else that belongs together: a snapshot and the
+//! retention deletes given to [`SnapshotWriter::delete_with`]; a derived
+//! snapshot with its deltas and watch state; a watcher batch's mutations,
+//! journal entries and watch state.
 //!
 //! redb flags a file while a writer has it open, and a reader may not
 //! recover a file whose writer was killed. So a read-only open of such a
@@ -84,16 +88,20 @@
 //! ones, across processes and within one. An open that finds the file held
 //! retries, with growing pauses, for up to `lock_timeout` (5 s by default,
 //! like SQLite's busy timeout) before giving up with [`ErrorKind::Locked`]
-//! ("another disktracker is using …").
+//! ("another disktracker is using …"). There is no queue: readers that keep
+//! overlapping one another with no gap at all for longer than `lock_timeout`
+//! keep a writer out (commands run one after another leave gaps).
 //!
-//! A new store is created with `O_CREAT | O_EXCL | O_NOFOLLOW` (mode 0600,
-//! missing parents 0700): creation never follows a symlink and never takes
-//! over an existing file. An existing file must be a redb database; an
-//! existing empty file is refused as not a store (after a moment's grace for
-//! a process that has just created it and is initializing it). An existing
-//! store may be opened through a symlink only if the link belongs to the user
-//! running disktracker: in a shared directory another user's link is refused.
-//! Devices, FIFOs, sockets and directories are refused.
+//! A new store is built, with all its tables, in a temporary file beside
+//! the path (`.NAME.new-XXXXXX.tmp`, mode 0600; missing parents are created
+//! 0700) and then linked to the path only if nothing is there yet: creation
+//! never follows a symlink, never takes over an existing file, and never
+//! leaves an empty or half-made store at the path (a crash leaves at most the
+//! temporary file). So an existing file must be a redb database; an empty
+//! one is refused as someone else's. An existing store may be opened through
+//! a symlink only if the link belongs to the user running disktracker: in a
+//! shared directory another user's link is refused. Devices, FIFOs, sockets
+//! and directories are refused.
 //!
 //! # Memory
 //!
@@ -249,6 +257,8 @@ fn open_store(opts: &StoreOptions) -> Result<Box<dyn SnapshotStore>> {
 enum Handle {
     Rw(Database),
     Ro(ReadOnlyDatabase),
+    /// Only while the store is being dropped.
+    Closed,
 }
 
 /// A [`SnapshotStore`] in one redb file. See the crate docs for the layout.
@@ -256,6 +266,16 @@ pub struct RedbStore {
     path: PathBuf,
     location: StoreLocation,
     db: Handle,
+}
+
+impl Drop for RedbStore {
+    fn drop(&mut self) {
+        // Closing writes redb's allocator state; after redb panicked on a
+        // damaged page (caught by `shield`) its state is poisoned and closing
+        // panics again. A damaged file must not bring the process down.
+        let db = std::mem::replace(&mut self.db, Handle::Closed);
+        let _ = catch_unwind(AssertUnwindSafe(move || drop(db)));
+    }
 }
 
 impl std::fmt::Debug for RedbStore {
@@ -324,6 +344,9 @@ impl RedbStore {
         let r = match &self.db {
             Handle::Rw(db) => db.begin_read(),
             Handle::Ro(db) => db.begin_read(),
+            Handle::Closed => Err(redb::TransactionError::Storage(
+                redb::StorageError::DatabaseClosed,
+            )),
         };
         r.ctx(&self.path, "cannot read")
     }
@@ -345,7 +368,7 @@ impl RedbStore {
     fn writable(&self) -> Result<&Database> {
         match &self.db {
             Handle::Rw(db) => Ok(db),
-            Handle::Ro(_) => Err(self.read_only_error()),
+            Handle::Ro(_) | Handle::Closed => Err(self.read_only_error()),
         }
     }
 
@@ -966,7 +989,8 @@ fn delete_in(file: &Path, txn: &WriteTransaction, ids: &[SnapshotId]) -> Result<
 /// encoded rows not yet handed to redb.
 struct RedbWriter<'s> {
     file: &'s Path,
-    txn: WriteTransaction,
+    /// `None` once finished.
+    txn: Option<WriteTransaction>,
     id: u64,
     meta: Vec<u8>,
     root: Vec<u8>,
@@ -979,11 +1003,35 @@ struct RedbWriter<'s> {
     rows: u64,
 }
 
+fn finished(file: &Path) -> Error {
+    Error::new(
+        ErrorKind::Database,
+        format!(
+            "a snapshot of {} was used after its commit",
+            escape_path(file)
+        ),
+    )
+}
+
+impl Drop for RedbWriter<'_> {
+    fn drop(&mut self) {
+        // Rolls back an uncommitted snapshot; see `Drop for RedbStore` on why
+        // redb's panics are caught here.
+        if let Some(txn) = self.txn.take() {
+            let _ = catch_unwind(AssertUnwindSafe(move || drop(txn)));
+        }
+    }
+}
+
 impl<'s> RedbWriter<'s> {
+    fn txn(&self) -> Result<&WriteTransaction> {
+        self.txn.as_ref().ok_or_else(|| finished(self.file))
+    }
+
     fn new(file: &'s Path, txn: WriteTransaction, id: u64, meta: Vec<u8>, root: Vec<u8>) -> Self {
         RedbWriter {
             file,
-            txn,
+            txn: Some(txn),
             id,
             meta,
             root,
@@ -1004,18 +1052,20 @@ impl<'s> RedbWriter<'s> {
             return Ok(());
         }
         let what = "cannot write a snapshot to";
-        let mut dirs = self.txn.open_table(DIRS).ctx(self.file, what)?;
-        let mut cursor = dirs
-            .upper_bound_mut(Bound::<&[u8]>::Unbounded)
-            .ctx(self.file, what)?;
-        let mut start = 0;
-        for (&end, value) in self.ends.iter().zip(&self.values) {
-            cursor
-                .insert_before(&self.keys[start..end], value)
+        {
+            let mut dirs = self.txn()?.open_table(DIRS).ctx(self.file, what)?;
+            let mut cursor = dirs
+                .upper_bound_mut(Bound::<&[u8]>::Unbounded)
                 .ctx(self.file, what)?;
-            start = end;
+            let mut start = 0;
+            for (&end, value) in self.ends.iter().zip(&self.values) {
+                cursor
+                    .insert_before(&self.keys[start..end], value)
+                    .ctx(self.file, what)?;
+                start = end;
+            }
+            cursor.close().ctx(self.file, what)?;
         }
-        cursor.close().ctx(self.file, what)?;
         self.keys.clear();
         self.ends.clear();
         self.values.clear();
@@ -1052,25 +1102,27 @@ impl<'s> RedbWriter<'s> {
         self.flush()?;
         let what = "cannot commit a snapshot to";
         {
-            let mut snaps = self.txn.open_table(SNAPSHOTS).ctx(self.file, what)?;
+            let txn = self.txn()?;
+            let mut snaps = txn.open_table(SNAPSHOTS).ctx(self.file, what)?;
             snaps
                 .insert(self.id, self.meta.as_slice())
                 .ctx(self.file, what)?;
-            let mut roots = self.txn.open_table(ROOTS).ctx(self.file, what)?;
+            let mut roots = txn.open_table(ROOTS).ctx(self.file, what)?;
             roots
                 .insert((self.root.as_slice(), self.id), ())
                 .ctx(self.file, what)?;
-            let mut meta = self.txn.open_table(META).ctx(self.file, what)?;
+            let mut meta = txn.open_table(META).ctx(self.file, what)?;
             meta.insert(KEY_NEXT_ID, self.id + 1).ctx(self.file, what)?;
         }
-        Ok((self.txn, self.id))
+        let txn = self.txn.take().ok_or_else(|| finished(self.file))?;
+        Ok((txn, self.id))
     }
 }
 
 impl SnapshotWriter for RedbWriter<'_> {
     fn delete_with(&mut self, ids: &[SnapshotId]) -> Result<()> {
         let file = self.file;
-        shield(file, || delete_in(file, &self.txn, ids).map(drop))
+        shield(file, || delete_in(file, self.txn()?, ids).map(drop))
     }
 
     fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {

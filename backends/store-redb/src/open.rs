@@ -4,7 +4,7 @@
 
 use std::fs::{DirBuilder, File, OpenOptions};
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -69,11 +69,6 @@ impl Tuning {
     }
 }
 
-/// How long a writer waits for an existing empty file to be initialized by
-/// the process that just created it (it takes redb's lock a moment after
-/// creating the file) before refusing the file as not a store.
-const EMPTY_GRACE: Duration = Duration::from_secs(1);
-
 /// First and longest pause between two tries to open a busy file.
 const FIRST_PAUSE: Duration = Duration::from_millis(2);
 const MAX_PAUSE: Duration = Duration::from_millis(50);
@@ -87,15 +82,12 @@ enum Attempt<T> {
 
 /// Runs `attempt` until it opens the file or fails, pausing (with growing
 /// pauses) while it says to wait, for at most `timeout`.
-fn retry<T>(
-    timeout: Duration,
-    mut attempt: impl FnMut(Instant) -> Result<Attempt<T>>,
-) -> Result<T> {
+fn retry<T>(timeout: Duration, mut attempt: impl FnMut() -> Result<Attempt<T>>) -> Result<T> {
     let start = Instant::now();
     let deadline = start + timeout;
     let mut pause = FIRST_PAUSE;
     loop {
-        match attempt(start)? {
+        match attempt()? {
             Attempt::Opened(t) => return Ok(t),
             Attempt::Wait(err) => {
                 let now = Instant::now();
@@ -134,47 +126,61 @@ fn gave_up(path: &Path, timeout: Duration) -> Error {
 
 /// Opens the store file for writing, creating it (mode 0600, missing parent
 /// directories 0700) if nothing is at `path`. Creation never follows a
-/// symlink and never takes over an existing file: an existing file must be
-/// a redb database (or be initialized, within [`EMPTY_GRACE`], by whoever
-/// just created it).
+/// symlink and never takes over an existing file: the new store is built in
+/// a temporary file beside `path` and linked into place only if the name is
+/// still free. An existing file must be a redb database.
 pub(crate) fn writable(path: &Path, t: &Tuning) -> Result<Database> {
     create_parent(path)?;
-    // O_EXCL: fails on any existing entry, a symlink (even dangling) included.
-    let created = match OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(nofollow())
-        .open(path)
-    {
-        Ok(file) => {
-            match redb_open(path, t, file) {
-                Err(e) if e.kind() == ErrorKind::Locked => {}
-                done => return done,
-            }
-            true
-        }
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => false,
-        Err(e) => return Err(from_io(path, "cannot create", e)),
-    };
-    retry(t.lock_timeout, |start| {
+    match std::fs::symlink_metadata(path) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => create(path, t)?,
+        Err(e) => return Err(from_io(path, "cannot open", e)),
+        Ok(_) => {}
+    }
+    retry(t.lock_timeout, || {
         let file = existing(path, true)?;
-        let empty = file
+        if file
             .metadata()
             .map_err(|e| from_io(path, "cannot stat", e))?
             .len()
-            == 0;
-        if empty && !created {
-            let err = empty_file(path);
-            return if start.elapsed() < EMPTY_GRACE {
-                Ok(Attempt::Wait(err))
-            } else {
-                Err(err)
-            };
+            == 0
+        {
+            return Err(empty_file(path));
         }
         wait_if_locked(redb_open(path, t, file), path, t.lock_timeout)
     })
+}
+
+/// Creates a store at `path` unless something appears there first (another
+/// process creating it too): built, with every table, in a temporary file
+/// in the same directory, then given the name without replacing anything.
+/// A crash leaves at most a stray temporary file, never an empty store.
+fn create(path: &Path, t: &Tuning) -> Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    let temp = tempfile::Builder::new()
+        .prefix(&format!(".{name}.new-"))
+        .suffix(".tmp")
+        .permissions(std::fs::Permissions::from_mode(0o600))
+        .tempfile_in(dir)
+        .map_err(|e| from_io(path, "cannot create", e))?;
+    let (file, temp_path) = temp.into_parts();
+    let db = redb_open(path, t, file)?;
+    // Named after `path`: that is the file the user knows about.
+    crate::RedbStore::initialize_new(path, db)?;
+    match temp_path.persist_noclobber(path) {
+        Ok(()) => {}
+        // Someone else created it meanwhile: open theirs (ours is removed).
+        Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => return Ok(()),
+        Err(e) => return Err(from_io(path, "cannot create", e.error)),
+    }
+    // The new name is durable once its directory is.
+    if let Ok(d) = File::open(dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
 }
 
 /// redb's writable open of `file` (which initializes it if it is empty).
@@ -188,9 +194,9 @@ fn redb_open(path: &Path, t: &Tuning, file: File) -> Result<Database> {
     })
 }
 
-/// Opens the existing store read-only. A missing or empty file is
-/// [`ErrorKind::NotFound`] (an empty one is a store being created). A file
-/// whose writer was killed is first recovered, see the crate docs.
+/// Opens the existing store read-only. A missing file is
+/// [`ErrorKind::NotFound`]. A file whose writer was killed is first
+/// recovered, see the crate docs.
 pub(crate) fn read_only(path: &Path, t: &Tuning) -> Result<ReadOnlyDatabase> {
     let missing = || {
         Error::new(
@@ -199,7 +205,7 @@ pub(crate) fn read_only(path: &Path, t: &Tuning) -> Result<ReadOnlyDatabase> {
         )
         .with_hint("run `disktracker scan` first, or pass --db")
     };
-    retry(t.lock_timeout, |_| {
+    retry(t.lock_timeout, || {
         let file = match existing(path, false) {
             Err(e) if e.kind() == ErrorKind::NotFound => return Err(missing()),
             r => r?,
@@ -210,7 +216,7 @@ pub(crate) fn read_only(path: &Path, t: &Tuning) -> Result<ReadOnlyDatabase> {
             .len()
             == 0
         {
-            return Err(missing());
+            return Err(empty_file(path));
         }
         drop(file);
         // redb 4.4 opens read-only by path only; the checks above ran on
@@ -249,8 +255,12 @@ fn recover(path: &Path, t: &Tuning) -> Result<()> {
             e
         }
     })?;
-    drop(redb_open(path, t, file)?);
-    Ok(())
+    let db = redb_open(path, t, file)?;
+    // Closing marks the file clean; on a damaged file redb may panic here.
+    shield(path, || {
+        drop(db);
+        Ok(())
+    })
 }
 
 fn nofollow() -> i32 {
@@ -344,13 +354,10 @@ fn not_a_file(path: &Path, what: &str) -> Error {
 fn empty_file(path: &Path) -> Error {
     Error::new(
         ErrorKind::Corrupt,
-        format!(
-            "{} is an empty file, not a redb store; refusing to take it over",
-            escape_path(path)
-        ),
+        format!("{} is an empty file, not a redb store", escape_path(path)),
     )
     .with_hint(format!(
-        "if it is yours (a store whose creation was interrupted), remove it and run the command again; {CORRUPT_HINT}"
+        "disktracker never leaves an empty store file behind, so this one is not its: {CORRUPT_HINT}"
     ))
 }
 

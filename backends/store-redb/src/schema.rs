@@ -1,8 +1,10 @@
 //! The format version: creating the tables of a new file, refusing newer or
 //! foreign files, and migrating older formats (see the crate docs).
 
+use std::path::Path;
+
 use disktracker::path::escape_path;
-use disktracker::{Error, ErrorKind, Result};
+use disktracker::{Error, ErrorKind, Result, StoreLocation};
 use redb::{Database, ReadableTable, WriteTransaction};
 
 use crate::errors::{Ctx, bad_record, from_redb};
@@ -29,7 +31,7 @@ impl RedbStore {
                             self.migrate_from_1(db)
                         }
                         // Read as it is; see "Migrations" in the crate docs.
-                        Handle::Ro(_) => Ok(()),
+                        Handle::Ro(_) | Handle::Closed => Ok(()),
                     },
                     Some(v) if v > FORMAT_VERSION => Err(Error::new(
                         ErrorKind::Corrupt,
@@ -68,11 +70,22 @@ impl RedbStore {
                     Handle::Rw(db) => self.initialize(db),
                     // Read-only on a file that never got its tables (a crash
                     // right after creation): an empty store; reads find nothing.
-                    Handle::Ro(_) => Ok(()),
+                    Handle::Ro(_) | Handle::Closed => Ok(()),
                 }
             }
             Err(e) => Err(from_redb(&self.path, "cannot read", e.into())),
         }
+    }
+
+    /// Creates every table of a brand-new store in `db` (a temporary file
+    /// that becomes the store at `path`) and closes it.
+    pub(crate) fn initialize_new(path: &Path, db: Database) -> Result<()> {
+        let store = RedbStore {
+            path: path.to_path_buf(),
+            location: StoreLocation::File(path.to_path_buf()),
+            db: Handle::Rw(db),
+        };
+        crate::shield(path, || store.check_schema())
     }
 
     /// A new file: every table in one commit, so a store has either all of
