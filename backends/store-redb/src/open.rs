@@ -367,8 +367,19 @@ fn create_parent(file: &Path) -> Result<()> {
     let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) else {
         return Ok(());
     };
-    if parent.is_dir() {
-        return Ok(());
+    match std::fs::metadata(parent) {
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(_) => {
+            return Err(Error::new(
+                ErrorKind::Usage,
+                format!(
+                    "cannot create a store in {}: it is not a directory",
+                    escape_path(parent)
+                ),
+            )
+            .with_hint("pass --db with a path inside a directory"));
+        }
+        Err(_) => {}
     }
     DirBuilder::new()
         .recursive(true)
