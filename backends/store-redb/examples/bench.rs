@@ -11,25 +11,13 @@
 //! per snapshot, and the peak RSS of the process. Timings are printed, never
 //! asserted: the machines are shared and noisy.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use disktracker::{SnapshotMeta, SnapshotStore, StoreOptions};
 use disktracker_store_redb::RedbStore;
 
 mod common;
-use common::{median, peak_rss_kib, stats, tree};
-
-/// User plus system CPU time of this process so far (clock ticks of 10 ms on Linux).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the parenthesised command name; utime and stime are 14 and 15.
-    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
-    // `rest` starts at field 3 (state).
-    let ticks = field(14 - 3) + field(15 - 3);
-    Duration::from_millis(ticks * 10)
-}
+use common::{cpu_time, median, peak_rss_kib, stats, tree};
 
 fn rss_kib() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;

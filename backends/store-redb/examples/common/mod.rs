@@ -58,6 +58,18 @@ pub fn stats(i: u64) -> DirStats {
     }
 }
 
+/// User plus system CPU time of this process so far (clock ticks of 10 ms on Linux).
+pub fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name; utime and stime are 14 and 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let field = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    // `rest` starts at field 3 (state).
+    let ticks = field(14 - 3) + field(15 - 3);
+    Duration::from_millis(ticks * 10)
+}
+
 pub fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
