@@ -40,6 +40,11 @@
 //! a snapshot deletes its directories, its index entry, its cached diffs and
 //! its recorded deltas in the same transaction.
 //!
+//! [`SnapshotStore::derive_snapshot`] copies the base's directory rows as
+//! stored, key and value bytes, never decoded: the base's key range minus
+//! each removed subtree (`P` and `[P/, P0)`), merged in path order with the
+//! upserts, appended after every existing key like a new snapshot's rows.
+//!
 //! Ids come from the `next_snapshot_id` counter, so they increase and are never
 //! reused, even after the newest snapshot is deleted (like SQLite's
 //! `AUTOINCREMENT`). A file whose `format_version` is newer than
