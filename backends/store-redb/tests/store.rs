@@ -675,6 +675,13 @@ fn a_newer_format_is_refused_with_a_clear_error() {
         assert!(err.to_string().contains("newer"), "{err}");
         assert!(err.to_string().contains("99"), "{err}");
     }
+    // Untouched: no migration ran, no table was added or dropped.
+    let tables = raw_table_names(&path);
+    for read_only in [false, true] {
+        try_open(&path, read_only).unwrap_err();
+    }
+    assert_eq!(raw_format_version(&path), Some(99));
+    assert_eq!(raw_table_names(&path), tables);
 }
 
 #[test]
