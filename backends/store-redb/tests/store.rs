@@ -539,15 +539,29 @@ fn read_only_reads_and_refuses_every_write() {
 }
 
 #[test]
-fn read_only_on_an_empty_file_is_not_found_not_corrupt() {
-    // What a reader sees while a writer is creating the store.
+fn an_existing_empty_file_is_refused_untouched() {
+    // The store never leaves an empty file at its path (it creates the
+    // store under a temporary name), so an empty file there is not its own.
     let (_dir, path) = temp_store();
     std::fs::write(&path, b"").unwrap();
-    let err = open_ro(&path).unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
-    // A writer initializes it.
+    for read_only in [true, false] {
+        let err = try_open(&path, read_only).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+        assert!(err.to_string().contains("empty file"), "{err}");
+        assert!(
+            err.to_string().contains(&path.display().to_string()),
+            "{err}"
+        );
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+    }
+    std::fs::remove_file(&path).unwrap();
     assert!(open(&path).snapshots().unwrap().is_empty());
+    // Nothing but the store is left in the directory.
+    let names: Vec<_> = std::fs::read_dir(path.parent().unwrap())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names, [path.file_name().unwrap()]);
 }
 
 #[test]
@@ -661,6 +675,13 @@ fn a_newer_format_is_refused_with_a_clear_error() {
         assert!(err.to_string().contains("newer"), "{err}");
         assert!(err.to_string().contains("99"), "{err}");
     }
+    // Untouched: no migration ran, no table was added or dropped.
+    let tables = raw_table_names(&path);
+    for read_only in [false, true] {
+        try_open(&path, read_only).unwrap_err();
+    }
+    assert_eq!(raw_format_version(&path), Some(99));
+    assert_eq!(raw_table_names(&path), tables);
 }
 
 #[test]
@@ -700,7 +721,7 @@ fn a_second_open_is_locked_until_the_first_closes() {
     let (_dir, path) = temp_store();
     let store = open(&path);
     for read_only in [false, true] {
-        let err = try_open(&path, read_only).unwrap_err();
+        let err = try_open_now(&path, read_only).unwrap_err();
         assert_eq!(
             err.kind(),
             ErrorKind::Locked,
@@ -710,6 +731,7 @@ fn a_second_open_is_locked_until_the_first_closes() {
         assert!(msg.contains("another disktracker is using"), "{msg}");
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("--db"), "{msg}");
+        assert!(msg.contains("plugins.redb.lock_timeout"), "{msg}");
     }
     drop(store);
     drop(open(&path));
@@ -721,7 +743,7 @@ fn readers_share_but_exclude_a_writer() {
     drop(open(&path));
     let r1 = open_ro(&path).unwrap();
     let r2 = open_ro(&path).unwrap();
-    let err = try_open(&path, false).unwrap_err();
+    let err = try_open_now(&path, false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
     drop((r1, r2));
     drop(open(&path));

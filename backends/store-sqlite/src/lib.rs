@@ -89,6 +89,7 @@ mod error;
 mod live;
 mod open;
 mod schema;
+mod select;
 mod settings;
 mod tree;
 mod writer;
@@ -97,7 +98,6 @@ use std::path::PathBuf;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use disktracker::model::DiffEntry;
-use disktracker::path::{parent_bytes, trim_slashes};
 use disktracker::registry::StorePlugin;
 use disktracker::{
     DerivedSnapshot, DirDelta, IndexProvenance, JournalEvent, JournalQuery, LiveBatch,
@@ -107,7 +107,7 @@ use disktracker::{
     DirRecord, DirStats, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotStore,
     SnapshotWriter, StoreOptions,
 };
-use rusqlite::types::{Value, ValueRef};
+use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::error::Ctx;
@@ -178,7 +178,7 @@ macro_rules! dir_cols {
 }
 pub(crate) use dir_cols;
 
-const SNAPSHOT_COLS: &str = "id, scan_root, scan_root_blob, started_at, finished_at, host, \
+pub(crate) const SNAPSHOT_COLS: &str = "id, scan_root, scan_root_blob, started_at, finished_at, host, \
      total_files, total_bytes, total_apparent, dir_count, error_count, walker";
 
 impl SqliteStore {
@@ -360,46 +360,13 @@ pub(crate) fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// The paths whose subtree contains `path` (component-wise): `path`
-/// itself and each of its ancestors up to `/`.
-fn covering_roots(path: &[u8]) -> Vec<&[u8]> {
-    let mut out = Vec::new();
-    let mut cur = Some(trim_slashes(path));
-    while let Some(p) = cur {
-        out.push(p);
-        cur = parent_bytes(p);
-    }
-    out
-}
-
 impl SnapshotStore for SqliteStore {
     fn location(&self) -> &StoreLocation {
         &self.location
     }
 
     fn find_snapshots(&self, query: &SnapshotQuery<'_>) -> Result<Vec<SnapshotInfo>> {
-        let what = "selecting snapshots in";
-        // One statement whatever the filter; idx_snapshots_root serves the
-        // root filters, newest first.
-        let mut params: Vec<Value> = vec![
-            Value::Integer(query.before.unwrap_or(i64::MAX)),
-            Value::Integer(i64::try_from(query.limit.unwrap_or(usize::MAX)).unwrap_or(i64::MAX)),
-        ];
-        let roots = match query.root {
-            RootFilter::Any => Vec::new(),
-            RootFilter::Exactly(root) => vec![root],
-            RootFilter::Covering(path) => covering_roots(path),
-        };
-        let filter = if matches!(query.root, RootFilter::Any) {
-            String::new()
-        } else {
-            let marks: Vec<String> = (0..roots.len()).map(|i| format!("?{}", i + 3)).collect();
-            params.extend(roots.iter().map(|r| Value::Blob(r.to_vec())));
-            format!("AND scan_root_blob IN ({})", marks.join(", "))
-        };
-        let sql = format!(
-            "SELECT {SNAPSHOT_COLS} FROM snapshots WHERE id < ?1 {filter} ORDER BY id DESC LIMIT ?2"
-        );
+        let (sql, params) = select::find_sql(query);
         let run = |stmt: &mut rusqlite::Statement<'_>| {
             stmt.query_map(params_from_iter(params), decode_snapshot)
                 .and_then(|rows| rows.collect())
@@ -410,16 +377,12 @@ impl SnapshotStore for SqliteStore {
         } else {
             self.conn.prepare_cached(&sql).and_then(|mut s| run(&mut s))
         }
-        .ctx(&self.path, what)
+        .ctx(&self.path, "selecting snapshots in")
     }
 
     fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
-        let sql = format!(
-            "SELECT {SNAPSHOT_COLS} FROM snapshots WHERE id IN \
-             (SELECT max(id) FROM snapshots GROUP BY scan_root_blob) ORDER BY scan_root_blob"
-        );
         self.conn
-            .prepare_cached(&sql)
+            .prepare_cached(&select::latest_per_root_sql())
             .and_then(|mut s| s.query_map([], decode_snapshot)?.collect())
             .ctx(&self.path, "selecting snapshots in")
     }
