@@ -439,13 +439,20 @@ pub(crate) fn decode_watch(root: &[u8], v: &[u8]) -> Option<WatchState> {
     })
 }
 
-/// Encodes an index provenance: length, device, inode, modification time and
-/// checksum (8 bytes each), the number of roots (u32), then each root as a
-/// u32 length, its bytes and its snapshot id (i64). `None` if a root is over
-/// 4 GiB or there are over 4 G of them.
+/// Encodes an index provenance: length, device, inode, modification time,
+/// checksum and mutation cursor (8 bytes each), the number of roots (u32),
+/// then each root as a u32 length, its bytes and its snapshot id (i64).
+/// `None` if a root is over 4 GiB or there are over 4 G of them.
 pub(crate) fn encode_provenance(p: &IndexProvenance) -> Option<Vec<u8>> {
-    let mut out = Vec::with_capacity(44 + p.snapshots.len() * 64);
-    for w in [p.len, p.dev, p.ino, p.mtime_ns as u64, p.checksum] {
+    let mut out = Vec::with_capacity(52 + p.snapshots.len() * 64);
+    for w in [
+        p.len,
+        p.dev,
+        p.ino,
+        p.mtime_ns as u64,
+        p.checksum,
+        p.mutation_cursor as u64,
+    ] {
         out.extend_from_slice(&w.to_le_bytes());
     }
     out.extend_from_slice(&u32::try_from(p.snapshots.len()).ok()?.to_le_bytes());
@@ -464,6 +471,7 @@ pub(crate) fn decode_provenance(v: &[u8]) -> Option<IndexProvenance> {
     let ino = r.u64()?;
     let mtime_ns = r.i64()?;
     let checksum = r.u64()?;
+    let mutation_cursor = r.i64()?;
     let n = r.u32()?;
     let mut snapshots = Vec::new();
     for _ in 0..n {
@@ -480,6 +488,7 @@ pub(crate) fn decode_provenance(v: &[u8]) -> Option<IndexProvenance> {
         ino,
         mtime_ns,
         checksum,
+        mutation_cursor,
     })
 }
 
