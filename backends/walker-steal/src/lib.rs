@@ -22,7 +22,8 @@
 //!
 //! - A directory's direct totals are its own inode plus its non-directory
 //!   entries; files with more than one link go to [`DirArena::links`] for the
-//!   engine's first-path rule.
+//!   engine's first-path rule. `disktracker-walker-support`'s
+//!   [`account_entry`] decides this for every walker, fingerprint included.
 //! - **Mount points** with `one_file_system`: an entry whose device differs
 //!   from the root's is skipped entirely, its own inode included, and it is
 //!   not in the fingerprint. GNU `du -x` (coreutils ≥ 8.x) does the same: it

@@ -281,13 +281,8 @@ impl Walk<'_> {
                         continue;
                     }
                     let mtime_ns = m.mtime() * 1_000_000_000 + m.mtime_nsec();
-                    fingerprint.add(
-                        &entry.file_name().as_bytes(),
-                        m.ino(),
-                        m.size(),
-                        m.blocks(),
-                        mtime_ns,
-                    );
+                    let name = entry.file_name();
+                    fingerprint.add(name.as_bytes(), m.ino(), m.size(), m.blocks(), mtime_ns);
                     if m.is_dir() {
                         e.child_count += 1;
                         subdirs.push((path, m));
