@@ -1039,3 +1039,21 @@ fn one_file_system_skips_other_devices(plugin: &'static WalkerPlugin) {
         assert!(got[&key(root)].total_apparent < everything - 70_000 - 9000);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_temp_tree_with_unreadable_directories_is_removed() {
+        let t = TempTree::with(|root| {
+            fs::create_dir_all(root.join("locked/sub"))?;
+            fs::write(root.join("locked/sub/f"), b"x")?;
+            fs::set_permissions(root.join("locked/sub"), fs::Permissions::from_mode(0o000))?;
+            fs::set_permissions(root.join("locked"), fs::Permissions::from_mode(0o000))
+        });
+        let base = t.base().to_path_buf();
+        drop(t);
+        assert!(!base.exists(), "{} is left behind", base.display());
+    }
+}
