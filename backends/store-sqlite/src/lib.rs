@@ -302,26 +302,44 @@ pub(crate) fn decode_dir(row: &Row<'_>, at: usize, rec: &mut DirRecord) -> rusql
     let path = blob_col(row, at, "path_blob")?;
     rec.path.clear();
     rec.path.extend_from_slice(path);
-    let int = |i: usize| row.get::<_, i64>(at + i);
+    (rec.depth, rec.stats) = decode_stats(row, at)?;
+    Ok(())
+}
+
+/// The depth and stats of the [`dir_cols!`] columns starting at column `at`
+/// (the path is column `at` itself).
+pub(crate) fn decode_stats(row: &Row<'_>, at: usize) -> rusqlite::Result<(u32, DirStats)> {
+    let int = |i: usize| -> rusqlite::Result<i64> {
+        match row.get_ref(at + i)? {
+            ValueRef::Integer(v) => Ok(v),
+            other => Err(rusqlite::Error::InvalidColumnType(
+                at + i,
+                String::new(),
+                other.data_type(),
+            )),
+        }
+    };
     let depth = int(1)?;
-    rec.depth = u32::try_from(depth)
+    let depth = u32::try_from(depth)
         .map_err(|_| rusqlite::Error::IntegralValueOutOfRange(at + 1, depth))?;
     let u = |i: usize| int(i).map(from_sql_u64);
-    rec.stats = DirStats {
-        total_bytes: u(2)?,
-        total_apparent: u(3)?,
-        direct_bytes: u(4)?,
-        direct_apparent: u(5)?,
-        file_count: u(6)?,
-        direct_files: u(7)?,
-        child_count: u(8)?,
-        error_count: u(9)?,
-        mtime_ns: int(10)?,
-        dev: u(11)?,
-        ino: u(12)?,
-        fingerprint: join_u128(int(13)?, int(14)?),
-    };
-    Ok(())
+    Ok((
+        depth,
+        DirStats {
+            total_bytes: u(2)?,
+            total_apparent: u(3)?,
+            direct_bytes: u(4)?,
+            direct_apparent: u(5)?,
+            file_count: u(6)?,
+            direct_files: u(7)?,
+            child_count: u(8)?,
+            error_count: u(9)?,
+            mtime_ns: int(10)?,
+            dev: u(11)?,
+            ino: u(12)?,
+            fingerprint: join_u128(int(13)?, int(14)?),
+        },
+    ))
 }
 
 fn decode_snapshot(row: &Row<'_>) -> rusqlite::Result<SnapshotInfo> {
