@@ -23,6 +23,16 @@ use disktracker_store_sqlite as _;
 use disktracker_testkit::fixtures::tempdir;
 use disktracker_walker_steal as _;
 
+/// Stops the watcher when a test's scope unwinds, so a failed assertion
+/// fails the test instead of leaving `thread::scope` waiting on the loop.
+struct StopOnDrop(Sender<Control>);
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.send(Control::Stop);
+    }
+}
+
 struct Host {
     db: PathBuf,
     index: PathBuf,
@@ -228,6 +238,7 @@ fn live_sizes_follow_changes_and_reconcile_stores_a_fresh_scan() {
             _ => None,
         };
         let control = w.control();
+        let _stop = StopOnDrop(control.clone());
         let runner = s.spawn(move || w.run());
         converge(&size, &root).expect("caught up after boot");
         // Live changes.
@@ -310,6 +321,7 @@ fn lost_events_lead_to_a_rescan_and_then_equality() {
         )
         .unwrap();
         let control = w.control();
+        let _stop = StopOnDrop(control.clone());
         let runner = s.spawn(move || w.run());
         let size = |p: &[u8]| ask_size(&sock, p);
         converge(&size, &root).expect("live after boot");
@@ -360,6 +372,7 @@ fn an_unwatchable_subtree_is_degraded_and_rescanned_periodically() {
         )
         .unwrap();
         let control = w.control();
+        let _stop = StopOnDrop(control.clone());
         let runner = s.spawn(move || w.run());
         let size = |p: &[u8]| ask_size(&sock, p);
         converge(&size, &root).expect("live after boot");

@@ -15,7 +15,8 @@ use disktracker::path::{
 };
 use disktracker::{DirRecord, DirStats, Error, ErrorKind, Result, WalkOutput};
 use disktracker::{JournalEvent, JournalKind, Mutation};
-use disktracker_walker_support::listing::{EntryStat, ListOptions, Listing};
+use disktracker_walker_support::EntryStat;
+use disktracker_walker_support::listing::{ListOptions, Listing};
 use disktracker_walker_support::{Exclude, read_listing};
 
 /// Disk usage, apparent size and file count, added and subtracted together.

@@ -377,20 +377,24 @@ impl<'h> Watcher<'h> {
         let out = self.host.walk(&root, &self.cancel)?;
         let fresh = LiveTree::from_walk(&out, self.host.tree_options(&root)?)?;
         drop(out);
-        let changes = {
-            let mut s = lock(&self.shared);
-            let tree = s.trees[i]
-                .as_mut()
-                .expect("every root has a model after boot");
-            tree.replace_with(fresh, now_ms())
-        };
-        self.commit(i, changes)?;
         let back = if self.roots[i].unwatched.is_empty() {
             WatcherState::Live
         } else {
             WatcherState::parse(&was).unwrap_or(WatcherState::Degraded)
         };
-        self.set_state(i, back);
+        // The state changes with the model, under one lock, so a client that
+        // sees the fresh sizes never sees the state of the walk before them.
+        let changes = {
+            let mut s = lock(&self.shared);
+            let tree = s.trees[i]
+                .as_mut()
+                .expect("every root has a model after boot");
+            let changes = tree.replace_with(fresh, now_ms());
+            self.roots[i].status.state = back.as_str().into();
+            s.status = self.roots.iter().map(|r| r.status.clone()).collect();
+            changes
+        };
+        self.commit(i, changes)?;
         Ok(())
     }
 

@@ -1,33 +1,13 @@
-//! One `statx` per entry, relative to the open directory, into a small copyable record.
+//! One `statx` per entry, relative to the open directory, into the shared
+//! [`EntryStat`] record (with `fstatat` where `statx` is missing).
 
 use std::ffi::CStr;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use rustix::fs::{AtFlags, Stat, Statx, StatxFlags, makedev, statat, statx};
+use crate::{EntryStat, mtime_ns};
+use rustix::fs::{AtFlags, CWD, Stat, Statx, StatxFlags, makedev, statat, statx};
 use rustix::io::Errno;
-
-/// What the walker keeps of one entry's metadata.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct EntryStat {
-    pub is_dir: bool,
-    pub nlink: u64,
-    pub dev: u64,
-    pub ino: u64,
-    /// Apparent size (st_size).
-    pub size: u64,
-    /// 512-byte blocks allocated (st_blocks).
-    pub blocks: u64,
-    pub mtime_ns: i64,
-}
-
-impl EntryStat {
-    /// Disk usage in bytes, as `du` counts it.
-    #[inline]
-    pub fn disk_bytes(&self) -> u64 {
-        self.blocks.saturating_mul(512)
-    }
-}
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFDIR: u32 = 0o040_000;
@@ -46,16 +26,9 @@ const MASK: StatxFlags = StatxFlags::TYPE
 /// filters), so the rest of the process goes straight to `fstatat`.
 static NO_STATX: AtomicBool = AtomicBool::new(false);
 
-/// Nanoseconds since the epoch; wrapping, never panicking, on absurd timestamps.
-/// Must match the jwalk walker's computation so fingerprints agree.
-#[inline]
-fn ns(sec: i64, nsec: i64) -> i64 {
-    sec.wrapping_mul(1_000_000_000).wrapping_add(nsec)
-}
-
 /// Stats `name` inside the directory `dir` without following a symlink.
 #[inline]
-pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<EntryStat, Errno> {
+pub fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<EntryStat, Errno> {
     if !NO_STATX.load(Ordering::Relaxed) {
         match statx(dir, name, AtFlags::SYMLINK_NOFOLLOW, MASK) {
             Ok(x) => return Ok(from_statx(&x)),
@@ -64,6 +37,18 @@ pub(crate) fn stat_at(dir: BorrowedFd<'_>, name: &CStr) -> Result<EntryStat, Err
         }
     }
     statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).map(|s| from_stat(&s))
+}
+
+/// Stats `path` without following a final symlink.
+pub fn lstat(path: &std::path::Path) -> Result<EntryStat, Errno> {
+    if !NO_STATX.load(Ordering::Relaxed) {
+        match statx(CWD, path, AtFlags::SYMLINK_NOFOLLOW, MASK) {
+            Ok(x) => return Ok(from_statx(&x)),
+            Err(Errno::NOSYS) => NO_STATX.store(true, Ordering::Relaxed),
+            Err(e) => return Err(e),
+        }
+    }
+    statat(CWD, path, AtFlags::SYMLINK_NOFOLLOW).map(|s| from_stat(&s))
 }
 
 #[inline]
@@ -75,13 +60,13 @@ fn from_statx(x: &Statx) -> EntryStat {
         ino: x.stx_ino,
         size: x.stx_size,
         blocks: x.stx_blocks,
-        mtime_ns: ns(x.stx_mtime.tv_sec, i64::from(x.stx_mtime.tv_nsec)),
+        mtime_ns: mtime_ns(x.stx_mtime.tv_sec, i64::from(x.stx_mtime.tv_nsec)),
     }
 }
 
 /// `struct stat` field types differ between architectures, hence the casts.
 #[allow(clippy::unnecessary_cast)]
-pub(crate) fn from_stat(s: &Stat) -> EntryStat {
+pub fn from_stat(s: &Stat) -> EntryStat {
     EntryStat {
         is_dir: (s.st_mode as u32) & S_IFMT == S_IFDIR,
         nlink: s.st_nlink as u64,
@@ -89,6 +74,6 @@ pub(crate) fn from_stat(s: &Stat) -> EntryStat {
         ino: s.st_ino as u64,
         size: s.st_size as u64,
         blocks: s.st_blocks as u64,
-        mtime_ns: ns(s.st_mtime as i64, s.st_mtime_nsec as i64),
+        mtime_ns: mtime_ns(s.st_mtime as i64, s.st_mtime_nsec as i64),
     }
 }
