@@ -84,9 +84,13 @@
 #![warn(missing_docs)]
 
 mod checkpoint;
+mod derive;
 mod error;
+mod live;
 mod open;
 mod schema;
+mod select;
+mod settings;
 mod tree;
 mod writer;
 
@@ -97,24 +101,27 @@ use disktracker::model::DiffEntry;
 use disktracker::registry::StorePlugin;
 use disktracker::{
     DerivedSnapshot, DirDelta, IndexProvenance, JournalEvent, JournalQuery, LiveBatch,
-    LoggedMutation, SnapshotQuery, StoreLocation, WatchState,
+    LoggedMutation, RootFilter, SnapshotQuery, StoreLocation, WatchState,
 };
 use disktracker::{
     DirRecord, DirStats, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotStore,
     SnapshotWriter, StoreOptions,
 };
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, OptionalExtension, Row};
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter};
 
 use crate::error::Ctx;
 
-disktracker::register_store!(StorePlugin::new(
-    "sqlite",
-    "SQLite database in WAL mode (the default): one file, readable with sqlite3",
-    "db",
-    b"SQLite format 3\0",
-    open_store
-));
+disktracker::register_store!(
+    StorePlugin::new(
+        "sqlite",
+        "SQLite database in WAL mode (the default): one file, readable with sqlite3",
+        "db",
+        b"SQLite format 3\0",
+        open_store
+    )
+    .settings(settings::SETTINGS)
+);
 
 /// Opens the SQLite store at `opts.path` (the database file itself),
 /// creating it (mode 0600, missing parent directories 0700) and migrating it
@@ -126,7 +133,11 @@ pub fn open_store(opts: &StoreOptions) -> Result<Box<dyn SnapshotStore>> {
 /// The SQLite [`SnapshotStore`].
 pub struct SqliteStore {
     conn: Connection,
+    /// The path as given, for messages.
     path: PathBuf,
+    /// The path without symbolic links, which every connection opens.
+    file: PathBuf,
+    tuning: settings::Tuning,
     location: StoreLocation,
     read_only: bool,
     /// Copies the log earlier processes left into the file (writable
@@ -140,7 +151,7 @@ impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.checkpoint.finish();
         if !self.read_only {
-            checkpoint::at_close(&self.conn, &self.path, self.wal_limit);
+            checkpoint::at_close(&self.conn, &self.file, self.wal_limit);
         }
     }
 }
@@ -167,7 +178,7 @@ macro_rules! dir_cols {
 }
 pub(crate) use dir_cols;
 
-const SNAPSHOT_COLS: &str = "id, scan_root, scan_root_blob, started_at, finished_at, host, \
+pub(crate) const SNAPSHOT_COLS: &str = "id, scan_root, scan_root_blob, started_at, finished_at, host, \
      total_files, total_bytes, total_apparent, dir_count, error_count, walker";
 
 impl SqliteStore {
@@ -175,16 +186,20 @@ impl SqliteStore {
     /// `opts.path`. See [`open_store`].
     pub fn open(opts: &StoreOptions) -> Result<Self> {
         let path = opts.require_file("sqlite")?.to_path_buf();
-        let conn = open::open(&path, opts)?;
+        // Settings first: a bad value creates nothing.
+        let tuning = settings::Tuning::from_settings(&opts.settings)?;
+        let open::Opened { conn, file } = open::open(&path, opts, &tuning)?;
         let checkpoint = if opts.read_only {
             checkpoint::Background::default()
         } else {
-            checkpoint::Background::start(&path)
+            checkpoint::Background::start(&file)
         };
         Ok(SqliteStore {
             conn,
             location: StoreLocation::File(path.clone()),
             path,
+            file,
+            tuning,
             read_only: opts.read_only,
             checkpoint,
             wal_limit: checkpoint::WAL_LIMIT,
@@ -200,7 +215,7 @@ impl SqliteStore {
 
     /// Refuses writes to a read-only store; otherwise waits for the
     /// background checkpoint, so the write can start the log over.
-    fn check_writable(&mut self, what: &str) -> Result<()> {
+    pub(crate) fn check_writable(&mut self, what: &str) -> Result<()> {
         if self.read_only {
             Err(error::read_only(&self.path, what))
         } else {
@@ -216,7 +231,7 @@ impl SqliteStore {
     }
 
     /// `Ok` when snapshot `id` exists, else a not-found error.
-    fn require_snapshot(&self, id: SnapshotId) -> Result<()> {
+    pub(crate) fn require_snapshot(&self, id: SnapshotId) -> Result<()> {
         if self.snapshot_exists(id).ctx(&self.path, "reading")? {
             Ok(())
         } else {
@@ -226,7 +241,11 @@ impl SqliteStore {
 
     /// Runs `f` inside one `BEGIN IMMEDIATE` transaction: committed when it
     /// returns `Ok`, rolled back otherwise.
-    fn in_transaction<T>(&self, what: &str, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    pub(crate) fn in_transaction<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&Connection) -> Result<T>,
+    ) -> Result<T> {
         self.conn
             .execute_batch("BEGIN IMMEDIATE")
             .ctx(&self.path, what)?;
@@ -262,11 +281,11 @@ pub(crate) fn split_u128(v: u128) -> (i64, i64) {
     (to_sql_u64(v as u64), to_sql_u64((v >> 64) as u64))
 }
 
-fn join_u128(lo: i64, hi: i64) -> u128 {
+pub(crate) fn join_u128(lo: i64, hi: i64) -> u128 {
     (u128::from(from_sql_u64(hi)) << 64) | u128::from(from_sql_u64(lo))
 }
 
-fn blob_col<'r>(row: &'r Row<'_>, i: usize, name: &str) -> rusqlite::Result<&'r [u8]> {
+pub(crate) fn blob_col<'r>(row: &'r Row<'_>, i: usize, name: &str) -> rusqlite::Result<&'r [u8]> {
     match row.get_ref(i)? {
         ValueRef::Blob(b) | ValueRef::Text(b) => Ok(b),
         other => Err(rusqlite::Error::InvalidColumnType(
@@ -330,20 +349,15 @@ fn decode_snapshot(row: &Row<'_>) -> rusqlite::Result<SnapshotInfo> {
     })
 }
 
-fn opt_u64(v: Option<u64>) -> Option<i64> {
+pub(crate) fn opt_u64(v: Option<u64>) -> Option<i64> {
     v.map(to_sql_u64)
 }
 
-fn now_ms() -> i64 {
+pub(crate) fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
         .unwrap_or(0)
-}
-
-// PENDING(stores): temporary while the live tables are built.
-fn pending() -> disktracker::Error {
-    disktracker::Error::new(disktracker::ErrorKind::Plugin, "PENDING(stores)")
 }
 
 impl SnapshotStore for SqliteStore {
@@ -352,81 +366,82 @@ impl SnapshotStore for SqliteStore {
     }
 
     fn find_snapshots(&self, query: &SnapshotQuery<'_>) -> Result<Vec<SnapshotInfo>> {
-        // PENDING(stores): one query.
-        let mut v: Vec<SnapshotInfo> = self
-            .snapshots()?
-            .into_iter()
-            .rev()
-            .filter(|s| query.matches(s))
-            .collect();
-        v.truncate(query.limit.unwrap_or(usize::MAX));
-        Ok(v)
+        let (sql, params) = select::find_sql(query);
+        let run = |stmt: &mut rusqlite::Statement<'_>| {
+            stmt.query_map(params_from_iter(params), decode_snapshot)
+                .and_then(|rows| rows.collect())
+        };
+        // A covering query has one parameter per ancestor: not cached.
+        if matches!(query.root, RootFilter::Covering(_)) {
+            self.conn.prepare(&sql).and_then(|mut s| run(&mut s))
+        } else {
+            self.conn.prepare_cached(&sql).and_then(|mut s| run(&mut s))
+        }
+        .ctx(&self.path, "selecting snapshots in")
     }
 
     fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
-        // PENDING(stores): one query.
-        let mut by_root = std::collections::BTreeMap::new();
-        for s in self.snapshots()? {
-            by_root.insert(s.meta.root.clone(), s);
-        }
-        Ok(by_root.into_values().collect())
+        self.conn
+            .prepare_cached(&select::latest_per_root_sql())
+            .and_then(|mut s| s.query_map([], decode_snapshot)?.collect())
+            .ctx(&self.path, "selecting snapshots in")
     }
 
-    fn append_batch(&mut self, _batch: &LiveBatch<'_>) -> Result<i64> {
-        Err(pending())
+    fn append_batch(&mut self, batch: &LiveBatch<'_>) -> Result<i64> {
+        SqliteStore::append_batch(self, batch)
     }
 
     fn mutations_after(
         &self,
-        _cursor: i64,
-        _under: Option<&[u8]>,
-        _limit: usize,
+        cursor: i64,
+        under: Option<&[u8]>,
+        limit: usize,
     ) -> Result<Vec<LoggedMutation>> {
-        Err(pending())
+        SqliteStore::mutations_after(self, cursor, under, limit)
     }
 
-    fn prune_mutations(&mut self, _through: i64, _under: Option<&[u8]>) -> Result<usize> {
-        Err(pending())
+    fn prune_mutations(&mut self, through: i64, under: Option<&[u8]>) -> Result<usize> {
+        SqliteStore::prune_mutations(self, through, under)
     }
 
-    fn journal(&self, _query: &JournalQuery) -> Result<Vec<JournalEvent>> {
-        Err(pending())
+    fn journal(&self, query: &JournalQuery) -> Result<Vec<JournalEvent>> {
+        SqliteStore::journal(self, query)
     }
 
-    fn prune_journal(&mut self, _before_ms: i64) -> Result<usize> {
-        Err(pending())
+    fn prune_journal(&mut self, before_ms: i64) -> Result<usize> {
+        SqliteStore::prune_journal(self, before_ms)
     }
 
-    fn record_dir_deltas(&mut self, _deltas: &[DirDelta]) -> Result<()> {
-        Err(pending())
+    fn record_dir_deltas(&mut self, deltas: &[DirDelta]) -> Result<()> {
+        SqliteStore::record_dir_deltas(self, deltas)
     }
 
-    fn dir_deltas(&self, _snapshot: SnapshotId) -> Result<Vec<DirDelta>> {
-        Err(pending())
+    fn dir_deltas(&self, snapshot: SnapshotId) -> Result<Vec<DirDelta>> {
+        SqliteStore::dir_deltas(self, snapshot)
     }
 
-    fn watch_state(&self, _root: &[u8]) -> Result<Option<WatchState>> {
-        Err(pending())
+    fn watch_state(&self, root: &[u8]) -> Result<Option<WatchState>> {
+        SqliteStore::watch_state(self, root)
     }
 
     fn watch_states(&self) -> Result<Vec<WatchState>> {
-        Err(pending())
+        SqliteStore::watch_states(self)
     }
 
-    fn set_watch_state(&mut self, _state: &WatchState) -> Result<()> {
-        Err(pending())
+    fn set_watch_state(&mut self, state: &WatchState) -> Result<()> {
+        SqliteStore::set_watch_state(self, state)
     }
 
-    fn derive_snapshot(&mut self, _d: &DerivedSnapshot<'_>) -> Result<SnapshotId> {
-        Err(pending())
+    fn derive_snapshot(&mut self, d: &DerivedSnapshot<'_>) -> Result<SnapshotId> {
+        derive::derive(self, d)
     }
 
     fn index_provenance(&self) -> Result<Option<IndexProvenance>> {
-        Err(pending())
+        SqliteStore::index_provenance(self)
     }
 
-    fn set_index_provenance(&mut self, _p: &IndexProvenance) -> Result<()> {
-        Err(pending())
+    fn set_index_provenance(&mut self, p: &IndexProvenance) -> Result<()> {
+        SqliteStore::set_index_provenance(self, p)
     }
 
     fn begin_snapshot(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>> {
@@ -461,23 +476,8 @@ impl SnapshotStore for SqliteStore {
     fn delete_snapshots(&mut self, ids: &[SnapshotId]) -> Result<usize> {
         self.check_writable("delete snapshots")?;
         let what = "deleting snapshots from";
-        let mut ids = ids.to_vec();
-        ids.sort_unstable();
-        ids.dedup();
         self.in_transaction(what, |conn| {
-            let mut deleted = 0;
-            for &id in &ids {
-                // dir_deltas has no foreign key in the seed schema.
-                conn.prepare_cached("DELETE FROM dir_deltas WHERE snapshot_id = ?1")
-                    .and_then(|mut s| s.execute([id]))
-                    .ctx(&self.path, what)?;
-                // Cascades to dir_snapshots, diff_cache and diff_cache_sets.
-                deleted += conn
-                    .prepare_cached("DELETE FROM snapshots WHERE id = ?1")
-                    .and_then(|mut s| s.execute([id]))
-                    .ctx(&self.path, what)?;
-            }
-            Ok(deleted)
+            writer::delete_snapshots(conn, ids).ctx(&self.path, what)
         })
     }
 
@@ -595,10 +595,8 @@ impl SnapshotStore for SqliteStore {
         // this process's resident memory for as long as the file stays
         // mapped. Changing the limit unmaps the file; restoring it maps it
         // again lazily, so the seed's mmap_size stays in effect.
-        let _ = self.conn.query_row("PRAGMA mmap_size = 0", [], |_| Ok(()));
-        let _ = self
-            .conn
-            .query_row("PRAGMA mmap_size = 268435456", [], |_| Ok(()));
+        let _ = open::set_mmap_size(&self.conn, 0);
+        let _ = open::set_mmap_size(&self.conn, self.tuning.mmap_bytes);
         let _ = self.conn.execute_batch("PRAGMA shrink_memory");
     }
 

@@ -3,7 +3,9 @@
 use std::path::Path;
 
 use disktracker::path::escape_bytes;
-use disktracker::{DirStats, Error, ErrorKind, Result, SnapshotId, SnapshotMeta, SnapshotWriter};
+use disktracker::{
+    DirRecord, DirStats, Error, ErrorKind, Result, SnapshotId, SnapshotMeta, SnapshotWriter,
+};
 use rusqlite::{CachedStatement, Connection};
 
 use crate::error::Ctx;
@@ -67,6 +69,73 @@ pub(crate) fn insert_batch_sql() -> &'static str {
 }
 
 const WRITING: &str = "writing a snapshot to";
+
+/// Inserts the `snapshots` row of a new snapshot; returns its id.
+pub(crate) fn insert_snapshot(
+    conn: &Connection,
+    meta: &SnapshotMeta,
+) -> rusqlite::Result<SnapshotId> {
+    conn.prepare_cached(INSERT_SNAPSHOT)?
+        .execute(rusqlite::params![
+            String::from_utf8_lossy(&meta.root),
+            meta.started_at_ms,
+            meta.finished_at_ms,
+            to_sql_u64(meta.total_files),
+            to_sql_u64(meta.total_bytes),
+            to_sql_u64(meta.error_count),
+            meta.host,
+            meta.root,
+            to_sql_u64(meta.total_apparent),
+            to_sql_u64(meta.dir_count),
+            meta.walker,
+        ])?;
+    Ok(conn.last_insert_rowid())
+}
+
+/// Inserts `rows` (in path order) into snapshot `id`, [`BATCH`] rows per
+/// statement and the rest one by one, as the writer does.
+pub(crate) fn insert_rows(
+    conn: &Connection,
+    id: SnapshotId,
+    rows: &[DirRecord],
+) -> rusqlite::Result<()> {
+    let mut chunks = rows.chunks_exact(BATCH);
+    if chunks.len() > 0 {
+        let mut batch = conn.prepare_cached(insert_batch_sql())?;
+        batch.raw_bind_parameter(1, id)?;
+        for chunk in chunks.by_ref() {
+            for (k, r) in chunk.iter().enumerate() {
+                bind_row(&mut batch, 2 + k * PER_ROW, &r.path, r.depth, &r.stats)?;
+            }
+            batch.raw_execute()?;
+        }
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut one = conn.prepare_cached(INSERT_DIR)?;
+        one.raw_bind_parameter(1, id)?;
+        for r in rest {
+            bind_row(&mut one, 2, &r.path, r.depth, &r.stats)?;
+            one.raw_execute()?;
+        }
+    }
+    Ok(())
+}
+
+/// Deletes snapshots by id, inside the caller's transaction; returns how
+/// many existed. The foreign keys take their directories and cached diffs
+/// with them, and a trigger their deltas (schema migration 5).
+pub(crate) fn delete_snapshots(conn: &Connection, ids: &[SnapshotId]) -> rusqlite::Result<usize> {
+    let mut ids = ids.to_vec();
+    ids.sort_unstable();
+    ids.dedup();
+    let mut delete = conn.prepare_cached("DELETE FROM snapshots WHERE id = ?1")?;
+    let mut deleted = 0;
+    for id in ids {
+        deleted += delete.execute([id])?;
+    }
+    Ok(deleted)
+}
 
 /// An open `BEGIN IMMEDIATE` transaction holding one new snapshot.
 ///
@@ -145,24 +214,7 @@ impl<'a> Writer<'a> {
             rows: 0,
             committed: false,
         };
-        conn.prepare_cached(INSERT_SNAPSHOT)
-            .and_then(|mut s| {
-                s.execute(rusqlite::params![
-                    String::from_utf8_lossy(&meta.root),
-                    meta.started_at_ms,
-                    meta.finished_at_ms,
-                    to_sql_u64(meta.total_files),
-                    to_sql_u64(meta.total_bytes),
-                    to_sql_u64(meta.error_count),
-                    meta.host,
-                    meta.root,
-                    to_sql_u64(meta.total_apparent),
-                    to_sql_u64(meta.dir_count),
-                    meta.walker,
-                ])
-            })
-            .ctx(path, WRITING)?;
-        w.id = conn.last_insert_rowid();
+        w.id = insert_snapshot(conn, meta).ctx(path, WRITING)?;
         w.batch.raw_bind_parameter(1, w.id).ctx(path, WRITING)?;
         Ok(w)
     }
@@ -230,12 +282,11 @@ impl SnapshotWriter for Writer<'_> {
         Ok(())
     }
 
-    fn delete_with(&mut self, _ids: &[SnapshotId]) -> Result<()> {
-        // PENDING(stores)
-        Err(disktracker::Error::new(
-            disktracker::ErrorKind::Plugin,
-            "PENDING(stores)",
-        ))
+    fn delete_with(&mut self, ids: &[SnapshotId]) -> Result<()> {
+        // In this transaction: committed with the new snapshot or not at all.
+        delete_snapshots(self.conn, ids)
+            .map(|_| ())
+            .ctx(self.path, WRITING)
     }
 
     fn commit(mut self: Box<Self>) -> Result<SnapshotId> {
