@@ -1,4 +1,5 @@
-//! The on-disk encodings of keys and values (store format 1).
+//! The on-disk encodings of keys and values (store format 2; format 1 is
+//! the same without the live tables' records).
 //!
 //! Everything is written by hand in a fixed little-endian layout rather than
 //! through a serialization crate: the records are flat, the layout is part of
@@ -11,7 +12,10 @@
 //! and turned into a [`disktracker::ErrorKind::Corrupt`] error by the caller.
 
 use disktracker::model::DiffEntry;
-use disktracker::{DirStats, SnapshotId, SnapshotMeta};
+use disktracker::{
+    DirDelta, DirRecord, DirStats, IndexProvenance, JournalEvent, JournalKind, Mutation,
+    SnapshotId, SnapshotMeta, WatchState,
+};
 
 /// Width of the snapshot-id prefix of a directory key.
 pub(crate) const ID_LEN: usize = 8;
@@ -237,6 +241,245 @@ pub(crate) fn decode_diff(v: &[u8]) -> Option<DiffEntry> {
         bytes_b: sides[1],
         apparent_a: sides[2],
         apparent_b: sides[3],
+    })
+}
+
+fn push_opt_u64(out: &mut Vec<u8>, v: Option<u64>) {
+    out.push(u8::from(v.is_some()));
+    out.extend_from_slice(&v.unwrap_or(0).to_le_bytes());
+}
+
+impl Reader<'_> {
+    fn i64(&mut self) -> Option<i64> {
+        Some(self.u64()? as i64)
+    }
+
+    fn flag(&mut self) -> Option<bool> {
+        match self.take(1)?[0] {
+            0 => Some(false),
+            1 => Some(true),
+            _ => None,
+        }
+    }
+
+    /// A presence byte and a u64 that is 0 when absent.
+    fn opt_u64(&mut self) -> Option<Option<u64>> {
+        let present = self.flag()?;
+        let v = self.u64()?;
+        match (present, v) {
+            (true, v) => Some(Some(v)),
+            (false, 0) => Some(None),
+            (false, _) => None,
+        }
+    }
+
+    fn dir_value(&mut self) -> Option<DirValue> {
+        self.take(DIR_VALUE_LEN)?.try_into().ok()
+    }
+}
+
+const UPSERT: u8 = 1;
+const REMOVE_SUBTREE: u8 = 2;
+
+/// Encodes a logged mutation: a tag byte (1 upsert, 2 removed subtree), the
+/// time (i64), the old total (presence byte and u64), for an upsert the
+/// directory row value ([`encode_dir`]), then the path bytes to the end.
+pub(crate) fn encode_mutation(m: &Mutation) -> Vec<u8> {
+    let mut out = Vec::with_capacity(18 + DIR_VALUE_LEN + m.path().len());
+    match m {
+        Mutation::Upsert {
+            time_ms,
+            record,
+            old_total,
+        } => {
+            out.push(UPSERT);
+            out.extend_from_slice(&time_ms.to_le_bytes());
+            push_opt_u64(&mut out, *old_total);
+            out.extend_from_slice(&encode_dir(record.depth, &record.stats));
+            out.extend_from_slice(&record.path);
+        }
+        Mutation::RemoveSubtree {
+            time_ms,
+            path,
+            old_total,
+        } => {
+            out.push(REMOVE_SUBTREE);
+            out.extend_from_slice(&time_ms.to_le_bytes());
+            push_opt_u64(&mut out, *old_total);
+            out.extend_from_slice(path);
+        }
+    }
+    out
+}
+
+/// Decodes [`encode_mutation`]'s output; `None` if it is malformed.
+pub(crate) fn decode_mutation(v: &[u8]) -> Option<Mutation> {
+    let mut r = Reader(v);
+    let tag = r.take(1)?[0];
+    let time_ms = r.i64()?;
+    let old_total = r.opt_u64()?;
+    match tag {
+        UPSERT => {
+            let (depth, stats) = decode_dir(&r.dir_value()?);
+            Some(Mutation::Upsert {
+                time_ms,
+                record: DirRecord {
+                    path: r.0.to_vec(),
+                    depth,
+                    stats,
+                },
+                old_total,
+            })
+        }
+        REMOVE_SUBTREE => Some(Mutation::RemoveSubtree {
+            time_ms,
+            path: r.0.to_vec(),
+            old_total,
+        }),
+        _ => None,
+    }
+}
+
+/// The path of an encoded mutation, without decoding the rest.
+pub(crate) fn mutation_path(v: &[u8]) -> Option<&[u8]> {
+    let fixed = 1 + 8 + 9;
+    match *v.first()? {
+        UPSERT => v.get(fixed + DIR_VALUE_LEN..),
+        REMOVE_SUBTREE => v.get(fixed..),
+        _ => None,
+    }
+}
+
+/// Encodes a journal entry without its time (which is in the key): the kind
+/// code (one byte), `is_dir` (one byte), the size change (presence byte and
+/// i64), then the path bytes to the end.
+pub(crate) fn encode_event(e: &JournalEvent) -> Vec<u8> {
+    let mut out = Vec::with_capacity(11 + e.path.len());
+    // Codes are small and stable (1..=7); see `JournalKind::code`.
+    out.push(u8::try_from(e.kind.code()).unwrap_or(u8::MAX));
+    out.push(u8::from(e.is_dir));
+    push_opt_u64(&mut out, e.delta_bytes.map(|d| d as u64));
+    out.extend_from_slice(&e.path);
+    out
+}
+
+/// Decodes [`encode_event`]'s output for an entry made at `time_ms`.
+pub(crate) fn decode_event(time_ms: i64, v: &[u8]) -> Option<JournalEvent> {
+    let mut r = Reader(v);
+    let kind = JournalKind::from_code(i64::from(r.take(1)?[0]))?;
+    let is_dir = r.flag()?;
+    let delta_bytes = r.opt_u64()?.map(|d| d as i64);
+    Some(JournalEvent {
+        time_ms,
+        kind,
+        path: r.0.to_vec(),
+        delta_bytes,
+        is_dir,
+    })
+}
+
+/// Encodes a recorded directory delta without its snapshot and path (which
+/// are in the key): previous bytes (presence byte and u64), current bytes,
+/// and the time it was recorded.
+pub(crate) fn encode_delta(d: &DirDelta) -> Vec<u8> {
+    let mut out = Vec::with_capacity(25);
+    push_opt_u64(&mut out, d.previous_bytes);
+    out.extend_from_slice(&d.current_bytes.to_le_bytes());
+    out.extend_from_slice(&d.recorded_at_ms.to_le_bytes());
+    out
+}
+
+/// Decodes [`encode_delta`]'s output.
+pub(crate) fn decode_delta(snapshot: SnapshotId, path: &[u8], v: &[u8]) -> Option<DirDelta> {
+    let mut r = Reader(v);
+    let previous_bytes = r.opt_u64()?;
+    let current_bytes = r.u64()?;
+    let recorded_at_ms = r.i64()?;
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(DirDelta {
+        snapshot,
+        path: path.to_vec(),
+        previous_bytes,
+        current_bytes,
+        recorded_at_ms,
+    })
+}
+
+/// Encodes a watch state without its root (the key): last event time, last
+/// reconcile time and last snapshot (each a presence byte and an i64), then
+/// the mutation cursor.
+pub(crate) fn encode_watch(w: &WatchState) -> Vec<u8> {
+    let mut out = Vec::with_capacity(35);
+    for v in [w.last_event_ms, w.last_reconcile_ms, w.last_snapshot] {
+        push_opt_u64(&mut out, v.map(|x| x as u64));
+    }
+    out.extend_from_slice(&w.mutation_cursor.to_le_bytes());
+    out
+}
+
+/// Decodes [`encode_watch`]'s output for `root`.
+pub(crate) fn decode_watch(root: &[u8], v: &[u8]) -> Option<WatchState> {
+    let mut r = Reader(v);
+    let mut opt = || Some(r.opt_u64()?.map(|x| x as i64));
+    let last_event_ms = opt()?;
+    let last_reconcile_ms = opt()?;
+    let last_snapshot = opt()?;
+    let mutation_cursor = r.i64()?;
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(WatchState {
+        root: root.to_vec(),
+        last_event_ms,
+        last_reconcile_ms,
+        last_snapshot,
+        mutation_cursor,
+    })
+}
+
+/// Encodes an index provenance: length, device, inode, modification time and
+/// checksum (8 bytes each), the number of roots (u32), then each root as a
+/// u32 length, its bytes and its snapshot id (i64). `None` if a root is over
+/// 4 GiB or there are over 4 G of them.
+pub(crate) fn encode_provenance(p: &IndexProvenance) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(44 + p.snapshots.len() * 64);
+    for w in [p.len, p.dev, p.ino, p.mtime_ns as u64, p.checksum] {
+        out.extend_from_slice(&w.to_le_bytes());
+    }
+    out.extend_from_slice(&u32::try_from(p.snapshots.len()).ok()?.to_le_bytes());
+    for (root, id) in &p.snapshots {
+        push_bytes(&mut out, root)?;
+        out.extend_from_slice(&id.to_le_bytes());
+    }
+    Some(out)
+}
+
+/// Decodes [`encode_provenance`]'s output.
+pub(crate) fn decode_provenance(v: &[u8]) -> Option<IndexProvenance> {
+    let mut r = Reader(v);
+    let len = r.u64()?;
+    let dev = r.u64()?;
+    let ino = r.u64()?;
+    let mtime_ns = r.i64()?;
+    let checksum = r.u64()?;
+    let n = r.u32()?;
+    let mut snapshots = Vec::new();
+    for _ in 0..n {
+        let root = r.bytes()?.to_vec();
+        snapshots.push((root, r.i64()?));
+    }
+    if !r.0.is_empty() {
+        return None;
+    }
+    Some(IndexProvenance {
+        snapshots,
+        len,
+        dev,
+        ino,
+        mtime_ns,
+        checksum,
     })
 }
 

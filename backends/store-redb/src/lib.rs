@@ -5,15 +5,21 @@
 //! and has the same duties and answers as the SQLite store: the shared
 //! conformance suite in `disktracker-testkit` runs over both.
 //!
-//! # Layout (store format 1)
+//! # Layout (store format 2)
 //!
 //! | table                   | key                                  | value |
 //! |-------------------------|--------------------------------------|-------|
-//! | `disktracker.meta`      | `&str` name                          | `u64`: `format_version`, `next_snapshot_id` |
+//! | `disktracker.meta`      | `&str` name                          | `u64`: `format_version`, `next_snapshot_id`, `next_mutation_id`, `next_journal_seq`, `next_delta_seq`, `rows_removed_since_reclaim` |
 //! | `disktracker.snapshots` | `u64` snapshot id                    | encoded [`SnapshotMeta`] |
+//! | `disktracker.roots`     | `(&[u8] root, u64 snapshot id)`      | `()`: the index of snapshots by root |
 //! | `disktracker.dirs`      | `&[u8]`: snapshot id (8 bytes, big-endian) ++ path bytes | `[u8; 108]`: depth and every [`DirStats`] field, little-endian |
 //! | `disktracker.diffs`     | `(u64 a, u64 b, u64 seq)`            | encoded [`DiffEntry`] |
 //! | `disktracker.diff_sets` | `(u64 a, u64 b)`                     | `u64` number of entries |
+//! | `disktracker.mutations` | `u64` mutation id                    | encoded [`Mutation`](disktracker::Mutation) |
+//! | `disktracker.journal`   | `(i64 time in ms, u64 seq)`          | encoded [`JournalEvent`] (without its time) |
+//! | `disktracker.dir_deltas`| `(u64 snapshot id, &[u8] path, u64 seq)` | encoded [`DirDelta`] (previous, current, recorded at) |
+//! | `disktracker.watch_state` | `&[u8]` root                       | encoded [`WatchState`] |
+//! | `disktracker.index_provenance` | `&str` `"current"`            | encoded [`IndexProvenance`] |
 //!
 //! The directory key is one byte string rather than a redb tuple so that
 //! redb compares keys with a plain `memcmp` and builds them without an
@@ -25,11 +31,31 @@
 //! diff is distinguishable from none and a deleted snapshot's diffs are found
 //! without scanning the entries. The encodings are described in `codec.rs`.
 //!
+//! `roots` answers every snapshot selection ([`SnapshotStore::find_snapshots`],
+//! [`SnapshotStore::latest_per_root`]) with range reads: the snapshots of
+//! one root are one key range in id order, the roots covering a path are
+//! its ancestors (one range each), and the newest snapshot of every root is
+//! one seek per root. Mutation ids, journal and delta sequence numbers come
+//! from counters in `meta`, so they increase and are never reused. Deleting
+//! a snapshot deletes its directories, its index entry, its cached diffs and
+//! its recorded deltas in the same transaction.
+//!
 //! Ids come from the `next_snapshot_id` counter, so they increase and are never
 //! reused, even after the newest snapshot is deleted (like SQLite's
 //! `AUTOINCREMENT`). A file whose `format_version` is newer than
 //! [`FORMAT_VERSION`] is refused; a redb file without the meta table that
 //! already holds other tables is not ours and is refused too.
+//!
+//! # Migrations
+//!
+//! Format 1 (before the live tables) had the first five tables above. The
+//! first writable open of a format 1 file creates the new tables, builds
+//! `roots` from the stored snapshots and sets `format_version` to 2, in one
+//! transaction: a crash leaves the file in format 1, intact. A read-only open
+//! of a format 1 file migrates nothing and reads it as it is: snapshots,
+//! directories and diffs as before, snapshot selection by reading the
+//! snapshot records (there is no `roots` yet), and the live tables empty.
+//! Read commands thus keep working without write access (issue 9's rule).
 //!
 //! # Durability
 //!
@@ -49,16 +75,31 @@
 //! ever makes, and it changes no stored data. Without write access to the
 //! file, the error says to run a writing command once instead.
 //!
-//! # Locking
+//! # Opening, locking and settings
+//!
+//! `[plugins.redb]` takes [`SETTINGS`]: `cache_size` and `lock_timeout`.
+//! Empty settings (as from [`StoreOptions::file`]) mean every default.
 //!
 //! redb locks the file: one writable handle, or any number of read-only
-//! ones, across processes and within one. A second open gets
-//! [`ErrorKind::Locked`] ("another disktracker is using …") instead of waiting.
+//! ones, across processes and within one. An open that finds the file held
+//! retries, with growing pauses, for up to `lock_timeout` (5 s by default,
+//! like SQLite's busy timeout) before giving up with [`ErrorKind::Locked`]
+//! ("another disktracker is using …").
+//!
+//! A new store is created with `O_CREAT | O_EXCL | O_NOFOLLOW` (mode 0600,
+//! missing parents 0700): creation never follows a symlink and never takes
+//! over an existing file. An existing file must be a redb database; an
+//! existing empty file is refused as not a store (after a moment's grace for
+//! a process that has just created it and is initializing it). An existing
+//! store may be opened through a symlink only if the link belongs to the user
+//! running disktracker: in a shared directory another user's link is refused.
+//! Devices, FIFOs, sockets and directories are refused.
 //!
 //! # Memory
 //!
 //! redb's page cache (read cache plus write buffer) is capped at
-//! [`CACHE_SIZE`], enough to hold one 65k-directory snapshot; rows are handed
+//! `cache_size`, by default [`CACHE_SIZE`], enough to hold one
+//! 65k-directory snapshot; rows are handed
 //! to redb in chunks of [`WRITE_CHUNK`], so a snapshot of any size is written
 //! in bounded memory.
 //!
@@ -81,16 +122,18 @@
 
 mod codec;
 mod errors;
+mod live;
+mod open;
+mod schema;
 
-use std::fs::{DirBuilder, OpenOptions};
-use std::io;
+use std::collections::BTreeSet;
 use std::ops::Bound;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use disktracker::model::DiffEntry;
-use disktracker::path::escape_path;
+use disktracker::path::{descendant_prefix, escape_path, prefix_end, trim_slashes};
 use disktracker::registry::StorePlugin;
 use disktracker::{
     DerivedSnapshot, DirDelta, DirRecord, DirStats, Error, ErrorKind, IndexProvenance,
@@ -104,13 +147,19 @@ use redb::{
 };
 
 use codec::DirValue;
-use errors::{CORRUPT_HINT, Ctx, bad_record, from_io, from_redb};
+use errors::{Ctx, bad_record, from_io, from_redb};
+pub use open::SETTINGS;
 
 /// The store format this build writes and the newest it reads.
-pub const FORMAT_VERSION: u64 = 1;
+pub const FORMAT_VERSION: u64 = 2;
 
-/// Bytes of redb page cache (read cache and write buffer together).
+/// Default bytes of redb page cache (read cache and write buffer together):
+/// the `cache_size` setting's default.
 pub const CACHE_SIZE: usize = 16 << 20;
+
+/// How long an open waits for another process holding the file by default:
+/// the `lock_timeout` setting's default.
+pub const LOCK_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Directory rows buffered before they are handed to redb.
 pub const WRITE_CHUNK: usize = 8192;
@@ -124,15 +173,29 @@ const SNAPSHOTS: TableDefinition<u64, &[u8]> = TableDefinition::new("disktracker
 const DIRS: TableDefinition<&[u8], &DirValue> = TableDefinition::new("disktracker.dirs");
 const DIFFS: TableDefinition<(u64, u64, u64), &[u8]> = TableDefinition::new("disktracker.diffs");
 const DIFF_SETS: TableDefinition<(u64, u64), u64> = TableDefinition::new("disktracker.diff_sets");
+// Format 2:
+const ROOTS: TableDefinition<(&[u8], u64), ()> = TableDefinition::new("disktracker.roots");
+const MUTATIONS: TableDefinition<u64, &[u8]> = TableDefinition::new("disktracker.mutations");
+const JOURNAL: TableDefinition<(i64, u64), &[u8]> = TableDefinition::new("disktracker.journal");
+const DELTAS: TableDefinition<(u64, &[u8], u64), &[u8]> =
+    TableDefinition::new("disktracker.dir_deltas");
+const WATCH: TableDefinition<&[u8], &[u8]> = TableDefinition::new("disktracker.watch_state");
+const PROVENANCE: TableDefinition<&str, &[u8]> =
+    TableDefinition::new("disktracker.index_provenance");
 
 /// The directory table opened for reading.
 type DirsTable = ReadOnlyTable<&'static [u8], &'static DirValue>;
 
 const KEY_FORMAT: &str = "format_version";
 const KEY_NEXT_ID: &str = "next_snapshot_id";
+const KEY_NEXT_MUTATION: &str = "next_mutation_id";
+const KEY_NEXT_EVENT: &str = "next_journal_seq";
+const KEY_NEXT_DELTA: &str = "next_delta_seq";
 /// Rows removed since the last [`SnapshotStore::reclaim_space`]: whether
 /// measuring the free space is worth a walk over the file.
 const KEY_REMOVED: &str = "rows_removed_since_reclaim";
+/// The one key of the provenance table.
+const PROVENANCE_KEY: &str = "current";
 
 /// Adds `n` to the count of removed rows, inside `txn`.
 fn add_removed(txn: &WriteTransaction, file: &Path, n: u64) -> Result<()> {
@@ -149,13 +212,34 @@ fn add_removed(txn: &WriteTransaction, file: &Path, n: u64) -> Result<()> {
     Ok(())
 }
 
-disktracker::register_store!(StorePlugin::new(
-    "redb",
-    "redb B-tree store in its own file beside the database (data.redb)",
-    "redb",
-    b"redb\x1a\x0a\xa9\x0d\x0a",
-    open_store
-));
+/// Reads counter `key` of `meta` (1 when absent), stores it plus `n`, and
+/// returns the value read: the first of `n` new ids.
+fn take_ids(txn: &WriteTransaction, file: &Path, key: &str, n: u64) -> Result<u64> {
+    let mut meta = txn.open_table(META).ctx(file, "cannot write to")?;
+    let first = meta
+        .get(key)
+        .ctx(file, "cannot read")?
+        .map_or(1, |v| v.value());
+    let next = first
+        .checked_add(n)
+        .filter(|&v| i64::try_from(v).is_ok())
+        .ok_or_else(|| bad_record(file, key))?;
+    if n > 0 {
+        meta.insert(key, next).ctx(file, "cannot write to")?;
+    }
+    Ok(first)
+}
+
+disktracker::register_store!(
+    StorePlugin::new(
+        "redb",
+        "redb B-tree store in its own file beside the database (data.redb)",
+        "redb",
+        b"redb\x1a\x0a\xa9\x0d\x0a",
+        open_store
+    )
+    .settings(SETTINGS)
+);
 
 fn open_store(opts: &StoreOptions) -> Result<Box<dyn SnapshotStore>> {
     Ok(Box::new(RedbStore::open(opts)?))
@@ -204,57 +288,9 @@ fn shield<T>(file: &Path, f: impl FnOnce() -> Result<T>) -> Result<T> {
                     escape_path(file)
                 ),
             )
-            .with_hint(CORRUPT_HINT)),
+            .with_hint(errors::CORRUPT_HINT)),
         },
     }
-}
-
-/// Opens the file under [`shield`].
-fn guard_open<T>(file: &Path, open: impl FnOnce() -> Result<T, redb::DatabaseError>) -> Result<T> {
-    shield(file, || open().ctx(file, "cannot open"))
-}
-
-/// Recovers a file left by a killed writer: a writable open runs redb's
-/// repair, and closing it marks the file clean. Without write access the
-/// file stays as it is and the error says how to recover it.
-fn recover(file: &Path) -> Result<()> {
-    let result = shield(file, || Ok(builder().open(file)));
-    match result? {
-        Ok(db) => {
-            drop(db);
-            Ok(())
-        }
-        Err(e) => {
-            let err = from_redb(file, "cannot recover", e.into());
-            if err.kind() == ErrorKind::Permission {
-                Err(from_redb(file, "cannot open", redb::Error::RepairAborted))
-            } else {
-                Err(err)
-            }
-        }
-    }
-}
-
-fn builder() -> redb::Builder {
-    let mut b = redb::Builder::new();
-    b.set_cache_size(CACHE_SIZE);
-    b
-}
-
-/// Creates the missing parents of `file` with mode 0700 (the state directory
-/// holds file names and sizes of everything scanned).
-fn create_parent(file: &Path) -> Result<()> {
-    let Some(parent) = file.parent().filter(|p| !p.as_os_str().is_empty()) else {
-        return Ok(());
-    };
-    if parent.is_dir() {
-        return Ok(());
-    }
-    DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(parent)
-        .map_err(|e| from_io(parent, "cannot create the directory", e))
 }
 
 fn is_missing(err: &TableError) -> bool {
@@ -262,54 +298,18 @@ fn is_missing(err: &TableError) -> bool {
 }
 
 impl RedbStore {
-    /// Opens the store at `opts.path`: creates it (file 0600, missing parent
-    /// directories 0700) and its tables unless `opts.read_only`, in which case
-    /// a missing file is [`ErrorKind::NotFound`] and every write fails.
+    /// Opens the store at `opts.path` with `opts.settings` (see [`SETTINGS`];
+    /// empty means every default). Unless `opts.read_only`, creates it (see
+    /// the crate docs: never through a symlink, never over an existing file
+    /// that is not a store) and migrates an older format; read-only, a
+    /// missing file is [`ErrorKind::NotFound`] and every write fails.
     pub fn open(opts: &StoreOptions) -> Result<Self> {
         let path = opts.require_file("redb")?.to_path_buf();
+        let tuning = open::Tuning::from_settings(&opts.settings)?;
         let db = if opts.read_only {
-            let missing = || {
-                Error::new(
-                    ErrorKind::NotFound,
-                    format!("no redb store at {}", escape_path(&path)),
-                )
-                .with_hint("run `disktracker scan` first, or pass --db")
-            };
-            match std::fs::metadata(&path) {
-                // An empty file is one a writer has just created and not yet
-                // initialized (or a crash left at that point): no store yet,
-                // rather than a damaged one.
-                Ok(m) if m.len() == 0 => return Err(missing()),
-                Ok(_) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Err(missing()),
-                Err(e) => return Err(from_io(&path, "cannot open", e)),
-            }
-            let open_ro = || shield(&path, || Ok(builder().open_read_only(&path)));
-            match open_ro()? {
-                Ok(db) => Handle::Ro(db),
-                // redb flags the file while a writer has it open, so a
-                // writer that was killed leaves a file a reader may not
-                // open. Run redb's crash recovery in a writable open first,
-                // as SQLite's readers roll back a hot journal: the only write
-                // a read-only open makes, and it changes no stored data.
-                Err(redb::DatabaseError::RepairAborted) => {
-                    recover(&path)?;
-                    Handle::Ro(open_ro()?.ctx(&path, "cannot open")?)
-                }
-                Err(e) => return Err(from_redb(&path, "cannot open", e.into())),
-            }
+            Handle::Ro(open::read_only(&path, &tuning)?)
         } else {
-            create_parent(&path)?;
-            // Opened here rather than by redb so a new file gets mode 0600.
-            let file = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create(true)
-                .truncate(false)
-                .mode(0o600)
-                .open(&path)
-                .map_err(|e| from_io(&path, "cannot open", e))?;
-            Handle::Rw(guard_open(&path, || builder().create_file(file))?)
+            Handle::Rw(open::writable(&path, &tuning)?)
         };
         let store = RedbStore {
             location: StoreLocation::File(path.clone()),
@@ -318,77 +318,6 @@ impl RedbStore {
         };
         shield(&store.path, || store.check_schema())?;
         Ok(store)
-    }
-
-    /// Checks the format version, and creates the tables in a new file.
-    fn check_schema(&self) -> Result<()> {
-        let txn = self.read()?;
-        match txn.open_table(META) {
-            Ok(meta) => {
-                let version = meta.get(KEY_FORMAT).ctx(&self.path, "cannot read")?;
-                match version.map(|v| v.value()) {
-                    Some(v) if (1..=FORMAT_VERSION).contains(&v) => Ok(()),
-                    Some(v) if v > FORMAT_VERSION => Err(Error::new(
-                        ErrorKind::Corrupt,
-                        format!(
-                            "{} was written by a newer disktracker (store format {v}; this build reads up to {FORMAT_VERSION})",
-                            escape_path(&self.path)
-                        ),
-                    )
-                    .with_hint("upgrade disktracker, or pass --db")),
-                    _ => Err(bad_record(&self.path, "the store format version")),
-                }
-            }
-            Err(e) if is_missing(&e) => {
-                let foreign = txn
-                    .list_tables()
-                    .ctx(&self.path, "cannot read")?
-                    .next()
-                    .is_some()
-                    || txn
-                        .list_multimap_tables()
-                        .ctx(&self.path, "cannot read")?
-                        .next()
-                        .is_some();
-                drop(txn);
-                if foreign {
-                    return Err(Error::new(
-                        ErrorKind::Corrupt,
-                        format!(
-                            "{} is a redb database, but not a disktracker store",
-                            escape_path(&self.path)
-                        ),
-                    )
-                    .with_hint("pass --db with another path"));
-                }
-                match &self.db {
-                    // A new file: create every table in one commit, so a
-                    // store has either all of them or (crash) none.
-                    Handle::Rw(db) => {
-                        let txn = self.write_txn(db)?;
-                        {
-                            let mut meta =
-                                txn.open_table(META).ctx(&self.path, "cannot initialize")?;
-                            meta.insert(KEY_FORMAT, FORMAT_VERSION)
-                                .ctx(&self.path, "cannot initialize")?;
-                            meta.insert(KEY_NEXT_ID, 1)
-                                .ctx(&self.path, "cannot initialize")?;
-                            txn.open_table(SNAPSHOTS)
-                                .ctx(&self.path, "cannot initialize")?;
-                            txn.open_table(DIRS).ctx(&self.path, "cannot initialize")?;
-                            txn.open_table(DIFFS).ctx(&self.path, "cannot initialize")?;
-                            txn.open_table(DIFF_SETS)
-                                .ctx(&self.path, "cannot initialize")?;
-                        }
-                        txn.commit().ctx(&self.path, "cannot initialize")
-                    }
-                    // Read-only on a file that never got its tables (a crash
-                    // right after creation): an empty store; reads find nothing.
-                    Handle::Ro(_) => Ok(()),
-                }
-            }
-            Err(e) => Err(from_redb(&self.path, "cannot read", e.into())),
-        }
     }
 
     fn read(&self) -> Result<ReadTransaction> {
@@ -526,66 +455,32 @@ impl RedbStore {
     }
 }
 
-/// `prefix` with its last byte, a `/`, replaced by `0` (the next byte): the
-/// exclusive end of the range of paths starting with `prefix`.
-fn prefix_end(prefix: &[u8]) -> Vec<u8> {
-    let mut end = prefix.to_vec();
-    if let Some(last) = end.last_mut() {
-        *last = b'/' + 1;
-    }
-    end
-}
-
-/// A directory path without trailing slashes (`/` stays `/`, empty means `/`),
-/// as the SQLite store reads it.
-fn trim(path: &[u8]) -> &[u8] {
-    let mut p = path;
-    while p.len() > 1 && p.ends_with(b"/") {
-        p = &p[..p.len() - 1];
-    }
-    if p.is_empty() { b"/" } else { p }
-}
-
-/// `path` with a `/` appended unless it already ends with one (`/` stays `/`).
-fn with_slash(path: &[u8]) -> Vec<u8> {
-    let mut p = path.to_vec();
-    if !p.ends_with(b"/") {
-        p.push(b'/');
-    }
-    p
-}
-
 // The trait methods, unguarded; `impl SnapshotStore` below runs each under `shield`.
 impl RedbStore {
     fn begin_snapshot_impl(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>> {
         let db = self.writable()?;
-        let meta = codec::encode_meta(meta).ok_or_else(|| {
-            Error::new(
-                ErrorKind::Usage,
-                "a snapshot's root, host or walker name is over 4 GiB",
-            )
-        })?;
+        let encoded = encode_meta(meta)?;
         let txn = self.write_txn(db)?;
-        let id = {
-            let m = txn.open_table(META).ctx(&self.path, "cannot read")?;
-            let next = m.get(KEY_NEXT_ID).ctx(&self.path, "cannot read")?;
-            next.map(|v| v.value()).unwrap_or(1)
-        };
+        let id = self.next_snapshot_id(&txn)?;
+        Ok(Box::new(RedbWriter::new(
+            &self.path,
+            txn,
+            id,
+            encoded,
+            meta.root.clone(),
+        )))
+    }
+
+    /// The id the next snapshot gets (the counter is advanced by its commit).
+    fn next_snapshot_id(&self, txn: &WriteTransaction) -> Result<u64> {
+        let m = txn.open_table(META).ctx(&self.path, "cannot read")?;
+        let next = m.get(KEY_NEXT_ID).ctx(&self.path, "cannot read")?;
+        let id = next.map(|v| v.value()).unwrap_or(1);
         // Ids are SnapshotId (i64) to callers; refuse rather than wrap.
         if i64::try_from(id).is_err() || id == 0 {
             return Err(bad_record(&self.path, "the next snapshot id"));
         }
-        Ok(Box::new(RedbWriter {
-            file: &self.path,
-            txn,
-            id,
-            meta,
-            keys: Vec::with_capacity(WRITE_CHUNK * 96),
-            ends: Vec::with_capacity(WRITE_CHUNK),
-            values: Vec::with_capacity(WRITE_CHUNK),
-            last: Vec::new(),
-            rows: 0,
-        }))
+        Ok(id)
     }
 
     fn snapshots_impl(&self) -> Result<Vec<SnapshotInfo>> {
@@ -617,56 +512,11 @@ impl RedbStore {
 
     fn delete_snapshots_impl(&mut self, ids: &[SnapshotId]) -> Result<usize> {
         let db = self.writable()?;
-        let what = "cannot delete snapshots from";
         let txn = self.write_txn(db)?;
-        let mut deleted = std::collections::BTreeSet::new();
-        let mut removed = 0u64;
-        {
-            let mut snaps = txn.open_table(SNAPSHOTS).ctx(&self.path, what)?;
-            let mut dirs = txn.open_table(DIRS).ctx(&self.path, what)?;
-            for &id in ids {
-                let Some(u) = codec::stored_id(id) else {
-                    continue;
-                };
-                if snaps.remove(u).ctx(&self.path, what)?.is_none() {
-                    continue;
-                }
-                deleted.insert(u);
-                let lo = codec::id_prefix(u);
-                let hi = codec::id_prefix(u + 1);
-                dirs.retain_in::<&[u8], _>(&lo[..]..&hi[..], |_, _| {
-                    removed += 1;
-                    false
-                })
-                .ctx(&self.path, what)?;
-            }
-            if !deleted.is_empty() {
-                // Cached diffs involving a deleted snapshot, found through the
-                // small per-pair table rather than by scanning entries.
-                let mut sets = txn.open_table(DIFF_SETS).ctx(&self.path, what)?;
-                let mut diffs = txn.open_table(DIFFS).ctx(&self.path, what)?;
-                let mut pairs = Vec::new();
-                for item in sets.iter().ctx(&self.path, what)? {
-                    let (k, _) = item.ctx(&self.path, what)?;
-                    let (a, b) = k.value();
-                    if deleted.contains(&a) || deleted.contains(&b) {
-                        pairs.push((a, b));
-                    }
-                }
-                for (a, b) in pairs {
-                    sets.remove((a, b)).ctx(&self.path, what)?;
-                    diffs
-                        .retain_in((a, b, 0)..=(a, b, u64::MAX), |_, _| {
-                            removed += 1;
-                            false
-                        })
-                        .ctx(&self.path, what)?;
-                }
-            }
-            add_removed(&txn, &self.path, removed)?;
-        }
-        txn.commit().ctx(&self.path, what)?;
-        Ok(deleted.len())
+        let deleted = delete_in(&self.path, &txn, ids)?;
+        txn.commit()
+            .ctx(&self.path, "cannot delete snapshots from")?;
+        Ok(deleted)
     }
 
     fn visit_tree_impl(
@@ -680,7 +530,7 @@ impl RedbStore {
             return Ok(());
         };
         let mut rec = DirRecord::default();
-        match under.map(trim) {
+        match under.map(trim_slashes) {
             None => {
                 let lo = codec::id_prefix(u);
                 let hi = codec::id_prefix(u + 1);
@@ -703,7 +553,7 @@ impl RedbStore {
                         return Ok(());
                     }
                 }
-                let prefix = with_slash(p);
+                let prefix = descendant_prefix(p);
                 let lo = codec::dir_key(u, &prefix);
                 let hi = codec::dir_key(u, &prefix_end(&prefix));
                 self.visit_range(&dirs, &lo, &hi, &mut rec, visit)?;
@@ -716,7 +566,7 @@ impl RedbStore {
         let Some(u) = codec::stored_id(id) else {
             return Ok(None);
         };
-        let path = trim(path);
+        let path = trim_slashes(path);
         let txn = self.read()?;
         let Some(dirs) = self.table(&txn, DIRS)? else {
             return Ok(None);
@@ -739,7 +589,7 @@ impl RedbStore {
         let (u, Some(dirs)) = self.snapshot_dirs(&txn, id)? else {
             return Ok(Vec::new());
         };
-        let prefix = with_slash(trim(path));
+        let prefix = descendant_prefix(path);
         let hi = codec::dir_key(u, &prefix_end(&prefix));
         let mut lo = codec::dir_key(u, &prefix);
         let mut out = Vec::new();
@@ -887,92 +737,83 @@ impl RedbStore {
     }
 }
 
-// PENDING(stores): temporary while the live tables are built.
-fn pending() -> Error {
-    Error::new(ErrorKind::Plugin, "PENDING(stores)")
-}
-
 impl SnapshotStore for RedbStore {
     fn location(&self) -> &StoreLocation {
         &self.location
     }
 
     fn find_snapshots(&self, query: &SnapshotQuery<'_>) -> Result<Vec<SnapshotInfo>> {
-        // PENDING(stores): one query.
-        let mut v: Vec<SnapshotInfo> = self
-            .snapshots()?
-            .into_iter()
-            .rev()
-            .filter(|s| query.matches(s))
-            .collect();
-        v.truncate(query.limit.unwrap_or(usize::MAX));
-        Ok(v)
+        shield(&self.path, || self.find_snapshots_impl(query))
     }
 
     fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
-        // PENDING(stores): one query.
-        let mut by_root = std::collections::BTreeMap::new();
-        for s in self.snapshots()? {
-            by_root.insert(s.meta.root.clone(), s);
-        }
-        Ok(by_root.into_values().collect())
+        shield(&self.path, || self.latest_per_root_impl())
     }
 
-    fn append_batch(&mut self, _batch: &LiveBatch<'_>) -> Result<i64> {
-        Err(pending())
+    fn append_batch(&mut self, batch: &LiveBatch<'_>) -> Result<i64> {
+        let path = self.path.clone();
+        shield(&path, || self.append_batch_impl(batch))
     }
 
     fn mutations_after(
         &self,
-        _cursor: i64,
-        _under: Option<&[u8]>,
-        _limit: usize,
+        cursor: i64,
+        under: Option<&[u8]>,
+        limit: usize,
     ) -> Result<Vec<LoggedMutation>> {
-        Err(pending())
+        shield(&self.path, || {
+            self.mutations_after_impl(cursor, under, limit)
+        })
     }
 
-    fn prune_mutations(&mut self, _through: i64, _under: Option<&[u8]>) -> Result<usize> {
-        Err(pending())
+    fn prune_mutations(&mut self, through: i64, under: Option<&[u8]>) -> Result<usize> {
+        let path = self.path.clone();
+        shield(&path, || self.prune_mutations_impl(through, under))
     }
 
-    fn journal(&self, _query: &JournalQuery) -> Result<Vec<JournalEvent>> {
-        Err(pending())
+    fn journal(&self, query: &JournalQuery) -> Result<Vec<JournalEvent>> {
+        shield(&self.path, || self.journal_impl(query))
     }
 
-    fn prune_journal(&mut self, _before_ms: i64) -> Result<usize> {
-        Err(pending())
+    fn prune_journal(&mut self, before_ms: i64) -> Result<usize> {
+        let path = self.path.clone();
+        shield(&path, || self.prune_journal_impl(before_ms))
     }
 
-    fn record_dir_deltas(&mut self, _deltas: &[DirDelta]) -> Result<()> {
-        Err(pending())
+    fn record_dir_deltas(&mut self, deltas: &[DirDelta]) -> Result<()> {
+        let path = self.path.clone();
+        shield(&path, || self.record_dir_deltas_impl(deltas))
     }
 
-    fn dir_deltas(&self, _snapshot: SnapshotId) -> Result<Vec<DirDelta>> {
-        Err(pending())
+    fn dir_deltas(&self, snapshot: SnapshotId) -> Result<Vec<DirDelta>> {
+        shield(&self.path, || self.dir_deltas_impl(snapshot))
     }
 
-    fn watch_state(&self, _root: &[u8]) -> Result<Option<WatchState>> {
-        Err(pending())
+    fn watch_state(&self, root: &[u8]) -> Result<Option<WatchState>> {
+        shield(&self.path, || self.watch_state_impl(root))
     }
 
     fn watch_states(&self) -> Result<Vec<WatchState>> {
-        Err(pending())
+        shield(&self.path, || self.watch_states_impl())
     }
 
-    fn set_watch_state(&mut self, _state: &WatchState) -> Result<()> {
-        Err(pending())
+    fn set_watch_state(&mut self, state: &WatchState) -> Result<()> {
+        let path = self.path.clone();
+        shield(&path, || self.set_watch_state_impl(state))
     }
 
-    fn derive_snapshot(&mut self, _d: &DerivedSnapshot<'_>) -> Result<SnapshotId> {
-        Err(pending())
+    fn derive_snapshot(&mut self, d: &DerivedSnapshot<'_>) -> Result<SnapshotId> {
+        let path = self.path.clone();
+        shield(&path, || self.derive_snapshot_impl(d))
     }
 
     fn index_provenance(&self) -> Result<Option<IndexProvenance>> {
-        Err(pending())
+        shield(&self.path, || self.index_provenance_impl())
     }
 
-    fn set_index_provenance(&mut self, _p: &IndexProvenance) -> Result<()> {
-        Err(pending())
+    fn set_index_provenance(&mut self, p: &IndexProvenance) -> Result<()> {
+        let path = self.path.clone();
+        shield(&path, || self.set_index_provenance_impl(p))
     }
 
     fn begin_snapshot(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>> {
@@ -1040,6 +881,87 @@ impl RedbStore {
     }
 }
 
+/// A snapshot description encoded for the snapshots table.
+fn encode_meta(meta: &SnapshotMeta) -> Result<Vec<u8>> {
+    codec::encode_meta(meta).ok_or_else(|| {
+        Error::new(
+            ErrorKind::Usage,
+            "a snapshot's root, host or walker name is over 4 GiB",
+        )
+    })
+}
+
+/// Deletes snapshots `ids` and every row that depends on them — directories,
+/// root index entries, cached diffs, recorded deltas — inside `txn`; returns
+/// how many existed. Unknown ids are ignored.
+fn delete_in(file: &Path, txn: &WriteTransaction, ids: &[SnapshotId]) -> Result<usize> {
+    let what = "cannot delete snapshots from";
+    let mut deleted = BTreeSet::new();
+    let mut removed = 0u64;
+    {
+        let mut snaps = txn.open_table(SNAPSHOTS).ctx(file, what)?;
+        let mut dirs = txn.open_table(DIRS).ctx(file, what)?;
+        let mut roots = txn.open_table(ROOTS).ctx(file, what)?;
+        let mut deltas = txn.open_table(DELTAS).ctx(file, what)?;
+        for &id in ids {
+            let Some(u) = codec::stored_id(id) else {
+                continue;
+            };
+            let root = match snaps.remove(u).ctx(file, what)? {
+                None => continue,
+                Some(v) => codec::decode_meta(v.value()).map(|m| m.root),
+            };
+            deleted.insert(u);
+            match root {
+                Some(root) => {
+                    roots.remove((root.as_slice(), u)).ctx(file, what)?;
+                }
+                // A record that does not decode: find its index entry by id.
+                None => roots.retain(|(_, i), ()| i != u).ctx(file, what)?,
+            }
+            let lo = codec::id_prefix(u);
+            let hi = codec::id_prefix(u + 1);
+            dirs.retain_in::<&[u8], _>(&lo[..]..&hi[..], |_, _| {
+                removed += 1;
+                false
+            })
+            .ctx(file, what)?;
+            let none: &[u8] = &[];
+            deltas
+                .retain_in((u, none, 0)..(u + 1, none, 0), |_, _| {
+                    removed += 1;
+                    false
+                })
+                .ctx(file, what)?;
+        }
+        if !deleted.is_empty() {
+            // Cached diffs involving a deleted snapshot, found through the
+            // small per-pair table rather than by scanning entries.
+            let mut sets = txn.open_table(DIFF_SETS).ctx(file, what)?;
+            let mut diffs = txn.open_table(DIFFS).ctx(file, what)?;
+            let mut pairs = Vec::new();
+            for item in sets.iter().ctx(file, what)? {
+                let (k, _) = item.ctx(file, what)?;
+                let (a, b) = k.value();
+                if deleted.contains(&a) || deleted.contains(&b) {
+                    pairs.push((a, b));
+                }
+            }
+            for (a, b) in pairs {
+                sets.remove((a, b)).ctx(file, what)?;
+                diffs
+                    .retain_in((a, b, 0)..=(a, b, u64::MAX), |_, _| {
+                        removed += 1;
+                        false
+                    })
+                    .ctx(file, what)?;
+            }
+        }
+    }
+    add_removed(txn, file, removed)?;
+    Ok(deleted.len())
+}
+
 /// One snapshot being written: an open write transaction plus a chunk of
 /// encoded rows not yet handed to redb.
 struct RedbWriter<'s> {
@@ -1047,6 +969,7 @@ struct RedbWriter<'s> {
     txn: WriteTransaction,
     id: u64,
     meta: Vec<u8>,
+    root: Vec<u8>,
     /// Keys of the buffered rows, concatenated; `ends[i]` is where key `i` ends.
     keys: Vec<u8>,
     ends: Vec<usize>,
@@ -1056,7 +979,22 @@ struct RedbWriter<'s> {
     rows: u64,
 }
 
-impl RedbWriter<'_> {
+impl<'s> RedbWriter<'s> {
+    fn new(file: &'s Path, txn: WriteTransaction, id: u64, meta: Vec<u8>, root: Vec<u8>) -> Self {
+        RedbWriter {
+            file,
+            txn,
+            id,
+            meta,
+            root,
+            keys: Vec::with_capacity(WRITE_CHUNK * 96),
+            ends: Vec::with_capacity(WRITE_CHUNK),
+            values: Vec::with_capacity(WRITE_CHUNK),
+            last: Vec::new(),
+            rows: 0,
+        }
+    }
+
     /// Appends the buffered rows at the end of the dirs table. The snapshot's
     /// id is above every stored one, so its rows go after all existing keys,
     /// and a cursor at the end takes them as one sorted run instead of a
@@ -1083,26 +1021,9 @@ impl RedbWriter<'_> {
         self.values.clear();
         Ok(())
     }
-}
 
-impl SnapshotWriter for RedbWriter<'_> {
-    fn delete_with(&mut self, _ids: &[SnapshotId]) -> Result<()> {
-        Err(pending())
-    }
-
-    fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
-        let file = self.file;
-        shield(file, || self.write_dir_impl(path, depth, stats))
-    }
-
-    fn commit(self: Box<Self>) -> Result<SnapshotId> {
-        let file = self.file;
-        shield(file, || self.commit_impl())
-    }
-}
-
-impl RedbWriter<'_> {
-    fn write_dir_impl(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
+    /// Buffers one row; paths must strictly increase.
+    fn push(&mut self, path: &[u8], value: &DirValue) -> Result<()> {
         if self.rows > 0 && path <= self.last.as_slice() {
             return Err(Error::new(
                 ErrorKind::Database,
@@ -1118,14 +1039,16 @@ impl RedbWriter<'_> {
         self.rows += 1;
         codec::push_dir_key(&mut self.keys, self.id, path);
         self.ends.push(self.keys.len());
-        self.values.push(codec::encode_dir(depth, stats));
+        self.values.push(*value);
         if self.ends.len() >= WRITE_CHUNK {
             self.flush()?;
         }
         Ok(())
     }
 
-    fn commit_impl(mut self: Box<Self>) -> Result<SnapshotId> {
+    /// Writes the last rows, the snapshot record and its index entry, and
+    /// advances the id counter; returns the still open transaction.
+    fn finish(mut self) -> Result<(WriteTransaction, u64)> {
         self.flush()?;
         let what = "cannot commit a snapshot to";
         {
@@ -1133,13 +1056,36 @@ impl RedbWriter<'_> {
             snaps
                 .insert(self.id, self.meta.as_slice())
                 .ctx(self.file, what)?;
+            let mut roots = self.txn.open_table(ROOTS).ctx(self.file, what)?;
+            roots
+                .insert((self.root.as_slice(), self.id), ())
+                .ctx(self.file, what)?;
             let mut meta = self.txn.open_table(META).ctx(self.file, what)?;
             meta.insert(KEY_NEXT_ID, self.id + 1).ctx(self.file, what)?;
         }
-        let RedbWriter { file, txn, id, .. } = *self;
-        txn.commit().ctx(file, what)?;
-        // begin_snapshot checked that the id fits.
-        i64::try_from(id).map_err(|_| bad_record(file, "the next snapshot id"))
+        Ok((self.txn, self.id))
+    }
+}
+
+impl SnapshotWriter for RedbWriter<'_> {
+    fn delete_with(&mut self, ids: &[SnapshotId]) -> Result<()> {
+        let file = self.file;
+        shield(file, || delete_in(file, &self.txn, ids).map(drop))
+    }
+
+    fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
+        let file = self.file;
+        shield(file, || self.push(path, &codec::encode_dir(depth, stats)))
+    }
+
+    fn commit(self: Box<Self>) -> Result<SnapshotId> {
+        let file = self.file;
+        shield(file, || {
+            let (txn, id) = self.finish()?;
+            txn.commit().ctx(file, "cannot commit a snapshot to")?;
+            // begin_snapshot checked that the id fits.
+            i64::try_from(id).map_err(|_| bad_record(file, "the next snapshot id"))
+        })
     }
 }
 
@@ -1148,11 +1094,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn prefix_bounds() {
-        assert_eq!(with_slash(b"/"), b"/");
-        assert_eq!(with_slash(b"/a"), b"/a/");
-        assert_eq!(prefix_end(b"/a/"), b"/a0");
-        assert_eq!(prefix_end(b"/"), b"0");
+    fn settings_defaults_are_the_documented_constants() {
+        let t = open::Tuning::from_settings(&disktracker::PluginSettings::default()).unwrap();
+        assert_eq!(t.cache_size, CACHE_SIZE);
+        assert_eq!(t.lock_timeout, LOCK_TIMEOUT);
         assert_eq!(codec::DIR_VALUE_LEN, 108);
     }
 }

@@ -539,14 +539,25 @@ fn read_only_reads_and_refuses_every_write() {
 }
 
 #[test]
-fn read_only_on_an_empty_file_is_not_found_not_corrupt() {
+fn an_existing_empty_file_is_no_store_yet_to_readers_and_refused_by_writers() {
     // What a reader sees while a writer is creating the store.
     let (_dir, path) = temp_store();
     std::fs::write(&path, b"").unwrap();
     let err = open_ro(&path).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+    // A writer does not take over a file it did not create: after a grace
+    // for its creator to initialize it, the empty file is refused, untouched.
+    let started = std::time::Instant::now();
+    let err = try_open(&path, false).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+    assert!(err.to_string().contains("empty file"), "{err}");
+    assert!(
+        err.to_string().contains(&path.display().to_string()),
+        "{err}"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
     assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
-    // A writer initializes it.
+    std::fs::remove_file(&path).unwrap();
     assert!(open(&path).snapshots().unwrap().is_empty());
 }
 
@@ -700,7 +711,7 @@ fn a_second_open_is_locked_until_the_first_closes() {
     let (_dir, path) = temp_store();
     let store = open(&path);
     for read_only in [false, true] {
-        let err = try_open(&path, read_only).unwrap_err();
+        let err = try_open_now(&path, read_only).unwrap_err();
         assert_eq!(
             err.kind(),
             ErrorKind::Locked,
@@ -710,6 +721,7 @@ fn a_second_open_is_locked_until_the_first_closes() {
         assert!(msg.contains("another disktracker is using"), "{msg}");
         assert!(msg.contains(&path.display().to_string()), "{msg}");
         assert!(msg.contains("--db"), "{msg}");
+        assert!(msg.contains("plugins.redb.lock_timeout"), "{msg}");
     }
     drop(store);
     drop(open(&path));
@@ -721,7 +733,7 @@ fn readers_share_but_exclude_a_writer() {
     drop(open(&path));
     let r1 = open_ro(&path).unwrap();
     let r2 = open_ro(&path).unwrap();
-    let err = try_open(&path, false).unwrap_err();
+    let err = try_open_now(&path, false).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
     drop((r1, r2));
     drop(open(&path));

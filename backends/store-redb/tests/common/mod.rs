@@ -3,12 +3,45 @@
 
 use std::path::{Path, PathBuf};
 
+use disktracker::settings::{PluginSettings, Value};
 use disktracker::{DirRecord, DirStats, SnapshotMeta, SnapshotStore, StoreOptions};
-use disktracker_store_redb::RedbStore;
+use disktracker_store_redb::{RedbStore, SETTINGS};
 
 /// Opens the store at `path`, creating it unless `read_only`.
 pub fn try_open(path: &Path, read_only: bool) -> disktracker::Result<RedbStore> {
     RedbStore::open(&StoreOptions::file(path.to_path_buf()).read_only(read_only))
+}
+
+/// `[plugins.redb]` settings: the defaults with `overrides` from `test.toml`.
+pub fn settings(overrides: &[(&str, Value)]) -> PluginSettings {
+    let mut s = PluginSettings::defaults("redb", SETTINGS).unwrap();
+    for (key, value) in overrides {
+        s.set(key, value.clone(), "test.toml").unwrap();
+    }
+    s
+}
+
+/// [`try_open`] with settings.
+pub fn try_open_with(
+    path: &Path,
+    read_only: bool,
+    overrides: &[(&str, Value)],
+) -> disktracker::Result<RedbStore> {
+    RedbStore::open(
+        &StoreOptions::file(path.to_path_buf())
+            .read_only(read_only)
+            .with_settings(settings(overrides)),
+    )
+}
+
+/// [`try_open`] without waiting for a busy file.
+pub fn try_open_now(path: &Path, read_only: bool) -> disktracker::Result<RedbStore> {
+    try_open_with(path, read_only, &[("lock_timeout", toml_str("0s"))])
+}
+
+/// Shorthand for a TOML value in tests.
+pub fn toml_str(s: &str) -> Value {
+    Value::String(s.to_owned())
 }
 
 /// Opens (creating) the store at `path`.
@@ -147,4 +180,68 @@ pub fn raw_diff_rows(path: &Path) -> u64 {
     let def: redb::TableDefinition<(u64, u64, u64), &[u8]> =
         redb::TableDefinition::new("disktracker.diffs");
     txn.open_table(def).unwrap().len().unwrap()
+}
+
+/// The `format_version` stored in the (closed) store at `path`, read with redb directly.
+pub fn raw_format_version(path: &Path) -> Option<u64> {
+    use redb::ReadableDatabase;
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: redb::TableDefinition<&str, u64> = redb::TableDefinition::new("disktracker.meta");
+    let meta = txn.open_table(def).unwrap();
+    meta.get("format_version").unwrap().map(|v| v.value())
+}
+
+/// The names of the tables in the (closed) store at `path`, sorted.
+pub fn raw_table_names(path: &Path) -> Vec<String> {
+    use redb::{ReadableDatabase, TableHandle};
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let mut names: Vec<String> = txn
+        .list_tables()
+        .unwrap()
+        .map(|t| t.name().to_string())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The entries of the root index of the (closed) store at `path`.
+pub fn raw_root_index(path: &Path) -> Vec<(Vec<u8>, u64)> {
+    use redb::{ReadableDatabase, ReadableTable};
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: redb::TableDefinition<(&[u8], u64), ()> =
+        redb::TableDefinition::new("disktracker.roots");
+    let t = txn.open_table(def).unwrap();
+    t.iter()
+        .unwrap()
+        .map(|e| {
+            let (k, _) = e.unwrap();
+            let (root, id) = k.value();
+            (root.to_vec(), id)
+        })
+        .collect()
+}
+
+/// Rows of the delta table of the (closed) store at `path`.
+pub fn raw_delta_rows(path: &Path) -> u64 {
+    use redb::{ReadableDatabase, ReadableTableMetadata};
+    let db = redb::ReadOnlyDatabase::open(path).unwrap();
+    let txn = db.begin_read().unwrap();
+    let def: redb::TableDefinition<(u64, &[u8], u64), &[u8]> =
+        redb::TableDefinition::new("disktracker.dir_deltas");
+    txn.open_table(def).unwrap().len().unwrap()
+}
+
+/// Replaces the stored record of snapshot `id` with `bytes` (to damage it).
+pub fn raw_put_snapshot_record(path: &Path, id: u64, bytes: &[u8]) {
+    let db = redb::Database::open(path).unwrap();
+    let txn = db.begin_write().unwrap();
+    {
+        let def: redb::TableDefinition<u64, &[u8]> =
+            redb::TableDefinition::new("disktracker.snapshots");
+        txn.open_table(def).unwrap().insert(id, bytes).unwrap();
+    }
+    txn.commit().unwrap();
 }
