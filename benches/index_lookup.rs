@@ -26,8 +26,10 @@
 //! which is the last query of the warm-up pass: `mmap` is that steady state
 //! (a watcher), asserted below. `mmap_bsearch` is the same file without it,
 //! the plain binary search (what the first 65,535 lookups of any open index,
-//! e.g. a one-shot CLI call, cost), and `probe_table_1M` measures the build
-//! itself and open + one lookup.
+//! e.g. a mapped one-shot call, cost), and `probe_table_1M` measures the build
+//! itself and a mapped open + one lookup. `mmap_pread` and `oneshot_1M` are
+//! the one-shot reader `disktracker size` uses: positioned reads, nothing
+//! mapped, so no signal whatever another program does to the file.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -35,7 +37,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use disktracker::IndexOptions;
+use disktracker::{IndexAccess, IndexOptions};
 use disktracker_index_mmap::{Load, MmapIndex};
 use redb::ReadableDatabase;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -177,7 +179,16 @@ fn queries(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A long-running reader's options (the mapped index, with its probe
+/// table): what every contender below is compared with.
 fn index_opts(path: &Path) -> IndexOptions {
+    let mut o = IndexOptions::new(path);
+    o.access = IndexAccess::LongRunning;
+    o
+}
+
+/// A one-shot reader's options (`disktracker size`): positioned reads.
+fn oneshot_opts(path: &Path) -> IndexOptions {
     IndexOptions::new(path)
 }
 
@@ -342,14 +353,16 @@ fn lookups(c: &mut Criterion) {
 
     let mmap = MmapIndex::open(&index_opts(&mmap_path)).unwrap();
     assert!(mmap.is_mapped());
-    bench_lookups(&mut g, "mmap", &qs, hits, |q| mmap.lookup(q));
+    bench_lookups(&mut g, "mmap", &qs, hits, |q| mmap.lookup(q).unwrap());
     assert!(
         mmap.has_probe_table(),
         "the warm-up pass should have built the probe table"
     );
     let plain = MmapIndex::open(&index_opts(&mmap_path)).unwrap();
     plain.disable_probe_table();
-    bench_lookups(&mut g, "mmap_bsearch", &qs, hits, |q| plain.lookup(q));
+    bench_lookups(&mut g, "mmap_bsearch", &qs, hits, |q| {
+        plain.lookup(q).unwrap()
+    });
     let only_hits: Vec<Vec<u8>> = qs
         .iter()
         .filter(|q| q.last() != Some(&b'~'))
@@ -364,11 +377,25 @@ fn lookups(c: &mut Criterion) {
         .cycle()
         .take(QUERIES)
         .collect();
-    bench_lookups(&mut g, "mmap_hits", &only_hits, QUERIES, |q| mmap.lookup(q));
-    bench_lookups(&mut g, "mmap_misses", &only_misses, 0, |q| mmap.lookup(q));
+    bench_lookups(&mut g, "mmap_hits", &only_hits, QUERIES, |q| {
+        mmap.lookup(q).unwrap()
+    });
+    bench_lookups(&mut g, "mmap_misses", &only_misses, 0, |q| {
+        mmap.lookup(q).unwrap()
+    });
     let heap = MmapIndex::open_with(&index_opts(&mmap_path), Load::Read).unwrap();
-    bench_lookups(&mut g, "mmap_read_fallback", &qs, hits, |q| heap.lookup(q));
+    bench_lookups(&mut g, "mmap_read_fallback", &qs, hits, |q| {
+        heap.lookup(q).unwrap()
+    });
     drop(heap);
+    // A one-shot reader's lookups: ~20 probes of two `pread`s each, plus
+    // one `fstat` to see that the file did not change meanwhile.
+    let pread = MmapIndex::open(&oneshot_opts(&mmap_path)).unwrap();
+    assert_eq!(pread.load(), Load::Pread);
+    bench_lookups(&mut g, "mmap_pread", &qs, hits, |q| {
+        pread.lookup(q).unwrap()
+    });
+    drop(pread);
 
     let mut stmt = conn
         .prepare("SELECT total_bytes FROM dir_snapshots WHERE path_blob = ?1 AND snapshot_id = ?2")
@@ -396,8 +423,10 @@ fn lookups(c: &mut Criterion) {
     g.sample_size(60)
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    bench_lookups(&mut g, "mmap", hot, hot_hits, |q| mmap.lookup(q));
-    bench_lookups(&mut g, "mmap_bsearch", hot, hot_hits, |q| plain.lookup(q));
+    bench_lookups(&mut g, "mmap", hot, hot_hits, |q| mmap.lookup(q).unwrap());
+    bench_lookups(&mut g, "mmap_bsearch", hot, hot_hits, |q| {
+        plain.lookup(q).unwrap()
+    });
     drop(plain);
     bench_lookups(&mut g, "sqlite", hot, hot_hits, &mut sqlite);
     bench_lookups(&mut g, "redb", hot, hot_hits, redb_get);
@@ -412,6 +441,10 @@ fn lookups(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(2));
     g.bench_function("open_validate", |b| {
         b.iter(|| MmapIndex::open(black_box(&index_opts(&mmap_path))).unwrap())
+    });
+    // The one-shot open: open(2) + fstat + fadvise + header and root reads.
+    g.bench_function("open_validate_pread", |b| {
+        b.iter(|| MmapIndex::open(black_box(&oneshot_opts(&mmap_path))).unwrap())
     });
     // For comparison: the full O(n) check (bounds + order of every entry),
     // which is why open does not do it.
@@ -448,7 +481,23 @@ fn lookups(c: &mut Criterion) {
         b.iter(|| {
             let ix = MmapIndex::open(black_box(&index_opts(&mmap_path))).unwrap();
             k = k.wrapping_add(7919);
-            black_box(ix.lookup(&qs[k % qs.len()]))
+            black_box(ix.lookup(&qs[k % qs.len()]).unwrap())
+        })
+    });
+    g.finish();
+
+    // What `disktracker size` does per process: open the index one-shot
+    // (positioned reads, nothing mapped) and look one path up.
+    let mut g = c.benchmark_group("oneshot_1M");
+    g.sample_size(100)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(3));
+    let mut k = 0usize;
+    g.bench_function("open_one_lookup", |b| {
+        b.iter(|| {
+            let ix = MmapIndex::open(black_box(&oneshot_opts(&mmap_path))).unwrap();
+            k = k.wrapping_add(7919);
+            black_box(ix.lookup(&qs[k % qs.len()]).unwrap())
         })
     });
     g.finish();
@@ -475,7 +524,7 @@ fn lookups(c: &mut Criterion) {
                             q.extend_from_slice(format!("/new{k}").as_bytes());
                             ix.set(&q, 4096);
                         }
-                        _ => ix.remove_subtree(&paths[N - 1 - rng.below(N / 4)]),
+                        _ => ix.remove_subtree(&paths[N - 1 - rng.below(N / 4)]).unwrap(),
                     }
                 }
                 ix

@@ -101,16 +101,19 @@
 
 pub mod format;
 mod index;
-// The one module allowed `unsafe`: creating the mapping.
+// The one module allowed `unsafe`: the mapping and its SIGBUS guard.
 #[allow(unsafe_code)]
 mod map;
 mod overlay;
+mod pread;
 mod probe;
+mod write;
 
 use disktracker::{IndexOptions, LiveIndex, Result};
 
 pub use format::{FormatError, IndexView};
-pub use index::{Iter, Load, MmapIndex, PROBE_TABLE_AFTER_LOOKUPS, index_path_for, tmp_path_for};
+pub use index::{Iter, Load, MmapIndex, PROBE_TABLE_AFTER_LOOKUPS, index_path_for};
+pub use write::lock_path_for;
 
 /// Registered name of this index.
 pub const NAME: &str = "mmap";

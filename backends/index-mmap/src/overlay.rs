@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::format::IndexView;
+use crate::format::{FormatError, IndexView};
 
 /// One overlay entry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -53,13 +53,6 @@ impl Overlay {
         self.map.is_empty()
     }
 
-    /// Forgets everything (after a compaction or rebuild persisted it).
-    pub(crate) fn clear(&mut self) {
-        // A fresh map gives the memory back; `clear` would keep the capacity
-        // of the largest batch ever seen for the life of the watcher.
-        self.map = HashMap::new();
-    }
-
     /// Records `slot` for `path`, allocating the key only when it is new.
     fn put(&mut self, path: &[u8], slot: Slot) {
         match self.map.get_mut(path) {
@@ -83,54 +76,53 @@ impl Overlay {
     /// `dir`: it is `dir` plus the contiguous range of the `dir/` prefix.
     ///
     /// Cost: O(overlay) plus O(log n + k) for the k base paths below `dir`,
-    /// each of which gets a tombstone.
-    pub(crate) fn remove_subtree(&mut self, base: IndexView<'_>, dir: &[u8]) {
+    /// each of which gets a tombstone. Everything is looked up before
+    /// anything changes, so a corrupt base (an error) leaves the overlay as
+    /// it was.
+    pub(crate) fn remove_subtree(
+        &mut self,
+        base: IndexView<'_>,
+        dir: &[u8],
+    ) -> Result<(), FormatError> {
         let prefix = subtree_prefix(dir);
         let inside = |p: &[u8]| p == dir || p.starts_with(&prefix);
 
         // Overlay paths: a tombstone only where the base has the path; a path
         // that exists only in the overlay can simply be forgotten.
-        self.map.retain(|path, slot| {
-            if !inside(path) {
-                return true;
-            }
-            if base.find(path).is_some() {
-                *slot = Slot::Deleted;
-                true
+        let mut forget = vec![];
+        let mut hide: Vec<Box<[u8]>> = vec![];
+        for path in self.map.keys().filter(|p| inside(p)) {
+            if base.find(path)?.is_some() {
+                hide.push(path.clone());
             } else {
-                false
+                forget.push(path.clone());
             }
-        });
+        }
+        // Base paths: `dir` itself, then the `dir/` range. On sorted paths,
+        // "below prefix" holds for a leading run, and "below prefix or
+        // starting with it" for a longer one: the difference is the subtree
+        // (anything starting with the prefix sorts after the prefix and
+        // before every larger path that does not start with it).
+        let dir_in_base = base.find(dir)?.is_some();
+        let start = base.partition_point(|p| p < prefix.as_slice())?;
+        let end = base.partition_point(|p| p < prefix.as_slice() || p.starts_with(&prefix))?;
+        let below = (start..end)
+            .map(|i| base.checked_path(i))
+            .collect::<Result<Vec<_>, _>>()?;
 
-        // Base paths: `dir` itself, then the `dir/` range.
-        if base.find(dir).is_some() {
+        for path in forget {
+            self.map.remove(&path);
+        }
+        for path in hide {
+            self.map.insert(path, Slot::Deleted);
+        }
+        if dir_in_base {
             self.put(dir, Slot::Deleted);
         }
-        // On sorted paths, "below prefix" holds for a leading run, and "below
-        // prefix or starting with it" for a longer one: the difference is the
-        // subtree (anything starting with the prefix sorts after the prefix and
-        // before every larger path that does not start with it).
-        let range = base
-            .partition_point(|p| p < prefix.as_slice())
-            .zip(base.partition_point(|p| p < prefix.as_slice() || p.starts_with(&prefix)));
-        match range {
-            Some((start, end)) => {
-                for i in start..end {
-                    if let Some(p) = base.path(i) {
-                        self.put(p, Slot::Deleted);
-                    }
-                }
-            }
-            // A corrupt entry stopped the binary search: fall back to a linear
-            // scan so no visible path in the subtree survives.
-            None => {
-                for (p, _) in base.iter() {
-                    if inside(p) {
-                        self.put(p, Slot::Deleted);
-                    }
-                }
-            }
+        for p in below {
+            self.put(p, Slot::Deleted);
         }
+        Ok(())
     }
 
     /// The overlay sorted by path, for merging with the base.
@@ -144,7 +136,8 @@ impl Overlay {
 /// One step of merging base entries with a sorted overlay: the overlay wins
 /// on equal paths and tombstones hide paths. `i` and `j` are the positions in
 /// the base and the overlay. Yields paths in strictly increasing order when
-/// the base is sorted; corrupt base entries are unreadable, hence absent.
+/// the base is sorted (callers verify it first); base entries outside the
+/// pool are skipped.
 pub(crate) fn merge_step<'a>(
     base: IndexView<'a>,
     over: &[(&'a [u8], Slot)],

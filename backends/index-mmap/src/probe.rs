@@ -5,10 +5,10 @@
 //!
 //! Built lazily by `MmapIndex` (see its `lookup` docs for the policy), never
 //! on open. Building reads every entry and path of the file once, in order,
-//! and checks on the way that the paths are in bounds and strictly
-//! increasing: a file that is not gets no table and keeps the plain binary
-//! search, so answers are identical with and without a table. A table only
-//! narrows; every answer comes from comparing the whole path in the file.
+//! and checks on the way everything `IndexView::verify` checks: a file that
+//! fails gets no table, and the failure is reported as corruption. A table
+//! only narrows; every answer comes from comparing the whole path in the
+//! file, so answers are identical with and without a table.
 //!
 //! # Layout
 //!
@@ -38,7 +38,7 @@
 
 use std::hash::BuildHasher;
 
-use crate::format::IndexView;
+use crate::format::{FormatError, IndexView};
 use crate::map::prefetch_ref;
 
 /// Below this many entries no table is built: the index is small enough that
@@ -120,14 +120,18 @@ impl ProbeTable {
         self.buckets.len() * size_of::<Bucket>()
     }
 
-    /// Builds the table over `base`, or `None` when it would not help (a
-    /// small index) or the base is not a valid sorted file (an entry out of
-    /// bounds, paths out of order or repeated).
-    pub(crate) fn build(base: IndexView<'_>) -> Option<ProbeTable> {
+    /// Builds the table over `base`: `Ok(None)` when it would not help (a
+    /// small index), an error when an entry breaks a rule of the format
+    /// (the checks of [`IndexView::verify`], made on the way).
+    pub(crate) fn build(base: IndexView<'_>) -> Result<Option<ProbeTable>, FormatError> {
         let n = base.len();
         if n < MIN_ENTRIES {
-            return None;
+            return Ok(None);
         }
+        // Table slots hold u32 entry indexes.
+        let Ok(_) = u32::try_from(n) else {
+            return Ok(None);
+        };
         let buckets = ((n as f64 / (SLOTS as f64 * LOAD)).ceil() as usize).max(1);
         let mut t = ProbeTable {
             buckets: vec![EMPTY; buckets].into_boxed_slice(),
@@ -139,26 +143,46 @@ impl ProbeTable {
         // (~40 ms instead of ~110 ms for 1M entries).
         let mut batch = [(0u64, 0u32, 0u32); BUILD_BATCH];
         let mut prev: &[u8] = &[];
+        let mut expected = 0u64;
         let mut start = 0;
         while start < n {
             let end = (start + BUILD_BATCH).min(n);
             for (i, slot) in (start..end).zip(batch.iter_mut()) {
-                let (off, _, _) = base.raw(i)?;
-                let p = base.path(i)?;
+                let (off, len, _) = base.raw(i).ok_or(FormatError::NoEntries)?;
+                if u64::from(off) != expected {
+                    return Err(FormatError::NotContiguous { index: i });
+                }
+                let p = base.checked_path(i)?;
+                if p.first() != Some(&b'/') {
+                    return Err(FormatError::NotAbsolute { index: i });
+                }
                 if i > 0 && prev >= p {
-                    return None;
+                    return Err(FormatError::NotSorted { index: i });
                 }
                 prev = p;
+                expected += u64::from(len);
                 let h = t.hash(p);
-                prefetch_ref(t.buckets.get(t.home(h))?);
-                *slot = (h, u32::try_from(i).ok()?, off);
+                if let Some(b) = t.buckets.get(t.home(h)) {
+                    prefetch_ref(b);
+                }
+                *slot = (h, i as u32, off);
             }
             for &(h, i, off) in &batch[..end - start] {
-                t.insert(h, i, off)?;
+                // Cannot fail at LOAD < 1; a full table would only cost the
+                // speed-up, so it is dropped rather than reported.
+                if t.insert(h, i, off).is_none() {
+                    return Ok(None);
+                }
             }
             start = end;
         }
-        Some(t)
+        if expected != base.pool_len() as u64 {
+            return Err(FormatError::PoolNotFilled {
+                used: expected,
+                pool_len: base.pool_len() as u64,
+            });
+        }
+        Ok(Some(t))
     }
 
     /// Puts an entry in the first bucket with room from its home on,
@@ -185,10 +209,16 @@ impl ProbeTable {
     /// The index of the entry whose path is `q`, as [`IndexView::find`].
     /// `base` must be the view the table was built from.
     #[inline]
-    pub(crate) fn find(&self, base: IndexView<'_>, q: &[u8]) -> Option<usize> {
+    pub(crate) fn find(&self, base: IndexView<'_>, q: &[u8]) -> Result<Option<usize>, FormatError> {
         if base.len() != self.n {
             return base.find(q);
         }
+        Ok(self.find_in(base, q))
+    }
+
+    /// [`ProbeTable::find`] over the base it was built from (verified then).
+    #[inline]
+    fn find_in(&self, base: IndexView<'_>, q: &[u8]) -> Option<usize> {
         let h = self.hash(q);
         let tag = h as u32;
         let mut b = self.home(h);

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use disktracker::IndexOptions;
+use disktracker::{ErrorKind, IndexAccess, IndexOptions};
 use disktracker_index_mmap::{Load, MmapIndex, PROBE_TABLE_AFTER_LOOKUPS};
 use disktracker_testkit::rng::Rng;
 
@@ -75,8 +75,11 @@ fn probes(paths: &[Vec<u8>]) -> Vec<Vec<u8>> {
     out
 }
 
+/// Long-running access: a one-shot (pread) reader never builds a table.
 fn opts(dir: &tempfile::TempDir) -> IndexOptions {
-    IndexOptions::new(dir.path().join("data.mmap"))
+    let mut o = IndexOptions::new(dir.path().join("data.mmap"));
+    o.access = IndexAccess::LongRunning;
+    o
 }
 
 #[test]
@@ -93,8 +96,13 @@ fn table_lookups_equal_plain_lookups() {
         plain.disable_probe_table();
         let mut hits = 0;
         for q in probes(&paths) {
-            let want = plain.lookup(&q);
-            assert_eq!(table.lookup(&q), want, "{:?}", String::from_utf8_lossy(&q));
+            let want = plain.lookup(&q).unwrap();
+            assert_eq!(
+                table.lookup(&q).unwrap(),
+                want,
+                "{:?}",
+                String::from_utf8_lossy(&q)
+            );
             hits += usize::from(want.is_some());
         }
         assert!(hits >= paths.len());
@@ -116,15 +124,15 @@ fn the_lookup_counter_builds_the_table_and_compaction_drops_it() {
         .collect();
     for k in 0..PROBE_TABLE_AFTER_LOOKUPS as usize - 1 {
         let p = &paths[k % paths.len()];
-        assert_eq!(ix.lookup(p), model.get(p).copied());
+        assert_eq!(ix.lookup(p).unwrap(), model.get(p).copied());
     }
     assert!(!ix.has_probe_table(), "built too early");
-    assert_eq!(ix.lookup(&paths[0]), Some(0));
+    assert_eq!(ix.lookup(&paths[0]).unwrap(), Some(0));
     assert!(ix.has_probe_table(), "not built at the threshold");
 
     // Overlay changes on top of the base with a table.
     let gone = paths[1234].clone();
-    ix.remove_subtree(&gone);
+    ix.remove_subtree(&gone).unwrap();
     let prefix = [gone.as_slice(), b"/"].concat();
     model.retain(|p, _| *p != gone && !p.starts_with(&prefix));
     for (k, p) in paths.iter().enumerate().step_by(97) {
@@ -135,7 +143,7 @@ fn the_lookup_counter_builds_the_table_and_compaction_drops_it() {
     model.insert(b"/r/new".to_vec(), 1);
     let check = |ix: &MmapIndex| {
         for p in paths.iter().chain([&b"/r/new".to_vec()]) {
-            assert_eq!(ix.lookup(p), model.get(p).copied(), "{p:?}");
+            assert_eq!(ix.lookup(p).unwrap(), model.get(p).copied(), "{p:?}");
         }
     };
     check(&ix);
@@ -161,7 +169,7 @@ fn the_option_off_keeps_the_binary_search() {
         MmapIndex::create(&o, paths.iter().enumerate().map(|(i, p)| (p, i as u64))).unwrap();
     for k in 0..PROBE_TABLE_AFTER_LOOKUPS as usize + 10 {
         assert_eq!(
-            ix.lookup(&paths[k % paths.len()]),
+            ix.lookup(&paths[k % paths.len()]).unwrap(),
             Some((k % paths.len()) as u64)
         );
     }
@@ -170,7 +178,7 @@ fn the_option_off_keeps_the_binary_search() {
     ix.set(b"/r/x", 1);
     ix.compact().unwrap();
     assert!(!ix.prepare_probe_table(), "compaction forgot the option");
-    assert_eq!(ix.lookup(b"/r/x"), Some(1));
+    assert_eq!(ix.lookup(b"/r/x").unwrap(), Some(1));
 }
 
 #[test]
@@ -181,13 +189,15 @@ fn small_indexes_get_no_table() {
     let ix = MmapIndex::create(&o, paths.iter().map(|p| (p, 1u64))).unwrap();
     assert!(!ix.prepare_probe_table());
     for _ in 0..PROBE_TABLE_AFTER_LOOKUPS + 10 {
-        assert_eq!(ix.lookup(&paths[5]), Some(1));
+        assert_eq!(ix.lookup(&paths[5]).unwrap(), Some(1));
     }
     assert!(!ix.has_probe_table());
 }
 
 /// Scribbled files: a table is built exactly when the file passes the full
-/// check (bounds and strict order), and then answers as the binary search.
+/// check (bounds, contiguity, strict order), and then answers as the binary
+/// search; otherwise building it reports the corruption, and so does every
+/// lookup after.
 #[test]
 fn a_table_is_built_only_over_a_valid_file() {
     let dir = tempfile::tempdir().unwrap();
@@ -210,18 +220,32 @@ fn a_table_is_built_only_over_a_valid_file() {
             bytes[at] = rng.next_u64() as u8;
         }
         std::fs::write(&o.path, &bytes).unwrap();
-        let table = MmapIndex::open_with(&o, Load::Read).unwrap();
+        let table = match MmapIndex::open_with(&o, Load::Read) {
+            Ok(ix) => ix,
+            Err(e) => {
+                // The root entry was hit: refused at open.
+                assert_eq!(e.kind(), ErrorKind::Corrupt, "seed {seed}: {e}");
+                refused += 1;
+                continue;
+            }
+        };
         let valid = table.verify().is_ok();
         assert_eq!(table.prepare_probe_table(), valid, "seed {seed}");
         if !valid {
             refused += 1;
+            let err = table.lookup(&paths[0]).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Corrupt, "seed {seed}: {err}");
             continue;
         }
         built += 1;
         let plain = MmapIndex::open_with(&o, Load::Read).unwrap();
         plain.disable_probe_table();
         for q in probes(&paths[..3000]) {
-            assert_eq!(table.lookup(&q), plain.lookup(&q), "seed {seed}: {q:?}");
+            assert_eq!(
+                table.lookup(&q).unwrap(),
+                plain.lookup(&q).unwrap(),
+                "seed {seed}: {q:?}"
+            );
         }
     }
     assert!(built > 0 && refused > 0, "built {built}, refused {refused}");

@@ -28,7 +28,7 @@ pub mod walker;
 pub use arena::{DirArena, DirCold, DirHot, DirId, LinkedFile, SegVec, WalkIssue};
 pub use error::{Error, ErrorKind, Result};
 pub use events::{EventSource, FsEvent, FsEventKind};
-pub use index::{IndexOptions, LiveIndex, ReadAdvice};
+pub use index::{FileIdentity, IndexAccess, IndexOptions, LiveIndex, ReadAdvice};
 pub use live::{
     DerivedSnapshot, DirDelta, IndexProvenance, JournalEvent, JournalKind, JournalQuery, LiveBatch,
     LoggedMutation, Mutation, WatchState,

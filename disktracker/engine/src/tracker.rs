@@ -560,16 +560,16 @@ impl Tracker {
             .map(|p| {
                 let path = path_bytes(p).to_vec();
                 let inside = root.as_deref().is_some_and(|r| is_within(&path, r));
-                let total_bytes = if inside { index.lookup(&path) } else { None };
+                let total_bytes = if inside { index.lookup(&path)? } else { None };
                 let status = match (inside, total_bytes, how) {
                     (false, ..) => SizeStatus::OutsideRoot,
                     (true, None, _) => SizeStatus::NotIndexed,
                     (true, Some(_), Recovery::Scanned) => SizeStatus::Scanned,
                     (true, Some(_), _) => SizeStatus::Indexed,
                 };
-                SizeAnswer::new(path, total_bytes, status)
+                Ok(SizeAnswer::new(path, total_bytes, status))
             })
-            .collect();
+            .collect::<Result<_>>()?;
         Ok(SizeReport::new(
             index.path().to_path_buf(),
             root,
