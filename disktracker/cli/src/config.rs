@@ -596,6 +596,15 @@ impl Layered {
         self.plugins.get(&(kind, name.to_owned()))
     }
 
+    /// Every plugin's effective settings, for the engine.
+    pub fn settings_map(&self) -> disktracker_engine::SettingsMap {
+        let mut m = disktracker_engine::SettingsMap::default();
+        for ((kind, _), s) in &self.plugins {
+            m.insert(*kind, s.clone());
+        }
+        m
+    }
+
     /// The default state directory, `~/.disktracker`, when `$HOME` is known.
     pub fn state_dir(&self) -> Option<PathBuf> {
         self.home.as_ref().map(|h| h.join(".disktracker"))

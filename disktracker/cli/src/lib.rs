@@ -138,15 +138,8 @@ impl App {
     /// The engine over the configured database.
     pub fn tracker(&self) -> Result<Tracker> {
         let c = &self.cfg.config;
-        let choice = |kind: PluginKind, key: &str, name: &str| {
-            let mut p = PluginChoice::new(name).origin(origin(&self.cfg, key));
-            if let Some(s) = self.cfg.plugin_settings(kind, name) {
-                p = p.settings(s.clone());
-            }
-            p
-        };
-        let mut index =
-            IndexConfig::new(choice(PluginKind::Index, "index.backend", &c.index.backend));
+        let choice = |key: &str, name: &str| PluginChoice::new(name).origin(origin(&self.cfg, key));
+        let mut index = IndexConfig::new(choice("index.backend", &c.index.backend));
         index.advice = c.index.advice;
         index.preload = c.index.preload;
         index.probe_table = c.index.probe_table;
@@ -165,9 +158,10 @@ impl App {
         };
         let cfg = TrackerConfig {
             db: self.cfg.db_path()?.to_string_lossy().into_owned(),
+            db_explicit: self.cfg.source("db") != config::Source::Default,
             state_dir: self.cfg.state_dir(),
-            store: choice(PluginKind::Store, "backend", &c.backend),
-            walker: choice(PluginKind::Walker, "scan.walker", &c.scan.walker),
+            store: choice("backend", &c.backend),
+            walker: choice("scan.walker", &c.scan.walker),
             index,
             scan: ScanConfig {
                 threads: c.scan.threads,
@@ -176,6 +170,7 @@ impl App {
                 exclude: c.scan.exclude.clone(),
                 retention,
             },
+            settings: self.cfg.settings_map(),
         };
         let observer = CliObserver {
             verbose: !c.quiet,

@@ -23,7 +23,7 @@ pub use explain::{explain, explain_records};
 pub use scan::{ScanOutcome, ScanRetention, resolve_root, run_scan};
 pub use top::top_dirs;
 pub use tracker::{
-    DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, Silent, Tracker,
-    TrackerConfig, plugins, unanswered,
+    DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, SettingsMap,
+    Silent, Tracker, TrackerConfig, plugins, unanswered,
 };
 pub use tree::ScanTree;

@@ -7,11 +7,14 @@
 //! index can be trusted, when to rebuild it, what retention deletes — is
 //! made here.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
-use disktracker::registry::{self, IndexPlugin, Plugin, PluginInfo, Registry, StorePlugin};
+use disktracker::registry::{
+    self, IndexPlugin, Plugin, PluginInfo, PluginKind, Registry, StorePlugin,
+};
 use disktracker::report::{
     DeletedReport, DiffReport, ExplainReport, IssueLine, ScanReport, SizeAnswer, SizeReport,
     SizeStatus, TopReport,
@@ -60,7 +63,7 @@ impl Observer for Silent {
     fn note(&self, _: &str) {}
 }
 
-/// A plugin chosen by name, where the name came from, and its settings.
+/// A plugin chosen by name, and where the name came from.
 #[derive(Clone, Debug)]
 pub struct PluginChoice {
     /// The registered name.
@@ -68,30 +71,20 @@ pub struct PluginChoice {
     /// Where the choice came from (`default`, a file, `env NAME`, `flag`),
     /// named in errors.
     pub origin: String,
-    /// Its effective `[plugins.NAME]` settings; `None` takes the defaults
-    /// the plugin declares.
-    pub settings: Option<PluginSettings>,
 }
 
 impl PluginChoice {
-    /// The plugin `name`, chosen by default, with its default settings.
+    /// The plugin `name`, chosen by default.
     pub fn new(name: impl Into<String>) -> Self {
         PluginChoice {
             name: name.into(),
             origin: DEFAULT_ORIGIN.to_owned(),
-            settings: None,
         }
     }
 
     /// Says where the choice came from.
     pub fn origin(mut self, origin: impl Into<String>) -> Self {
         self.origin = origin.into();
-        self
-    }
-
-    /// Sets its effective settings.
-    pub fn settings(mut self, settings: PluginSettings) -> Self {
-        self.settings = Some(settings);
         self
     }
 
@@ -105,9 +98,22 @@ impl PluginChoice {
             .get(&self.name)
             .map_err(|e| with_origin(e, &self.origin))
     }
+}
 
-    fn settings_for<T: Plugin>(&self, plugin: &T) -> Result<PluginSettings> {
-        match &self.settings {
+/// The effective `[plugins.NAME]` settings of plugins, by kind and name.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsMap(BTreeMap<(PluginKind, String), PluginSettings>);
+
+impl SettingsMap {
+    /// Records the settings of the `kind` plugin they belong to.
+    pub fn insert(&mut self, kind: PluginKind, settings: PluginSettings) {
+        self.0
+            .insert((kind, settings.plugin().to_owned()), settings);
+    }
+
+    /// The settings of `plugin`: as configured, or the defaults it declares.
+    pub fn for_plugin<T: Plugin>(&self, plugin: &T) -> Result<PluginSettings> {
+        match self.0.get(&(T::KIND, plugin.name().to_owned())) {
             Some(s) => Ok(s.clone()),
             None => plugin.default_settings(),
         }
@@ -169,6 +175,9 @@ pub struct ScanConfig {
 pub struct TrackerConfig {
     /// The database: a file path (`~` already expanded) or a `scheme://` URL.
     pub db: String,
+    /// Whether `db` was given (`--db`, `db =`); the built-in default keeps
+    /// the chosen store's own extension (`data.db` → `data.redb`).
+    pub db_explicit: bool,
     /// The default state directory (`~/.disktracker`), where a server
     /// store's live index lives.
     pub state_dir: Option<PathBuf>,
@@ -180,6 +189,8 @@ pub struct TrackerConfig {
     pub index: IndexConfig,
     /// How to scan.
     pub scan: ScanConfig,
+    /// Every plugin's configured settings (others take their defaults).
+    pub settings: SettingsMap,
 }
 
 impl TrackerConfig {
@@ -193,6 +204,7 @@ impl TrackerConfig {
     ) -> Self {
         TrackerConfig {
             db: db.into(),
+            db_explicit: true,
             state_dir: None,
             store,
             walker,
@@ -201,6 +213,7 @@ impl TrackerConfig {
                 threads_origin: DEFAULT_ORIGIN.to_owned(),
                 ..ScanConfig::default()
             },
+            settings: SettingsMap::default(),
         }
     }
 }
@@ -255,7 +268,7 @@ struct OpenStore {
 /// The store, opened on first use.
 struct StoreHandle {
     place: Placement,
-    choice: PluginChoice,
+    settings: PluginSettings,
     open: Option<OpenStore>,
 }
 
@@ -289,7 +302,7 @@ impl StoreHandle {
                 StoreLocation::Url(u) => StoreOptions::url(u.clone()),
             }
             .read_only(!writable)
-            .with_settings(self.choice.settings_for(plugin)?);
+            .with_settings(self.settings.clone());
             let store = (plugin.open)(&opts)?;
             self.open = Some(OpenStore { store, writable });
         }
@@ -326,16 +339,17 @@ impl Tracker {
         cancel: CancelToken,
     ) -> Result<Tracker> {
         let plugin = cfg.store.resolve(registry::stores()?)?;
-        let place = location::place(
-            &cfg.db,
+        let place = location::place(&location::Request {
+            db: &cfg.db,
+            db_explicit: cfg.db_explicit,
             plugin,
-            !cfg.store.is_default(),
-            cfg.state_dir.as_deref(),
-        )?;
+            backend_origin: (!cfg.store.is_default()).then_some(cfg.store.origin.as_str()),
+            state_dir: cfg.state_dir.as_deref(),
+        })?;
         Ok(Tracker {
             store: StoreHandle {
+                settings: cfg.settings.for_plugin(place.plugin)?,
                 place,
-                choice: cfg.store.clone(),
                 open: None,
             },
             cfg,
@@ -608,7 +622,7 @@ impl Tracker {
         let retention = sc.retention;
         let index_plugin = self.cfg.index.plugin.resolve(registry::indexes()?)?;
         let index_opts = self.index_options(index_plugin)?;
-        let walker = (walker_plugin.create)(&self.cfg.walker.settings_for(walker_plugin)?)?;
+        let walker = (walker_plugin.create)(&self.cfg.settings.for_plugin(walker_plugin)?)?;
 
         let ctx = WalkContext {
             cancel: self.cancel.clone(),
@@ -658,7 +672,7 @@ impl Tracker {
         o.advice = self.cfg.index.advice;
         o.preload = self.cfg.index.preload;
         o.probe_table = self.cfg.index.probe_table;
-        o.settings = self.cfg.index.plugin.settings_for(plugin)?;
+        o.settings = self.cfg.settings.for_plugin(plugin)?;
         Ok(o)
     }
 
