@@ -308,3 +308,37 @@ fn locked_sqlite_database_is_reported_after_the_busy_timeout() {
     drop(conn);
     assert_eq!(env.snapshots("sqlite").len(), 1, "nothing lost");
 }
+
+#[test]
+fn snapshots_of_a_missing_database_is_not_found() {
+    let env = Env::new();
+    let err = fails_with(&env.run(&["snapshots"]), NOT_FOUND);
+    assert!(
+        err.contains(&*env.db.to_string_lossy()) && err.contains("disktracker scan"),
+        "{err}"
+    );
+    assert!(!env.db.exists(), "nothing created");
+}
+
+#[test]
+fn an_unreadable_scan_root_is_refused_and_nothing_is_stored() {
+    let (env, _) = env_with_snapshot();
+    let root = env.path().join("secret");
+    fs::create_dir_all(root.join("inner")).unwrap();
+    fs::write(root.join("inner/f"), "x").unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o000)).unwrap();
+    let mut cmd = env.cmd();
+    cmd.args(["--quiet", "scan", root.to_str().unwrap()]);
+    if is_root() {
+        // Root reads everything: run as nobody, with a home of its own.
+        cmd.uid(65534).gid(65534).env("HOME", "/nonexistent");
+    }
+    let o = cmd.output().unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    let err = fails_with(&o, PERMISSION);
+    assert!(
+        err.contains("cannot read scan root") && err.contains(root.to_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(env.snapshots("sqlite").len(), 1, "nothing stored");
+}

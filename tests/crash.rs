@@ -213,3 +213,69 @@ fn ctrl_c_cancels_and_stores_nothing() {
         "no run was interrupted; the tree is too small"
     );
 }
+
+/// Runs `args` until the engine's test hook stops it at `step`, then kills it.
+fn killed_at(env: &Env, args: &[&str], step: &str) {
+    let mut child = env
+        .cmd()
+        .env("DT_TEST_PAUSE", step)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let want = format!("paused: {step}");
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l == want);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(reached, "never reached {step}");
+}
+
+/// Retention is applied in the new snapshot's own transaction: a kill right
+/// after the commit (before anything else runs) cannot leave keep + 1
+/// snapshots, and neither can a kill anywhere else.
+#[rstest]
+fn retention_survives_a_kill_after_the_commit(#[values("sqlite", "redb")] backend: &str) {
+    let env = Env::new();
+    let root = env.path().join("tree");
+    wide_tree(&root, 2_000);
+    let cfg = env.path().join("keep2.toml");
+    fs::write(&cfg, "[retention]\nkeep = 2\n").unwrap();
+    let root = root.to_str().unwrap().to_owned();
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "--backend",
+        backend,
+        "--quiet",
+        "scan",
+        &root,
+    ];
+    ok(&env.run(&args));
+    ok(&env.run(&args));
+    assert_eq!(assert_only_complete_snapshots(&env, backend), 2);
+    for step in ["snapshot-committed", "index-written", "provenance-recorded"] {
+        let before = env.snapshots(backend);
+        killed_at(&env, &args, step);
+        let after = env.snapshots(backend);
+        assert_eq!(after.len(), 2, "killed at {step}: {after:?}");
+        assert!(
+            after.last().unwrap().id > before.last().unwrap().id,
+            "the new snapshot was committed"
+        );
+    }
+    // And at arbitrary points.
+    let start = Instant::now();
+    ok(&env.run(&args));
+    let full = start.elapsed();
+    for i in 1..=8 {
+        let mut child = env.cmd().args(args).stdout(Stdio::null()).spawn().unwrap();
+        sleep(full.mul_f64(f64::from(i) / 8.0));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(assert_only_complete_snapshots(&env, backend) <= 2);
+    }
+}

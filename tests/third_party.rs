@@ -172,6 +172,8 @@ fn declined_size_scans_nothing() {
 
 fn plugin_settings_are_layered_validated_and_shown() {
     let env = Env::new();
+    let root = tree(&env);
+    ok(&run_as(&env, &["--quiet", "scan", &root], &[]));
     let cfg = env.path().join("tp.toml");
     std::fs::write(&cfg, "[plugins.tally]\nlabel = \"from file\"\n").unwrap();
     let cfg_s = cfg.to_str().unwrap();
@@ -180,14 +182,14 @@ fn plugin_settings_are_layered_validated_and_shown() {
         &["--config", cfg_s, "--format", "tally", "snapshots"],
         &[],
     ));
-    assert_eq!(out, "from file: 0\n");
+    assert_eq!(out, "from file: 1\n");
     // The variable wins over the file.
     let out = ok(&run_as(
         &env,
         &["--config", cfg_s, "--format", "tally", "snapshots"],
         &[("DISKTRACKER_PLUGINS_TALLY_LABEL", "from env")],
     ));
-    assert_eq!(out, "from env: 0\n");
+    assert_eq!(out, "from env: 1\n");
     // `config` lists every plugin key with its origin; the secret is masked.
     let out = ok(&run_as(
         &env,

@@ -195,4 +195,8 @@ pub struct SizeArgs {
     /// Directories to look up [default: the current directory].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Check the whole index file (its checksum and structure) before
+    /// answering; rebuild it if it fails.
+    #[arg(long)]
+    pub verify: bool,
 }

@@ -8,6 +8,7 @@
 pub mod diff;
 pub mod explain;
 pub mod hooks;
+pub mod live;
 pub mod location;
 pub mod retention;
 pub mod scan;
@@ -24,6 +25,6 @@ pub use scan::{ScanOutcome, ScanRetention, resolve_root, run_scan};
 pub use top::top_dirs;
 pub use tracker::{
     DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, SettingsMap,
-    Silent, Tracker, TrackerConfig, plugins, unanswered,
+    Silent, SizeResult, Tracker, TrackerConfig, plugins,
 };
 pub use tree::ScanTree;
