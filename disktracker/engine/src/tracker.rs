@@ -281,7 +281,9 @@ impl StoreHandle {
     /// a write creates it (and, for a file, its directory 0700).
     fn get(&mut self, access: Access) -> Result<&mut Box<dyn SnapshotStore>> {
         if access == Access::ReadCaching {
-            if self.open.is_some() {
+            let missing = self.place.store.file().is_some_and(|f| !f.exists());
+            if self.open.is_some() || missing {
+                // Never creates a database: a missing one is NotFound.
                 return self.get(Access::Read);
             }
             let fallback = match self.get(Access::Write) {
