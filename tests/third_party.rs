@@ -247,18 +247,38 @@ const TESTS: &[(&str, fn())] = &[
     ),
 ];
 
-/// Runs as the CLI when asked to; otherwise runs the tests above (those
-/// whose name contains the first non-flag argument, if any).
+/// Runs as the CLI when asked to; otherwise runs the tests above, taking
+/// libtest's name filter, `--skip NAME`, `--exact` and `--list`.
 fn main() -> ExitCode {
     if std::env::var_os(AS_CLI).is_some() {
         return disktracker_defaults::main();
     }
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let list = std::env::args().any(|a| a == "--list");
-    let mut failed = 0;
-    let mut ran = 0;
+    let (mut filters, mut skips, mut exact, mut list) = (Vec::new(), Vec::new(), false, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--skip" => skips.extend(args.next()),
+            "--exact" => exact = true,
+            "--list" => list = true,
+            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
+                args.next();
+            }
+            flag if flag.starts_with('-') => {}
+            name => filters.push(name.to_owned()),
+        }
+    }
+    let matches = |name: &str, pat: &str| {
+        if exact {
+            name == pat
+        } else {
+            name.contains(pat)
+        }
+    };
+    let (mut ran, mut failed) = (0, 0);
     for (name, test) in TESTS {
-        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+        if (!filters.is_empty() && !filters.iter().any(|f| matches(name, f)))
+            || skips.iter().any(|s| matches(name, s))
+        {
             continue;
         }
         if list {

@@ -281,30 +281,21 @@ impl StoreHandle {
     /// a write creates it (and, for a file, its directory 0700).
     fn get(&mut self, access: Access) -> Result<&mut Box<dyn SnapshotStore>> {
         if access == Access::ReadCaching {
+            // Never creates a database, and falls back to reading when the
+            // user may not write it.
             let missing = self.place.store.file().is_some_and(|f| !f.exists());
-            if self.open.is_some() || missing {
-                // Never creates a database: a missing one is NotFound.
-                return self.get(Access::Read);
-            }
-            let fallback = match self.get(Access::Write) {
-                Ok(_) => false,
-                Err(e) => {
-                    let kind = e.kind();
-                    if !matches!(
-                        kind,
-                        ErrorKind::Permission | ErrorKind::Io | ErrorKind::Database
-                    ) {
-                        return Err(e);
-                    }
-                    true
+            if self.open.is_none() && !missing {
+                match self.get(Access::Write) {
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::Permission | ErrorKind::Io | ErrorKind::Database
+                        ) => {}
+                    Err(e) => return Err(e),
                 }
-            };
-            let access = if fallback {
-                Access::Read
-            } else {
-                Access::Write
-            };
-            return self.get(access);
+            }
+            return self.get(Access::Read);
         }
         let reuse = self
             .open
