@@ -14,8 +14,8 @@ use disktracker_reporter_table as _;
 
 use std::io::{self, Write};
 
-use disktracker::registry::reporters;
-use disktracker::{PluginSettings, RenderOptions, Report, SizeKind};
+use disktracker::registry::{Plugin, reporters};
+use disktracker::{RenderOptions, Report, SizeKind};
 use disktracker_example_reporter::{MarkdownReporter, cell};
 use fixtures::{Fixtures, NON_UTF8, dir};
 use rstest::rstest;
@@ -50,7 +50,7 @@ fn every_report_through_every_reporter(
     let f = Fixtures::either(empty);
     let opts = RenderOptions::new(kind);
     for plugin in reporters().unwrap().iter() {
-        let reporter = (plugin.create)(&PluginSettings::empty(plugin.name)).unwrap();
+        let reporter = (plugin.create)(&plugin.default_settings().unwrap()).unwrap();
         for report in f.reports() {
             let mut out = Vec::new();
             let result = reporter.render(&report, &opts, &mut out);
@@ -100,7 +100,7 @@ impl Write for Broken {
 fn a_failing_writer_is_an_error_not_a_panic(#[values(0, 1, 100)] budget: usize) {
     let f = Fixtures::new();
     for plugin in reporters().unwrap().iter() {
-        let reporter = (plugin.create)(&PluginSettings::empty(plugin.name)).unwrap();
+        let reporter = (plugin.create)(&plugin.default_settings().unwrap()).unwrap();
         for report in f.reports() {
             let opts = RenderOptions::default();
             let mut full = Vec::new();
@@ -161,7 +161,7 @@ fn markdown_tables_keep_their_shape_whatever_the_path() {
     f.top.rows.push(dir(b"/data/a|b`c*d", 1, 10, 1));
     let mut out = Vec::new();
     disktracker::Reporter::render(
-        &MarkdownReporter,
+        &MarkdownReporter::default(),
         &Report::Top(&f.top),
         &RenderOptions::default(),
         &mut out,
@@ -181,37 +181,4 @@ fn markdown_tables_keep_their_shape_whatever_the_path() {
     }
     assert!(text.contains(&cell(NON_UTF8)));
     assert_eq!(cell(b"/x|y"), r"/x\|y");
-}
-
-/// The three-line third-party binary links the default plugins plus this one.
-#[test]
-fn third_party_binary_lists_its_reporter_beside_the_defaults() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_disktracker-markdown"))
-        .args(["--format", "markdown", "plugins"])
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    for name in [
-        "markdown", "table", "json", "csv", "sqlite", "redb", "steal", "jwalk", "mmap",
-    ] {
-        assert!(
-            md_cells_all(&text)
-                .iter()
-                .any(|row| row.iter().any(|c| c == name)),
-            "{name} listed:\n{text}"
-        );
-    }
-}
-
-fn md_cells_all(text: &str) -> Vec<Vec<String>> {
-    text.lines()
-        .filter(|l| l.starts_with('|'))
-        .map(md_cells)
-        .collect()
 }
