@@ -8,6 +8,7 @@ mod common;
 
 use std::fs;
 use std::io::{BufRead, BufReader};
+use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 use std::process::Stdio;
 
@@ -245,6 +246,10 @@ fn an_index_rewritten_in_place_is_rebuilt(#[values("sqlite", "redb")] backend: &
     let o = env.run(&["--backend", backend, "size", b.to_str().unwrap()]);
     ok(&o);
     assert!(!stderr(&o).contains("rebuild"), "{}", stderr(&o));
+    // ... and its identity is recorded, so the next reader need not read it whole.
+    let recorded = env.store(backend).index_provenance().unwrap().unwrap();
+    let m = fs::metadata(&index).unwrap();
+    assert_eq!((recorded.ino, recorded.len), (m.ino(), m.len()));
 }
 
 /// Sets bit 46 of every entry's size (64 TiB too much), leaving the

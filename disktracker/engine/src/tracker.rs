@@ -653,7 +653,20 @@ impl Tracker {
             }
         };
         match live::trust(index.path(), &index.identity(), roots, recorded, verify)? {
-            Trust::Exact | Trust::SameBytes => {}
+            Trust::Exact => {}
+            Trust::SameBytes => {
+                // A copy of the recorded file: record its identity, so the
+                // next reader need not read it whole again (best effort).
+                if let Some(p) = recorded {
+                    let id = index.identity();
+                    let mut p = p.clone();
+                    (p.len, p.dev, p.ino, p.mtime_ns) = (id.len, id.dev, id.ino, id.mtime_ns);
+                    let _ = self
+                        .store
+                        .get(Access::Write)
+                        .and_then(|store| store.set_index_provenance(&p));
+                }
+            }
             Trust::Not(why) => {
                 self.observer.note(&format!("{why}; rebuilding it"));
                 return Ok(None);
