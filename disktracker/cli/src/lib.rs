@@ -2,7 +2,7 @@
 //! reporter selection, progress, output, and exit codes.
 //!
 //! The CLI maps arguments and configuration to the engine's
-//! [`Tracker`](disktracker_engine::Tracker) and the engine's results to
+//! [`Tracker`] and the engine's results to
 //! reports; every decision about stores, snapshots and the index is the
 //! engine's. This crate knows plugins only through the registries; the
 //! binary decides which plugin crates are linked.
