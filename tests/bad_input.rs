@@ -37,10 +37,21 @@ fn env_with_snapshot() -> (Env, String) {
 #[case::unknown_snapshot_delete(&["snapshots", "delete", "1", "999"], NOT_FOUND, "no snapshot 999")]
 #[case::bad_exclude(&["scan", "--exclude", "a[", "."], USAGE, "a[")]
 #[case::path_outside(&["show", "--path", "/usr"], NOT_FOUND, "/usr")]
+#[case::too_many_threads(&["--threads", "2000", "scan", "."], USAGE, "2000 threads requested (from flag)")]
+#[case::bad_size_flag(&["diff", "--min-delta", "99999999999999999999999"], USAGE, "larger than the largest size")]
 fn bad_arguments(#[case] args: &[&str], #[case] code: i32, #[case] says: &str) {
     let (env, _) = env_with_snapshot();
     let before = env.snapshots("sqlite");
-    let err = fails_with(&env.run(args), code);
+    let o = env.run(args);
+    // clap's own errors (bad flag values) come with a usage note after the error line.
+    let err = if args.contains(&"--min-delta") {
+        assert_eq!(o.status.code(), Some(code));
+        let e = stderr(&o);
+        assert!(!e.contains("panicked"), "{e}");
+        e
+    } else {
+        fails_with(&o, code)
+    };
     assert!(err.contains(says), "{err}");
     assert_eq!(
         env.snapshots("sqlite"),
@@ -307,4 +318,66 @@ fn locked_sqlite_database_is_reported_after_the_busy_timeout() {
     conn.execute_batch("ROLLBACK").unwrap();
     drop(conn);
     assert_eq!(env.snapshots("sqlite").len(), 1, "nothing lost");
+}
+
+#[rstest]
+fn read_commands_on_a_missing_database_are_not_found(
+    #[values(&["snapshots"][..], &["show"], &["diff"], &["explain", "/"], &["size", "/"])]
+    args: &[&str],
+) {
+    let env = Env::new();
+    let err = fails_with(&env.run(args), NOT_FOUND);
+    assert!(
+        err.contains(&*env.db.to_string_lossy()) && err.contains("disktracker scan"),
+        "{err}"
+    );
+    assert!(!env.db.exists(), "nothing created");
+}
+
+#[test]
+fn bad_sizes_and_plugin_keys_in_config_files_name_key_and_file() {
+    let env = Env::new();
+    let cfg = env.path().join("c.toml");
+    for (text, says) in [
+        ("[diff]\nmin_delta = \"10 parsecs\"\n", "diff.min_delta"),
+        ("[retention]\nmax_age = \"soon\"\n", "retention.max_age"),
+        (
+            "[plugins.sqlite]\nbusy_timout = \"5s\"\n",
+            "plugins.sqlite.busy_timout",
+        ),
+        ("[plugins.oracle]\nurl = \"x\"\n", "plugins.oracle.url"),
+        ("[index]\nbackend = \"btree\"\n", "btree"),
+    ] {
+        fs::write(&cfg, text).unwrap();
+        let o = env.run(&["--config", cfg.to_str().unwrap(), "size", "/"]);
+        let code = if says == "btree" { USAGE } else { CONFIG };
+        let err = fails_with(&o, code);
+        assert!(
+            err.contains(says) && err.contains(&*cfg.to_string_lossy()),
+            "{text}: {err}"
+        );
+    }
+}
+
+#[test]
+fn an_unreadable_scan_root_is_refused_and_nothing_is_stored() {
+    let (env, _) = env_with_snapshot();
+    let root = env.path().join("secret");
+    fs::create_dir_all(root.join("inner")).unwrap();
+    fs::write(root.join("inner/f"), "x").unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o000)).unwrap();
+    let mut cmd = env.cmd();
+    cmd.args(["--quiet", "scan", root.to_str().unwrap()]);
+    if is_root() {
+        // Root reads everything: run as nobody, with a home of its own.
+        cmd.uid(65534).gid(65534).env("HOME", "/nonexistent");
+    }
+    let o = cmd.output().unwrap();
+    fs::set_permissions(&root, fs::Permissions::from_mode(0o755)).unwrap();
+    let err = fails_with(&o, PERMISSION);
+    assert!(
+        err.contains("cannot read scan root") && err.contains(root.to_str().unwrap()),
+        "{err}"
+    );
+    assert_eq!(env.snapshots("sqlite").len(), 1, "nothing stored");
 }

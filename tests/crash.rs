@@ -71,11 +71,12 @@ fn assert_only_complete_snapshots(env: &Env, backend: &str) -> usize {
 }
 
 /// A scan run with step marks on stderr (the engine's `test-hooks`), each
-/// seen at a time since the spawn.
+/// seen at a time since the spawn, as they come.
 struct Marked {
     child: std::process::Child,
     start: Instant,
-    lines: std::thread::JoinHandle<Vec<(Duration, String)>>,
+    lines: std::sync::mpsc::Receiver<(Duration, String)>,
+    seen: Vec<(Duration, String)>,
 }
 
 impl Marked {
@@ -90,29 +91,43 @@ impl Marked {
             .unwrap();
         let start = Instant::now();
         let err = child.stderr.take().unwrap();
-        let lines = std::thread::spawn(move || {
-            BufReader::new(err)
-                .lines()
-                .map_while(Result::ok)
-                .map(|l| (start.elapsed(), l))
-                .collect()
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for l in BufReader::new(err).lines().map_while(Result::ok) {
+                if tx.send((start.elapsed(), l)).is_err() {
+                    break;
+                }
+            }
         });
         Marked {
             child,
             start,
             lines,
+            seen: Vec::new(),
         }
     }
 
-    /// Waits for the end (killing it first when `kill_after` is given);
-    /// returns the marks seen with their times.
-    fn finish(mut self, kill_after: Option<Duration>) -> Vec<(Duration, String)> {
-        if let Some(d) = kill_after {
-            sleep(d.saturating_sub(self.start.elapsed()));
+    /// Waits for `mark: STEP` (or the end of the output); its time if seen.
+    fn wait_for(&mut self, step: &str) -> Option<Duration> {
+        let want = format!("mark: {step}");
+        while let Ok((t, l)) = self.lines.recv() {
+            let hit = l == want;
+            self.seen.push((t, l));
+            if hit {
+                return Some(t);
+            }
+        }
+        None
+    }
+
+    /// Kills it (if `kill`), waits for the end; every line seen.
+    fn finish(mut self, kill: bool) -> Vec<(Duration, String)> {
+        if kill {
             let _ = self.child.kill();
         }
         let _ = self.child.wait();
-        self.lines.join().unwrap()
+        self.seen.extend(self.lines.iter());
+        self.seen
     }
 }
 
@@ -129,35 +144,41 @@ fn sigkill_during_scan_leaves_only_complete_snapshots(#[values("sqlite", "redb")
     let root = root.to_str().unwrap().to_owned();
     let args = ["--backend", backend, "--quiet", "scan", &root];
 
-    // A full run shows when the snapshot's write transaction is open.
-    let lines = Marked::spawn(&env, &args).finish(None);
+    // A full run shows how long the snapshot's write transaction is open.
+    let lines = Marked::spawn(&env, &args).finish(false);
     let begin = mark_time(&lines, "snapshot-begin").expect("begin mark");
     let commit = mark_time(&lines, "snapshot-committed").expect("commit mark");
-    assert!(begin < commit);
+    let mut window = commit - begin;
     let mut complete = assert_only_complete_snapshots(&env, backend);
     assert_eq!(complete, 1);
 
-    // Kill a few times during the walk and many times inside the write
-    // transaction, until enough kills are seen to have landed inside it
-    // (began, not committed: the child's own marks say so).
+    // Kill a few times during the walk, and many times at points spread
+    // over the write transaction (timed from its begin mark, so a slow walk
+    // on a busy machine does not shift them), until enough kills are seen
+    // to have landed inside it: began, not committed, by the child's marks.
     const INSIDE_WANTED: usize = 8;
     let (mut inside, mut kills) = (0, 0);
     for i in 0..60u32 {
         if inside >= INSIDE_WANTED && kills >= 14 {
             break;
         }
-        let at = if i % 4 == 3 {
-            begin.mul_f64(0.3 + 0.2 * f64::from(i % 3))
-        } else {
-            begin + (commit - begin).mul_f64(f64::from((i * 7) % 10) / 10.0)
-        };
-        let lines = Marked::spawn(&env, &args).finish(Some(at));
+        let mut run = Marked::spawn(&env, &args);
+        if i % 4 == 3 {
+            sleep(begin.mul_f64(0.3 + 0.2 * f64::from(i % 3)));
+        } else if let Some(t) = run.wait_for("snapshot-begin") {
+            let frac = f64::from((i * 7) % 10) / 10.0;
+            sleep((t + window.mul_f64(frac)).saturating_sub(run.start.elapsed()));
+        }
+        let lines = run.finish(true);
         kills += 1;
-        let began = mark_time(&lines, "snapshot-begin").is_some();
-        let committed = mark_time(&lines, "snapshot-committed").is_some();
-        inside += usize::from(began && !committed);
+        let began = mark_time(&lines, "snapshot-begin");
+        let committed = mark_time(&lines, "snapshot-committed");
+        if let (Some(b), Some(c)) = (began, committed) {
+            window = c - b;
+        }
+        inside += usize::from(began.is_some() && committed.is_none());
         let now = assert_only_complete_snapshots(&env, backend);
-        assert_eq!(now, complete + usize::from(committed), "kill {i}");
+        assert_eq!(now, complete + usize::from(committed.is_some()), "kill {i}");
         complete = now;
     }
     assert!(
@@ -212,4 +233,70 @@ fn ctrl_c_cancels_and_stores_nothing() {
         interrupted > 0,
         "no run was interrupted; the tree is too small"
     );
+}
+
+/// Runs `args` until the engine's test hook stops it at `step`, then kills it.
+fn killed_at(env: &Env, args: &[&str], step: &str) {
+    let mut child = env
+        .cmd()
+        .env("DT_TEST_PAUSE", step)
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let want = format!("paused: {step}");
+    let reached = BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l == want);
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(reached, "never reached {step}");
+}
+
+/// Retention is applied in the new snapshot's own transaction: a kill right
+/// after the commit (before anything else runs) cannot leave keep + 1
+/// snapshots, and neither can a kill anywhere else.
+#[rstest]
+fn retention_survives_a_kill_after_the_commit(#[values("sqlite", "redb")] backend: &str) {
+    let env = Env::new();
+    let root = env.path().join("tree");
+    wide_tree(&root, 2_000);
+    let cfg = env.path().join("keep2.toml");
+    fs::write(&cfg, "[retention]\nkeep = 2\n").unwrap();
+    let root = root.to_str().unwrap().to_owned();
+    let args = [
+        "--config",
+        cfg.to_str().unwrap(),
+        "--backend",
+        backend,
+        "--quiet",
+        "scan",
+        &root,
+    ];
+    ok(&env.run(&args));
+    ok(&env.run(&args));
+    assert_eq!(assert_only_complete_snapshots(&env, backend), 2);
+    for step in ["snapshot-committed", "index-written", "provenance-recorded"] {
+        let before = env.snapshots(backend);
+        killed_at(&env, &args, step);
+        let after = env.snapshots(backend);
+        assert_eq!(after.len(), 2, "killed at {step}: {after:?}");
+        assert!(
+            after.last().unwrap().id > before.last().unwrap().id,
+            "the new snapshot was committed"
+        );
+    }
+    // And at arbitrary points.
+    let start = Instant::now();
+    ok(&env.run(&args));
+    let full = start.elapsed();
+    for i in 1..=8 {
+        let mut child = env.cmd().args(args).stdout(Stdio::null()).spawn().unwrap();
+        sleep(full.mul_f64(f64::from(i) / 8.0));
+        let _ = child.kill();
+        let _ = child.wait();
+        assert!(assert_only_complete_snapshots(&env, backend) <= 2);
+    }
 }

@@ -452,7 +452,18 @@ fn retention_prunes_per_root_and_cascades(#[values("sqlite", "redb")] backend: &
         dry["deleted"],
         serde_json::json!([snaps[0].id, snaps[1].id])
     );
+    assert_eq!(dry["dry_run"], true, "says it would delete: {dry}");
     assert_eq!(env.snapshots(backend).len(), 4, "dry run deletes nothing");
+    let table = ok(&env.run(&[
+        "--backend",
+        backend,
+        "snapshots",
+        "prune",
+        "--keep",
+        "1",
+        "--dry-run",
+    ]));
+    assert!(table.starts_with("Would delete 2 snapshots"), "{table}");
 
     ok(&env.run(&[
         "--backend",

@@ -172,6 +172,8 @@ fn declined_size_scans_nothing() {
 
 fn plugin_settings_are_layered_validated_and_shown() {
     let env = Env::new();
+    let root = tree(&env);
+    ok(&run_as(&env, &["--quiet", "scan", &root], &[]));
     let cfg = env.path().join("tp.toml");
     std::fs::write(&cfg, "[plugins.tally]\nlabel = \"from file\"\n").unwrap();
     let cfg_s = cfg.to_str().unwrap();
@@ -180,14 +182,14 @@ fn plugin_settings_are_layered_validated_and_shown() {
         &["--config", cfg_s, "--format", "tally", "snapshots"],
         &[],
     ));
-    assert_eq!(out, "from file: 0\n");
+    assert_eq!(out, "from file: 1\n");
     // The variable wins over the file.
     let out = ok(&run_as(
         &env,
         &["--config", cfg_s, "--format", "tally", "snapshots"],
         &[("DISKTRACKER_PLUGINS_TALLY_LABEL", "from env")],
     ));
-    assert_eq!(out, "from env: 0\n");
+    assert_eq!(out, "from env: 1\n");
     // `config` lists every plugin key with its origin; the secret is masked.
     let out = ok(&run_as(
         &env,
@@ -245,18 +247,38 @@ const TESTS: &[(&str, fn())] = &[
     ),
 ];
 
-/// Runs as the CLI when asked to; otherwise runs the tests above (those
-/// whose name contains the first non-flag argument, if any).
+/// Runs as the CLI when asked to; otherwise runs the tests above, taking
+/// libtest's name filter, `--skip NAME`, `--exact` and `--list`.
 fn main() -> ExitCode {
     if std::env::var_os(AS_CLI).is_some() {
         return disktracker_defaults::main();
     }
-    let filter = std::env::args().skip(1).find(|a| !a.starts_with('-'));
-    let list = std::env::args().any(|a| a == "--list");
-    let mut failed = 0;
-    let mut ran = 0;
+    let (mut filters, mut skips, mut exact, mut list) = (Vec::new(), Vec::new(), false, false);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--skip" => skips.extend(args.next()),
+            "--exact" => exact = true,
+            "--list" => list = true,
+            "--test-threads" | "--color" | "--format" | "--logfile" | "-Z" => {
+                args.next();
+            }
+            flag if flag.starts_with('-') => {}
+            name => filters.push(name.to_owned()),
+        }
+    }
+    let matches = |name: &str, pat: &str| {
+        if exact {
+            name == pat
+        } else {
+            name.contains(pat)
+        }
+    };
+    let (mut ran, mut failed) = (0, 0);
     for (name, test) in TESTS {
-        if filter.as_deref().is_some_and(|f| !name.contains(f)) {
+        if (!filters.is_empty() && !filters.iter().any(|f| matches(name, f)))
+            || skips.iter().any(|s| matches(name, s))
+        {
             continue;
         }
         if list {

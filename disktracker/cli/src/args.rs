@@ -17,7 +17,8 @@ pub struct Cli {
     /// Config file, layered over ~/.disktracker/config.toml [env: DISKTRACKER_CONFIG].
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
-    /// Database file [default: ~/.disktracker/data.db].
+    /// Database: exactly this file, or data.db in this directory, or a
+    /// scheme:// URL [default: ~/.disktracker/data.db].
     #[arg(long, value_name = "PATH")]
     pub db: Option<PathBuf>,
     /// Snapshot store plugin (sqlite, redb, …).
@@ -202,6 +203,10 @@ pub struct SizeArgs {
     /// Directories to look up [default: the current directory].
     #[arg(value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// Check the whole index file (its checksum and structure) before
+    /// answering; rebuild it if it fails.
+    #[arg(long)]
+    pub verify: bool,
 }
 
 /// `watch`.

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use disktracker::report::ConfigLine;
 use disktracker::{Report, ReportKind, Result};
-use disktracker_engine::{DiffOptions, Listing, Prune, unanswered};
+use disktracker_engine::{DiffOptions, Listing, Prune};
 
 use crate::App;
 use crate::args::{Command, SnapshotsAction};
@@ -113,9 +113,9 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
             app.emit(Report::Explain(&report))
         }
         Command::Size(a) => {
-            let report = app.tracker()?.size(&a.paths)?;
-            app.emit(Report::Sizes(&report))?;
-            unanswered(&report).map_or(Ok(()), Err)
+            let result = app.tracker()?.size(&a.paths, a.verify)?;
+            app.emit(Report::Sizes(&result.report))?;
+            result.unanswered.map_or(Ok(()), Err)
         }
         Command::Plugins => app.emit(Report::Plugins(&disktracker_engine::plugins()?)),
         Command::Watch(a) => {

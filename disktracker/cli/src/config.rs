@@ -618,6 +618,15 @@ impl Layered {
         self.plugins.get(&(kind, name.to_owned()))
     }
 
+    /// Every plugin's effective settings, for the engine.
+    pub fn settings_map(&self) -> disktracker_engine::SettingsMap {
+        let mut m = disktracker_engine::SettingsMap::default();
+        for ((kind, _), s) in &self.plugins {
+            m.insert(*kind, s.clone());
+        }
+        m
+    }
+
     /// The default state directory, `~/.disktracker`, when `$HOME` is known.
     pub fn state_dir(&self) -> Option<PathBuf> {
         self.home.as_ref().map(|h| h.join(".disktracker"))
@@ -670,8 +679,10 @@ fn set_checked(
         )
         .with_hint("see `disktracker config` for the keys that exist"));
     };
-    let size_text = SIZE_KEYS.contains(&key) && value.is_str();
-    let same_type = (size_text
+    // A size is an integer or text whatever an earlier layer used.
+    let size_key = SIZE_KEYS.contains(&key);
+    let size_kind = size_key && matches!(value, Value::Integer(_) | Value::String(_));
+    let same_type = (size_kind
         || std::mem::discriminant(default) == std::mem::discriminant(&value))
         && match (&value, default) {
             (Value::Array(items), _) => items.iter().all(Value::is_str),
@@ -680,9 +691,7 @@ fn set_checked(
         };
     if !same_type {
         let want = match default {
-            Value::Integer(_) if SIZE_KEYS.contains(&key) => {
-                "a size like 4096 or \"10MiB\"".to_owned()
-            }
+            _ if size_key => "a size like 4096 or \"10MiB\"".to_owned(),
             Value::Integer(_) => "a non-negative integer".to_owned(),
             Value::Array(_) => "a list of strings".to_owned(),
             other => type_name(other).to_owned(),

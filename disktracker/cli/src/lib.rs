@@ -2,7 +2,7 @@
 //! reporter selection, progress, output, and exit codes.
 //!
 //! The CLI maps arguments and configuration to the engine's
-//! [`Tracker`](disktracker_engine::Tracker) and the engine's results to
+//! [`Tracker`] and the engine's results to
 //! reports; every decision about stores, snapshots and the index is the
 //! engine's. This crate knows plugins only through the registries; the
 //! binary decides which plugin crates are linked.
@@ -147,10 +147,7 @@ impl App {
                 )
             })
         };
-        let mut events = PluginChoice::new(&w.events).origin(origin(&self.cfg, "watch.events"));
-        if let Some(s) = self.cfg.plugin_settings(PluginKind::Events, &w.events) {
-            events = events.settings(s.clone());
-        }
+        let events = PluginChoice::new(&w.events).origin(origin(&self.cfg, "watch.events"));
         let mut c = disktracker_engine::WatchConfig::new(events);
         c.timings.batch_interval = dur("batch_interval", &w.batch_interval)?;
         c.timings.compact_every = dur("compact_every", &w.compact_every)?;
@@ -167,15 +164,8 @@ impl App {
     /// The engine over the configured database.
     pub fn tracker(&self) -> Result<Tracker> {
         let c = &self.cfg.config;
-        let choice = |kind: PluginKind, key: &str, name: &str| {
-            let mut p = PluginChoice::new(name).origin(origin(&self.cfg, key));
-            if let Some(s) = self.cfg.plugin_settings(kind, name) {
-                p = p.settings(s.clone());
-            }
-            p
-        };
-        let mut index =
-            IndexConfig::new(choice(PluginKind::Index, "index.backend", &c.index.backend));
+        let choice = |key: &str, name: &str| PluginChoice::new(name).origin(origin(&self.cfg, key));
+        let mut index = IndexConfig::new(choice("index.backend", &c.index.backend));
         index.advice = c.index.advice;
         index.preload = c.index.preload;
         index.probe_table = c.index.probe_table;
@@ -194,9 +184,10 @@ impl App {
         };
         let cfg = TrackerConfig {
             db: self.cfg.db_path()?.to_string_lossy().into_owned(),
+            db_explicit: self.cfg.source("db") != config::Source::Default,
             state_dir: self.cfg.state_dir(),
-            store: choice(PluginKind::Store, "backend", &c.backend),
-            walker: choice(PluginKind::Walker, "scan.walker", &c.scan.walker),
+            store: choice("backend", &c.backend),
+            walker: choice("scan.walker", &c.scan.walker),
             index,
             scan: ScanConfig {
                 threads: c.scan.threads,
@@ -205,6 +196,7 @@ impl App {
                 exclude: c.scan.exclude.clone(),
                 retention,
             },
+            settings: self.cfg.settings_map(),
         };
         let observer = CliObserver {
             verbose: !c.quiet,

@@ -198,3 +198,55 @@ fn every_example_deployment_config_loads() {
         );
     }
 }
+
+#[test]
+fn sizes_and_durations_take_units_in_files_and_variables() {
+    let home = home_with_user_config(Some("[diff]\nmin_delta = \"10MiB\"\n"));
+    let cfg = Layered::load(None, &env(home.path(), &[]), &[]).unwrap();
+    assert_eq!(cfg.config.diff.min_delta, 10 << 20);
+    // `config` shows what was written.
+    let line = cfg
+        .lines()
+        .into_iter()
+        .find(|l| l.0 == "diff.min_delta")
+        .unwrap();
+    assert_eq!(line.1, "\"10MiB\"");
+    let vars = [
+        ("DISKTRACKER_DIFF_MIN_DELTA", "1.5GB"),
+        ("DISKTRACKER_RETENTION_MAX_AGE", "2d 12h"),
+    ];
+    let cfg = Layered::load(None, &env(home.path(), &vars), &[]).unwrap();
+    assert_eq!(cfg.config.diff.min_delta, 1_500_000_000);
+    assert_eq!(cfg.config.retention.max_age, "2d 12h");
+    for (value, says) in [
+        ("\"10 parsecs\"", "is not a size"),
+        (
+            "\"99999999999999999999999\"",
+            "larger than the largest size",
+        ),
+        ("-3", "a size like"),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("bad.toml");
+        fs::write(&file, format!("[diff]\nmin_delta = {value}\n")).unwrap();
+        let err = Layered::load(Some(&file), &env(home.path(), &[]), &[]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        let msg = err.to_string();
+        assert!(
+            msg.contains("diff.min_delta")
+                && msg.contains(says)
+                && msg.contains(&*file.to_string_lossy()),
+            "{value}: {msg}"
+        );
+    }
+    let err = Layered::load(
+        None,
+        &env(home.path(), &[("DISKTRACKER_DIFF_MIN_DELTA", "lots")]),
+        &[],
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("DISKTRACKER_DIFF_MIN_DELTA"),
+        "{err}"
+    );
+}

@@ -10,6 +10,7 @@ pub mod explain;
 pub mod hooks;
 pub mod live;
 pub mod location;
+pub mod provenance;
 pub mod retention;
 pub mod scan;
 pub mod select;
@@ -24,7 +25,7 @@ pub use explain::{explain, explain_records};
 pub use scan::{ScanOutcome, ScanRetention, resolve_root, run_scan};
 pub use top::top_dirs;
 pub use tracker::{
-    DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, Silent, Tracker,
-    TrackerConfig, WatchConfig, plugins, unanswered,
+    DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, SettingsMap,
+    Silent, SizeResult, Tracker, TrackerConfig, WatchConfig, plugins,
 };
 pub use tree::ScanTree;

@@ -48,7 +48,8 @@ impl ScanRetention {
 /// Turns a user-given root into the absolute, symlink-free directory to scan.
 ///
 /// A missing root is [`ErrorKind::NotFound`]; a root that is not a directory
-/// is [`ErrorKind::Usage`].
+/// is [`ErrorKind::Usage`]; a root that cannot be listed is
+/// [`ErrorKind::Permission`] (or another I/O error).
 pub fn resolve_root(root: &Path) -> Result<PathBuf> {
     let abs = std::fs::canonicalize(root).map_err(|e| {
         let kind = e.kind();
@@ -66,6 +67,16 @@ pub fn resolve_root(root: &Path) -> Result<PathBuf> {
             format!("scan root {} is not a directory", escape_path(root)),
         )
         .with_hint("give a directory to scan"));
+    }
+    // A root that cannot be listed would be stored as one empty directory.
+    if let Err(e) = std::fs::read_dir(&abs) {
+        let kind = e.kind();
+        let err = Error::io("cannot read scan root", &abs, e);
+        return Err(if kind == std::io::ErrorKind::PermissionDenied {
+            err.with_hint("scan it as a user who can read it")
+        } else {
+            err
+        });
     }
     Ok(abs)
 }

@@ -7,23 +7,27 @@
 //! index can be trusted, when to rebuild it, what retention deletes — is
 //! made here.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
-use disktracker::registry::{self, IndexPlugin, Plugin, PluginInfo, Registry, StorePlugin};
+use disktracker::registry::{
+    self, IndexPlugin, Plugin, PluginInfo, PluginKind, Registry, StorePlugin,
+};
 use disktracker::report::{
     DeletedReport, DiffReport, ExplainReport, IssueLine, ScanReport, SizeAnswer, SizeReport,
     SizeStatus, TopReport,
 };
 use disktracker::{
-    CancelToken, Error, ErrorKind, IndexOptions, LiveIndex, PluginSettings, ReadAdvice, Result,
-    ScanProgress, SizeKind, SnapshotId, SnapshotInfo, SnapshotQuery, SnapshotStore, StoreLocation,
-    StoreOptions, WalkContext, WalkOptions,
+    CancelToken, Error, ErrorKind, IndexOptions, IndexProvenance, LiveIndex, PluginSettings,
+    ReadAdvice, Result, ScanProgress, SizeKind, SnapshotId, SnapshotInfo, SnapshotQuery,
+    SnapshotStore, StoreLocation, StoreOptions, WalkContext, WalkOptions,
 };
 use disktracker_walker_support::Exclude;
 
 use crate::diff::{DiffFilter, changed_dirs, select as select_rows};
+use crate::provenance::{self, Roots, Trust};
 use crate::location::{self, Placement};
 use crate::retention::{self, Retention};
 use crate::scan::{ScanOutcome, ScanRetention, now_ms, resolve_root, run_scan};
@@ -31,7 +35,7 @@ use crate::select;
 use crate::top::top_dirs;
 
 mod live;
-pub use live::{WatchConfig, provenance_of};
+pub use live::WatchConfig;
 
 /// More scan threads than this is surely a typo.
 pub const MAX_THREADS: u64 = 1024;
@@ -63,7 +67,7 @@ impl Observer for Silent {
     fn note(&self, _: &str) {}
 }
 
-/// A plugin chosen by name, where the name came from, and its settings.
+/// A plugin chosen by name, and where the name came from.
 #[derive(Clone, Debug)]
 pub struct PluginChoice {
     /// The registered name.
@@ -71,30 +75,20 @@ pub struct PluginChoice {
     /// Where the choice came from (`default`, a file, `env NAME`, `flag`),
     /// named in errors.
     pub origin: String,
-    /// Its effective `[plugins.NAME]` settings; `None` takes the defaults
-    /// the plugin declares.
-    pub settings: Option<PluginSettings>,
 }
 
 impl PluginChoice {
-    /// The plugin `name`, chosen by default, with its default settings.
+    /// The plugin `name`, chosen by default.
     pub fn new(name: impl Into<String>) -> Self {
         PluginChoice {
             name: name.into(),
             origin: DEFAULT_ORIGIN.to_owned(),
-            settings: None,
         }
     }
 
     /// Says where the choice came from.
     pub fn origin(mut self, origin: impl Into<String>) -> Self {
         self.origin = origin.into();
-        self
-    }
-
-    /// Sets its effective settings.
-    pub fn settings(mut self, settings: PluginSettings) -> Self {
-        self.settings = Some(settings);
         self
     }
 
@@ -108,9 +102,22 @@ impl PluginChoice {
             .get(&self.name)
             .map_err(|e| with_origin(e, &self.origin))
     }
+}
 
-    fn settings_for<T: Plugin>(&self, plugin: &T) -> Result<PluginSettings> {
-        match &self.settings {
+/// The effective `[plugins.NAME]` settings of plugins, by kind and name.
+#[derive(Clone, Debug, Default)]
+pub struct SettingsMap(BTreeMap<(PluginKind, String), PluginSettings>);
+
+impl SettingsMap {
+    /// Records the settings of the `kind` plugin they belong to.
+    pub fn insert(&mut self, kind: PluginKind, settings: PluginSettings) {
+        self.0
+            .insert((kind, settings.plugin().to_owned()), settings);
+    }
+
+    /// The settings of `plugin`: as configured, or the defaults it declares.
+    pub fn for_plugin<T: Plugin>(&self, plugin: &T) -> Result<PluginSettings> {
+        match self.0.get(&(T::KIND, plugin.name().to_owned())) {
             Some(s) => Ok(s.clone()),
             None => plugin.default_settings(),
         }
@@ -172,6 +179,9 @@ pub struct ScanConfig {
 pub struct TrackerConfig {
     /// The database: a file path (`~` already expanded) or a `scheme://` URL.
     pub db: String,
+    /// Whether `db` was given (`--db`, `db =`); the built-in default keeps
+    /// the chosen store's own extension (`data.db` → `data.redb`).
+    pub db_explicit: bool,
     /// The default state directory (`~/.disktracker`), where a server
     /// store's live index lives.
     pub state_dir: Option<PathBuf>,
@@ -183,6 +193,8 @@ pub struct TrackerConfig {
     pub index: IndexConfig,
     /// How to scan.
     pub scan: ScanConfig,
+    /// Every plugin's configured settings (others take their defaults).
+    pub settings: SettingsMap,
 }
 
 impl TrackerConfig {
@@ -196,6 +208,7 @@ impl TrackerConfig {
     ) -> Self {
         TrackerConfig {
             db: db.into(),
+            db_explicit: true,
             state_dir: None,
             store,
             walker,
@@ -204,6 +217,7 @@ impl TrackerConfig {
                 threads_origin: DEFAULT_ORIGIN.to_owned(),
                 ..ScanConfig::default()
             },
+            settings: SettingsMap::default(),
         }
     }
 }
@@ -247,6 +261,8 @@ pub struct Prune {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Access {
     Read,
+    /// Writable if it can be (to cache what was computed), else read-only.
+    ReadCaching,
     Write,
 }
 
@@ -258,7 +274,7 @@ struct OpenStore {
 /// The store, opened on first use.
 struct StoreHandle {
     place: Placement,
-    choice: PluginChoice,
+    settings: PluginSettings,
     open: Option<OpenStore>,
 }
 
@@ -267,6 +283,23 @@ impl StoreHandle {
     /// read of a file store that does not exist is [`ErrorKind::NotFound`];
     /// a write creates it (and, for a file, its directory 0700).
     fn get(&mut self, access: Access) -> Result<&mut Box<dyn SnapshotStore>> {
+        if access == Access::ReadCaching {
+            // Never creates a database, and falls back to reading when the
+            // user may not write it.
+            let missing = self.place.store.file().is_some_and(|f| !f.exists());
+            if self.open.is_none() && !missing {
+                match self.get(Access::Write) {
+                    Ok(_) => {}
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            ErrorKind::Permission | ErrorKind::Io | ErrorKind::Database
+                        ) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            return self.get(Access::Read);
+        }
         let reuse = self
             .open
             .as_ref()
@@ -292,7 +325,7 @@ impl StoreHandle {
                 StoreLocation::Url(u) => StoreOptions::url(u.clone()),
             }
             .read_only(!writable)
-            .with_settings(self.choice.settings_for(plugin)?);
+            .with_settings(self.settings.clone());
             let store = (plugin.open)(&opts)?;
             self.open = Some(OpenStore { store, writable });
         }
@@ -329,16 +362,17 @@ impl Tracker {
         cancel: CancelToken,
     ) -> Result<Tracker> {
         let plugin = cfg.store.resolve(registry::stores()?)?;
-        let place = location::place(
-            &cfg.db,
+        let place = location::place(&location::Request {
+            db: &cfg.db,
+            db_explicit: cfg.db_explicit,
             plugin,
-            !cfg.store.is_default(),
-            cfg.state_dir.as_deref(),
-        )?;
+            backend_origin: (!cfg.store.is_default()).then_some(cfg.store.origin.as_str()),
+            state_dir: cfg.state_dir.as_deref(),
+        })?;
         Ok(Tracker {
             store: StoreHandle {
+                settings: cfg.settings.for_plugin(place.plugin)?,
                 place,
-                choice: cfg.store.clone(),
                 open: None,
             },
             cfg,
@@ -409,17 +443,10 @@ impl Tracker {
         ))
     }
 
-    /// Every snapshot, oldest first. A database that does not exist yet
-    /// holds no snapshots (with a note saying so).
+    /// Every snapshot, oldest first. A database that does not exist is
+    /// [`ErrorKind::NotFound`].
     pub fn snapshots(&mut self) -> Result<Vec<SnapshotInfo>> {
-        match self.store.get(Access::Read) {
-            Ok(store) => store.snapshots(),
-            Err(e) if e.kind() == ErrorKind::NotFound => {
-                self.observer.note(&e.to_string());
-                Ok(Vec::new())
-            }
-            Err(e) => Err(e),
-        }
+        self.store.get(Access::Read)?.snapshots()
     }
 
     /// The largest directories of a snapshot (default: the newest covering
@@ -471,8 +498,9 @@ impl Tracker {
     ) -> Result<DiffReport> {
         let path = path.map(absolute).transpose()?;
         let path = path.as_deref().map(path_bytes);
-        // Writable so the computed diff can be cached; see changed_dirs.
-        let store = self.store.get(Access::Write)?;
+        // Writable when it can be, so the computed diff is cached (best
+        // effort: a read-only store still gets its answer).
+        let store = self.store.get(Access::ReadCaching)?;
         let (a, b) = select::compared(&**store, a, b, path)?;
         if let Some(p) = path {
             check_inside(p, &a)?;
@@ -548,58 +576,174 @@ impl Tracker {
     }
 
     /// Recursive sizes of `paths` (default: the current directory) from the
-    /// live index, rebuilding it when it is stale, missing or corrupt, and
-    /// scanning the first path when no snapshot covers it.
-    pub fn size(&mut self, paths: &[PathBuf]) -> Result<SizeReport> {
+    /// live index, which holds the newest snapshot of every root. The index
+    /// is trusted only when its recorded provenance matches exactly (with
+    /// `verify`, its checksum and structure are checked too); otherwise it
+    /// is rebuilt from the database, or, when it cannot be written, the
+    /// answers come from the database directly. A path under no scanned root
+    /// is not answered (see [`SizeResult::unanswered`]).
+    pub fn size(&mut self, paths: &[PathBuf], verify: bool) -> Result<SizeResult> {
         let paths: Vec<PathBuf> = if paths.is_empty() {
             vec![absolute(Path::new("."))?]
         } else {
             paths.iter().map(|p| absolute(p)).collect::<Result<_>>()?
         };
+        // A running watcher's answers are the newest; the file's are the
+        // fallback for paths under none of its roots.
         let live = self.live_sizes(&paths);
         if let Some(live) = &live
             && live.iter().all(Option::is_some)
         {
             let answers = live.iter().flatten().cloned().collect();
-            return Ok(SizeReport::new(
-                self.index_path().to_path_buf(),
-                None,
-                false,
-                answers,
-            ));
+            let report = SizeReport::new(self.store.place.index.clone(), None, false, answers);
+            return Ok(SizeResult {
+                report,
+                unanswered: None,
+            });
         }
-        let (index, how) = self.open_index(&paths[0])?;
-        let root = index.root().map(<[u8]>::to_vec);
-        let answers = paths
-            .iter()
-            .map(|p| {
-                let path = path_bytes(p).to_vec();
-                let inside = root.as_deref().is_some_and(|r| is_within(&path, r));
-                let total_bytes = if inside { index.lookup(&path)? } else { None };
-                let status = match (inside, total_bytes, how) {
-                    (false, ..) => SizeStatus::OutsideRoot,
-                    (true, None, _) => SizeStatus::NotIndexed,
-                    (true, Some(_), Recovery::Scanned) => SizeStatus::Scanned,
-                    (true, Some(_), _) => SizeStatus::Indexed,
-                };
-                Ok(SizeAnswer::new(path, total_bytes, status))
-            })
-            .collect::<Result<Vec<_>>>()?;
-        // A running watcher's answers win over the file's for its roots.
+        let plugin = self.index_plugin()?;
+        let opts = self.index_options(plugin)?;
+        let store = self.store.get(Access::Read)?;
+        let roots = Roots::of(&**store)?;
+        let mut source = None;
+        if !roots.is_empty() {
+            let recorded = store.index_provenance()?;
+            source = self.trusted_index(plugin, &opts, &roots, recorded.as_ref(), verify)?;
+        }
+        let mut rebuilt = false;
+        let answers = loop {
+            let src = match source.take() {
+                Some(s) => s,
+                None if roots.is_empty() => Answers::Nothing,
+                None => {
+                    rebuilt = true;
+                    self.rebuild_index(plugin, &opts, &roots)?
+                }
+            };
+            match src.answer(&roots, &paths) {
+                Ok(a) => break a,
+                // The file changed or proved corrupt under the lookups: once more, rebuilt.
+                Err(e) if e.kind() == ErrorKind::Corrupt && !rebuilt => {
+                    self.observer
+                        .warning(&format!("{}; rebuilding it", without_hint(&e)));
+                }
+                Err(e) => return Err(e),
+            }
+        };
         let answers = match live {
             Some(live) => answers
                 .into_iter()
                 .zip(live)
-                .map(|(from_file, from_watcher)| from_watcher.unwrap_or(from_file))
+                .map(|(from_index, from_watcher)| from_watcher.unwrap_or(from_index))
                 .collect(),
             None => answers,
         };
-        Ok(SizeReport::new(
-            index.path().to_path_buf(),
-            root,
-            how == Recovery::RebuiltStale,
-            answers,
-        ))
+        let root = paths
+            .first()
+            .and_then(|p| roots.owner(path_bytes(p)))
+            .map(|s| s.meta.root.clone());
+        let report = SizeReport::new(self.store.place.index.clone(), root, false, answers);
+        let unanswered = unanswered(&report, &roots, self.location());
+        Ok(SizeResult { report, unanswered })
+    }
+
+    /// The index on disk, if it can be trusted as it is.
+    fn trusted_index(
+        &mut self,
+        plugin: &IndexPlugin,
+        opts: &IndexOptions,
+        roots: &Roots,
+        recorded: Option<&IndexProvenance>,
+        verify: bool,
+    ) -> Result<Option<Answers>> {
+        let index = match (plugin.open)(opts) {
+            Ok(index) => index,
+            Err(e) if e.kind() == ErrorKind::NotFound => {
+                self.observer.note(&format!(
+                    "index {} does not exist yet; building it from {}",
+                    escape_path(&opts.path),
+                    roots.list()
+                ));
+                return Ok(None);
+            }
+            // Corrupt, unreadable, not a file: the database can answer.
+            Err(e) => {
+                self.observer.warning(&format!(
+                    "{}; rebuilding it from {}",
+                    without_hint(&e),
+                    roots.list()
+                ));
+                return Ok(None);
+            }
+        };
+        match provenance::trust(index.path(), &index.identity(), roots, recorded, verify)? {
+            Trust::Exact => {}
+            Trust::SameBytes => {
+                // A copy of the recorded file: record its identity, so the
+                // next reader need not read it whole again (best effort).
+                if let Some(p) = recorded {
+                    let id = index.identity();
+                    let mut p = p.clone();
+                    (p.len, p.dev, p.ino, p.mtime_ns) = (id.len, id.dev, id.ino, id.mtime_ns);
+                    let _ = self
+                        .store
+                        .get(Access::Write)
+                        .and_then(|store| store.set_index_provenance(&p));
+                }
+            }
+            Trust::Not(why) => {
+                self.observer.note(&format!("{why}; rebuilding it"));
+                return Ok(None);
+            }
+        }
+        if verify && let Err(e) = index.verify() {
+            self.observer
+                .warning(&format!("{}; rebuilding it", without_hint(&e)));
+            return Ok(None);
+        }
+        Ok(Some(Answers::Index(index)))
+    }
+
+    /// Rebuilds the index from the newest snapshot of every root and records
+    /// its provenance; when the file cannot be written, answers come from
+    /// the snapshots read.
+    fn rebuild_index(
+        &mut self,
+        plugin: &IndexPlugin,
+        opts: &IndexOptions,
+        roots: &Roots,
+    ) -> Result<Answers> {
+        let mut entries = provenance::entries(&**self.store.get(Access::Read)?, roots, None)?;
+        let created = (plugin.create)(opts, &mut entries.iter());
+        let index = match created {
+            Ok(index) => index,
+            Err(e) => {
+                self.observer.warning(&format!(
+                    "cannot write index {}: {}; answering from the database",
+                    escape_path(&opts.path),
+                    without_hint(&e)
+                ));
+                entries.sort();
+                return Ok(Answers::Memory(entries));
+            }
+        };
+        crate::hooks::step("index-written");
+        if let Some(p) = provenance::provenance_of(index.path(), &index.identity(), roots)? {
+            // Best effort: without it the next reader rebuilds again.
+            let recorded = self
+                .store
+                .get(Access::Write)
+                .and_then(|store| store.set_index_provenance(&p));
+            match recorded {
+                Ok(()) => crate::hooks::step("provenance-recorded"),
+                Err(e) => self.observer.note(&format!(
+                    "cannot record the index's provenance in {} ({}); the next lookup rebuilds it again",
+                    self.store.place.store,
+                    without_hint(&e)
+                )),
+            }
+        }
+        Ok(Answers::Index(index))
     }
 
     // ---- scanning ------------------------------------------------------
@@ -632,7 +776,7 @@ impl Tracker {
         let retention = sc.retention;
         let index_plugin = self.cfg.index.plugin.resolve(registry::indexes()?)?;
         let index_opts = self.index_options(index_plugin)?;
-        let walker = (walker_plugin.create)(&self.cfg.walker.settings_for(walker_plugin)?)?;
+        let walker = (walker_plugin.create)(&self.cfg.settings.for_plugin(walker_plugin)?)?;
 
         let ctx = WalkContext {
             cancel: self.cancel.clone(),
@@ -657,21 +801,38 @@ impl Tracker {
                 outcome.pruned
             ));
         }
-        // The snapshot is stored; the index is derived from it and can be
-        // rebuilt, so failing to write it is a warning, not a failed scan.
-        let tree = &outcome.tree;
-        let n = u32::try_from(tree.len()).unwrap_or(u32::MAX);
-        let mut entries = (0..n).map(|i| (tree.path(i), tree.stats(i).total_bytes));
-        match (index_plugin.create)(&index_opts, &mut entries) {
-            Ok(_) => crate::hooks::step("index-written"),
-            Err(e) => self.observer.warning(&format!(
-                "{e}; `disktracker size` will rebuild it from the snapshot"
-            )),
+        // The snapshot is stored; the index is derived from the database and
+        // can be rebuilt, so failing to write it is a warning, not a failed scan.
+        if let Err(e) = self.publish_index(index_plugin, &index_opts, &outcome) {
+            self.observer.warning(&format!(
+                "the live index was not updated: {}; `disktracker size` rebuilds it",
+                without_hint(&e)
+            ));
         }
         Ok(outcome)
     }
 
     // ---- the live index ------------------------------------------------
+
+    /// After a scan: writes the index of every root (the new tree for its
+    /// part) and records its provenance.
+    fn publish_index(
+        &mut self,
+        plugin: &IndexPlugin,
+        opts: &IndexOptions,
+        outcome: &ScanOutcome,
+    ) -> Result<()> {
+        let store = self.store.get(Access::Write)?;
+        let roots = Roots::of(&**store)?;
+        let entries = provenance::entries(&**store, &roots, Some((outcome.snapshot.id, &outcome.tree)))?;
+        let index = (plugin.create)(opts, &mut entries.iter())?;
+        crate::hooks::step("index-written");
+        if let Some(p) = provenance::provenance_of(index.path(), &index.identity(), &roots)? {
+            store.set_index_provenance(&p)?;
+            crate::hooks::step("provenance-recorded");
+        }
+        Ok(())
+    }
 
     fn index_plugin(&self) -> Result<&'static IndexPlugin> {
         self.cfg.index.plugin.resolve(registry::indexes()?)
@@ -682,146 +843,105 @@ impl Tracker {
         o.advice = self.cfg.index.advice;
         o.preload = self.cfg.index.preload;
         o.probe_table = self.cfg.index.probe_table;
-        o.settings = self.cfg.index.plugin.settings_for(plugin)?;
+        o.settings = self.cfg.settings.for_plugin(plugin)?;
         Ok(o)
     }
+}
 
-    /// The index to answer `first` from, and how it came to be.
-    fn open_index(&mut self, first: &Path) -> Result<(Box<dyn LiveIndex>, Recovery)> {
-        let plugin = self.index_plugin()?;
-        let opts = self.index_options(plugin)?;
-        let plan = self.plan_index(plugin, &opts, first)?;
-        match plan {
-            IndexPlan::Use(index) => Ok((index, Recovery::AsIs)),
-            IndexPlan::Rebuild(snap, how) => {
-                let store = self.store.get(Access::Read)?;
-                let rows = store.read_tree(snap.id, None)?;
-                let mut entries = rows.iter().map(|r| (&r.path[..], r.stats.total_bytes));
-                Ok(((plugin.create)(&opts, &mut entries)?, how))
-            }
-            IndexPlan::Scan => {
-                // Nothing covers the path: scan it (which writes the index).
-                self.store.open = None;
-                self.scan_and_store(first, &[])?;
-                Ok(((plugin.open)(&opts)?, Recovery::Scanned))
-            }
-        }
-    }
+/// Where `size` answers come from.
+enum Answers {
+    /// The index file.
+    Index(Box<dyn LiveIndex>),
+    /// The snapshots themselves (the index could not be written).
+    Memory(provenance::Entries),
+    /// Nothing: no root is scanned.
+    Nothing,
+}
 
-    /// Decides whether the index on disk can answer, or what to rebuild it
-    /// from. Staleness: every scan rewrites the index after its snapshot is
-    /// stored, so a newer snapshot of the index's root means it missed one.
-    fn plan_index(
-        &mut self,
-        plugin: &IndexPlugin,
-        opts: &IndexOptions,
-        first: &Path,
-    ) -> Result<IndexPlan> {
-        let opened = (plugin.open)(opts);
-        let store = match self.store.get(Access::Read) {
-            Ok(s) => Some(s),
-            Err(e) if e.kind() == ErrorKind::NotFound => None,
-            Err(e) => return Err(e),
-        };
-        match opened {
-            Ok(index) => {
-                let (Some(store), Some(root)) = (store, index.root().map(<[u8]>::to_vec)) else {
-                    return Ok(IndexPlan::Use(index));
-                };
-                let written_ms = std::fs::metadata(&opts.path)
-                    .and_then(|m| m.modified())
-                    .ok()
-                    .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                    .map_or(i64::MAX, |d| {
-                        i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-                    });
-                match select::newest_of_root(&**store, &root)? {
-                    Some(snap)
-                        if snap.meta.finished_at_ms > written_ms.saturating_add(MTIME_SLACK_MS) =>
-                    {
-                        self.observer.note(&format!(
-                            "index {} is older than snapshot {} of {}; rebuilding it from that snapshot",
-                            escape_path(&opts.path),
-                            snap.id,
-                            escape_bytes(&root)
-                        ));
-                        Ok(IndexPlan::Rebuild(snap, Recovery::RebuiltStale))
-                    }
-                    _ => Ok(IndexPlan::Use(index)),
+impl Answers {
+    fn answer(&self, roots: &Roots, paths: &[PathBuf]) -> Result<Vec<SizeAnswer>> {
+        paths
+            .iter()
+            .map(|p| {
+                let path = path_bytes(p).to_vec();
+                if roots.owner(&path).is_none() {
+                    return Ok(SizeAnswer::new(path, None, SizeStatus::OutsideRoot));
                 }
-            }
-            Err(e) if matches!(e.kind(), ErrorKind::NotFound | ErrorKind::Corrupt) => {
-                let first_bytes = path_bytes(first);
-                let covering = match store {
-                    Some(s) => s.latest(SnapshotQuery::covering(first_bytes))?,
-                    None => None,
+                let total = match self {
+                    Answers::Index(index) => index.lookup(&path)?,
+                    Answers::Memory(entries) => entries.get(&path),
+                    Answers::Nothing => None,
                 };
-                if let Some(snap) = covering {
-                    self.observer.warning(&format!(
-                        "{e}; rebuilding it from snapshot {} of {}",
-                        snap.id,
-                        escape_bytes(&snap.meta.root)
-                    ));
-                    return Ok(IndexPlan::Rebuild(snap, Recovery::Rebuilt));
-                }
-                self.observer.warning(&format!(
-                    "{e}; no snapshot covers {}, scanning it now",
-                    escape_path(first)
-                ));
-                Ok(IndexPlan::Scan)
-            }
-            Err(e) => Err(e),
-        }
+                let status = if total.is_some() {
+                    SizeStatus::Indexed
+                } else {
+                    SizeStatus::NotIndexed
+                };
+                Ok(SizeAnswer::new(path, total, status))
+            })
+            .collect()
     }
 }
 
-/// Clock slack when comparing the index file's mtime with a snapshot's end.
-const MTIME_SLACK_MS: i64 = 1_000;
-
-/// How the index being answered from came to be.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Recovery {
-    /// Opened as it was.
-    AsIs,
-    /// Older than the newest snapshot of its root: rebuilt from that snapshot.
-    RebuiltStale,
-    /// Absent or unreadable: rebuilt from the newest snapshot covering the path.
-    Rebuilt,
-    /// Absent or unreadable and no snapshot covers the path: scanned now.
-    Scanned,
+/// What `size` found.
+#[derive(Debug)]
+pub struct SizeResult {
+    /// The answers.
+    pub report: SizeReport,
+    /// The error for the paths not answered (exit 3), shown after the report.
+    pub unanswered: Option<Error>,
 }
 
-enum IndexPlan {
-    Use(Box<dyn LiveIndex>),
-    Rebuild(SnapshotInfo, Recovery),
-    Scan,
+/// An error's message and cause without its hint, for a message that says
+/// itself what happens next.
+fn without_hint(e: &Error) -> String {
+    match std::error::Error::source(e) {
+        Some(src) => format!("{}: {src}", e.message()),
+        None => e.message().to_owned(),
+    }
 }
 
-/// The error for the paths of a `size` report the index could not answer,
-/// if any (reported after the answers are shown).
-pub fn unanswered(report: &SizeReport) -> Option<Error> {
-    let n = report
+/// The error for the paths of a `size` report that were not answered, if
+/// any: the first one, and the scan that would answer it.
+fn unanswered(report: &SizeReport, roots: &Roots, location: &StoreLocation) -> Option<Error> {
+    let missing: Vec<&SizeAnswer> = report
         .answers
         .iter()
         .filter(|a| a.total_bytes.is_none())
-        .count();
-    if n == 0 {
-        return None;
-    }
-    let root = report
-        .root
-        .as_deref()
-        .map_or_else(|| "nothing".into(), escape_bytes);
-    Some(
-        Error::new(
-            ErrorKind::NotFound,
+        .collect();
+    let first = missing.first()?;
+    let path = escape_bytes(&first.path);
+    let (what, hint) = match roots.owner(&first.path) {
+        None if roots.is_empty() => (
+            format!("{path} is not indexed: {location} holds no snapshots"),
+            format!("run `disktracker scan {path}`"),
+        ),
+        None => (
+            format!("{path} is under no scanned root ({})", roots.list()),
+            format!("run `disktracker scan {path}`"),
+        ),
+        Some(s) => (
             format!(
-                "{n} of {} paths are not directories indexed under {root}",
-                report.answers.len()
+                "{path} is not a directory of snapshot {} of {}",
+                s.id,
+                escape_bytes(&s.meta.root)
             ),
+            format!(
+                "if it is new, run `disktracker scan {}`",
+                escape_bytes(&s.meta.root)
+            ),
+        ),
+    };
+    let what = if missing.len() > 1 {
+        format!(
+            "{} of {} paths are not answered; {what}",
+            missing.len(),
+            report.answers.len()
         )
-        .with_hint("run `disktracker scan PATH` to index them"),
-    )
+    } else {
+        what
+    };
+    Some(Error::new(ErrorKind::NotFound, what).with_hint(hint))
 }
 
 /// Every registered plugin of every kind, by kind then name.

@@ -19,6 +19,7 @@ use disktracker::{
 use disktracker::{IndexProvenance, JournalQuery};
 use disktracker_walker_support::Exclude;
 
+use crate::provenance::{Roots, Trust};
 use super::{Access, PluginChoice, Tracker, absolute, now_ms};
 use crate::live::socket::{self, Request, Response};
 use crate::live::{
@@ -207,32 +208,21 @@ fn publish(
     snapshots.sort();
     let mut it = entries.iter().map(|(p, t)| (p.as_slice(), *t));
     let index = (plugin.create)(opts, &mut it)?;
-    let provenance = provenance_of(&opts.path, snapshots, mutation_cursor)?;
-    store.set_index_provenance(&provenance)?;
+    // Recorded only for the file written: if another writer replaced it
+    // meanwhile, that writer records its own.
+    let identity = index.identity();
+    if let Some(checksum) = crate::provenance::checksum(index.path(), &identity)? {
+        store.set_index_provenance(&IndexProvenance {
+            snapshots,
+            len: identity.len,
+            dev: identity.dev,
+            ino: identity.ino,
+            mtime_ns: identity.mtime_ns,
+            checksum,
+            mutation_cursor,
+        })?;
+    }
     Ok(index)
-}
-
-/// The identity and checksum of the index file at `path`.
-pub fn provenance_of(
-    path: &Path,
-    snapshots: Vec<(Vec<u8>, SnapshotId)>,
-    mutation_cursor: i64,
-) -> Result<IndexProvenance> {
-    use std::os::unix::fs::MetadataExt;
-    let bytes = std::fs::read(path).map_err(|e| Error::io("cannot read the index", path, e))?;
-    let meta = std::fs::metadata(path).map_err(|e| Error::io("cannot stat the index", path, e))?;
-    Ok(IndexProvenance {
-        snapshots,
-        len: meta.len(),
-        dev: meta.dev(),
-        ino: meta.ino(),
-        mtime_ns: meta
-            .mtime()
-            .wrapping_mul(1_000_000_000)
-            .wrapping_add(meta.mtime_nsec()),
-        checksum: xxhash_rust::xxh3::xxh3_64(&bytes),
-        mutation_cursor,
-    })
 }
 
 impl Tracker {
@@ -313,25 +303,25 @@ impl Tracker {
         host: &Host,
     ) -> Option<Box<dyn LiveIndex>> {
         let recorded = store.index_provenance().ok()??;
-        let now = provenance_of(
-            &host.index_opts.path,
-            recorded.snapshots.clone(),
-            recorded.mutation_cursor,
-        )
-        .ok()?;
-        if now != recorded {
-            log_line(&format!(
-                "index {} is not the one recorded; it will be rebuilt",
-                escape_path(&host.index_opts.path)
-            ));
-            return None;
+        let roots = Roots::of(store).ok()?;
+        let index = (host.index_plugin.open)(&host.index_opts).ok()?;
+        // The checksum is read only when the file is not the one recorded.
+        match crate::provenance::trust(index.path(), &index.identity(), &roots, Some(&recorded), false) {
+            Ok(Trust::Exact | Trust::SameBytes) => Some(index),
+            Ok(Trust::Not(why)) => {
+                log_line(&format!("{why}; it will be rebuilt"));
+                None
+            }
+            Err(e) => {
+                log_line(&format!("{e}; it will be rebuilt"));
+                None
+            }
         }
-        (host.index_plugin.open)(&host.index_opts).ok()
     }
 
     fn watch_host(&self, config: &WatchConfig) -> Result<Host> {
         let walker_plugin = self.cfg.walker.resolve(registry::walkers()?)?;
-        let walker = (walker_plugin.create)(&self.cfg.walker.settings_for(walker_plugin)?)?;
+        let walker = (walker_plugin.create)(&self.cfg.settings.for_plugin(walker_plugin)?)?;
         let sc = &self.cfg.scan;
         let threads = match sc.threads {
             0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
@@ -353,7 +343,7 @@ impl Tracker {
             StoreLocation::File(p) => StoreOptions::file(p.clone()),
             StoreLocation::Url(u) => StoreOptions::url(u.clone()),
         }
-        .with_settings(self.store.choice.settings_for(plugin)?);
+        .with_settings(self.store.settings.clone());
         Ok(Host {
             store_plugin: plugin,
             store_opts,
@@ -361,7 +351,7 @@ impl Tracker {
             walk_opts,
             tree_opts,
             events,
-            events_settings: config.events.settings_for(events)?,
+            events_settings: self.cfg.settings.for_plugin(events)?,
             index_plugin,
             index_opts,
         })

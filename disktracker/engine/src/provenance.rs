@@ -1,0 +1,321 @@
+//! The live index's contents and provenance.
+//!
+//! The index holds the newest snapshot of every root in the database; where
+//! one root lies inside another, each directory comes from the newest
+//! snapshot whose root contains it. When a file is published its provenance
+//! — the snapshot of every root, the file's length, device, inode,
+//! modification time and a checksum of its bytes — is recorded in the store,
+//! and a reader trusts the file only when the store's newest snapshots are
+//! exactly those recorded and the file is exactly the one recorded (or, when
+//! its identity differs, when its bytes still have the recorded checksum).
+//! No clock is compared with another.
+
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+use disktracker::path::{escape_bytes, escape_path, is_within};
+use disktracker::{
+    DirRecord, Error, FileIdentity, IndexProvenance, Result, SnapshotId, SnapshotInfo,
+    SnapshotStore,
+};
+
+use crate::tree::ScanTree;
+
+/// The newest snapshot of every root (`latest_per_root`), by root bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Roots(pub Vec<SnapshotInfo>);
+
+impl Roots {
+    /// Reads them from the store (one query).
+    pub fn of(store: &dyn SnapshotStore) -> Result<Roots> {
+        Ok(Roots(store.latest_per_root()?))
+    }
+
+    /// `(root, snapshot)` pairs, as recorded in [`IndexProvenance::snapshots`].
+    pub fn pairs(&self) -> Vec<(Vec<u8>, SnapshotId)> {
+        self.0.iter().map(|s| (s.meta.root.clone(), s.id)).collect()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The snapshot whose directory `path` is: the newest of those whose
+    /// root contains it.
+    pub fn owner(&self, path: &[u8]) -> Option<&SnapshotInfo> {
+        self.0
+            .iter()
+            .filter(|s| is_within(path, &s.meta.root))
+            .max_by_key(|s| s.id)
+    }
+
+    /// Roots as text, for messages (`/a, /b`).
+    pub fn list(&self) -> String {
+        let v: Vec<String> = self
+            .0
+            .iter()
+            .map(|s| format!("{} (snapshot {})", escape_bytes(&s.meta.root), s.id))
+            .collect();
+        v.join(", ")
+    }
+}
+
+/// Paths and recursive sizes in one buffer (a 1M-directory index is
+/// millions of small paths: one allocation, not millions).
+#[derive(Debug, Default)]
+pub struct Entries {
+    bytes: Vec<u8>,
+    items: Vec<(usize, usize, u64)>,
+}
+
+impl Entries {
+    fn push(&mut self, path: &[u8], size: u64) {
+        let start = self.bytes.len();
+        self.bytes.extend_from_slice(path);
+        self.items.push((start, path.len(), size));
+    }
+
+    /// Every entry, in the order added.
+    pub fn iter(&self) -> impl Iterator<Item = (&[u8], u64)> + '_ {
+        self.items
+            .iter()
+            .map(|&(s, n, size)| (&self.bytes[s..s + n], size))
+    }
+
+    /// How many.
+    pub fn len(&self) -> usize {
+        self.items.len()
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    /// Sorts by path, for [`Entries::get`].
+    pub fn sort(&mut self) {
+        let bytes = &self.bytes;
+        self.items
+            .sort_unstable_by(|a, b| bytes[a.0..a.0 + a.1].cmp(&bytes[b.0..b.0 + b.1]));
+    }
+
+    /// The size of `path` (after [`Entries::sort`]).
+    pub fn get(&self, path: &[u8]) -> Option<u64> {
+        self.items
+            .binary_search_by(|&(s, n, _)| self.bytes[s..s + n].cmp(path))
+            .ok()
+            .map(|i| self.items[i].2)
+    }
+}
+
+/// Everything the index of `roots` holds: every directory of each root's
+/// newest snapshot that no newer snapshot of an enclosing or enclosed root
+/// covers. `fresh` is the tree of one of those snapshots just scanned (used
+/// instead of reading it back).
+pub fn entries(
+    store: &dyn SnapshotStore,
+    roots: &Roots,
+    fresh: Option<(SnapshotId, &ScanTree)>,
+) -> Result<Entries> {
+    let mut out = Entries::default();
+    for s in &roots.0 {
+        // Newer snapshots of other roots that may cover part of this one.
+        let newer: Vec<&[u8]> = roots
+            .0
+            .iter()
+            .filter(|o| o.id > s.id && o.meta.root != s.meta.root)
+            .map(|o| &o.meta.root[..])
+            .filter(|r| is_within(r, &s.meta.root) || is_within(&s.meta.root, r))
+            .collect();
+        if newer.iter().any(|r| is_within(&s.meta.root, r)) {
+            continue; // an enclosing root's newer snapshot covers all of it
+        }
+        let mut keep = |path: &[u8], size: u64| {
+            if !newer.iter().any(|r| is_within(path, r)) {
+                out.push(path, size);
+            }
+        };
+        match fresh {
+            Some((id, tree)) if id == s.id => {
+                let n = u32::try_from(tree.len()).unwrap_or(u32::MAX);
+                for i in 0..n {
+                    keep(tree.path(i), tree.stats(i).total_bytes);
+                }
+            }
+            _ => store.visit_tree(s.id, None, &mut |r: &DirRecord| {
+                keep(&r.path, r.stats.total_bytes);
+                true
+            })?,
+        }
+    }
+    Ok(out)
+}
+
+/// What a reader found about the index file against the recorded provenance.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Trust {
+    /// Exactly the file recorded, of exactly the store's newest snapshots.
+    Exact,
+    /// Another file (copied, restored, rewritten) with the recorded bytes.
+    SameBytes,
+    /// Not to be trusted; why, for the user.
+    Not(String),
+}
+
+/// Compares the open index (`identity`) of `path` and the store's newest
+/// snapshots with the recorded provenance. The checksum is computed only
+/// when the identity differs, or when `verify` asks for it.
+pub fn trust(
+    path: &Path,
+    identity: &FileIdentity,
+    roots: &Roots,
+    recorded: Option<&IndexProvenance>,
+    verify: bool,
+) -> Result<Trust> {
+    let shown = escape_path(path);
+    let Some(p) = recorded else {
+        return Ok(Trust::Not(format!(
+            "no provenance is recorded for index {shown}"
+        )));
+    };
+    let mut held = p.snapshots.clone();
+    held.sort();
+    let mut newest = roots.pairs();
+    newest.sort();
+    if held != newest {
+        return Ok(Trust::Not(format!(
+            "index {shown} holds other snapshots than the newest ones ({})",
+            roots.list()
+        )));
+    }
+    let same_file = identity.len == p.len
+        && identity.dev == p.dev
+        && identity.ino == p.ino
+        && identity.mtime_ns == p.mtime_ns;
+    if same_file && !verify {
+        return Ok(Trust::Exact);
+    }
+    match checksum(path, identity)? {
+        Some(sum) if sum == p.checksum => Ok(if same_file {
+            Trust::Exact
+        } else {
+            Trust::SameBytes
+        }),
+        Some(_) => Ok(Trust::Not(format!(
+            "index {shown} does not have the checksum recorded when it was written"
+        ))),
+        None => Ok(Trust::Not(format!(
+            "index {shown} changed while it was being checked"
+        ))),
+    }
+}
+
+/// The checksum (xxh3-64) of the file at `path`, if the file read is the
+/// one with `identity` and did not change while being read.
+pub fn checksum(path: &Path, identity: &FileIdentity) -> Result<Option<u64>> {
+    let mut f = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(Error::io("cannot read index", path, e)),
+    };
+    let stat = |f: &std::fs::File| -> Result<FileIdentity> {
+        let m = f
+            .metadata()
+            .map_err(|e| Error::io("cannot read index", path, e))?;
+        Ok(FileIdentity {
+            len: m.len(),
+            dev: m.dev(),
+            ino: m.ino(),
+            mtime_ns: m
+                .mtime()
+                .saturating_mul(1_000_000_000)
+                .saturating_add(m.mtime_nsec()),
+        })
+    };
+    if stat(&f)? != *identity {
+        return Ok(None);
+    }
+    let mut h = xxhash_rust::xxh3::Xxh3::new();
+    let mut buf = vec![0u8; 1 << 20];
+    loop {
+        match f.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => h.update(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(Error::io("cannot read index", path, e)),
+        }
+    }
+    Ok((stat(&f)? == *identity).then(|| h.digest()))
+}
+
+/// The provenance of a just-written index file, or `None` when the file at
+/// `path` is no longer the one written (another writer replaced it; it
+/// records its own).
+pub fn provenance_of(
+    path: &Path,
+    identity: &FileIdentity,
+    roots: &Roots,
+) -> Result<Option<IndexProvenance>> {
+    Ok(checksum(path, identity)?.map(|checksum| IndexProvenance {
+        snapshots: roots.pairs(),
+        len: identity.len,
+        dev: identity.dev,
+        ino: identity.ino,
+        mtime_ns: identity.mtime_ns,
+        checksum,
+        mutation_cursor: 0,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use disktracker::SnapshotMeta;
+
+    fn snap(id: i64, root: &str) -> SnapshotInfo {
+        SnapshotInfo {
+            id,
+            meta: SnapshotMeta {
+                root: root.as_bytes().to_vec(),
+                ..SnapshotMeta::default()
+            },
+        }
+    }
+
+    #[test]
+    fn the_newest_covering_root_owns_a_path() {
+        let roots = Roots(vec![
+            snap(5, "/a"),
+            snap(7, "/a/b"),
+            snap(3, "/a/b/c"),
+            snap(2, "/d"),
+        ]);
+        let owner = |p: &str| roots.owner(p.as_bytes()).map(|s| s.id);
+        assert_eq!(owner("/a"), Some(5));
+        assert_eq!(owner("/a/x"), Some(5));
+        assert_eq!(owner("/a/b"), Some(7));
+        assert_eq!(
+            owner("/a/b/c/d"),
+            Some(7),
+            "the older inner root is covered"
+        );
+        assert_eq!(owner("/a/bc"), Some(5));
+        assert_eq!(owner("/d/e"), Some(2));
+        assert_eq!(owner("/e"), None);
+    }
+
+    #[test]
+    fn entries_sort_and_find() {
+        let mut e = Entries::default();
+        for (p, n) in [("/b", 2), ("/a/x", 3), ("/a", 1)] {
+            e.push(p.as_bytes(), n);
+        }
+        e.sort();
+        let got: Vec<(&[u8], u64)> = e.iter().collect();
+        assert_eq!(got, [(&b"/a"[..], 1), (b"/a/x", 3), (b"/b", 2)]);
+        assert_eq!(e.get(b"/a/x"), Some(3));
+        assert_eq!(e.get(b"/c"), None);
+    }
+}
