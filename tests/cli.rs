@@ -136,6 +136,10 @@ fn help_and_version() {
             "diff",
             "explain",
             "size",
+            "watch",
+            "status",
+            "log",
+            "reconcile",
             "plugins",
             "config",
             "help"

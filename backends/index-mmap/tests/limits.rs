@@ -9,15 +9,18 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use disktracker::{ErrorKind, IndexOptions};
+use disktracker::{ErrorKind, IndexAccess, IndexOptions};
 use disktracker_index_mmap::{MmapIndex, format};
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
 const CHILD_ENV: &str = "DT_LIMITS_CHILD";
 const BIG: u64 = 256 << 20;
 
+/// A long-running reader: the access mode that maps the file.
 fn opts(path: &Path) -> IndexOptions {
-    IndexOptions::new(path)
+    let mut o = IndexOptions::new(path);
+    o.access = IndexAccess::LongRunning;
+    o
 }
 
 /// Virtual size of this process in bytes, from /proc.
@@ -57,12 +60,18 @@ fn mapping_failure_names_the_limits() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    // A valid, sparse 256 MiB index: no entries, a huge (unused) pool.
+    // A valid, sparse 256 MiB index: one entry (the root `/a`) and a huge
+    // pool whose unused rest is a hole.
     let mut f = File::create(dir.path().join("big.mmap")).unwrap();
+    let pool = BIG - (format::HEADER_LEN + format::ENTRY_LEN) as u64;
     f.write_all(&format::MAGIC).unwrap();
     f.write_all(&format::VERSION.to_le_bytes()).unwrap();
+    f.write_all(&1u32.to_le_bytes()).unwrap();
+    f.write_all(&(pool as u32).to_le_bytes()).unwrap();
     f.write_all(&0u32.to_le_bytes()).unwrap();
-    f.write_all(&((BIG - 20) as u32).to_le_bytes()).unwrap();
+    f.write_all(&2u32.to_le_bytes()).unwrap();
+    f.write_all(&7u64.to_le_bytes()).unwrap();
+    f.write_all(b"/a").unwrap();
     f.set_len(BIG).unwrap();
     drop(f);
     MmapIndex::create(&opts(&dir.path().join("small.mmap")), [(b"/a", 1u64)]).unwrap();

@@ -175,7 +175,7 @@ impl FsEvent {
 ///
 /// std::fs::create_dir(root.join("new")).unwrap();
 /// let event = rx.recv_timeout(Duration::from_secs(10)).expect("an event");
-/// assert_eq!(event, FsEvent { kind: FsEventKind::Create, path: root.join("new"), is_dir: Some(true) });
+/// assert_eq!(event, FsEvent::new(FsEventKind::Create, root.join("new"), Some(true)));
 ///
 /// source.stop().unwrap();
 /// std::fs::remove_dir_all(&root).unwrap();

@@ -179,7 +179,7 @@ pub type IndexCreateFn = fn(&IndexOptions, &mut IndexEntries<'_>) -> Result<Box<
 ///
 /// use disktracker::path::is_within;
 /// use disktracker::registry::{IndexEntries, IndexPlugin, indexes};
-/// use disktracker::{Error, ErrorKind, IndexOptions, LiveIndex, Result};
+/// use disktracker::{Error, ErrorKind, FileIdentity, IndexOptions, LiveIndex, Result};
 ///
 /// struct MemoryIndex {
 ///     path: PathBuf,
@@ -192,6 +192,9 @@ pub type IndexCreateFn = fn(&IndexOptions, &mut IndexEntries<'_>) -> Result<Box<
 ///     fn path(&self) -> &Path {
 ///         &self.path
 ///     }
+///     fn identity(&self) -> FileIdentity {
+///         FileIdentity::default() // no file
+///     }
 ///     fn root(&self) -> Option<&[u8]> {
 ///         self.base.keys().next().map(Vec::as_slice)
 ///     }
@@ -201,22 +204,29 @@ pub type IndexCreateFn = fn(&IndexOptions, &mut IndexEntries<'_>) -> Result<Box<
 ///     fn overlay_len(&self) -> usize {
 ///         self.overlay.len()
 ///     }
-///     fn lookup(&self, path: &[u8]) -> Option<u64> {
+///     fn lookup(&self, path: &[u8]) -> Result<Option<u64>> {
 ///         // No allocation: `BTreeMap<Vec<u8>, _>` is searched by `&[u8]`.
-///         match self.overlay.get(path) {
+///         Ok(match self.overlay.get(path) {
 ///             Some(entry) => *entry,
 ///             None => self.base.get(path).copied(),
-///         }
+///         })
+///     }
+///     fn verify(&self) -> Result<()> {
+///         Ok(()) // a map cannot be out of order
+///     }
+///     fn check_unchanged(&self) -> Result<()> {
+///         Ok(()) // nothing outside this process can change it
 ///     }
 ///     fn set(&mut self, path: &[u8], total_bytes: u64) {
 ///         self.overlay.insert(path.to_vec(), Some(total_bytes));
 ///     }
-///     fn remove_subtree(&mut self, path: &[u8]) {
+///     fn remove_subtree(&mut self, path: &[u8]) -> Result<()> {
 ///         let below = |p: &&Vec<u8>| is_within(p, path);
 ///         let gone: Vec<Vec<u8>> = self.base.keys().chain(self.overlay.keys()).filter(below).cloned().collect();
 ///         for p in gone {
 ///             self.overlay.insert(p, None);
 ///         }
+///         Ok(())
 ///     }
 ///     fn compact(&mut self) -> Result<()> {
 ///         for (path, entry) in std::mem::take(&mut self.overlay) {
@@ -252,18 +262,18 @@ pub type IndexCreateFn = fn(&IndexOptions, &mut IndexEntries<'_>) -> Result<Box<
 /// let mut entries = snapshot.into_iter();
 /// let mut ix = (plugin.create)(&IndexOptions::new("/tmp/data.memory"), &mut entries).unwrap();
 /// assert_eq!((ix.root(), ix.base_len()), (Some(&b"/data"[..]), 4));
-/// assert_eq!(ix.lookup(b"/data/a"), Some(200));
-/// assert_eq!(ix.lookup(b"/data/ab"), None);
+/// assert_eq!(ix.lookup(b"/data/a").unwrap(), Some(200));
+/// assert_eq!(ix.lookup(b"/data/ab").unwrap(), None);
 ///
 /// // A watcher's changes: /data/a/x grew, /data/b went away.
 /// ix.set(b"/data/a/x", 70);
 /// ix.set(b"/data/a", 220);
-/// ix.remove_subtree(b"/data/b");
+/// ix.remove_subtree(b"/data/b").unwrap();
 /// ix.set(b"/data", 220);
-/// assert_eq!((ix.lookup(b"/data/a/x"), ix.lookup(b"/data/b")), (Some(70), None));
+/// assert_eq!((ix.lookup(b"/data/a/x").unwrap(), ix.lookup(b"/data/b").unwrap()), (Some(70), None));
 /// ix.compact().unwrap();
 /// assert_eq!((ix.base_len(), ix.overlay_len()), (3, 0));
-/// assert_eq!(ix.lookup(b"/data"), Some(220));
+/// assert_eq!(ix.lookup(b"/data").unwrap(), Some(220));
 /// assert!((plugin.open)(&IndexOptions::new("/tmp/data.memory")).is_err());
 /// ```
 #[non_exhaustive]
