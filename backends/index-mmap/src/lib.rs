@@ -1,31 +1,42 @@
-//! DiskTracker's default live index (`mmap`): a memory-mapped, sorted file of
-//! directory paths and recursive sizes, an in-memory overlay of live changes
-//! on top, and atomic, double-buffered compaction.
+//! DiskTracker's default live index (`mmap`): a sorted file of directory
+//! paths and recursive sizes, read by positioned reads or a guarded memory
+//! map, an in-memory overlay of live changes on top, and atomic,
+//! double-buffered compaction.
 //!
 //! The file (`data.mmap` beside `data.db`) is the format of the seed
 //! specification, little-endian: a 20-byte header (`DSKTRKMM`, version 1,
 //! entry count, path-pool length), 16-byte entries (pool offset, path length,
-//! total bytes) sorted bytewise by path, then the path pool. See [`format`](mod@format).
+//! total bytes) sorted bytewise by path, then the path pool, paths packed in
+//! entry order. See [`format`](mod@format).
 //!
-//! # Using it from the CLI
+//! # Using it
 //!
 //! ```no_run
-//! use disktracker::IndexOptions;
+//! use disktracker::{IndexAccess, IndexOptions};
 //! use disktracker_index_mmap::{MmapIndex, index_path_for};
 //! # fn main() -> disktracker::Result<()> {
-//! let opts = IndexOptions::new(index_path_for("/home/me/.disktracker/data.db".as_ref()));
+//! let mut opts = IndexOptions::new(index_path_for("/home/me/.disktracker/data.db".as_ref()));
 //! // After a scan: write the index (any order; last duplicate wins).
 //! let scanned: Vec<(&[u8], u64)> = vec![(b"/data", 4096), (b"/data/a", 1024)];
 //! MmapIndex::create(&opts, scanned)?;
 //!
-//! // `disktracker size PATH`: open (O(1): header, version, length) and look up.
+//! // `disktracker size PATH`: a one-shot reader (the default access).
 //! let index = MmapIndex::open(&opts)?; // NotFound / Corrupt errors name the file
-//! if let Some(warning) = index.map_fallback() {
+//! let root = index.root(); // first path: the scanned root
+//! match index.lookup(b"/data/a") {
+//!     Ok(size) => println!("{size:?}"), // None: not indexed
+//!     Err(e) => eprintln!("{e}"), // Corrupt: damaged or changed; rebuild it
+//! }
+//!
+//! // The watcher: a long-running reader that also changes the index.
+//! opts.access = IndexAccess::LongRunning;
+//! let mut live = MmapIndex::open(&opts)?;
+//! if let Some(warning) = live.map_fallback() {
 //!     eprintln!("warning: {warning}"); // read into memory; names the limit to raise
 //! }
-//! let root = index.root(); // first path: the scanned root
-//! let size = index.lookup(b"/data/a"); // O(log n), no allocation
-//! # let _ = (root, size);
+//! live.set(b"/data/a", 2048);
+//! live.compact()?; // takes the writer lock; readers see old or new, whole
+//! # let _ = root;
 //! # Ok(()) }
 //! ```
 //!
@@ -35,16 +46,102 @@
 //! every plugin, the binary must reference this crate (`use
 //! disktracker_index_mmap as _;`) or the registration is not linked.
 //!
+//! # Access modes
+//!
+//! [`IndexOptions::access`](disktracker::IndexOptions::access) says what
+//! kind of reader is opening; [`MmapIndex::open_with`] can force a [`Load`].
+//!
+//! | access | reads by | open | + 1 lookup, 1M entries | later lookups |
+//! |---|---|---|---|---|
+//! | `OneShot` (default; `size`) | [`Load::Pread`]: `pread` per probe, nothing mapped | OPEN_PREAD | ONESHOT | PREAD_LOOKUP |
+//! | `LongRunning` (the watcher) | [`Load::Map`]: guarded memory map | OPEN_MAP | MAP_FIRST | BSEARCH, then PROBE with the probe table |
+//! | (forced, or mapping failed) | [`Load::Read`]: the whole file on the heap | ~the file's read time | | as mapped |
+//!
+//! Figures: `benches/index_lookup.rs`, criterion medians, 1,000,000 paths
+//! (142 MB), warm page cache, 2-core shared VM (see "Performance").
+//!
+//! A one-shot reader maps nothing, so nothing another program does to the
+//! file can raise a signal in it. A mapped reader is guarded: every mapping
+//! is registered with a process-wide SIGBUS handler (installed on the first
+//! mapping, chaining to the previous disposition) which, for a fault inside
+//! a registered mapping — a read past the end of a file another program
+//! truncated — maps a page of zeros over the faulting page, counts the
+//! fault, and lets the read complete; the lookup sees the count and fails
+//! instead of answering, as does every later one. Faults elsewhere go to the
+//! previous handler as if the guard were not there. Either way the caller
+//! gets an [`ErrorKind::Corrupt`](disktracker::ErrorKind::Corrupt) error
+//! naming the file and saying it will be rebuilt, never a signal.
+//!
+//! # What a reader detects, and what it cannot
+//!
+//! Every error names the file; `Corrupt` means "rebuild it".
+//!
+//! * **At open (O(1)):** not a regular file; shorter than the header; bad
+//!   magic or version; a length other than the header's; no entries (an
+//!   index is written from a snapshot, which always holds its root, so an
+//!   empty index is damage: writers refuse to write one); entry 0 (the root)
+//!   outside the pool, not at offset 0, or not an absolute path.
+//! * **During a lookup (no extra memory access):** every entry the binary
+//!   search probes must lie inside the pool, be non-empty and absolute, and
+//!   have an offset between those of the probes below and above the key
+//!   (offsets grow with the entry index, so a shuffled or reversed entry
+//!   table shows at the first probes); the entry found and its two
+//!   neighbours must be contiguous in the pool and strictly ordered around
+//!   the key. Each of the damages of issue 9 (offsets `0xfffffff0`, lengths
+//!   `0xffffffff`, reversed or shuffled entries, a zeroed pool, random
+//!   bytes) is reported by open or by the lookups that meet it, in every
+//!   access mode (`tests/index.rs`).
+//! * **A file changed while read:** one-shot, the file's `fstat` (length,
+//!   modification and status-change times) is compared with the one at open
+//!   after every lookup, and a short read means it shrank; mapped, a read
+//!   past the end of a truncated file is caught by the guard, and
+//!   [`MmapIndex::check_unchanged`] (one `fstat`) is the same comparison on
+//!   demand, for the watcher to call per batch. A rename over the name (how
+//!   DiskTracker replaces the file) is not a change: the reader keeps the old
+//!   file, whole.
+//! * **[`MmapIndex::verify`], O(n):** every entry in bounds, absolute,
+//!   contiguous, strictly increasing, the pool filled exactly.
+//!
+//! Not detectable by structure:
+//!
+//! * a changed size (a flipped bit in a `u64` is a valid size): only a
+//!   checksum of the file's bytes sees it. The engine records an XXH3 of the
+//!   file when it publishes it and compares it when the file's identity
+//!   ([`MmapIndex::identity`], taken from the open file, not the name)
+//!   differs from the recorded one;
+//! * disorder or changed paths far from a lookup's probes (say, two
+//!   equal-length paths swapped in the pool): the lookup can answer "not
+//!   indexed" for them; `verify` and the checksum see it;
+//! * a mapped reader sees a same-length rewrite in place as the new bytes,
+//!   until `check_unchanged`;
+//! * a rewrite in place that keeps the length and both times. The
+//!   status-change time cannot be set by any program; since Linux 6.13
+//!   (multigrain timestamps, on ext4, XFS, Btrfs and tmpfs) a change right
+//!   after an `fstat` gets a fine-grained one, so it always moves. Before
+//!   6.13, or on other filesystems, times are coarse (one clock tick,
+//!   1–4 ms): a rewrite keeping the length within the tick of the previous
+//!   write can pass unseen (the structural checks still see torn bytes
+//!   where the search meets them);
+//! * a SIGBUS handler that other code installs after ours replaces the guard.
+//!
+//! # Writers
+//!
+//! [`MmapIndex::create`], [`MmapIndex::rebuild`] and [`MmapIndex::compact`],
+//! in any process: take an exclusive `flock` on `<index>.lock` ([`lock_path_for`];
+//! 0600, never followed if a symlink, never deleted) waiting at most
+//! [`IndexOptions::lock_wait`](disktracker::IndexOptions::lock_wait) (then
+//! [`ErrorKind::Locked`](disktracker::ErrorKind::Locked)); remove files
+//! named like a temporary file of this index (`<index>.<10 alphanumerics>.tmp`,
+//! or the `<index>.tmp` of earlier versions) — under the lock, so they can
+//! only be a dead writer's; write the new file under a unique name (`tempfile`:
+//! same directory, 0600, exclusive create), `sync_all` it, (compaction:
+//! check the base did not change), rename it over the index, `fsync` the
+//! directory, release the lock. The index is never written in place, so
+//! readers see the old file or the new one, whole. A killed writer's lock
+//! dies with it; its temporary file goes at the next write.
+//!
 //! # Decisions
 //!
-//! * **Corruption.** Opening checks the header, version and exact length only
-//!   (O(1): ~20 µs for a million entries, where checking every entry takes
-//!   ~12 ms because it touches the whole 140 MB file). Every entry access is
-//!   bounds-checked instead, and a corrupt entry reads as absent; a binary
-//!   search over unsorted entries can miss but never fault. The full O(n)
-//!   check is [`MmapIndex::verify`]; [`MmapIndex::compact`] runs it first and
-//!   refuses (with [`ErrorKind::Corrupt`](disktracker::ErrorKind::Corrupt)) to
-//!   merge a corrupt base, keeping the file and the pending changes.
 //! * **Duplicates** given to [`MmapIndex::create`] / [`MmapIndex::rebuild`]:
 //!   the last value wins, as with repeated `set`s.
 //! * **Subtrees.** The subtree of `P` is `P` plus the paths starting with
@@ -52,50 +149,27 @@
 //!   "the range from `P`"). [`MmapIndex::remove_subtree`] tombstones every
 //!   base path in that range and every overlay path in it (overlay-only
 //!   paths are simply dropped); a later `set` inside revives only that path.
-//! * **Atomicity.** The index file is never written in place. New contents go
-//!   to `<index>.tmp` (a fresh inode, 0600), are `sync_all`ed, and are renamed
-//!   over the index; the directory is then synced. Readers in any process see
-//!   the old file or the new one. A leftover `.tmp` from a crash is ignored by
-//!   `open` and replaced by the next compaction (never deleted by a reader,
-//!   which could race a running compaction).
+//! * **Whole-file work in one-shot mode.** Iteration, verification, subtree
+//!   removal and compaction need the whole base: a pread-mode index reads
+//!   the file into memory once for them (checking it did not change
+//!   meanwhile), and answers lookups from that copy afterwards.
 //! * **Map lifetime during compaction.** The seed drops the old map before the
 //!   rename (a Windows need). Here the old map is kept until the new file is
-//!   mapped: on Unix renaming over a mapped file is safe (the map keeps the
-//!   old, never-written inode), and if mapping the new file fails the index
+//!   read: on Unix renaming over a mapped file is safe (the map keeps the
+//!   old, never-written inode), and if reading the new file fails the index
 //!   still answers from the old map plus the overlay, which equal the new
 //!   file. The crate is Unix-only, like the rest of DiskTracker.
 //! * **Fallback.** If mapping fails, the file is read into memory and served
 //!   by the same code ([`MmapIndex::map_fallback`] says why, naming the limit
-//!   to raise: `ulimit -v`, `vm.max_map_count`). [`Load::Read`] asks for that
-//!   directly, e.g. on network filesystems.
+//!   to raise: `ulimit -v`, `vm.max_map_count`).
 //! * **`unsafe`** appears only in the private `map` module: the call that
-//!   creates the mapping, and cache-prefetch hints for the searches.
+//!   creates the mapping, the SIGBUS guard, and cache-prefetch hints.
 //! * **Sharing.** [`MmapIndex`] is `Send + Sync`: lookups through `&self` can
-//!   run on many threads; changes need `&mut self`. Only one process should
-//!   change a given index (the watcher's lock).
+//!   run on many threads; changes need `&mut self`.
 //!
 //! # Performance
 //!
-//! `benches/index_lookup.rs` on 1,000,000 generated paths (mean 133 bytes,
-//! a 142 MB file), 2-core shared VM, random queries (half misses) that miss
-//! the CPU caches, page cache warm; criterion medians from one run:
-//!
-//! | median lookup                         | random  | hot 1k set |
-//! |---------------------------------------|---------|------------|
-//! | steady state (probe table built)      | 219 ns  | 48 ns      |
-//! | — hits only / misses only             | 270 / 81 ns |        |
-//! | first 65,535 lookups (binary search)  | 1.01 µs | 214 ns     |
-//! | SQLite indexed point query            | 9.44 µs | 8.40 µs    |
-//! | redb                                  | 1.64 µs | 559 ns     |
-//! | `HashMap`                             | 301 ns  | 57 ns      |
-//!
-//! The steady state is 43× faster than SQLite. The binary search waits on
-//! ~20 dependent probes, the lowest ~6 missing the caches; the probe table
-//! (built on the 65,536th lookup of an open index, 40 ms and 14 MB for 1M
-//! entries; see [`MmapIndex::lookup`]) leaves one table line and one round
-//! trip for the entry and its path (a miss usually stops at the table
-//! line). Open + validate 18 µs (never builds the table); open + one lookup
-//! 73 µs; compaction of 1M entries with 10k changes 166 ms.
+//! PERF_TABLE
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
