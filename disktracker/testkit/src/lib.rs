@@ -7,6 +7,7 @@ pub mod fixtures;
 pub mod oracle;
 pub mod rng;
 pub mod store_conformance;
+pub mod treegen;
 pub mod walker_conformance;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
