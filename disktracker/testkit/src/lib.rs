@@ -5,6 +5,8 @@
 pub mod event_conformance;
 pub mod fixtures;
 pub mod oracle;
+pub mod reporter_conformance;
+pub mod reports;
 pub mod rng;
 pub mod store_conformance;
 pub mod treegen;
