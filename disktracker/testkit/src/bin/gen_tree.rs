@@ -1,6 +1,6 @@
 //! Generates the deterministic benchmark tree from the command line:
 //!
-//!     cargo run --release -p disktracker-testkit --example gen_tree -- OUT NFILES SEED
+//!     cargo run --release -p disktracker-testkit --bin gen_tree -- OUT NFILES SEED
 //!
 //! OUT must not exist or be empty. Prints the tree's summary as JSON (also
 //! written to `OUT.manifest.json`) and, on stderr, how long it took.
