@@ -32,7 +32,7 @@ const SEGMENT: usize = 4096;
 /// An append-only vector stored in fixed-size segments: growing never moves or
 /// copies what is already stored.
 #[derive(Clone, Debug)]
-pub struct SegVec<T> {
+pub(crate) struct SegVec<T> {
     segments: Vec<Vec<T>>,
     len: usize,
 }
@@ -48,7 +48,7 @@ impl<T> Default for SegVec<T> {
 
 impl<T> SegVec<T> {
     /// Appends one item and returns its index.
-    pub fn push(&mut self, item: T) -> usize {
+    pub(crate) fn push(&mut self, item: T) -> usize {
         if self.segments.last().is_none_or(|s| s.len() == SEGMENT) {
             self.segments.push(Vec::with_capacity(SEGMENT));
         }
@@ -61,33 +61,23 @@ impl<T> SegVec<T> {
     }
 
     /// The item at `i`.
-    pub fn get(&self, i: usize) -> Option<&T> {
+    pub(crate) fn get(&self, i: usize) -> Option<&T> {
         self.segments.get(i / SEGMENT)?.get(i % SEGMENT)
     }
 
     /// The item at `i`, mutably.
-    pub fn get_mut(&mut self, i: usize) -> Option<&mut T> {
+    pub(crate) fn get_mut(&mut self, i: usize) -> Option<&mut T> {
         self.segments.get_mut(i / SEGMENT)?.get_mut(i % SEGMENT)
     }
 
-    /// The last item, mutably.
-    pub fn last_mut(&mut self) -> Option<&mut T> {
-        self.segments.last_mut()?.last_mut()
-    }
-
     /// Number of items.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.len
     }
 
     /// True when empty.
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
-    }
-
-    /// Items in insertion order.
-    pub fn iter(&self) -> impl Iterator<Item = &T> {
-        self.segments.iter().flatten()
     }
 }
 
@@ -261,7 +251,7 @@ mod tests {
         }
         assert_eq!(v.len(), SEGMENT * 2 + 3);
         assert_eq!(v.get(SEGMENT + 1), Some(&(SEGMENT + 1)));
-        assert_eq!(v.iter().count(), v.len());
+        assert!((0..v.len()).all(|i| v.get(i) == Some(&i)));
         assert_eq!(v.get(v.len()), None);
     }
 

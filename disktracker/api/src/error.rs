@@ -6,32 +6,35 @@
 use std::fmt;
 use std::io;
 
+use crate::path::neutralize;
+
 /// Result alias using [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// What class of failure an [`Error`] is; the CLI maps each kind to an exit code.
+/// What class of failure an [`Error`] is; the command line exits with the
+/// code given for each kind.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum ErrorKind {
-    /// Bad command-line usage: unknown plugin name, bad flag value.
+    /// Bad command-line usage: unknown plugin name, bad flag value (exit 2).
     Usage,
-    /// A path, snapshot or other named thing does not exist.
+    /// A path, snapshot or other named thing does not exist (exit 3).
     NotFound,
-    /// A configuration file or variable is invalid.
+    /// A configuration file, variable or plugin setting is invalid (exit 6).
     Config,
-    /// The database could not be opened, read or written.
+    /// The database could not be opened, read or written (exit 8).
     Database,
-    /// The database is locked by another process.
+    /// The database is locked by another process (exit 5).
     Locked,
-    /// A stored file (database or index) is corrupt or of an unknown format.
+    /// A stored file (database or index) is corrupt or of an unknown format (exit 4).
     Corrupt,
-    /// Permission was denied on a file the tool needs.
+    /// Permission was denied on a file the tool needs (exit 7).
     Permission,
-    /// The operation was cancelled (Ctrl-C).
+    /// The operation was cancelled (Ctrl-C; exit 130).
     Cancelled,
-    /// Any other I/O failure.
+    /// Any other I/O failure (exit 1).
     Io,
-    /// A plugin failed or two plugins conflict.
+    /// A plugin failed or two plugins conflict (exit 1).
     Plugin,
 }
 
@@ -108,16 +111,21 @@ impl Error {
     }
 }
 
+/// One line, safe on a terminal: whatever a message, cause or hint holds
+/// (an OS message, a configuration value, a name with a bidi override), its
+/// control and bidi characters are printed escaped, as
+/// [`escape_bytes`](crate::path::escape_bytes) would; paths escaped by the
+/// caller are not escaped twice.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)?;
+        f.write_str(&neutralize(&self.message))?;
         if let Some(src) = &self.source {
             // Keep it on one line whatever the cause prints.
-            let s = src.to_string();
-            write!(f, ": {}", s.replace('\n', " "))?;
+            let s = src.to_string().replace('\n', " ");
+            write!(f, ": {}", neutralize(&s))?;
         }
         if let Some(hint) = &self.hint {
-            write!(f, " ({hint})")?;
+            write!(f, " ({})", neutralize(hint))?;
         }
         Ok(())
     }
@@ -128,5 +136,25 @@ impl std::error::Error for Error {
         self.source
             .as_deref()
             .map(|e| e as &(dyn std::error::Error + 'static))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_one_line_without_control_or_bidi_characters() {
+        let path = std::path::Path::new("/srv/evil\u{202e}txt.exe\nx");
+        let os = io::Error::other("disk \u{1b}[31mfull\nreally");
+        let e = Error::io("cannot read", path, os).with_hint("free space in \u{2067}/srv\u{2069}");
+        assert_eq!(
+            e.to_string(),
+            "cannot read /srv/evil\\u{202e}txt.exe\\x0ax: disk \\x1b[31mfull really \
+             (free space in \\u{2067}/srv\\u{2069})"
+        );
+        // A message built from raw text is made safe too.
+        let raw = Error::new(ErrorKind::Config, "bad value \"\u{202e}\u{7f}\" in C:\\x");
+        assert_eq!(raw.to_string(), "bad value \"\\u{202e}\\x7f\" in C:\\x");
     }
 }

@@ -4,6 +4,9 @@
 //! Everything here is total: every input, however absurd, gives a string and
 //! never a panic, because a reporter must not crash on the data it is handed.
 
+use jiff::fmt::temporal::DateTimePrinter;
+use jiff::tz::Offset;
+
 /// Binary unit names, one per power of 1024. `u64::MAX` is just under 16 EiB,
 /// so EiB is the last unit any size or delta can need.
 const UNITS: [&str; 7] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
@@ -47,7 +50,10 @@ fn magnitude(bytes: u128) -> String {
 /// float rounding can make two equal inputs print differently.
 fn tenths_of(bytes: u128, exp: usize) -> u128 {
     let div = 1u128 << (10 * exp);
-    bytes.saturating_mul(10).saturating_add(div / 2) / div
+    // Whole units and remainder apart, so that `bytes * 10` cannot overflow:
+    // `q * 10 <= 2^68 * 10` and `r * 10 < 2^64`.
+    let (q, r) = (bytes / div, bytes % div);
+    q * 10 + (r * 10 + div / 2) / div
 }
 
 /// `part` as a percentage of `whole` with one decimal (`"37.5%"`), or `"-"`
@@ -85,54 +91,36 @@ pub fn duration_ms(ms: u64) -> String {
     }
 }
 
-const MS_PER_DAY: i64 = 86_400_000;
-
 /// Milliseconds since the Unix epoch as UTC `"YYYY-MM-DD HH:MM:SS"`.
 ///
-/// Computed here (proleptic Gregorian calendar, Howard Hinnant's
-/// `civil_from_days`) rather than with a date crate: it is the one conversion
-/// the reporters need, and unlike `humantime` it is total — times before 1970
-/// and absurd values format instead of panicking.
+/// Times from `-9999-01-02` to `9999-12-30` (the range of
+/// [`jiff::Timestamp`]) are shown on the proleptic Gregorian calendar, years
+/// before 1 in ISO 8601's extended form (`-000001-12-31 23:59:59`). Anything
+/// outside that range — only a corrupt record or a wildly wrong clock gives
+/// one — is not clamped to a date it is not but shown as
+/// `"out-of-range time N ms"`, keeping the stored number.
 pub fn utc(ms: i64) -> String {
-    let days = ms.div_euclid(MS_PER_DAY);
-    let secs = ms.rem_euclid(MS_PER_DAY) / 1000;
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => DateTimePrinter::new()
+            .separator(b' ')
+            .precision(Some(0))
+            .datetime_to_string(&Offset::UTC.to_datetime(ts)),
+        Err(_) => out_of_range(ms),
+    }
 }
 
 /// Milliseconds since the Unix epoch as ISO 8601 UTC with milliseconds
-/// (`"2026-11-21T06:02:23.123Z"`), for machine-readable text formats.
+/// (`"2026-11-21T06:02:23.123Z"`), for machine-readable text formats. The
+/// range and the out-of-range marker are those of [`utc`].
 pub fn iso_utc(ms: i64) -> String {
-    let days = ms.div_euclid(MS_PER_DAY);
-    let in_day = ms.rem_euclid(MS_PER_DAY);
-    let (secs, millis) = (in_day / 1000, in_day % 1000);
-    let (y, m, d) = civil_from_days(days);
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{millis:03}Z",
-        secs / 3600,
-        (secs % 3600) / 60,
-        secs % 60
-    )
+    match jiff::Timestamp::from_millisecond(ms) {
+        Ok(ts) => format!("{ts:.3}"),
+        Err(_) => out_of_range(ms),
+    }
 }
 
-/// Year, month (1–12) and day (1–31) of a day count since 1970-01-01.
-/// `|days| <= i64::MAX / 86_400_000`, so none of the arithmetic can overflow.
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097); // [0, 146096]
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365; // [0, 399]
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-    let mp = (5 * doy + 2) / 153; // [0, 11], March-based
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
+fn out_of_range(ms: i64) -> String {
+    format!("out-of-range time {ms} ms")
 }
 
 #[cfg(test)]
@@ -149,16 +137,115 @@ mod tests {
         assert_eq!(size(u64::MAX), "16.0 EiB");
         assert_eq!(delta(-300), "-300 B");
         assert_eq!(delta(0), "0 B");
-        assert_eq!(delta(i128::MIN), delta(i128::MIN)); // no panic on the extreme
+    }
+
+    #[test]
+    fn deltas_at_the_extremes_are_exact() {
+        // |i128::MIN| = 2^127 bytes = 2^67 EiB exactly; i128::MAX = 2^127 - 1
+        // rounds up to the same tenth.
+        let two_67 = (1u128 << 67).to_string();
+        assert_eq!(two_67, "147573952589676412928");
+        assert_eq!(delta(i128::MIN), format!("-{two_67}.0 EiB"));
+        assert_eq!(delta(i128::MAX), format!("+{two_67}.0 EiB"));
+        // (2^66 + 3) EiB and a half, far beyond where `bytes * 10` overflows.
+        let n = (1i128 << 66) + 3;
+        assert_eq!(delta(-((n << 60) + (1 << 59))), format!("-{n}.5 EiB"));
+    }
+
+    /// Days since 1970-01-01 to `(year, month, day)`, counted year by year
+    /// and month by month: slow, obviously right, independent of `jiff`.
+    fn civil_by_counting(mut days: i64) -> (i64, i64, i64) {
+        let leap = |y: i64| (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+        let year_len = |y: i64| if leap(y) { 366 } else { 365 };
+        let mut y = 1970;
+        while days < 0 {
+            y -= 1;
+            days += year_len(y);
+        }
+        while days >= year_len(y) {
+            days -= year_len(y);
+            y += 1;
+        }
+        let months = [
+            31,
+            if leap(y) { 29 } else { 28 },
+            31,
+            30,
+            31,
+            30,
+            31,
+            31,
+            30,
+            31,
+            30,
+            31,
+        ];
+        let mut m = 0;
+        while days >= months[m] {
+            days -= months[m];
+            m += 1;
+        }
+        (y, m as i64 + 1, days + 1)
+    }
+
+    fn reference(ms: i64, sep: char, millis: bool) -> String {
+        let (days, in_day) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+        let (y, m, d) = civil_by_counting(days);
+        let year = if y < 0 {
+            format!("-{:06}", -y)
+        } else {
+            format!("{y:04}")
+        };
+        let s = in_day / 1000;
+        let mut out = format!(
+            "{year}-{m:02}-{d:02}{sep}{:02}:{:02}:{:02}",
+            s / 3600,
+            s % 3600 / 60,
+            s % 60
+        );
+        if millis {
+            out.push_str(&format!(".{:03}Z", in_day % 1000));
+        }
+        out
     }
 
     #[test]
     fn dates_follow_the_gregorian_calendar() {
         assert_eq!(utc(0), "1970-01-01 00:00:00");
         assert_eq!(utc(-1), "1969-12-31 23:59:59");
-        // 2000-02-29 (a leap day in a century year divisible by 400).
+        assert_eq!(iso_utc(-1), "1969-12-31T23:59:59.999Z");
         assert_eq!(utc(951_782_400_000), "2000-02-29 00:00:00");
-        let _ = utc(i64::MIN);
-        let _ = utc(i64::MAX);
+        // Leap rules at century boundaries, year 1 and the year before it.
+        let mut samples = vec![
+            -2_203_891_200_000, // 1900-03-01
+            -2_203_977_600_000, // 1900-02-28
+            4_107_542_400_000,  // 2100-03-01
+            -62_135_596_800_000,
+            -62_135_596_800_001,
+            -62_167_219_200_001,
+            1_700_000_000_123,
+        ];
+        // A spread over the whole representable range (a fixed LCG).
+        let (lo, hi) = (-377_705_023_201_000_i64, 253_402_207_200_000_i64);
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for _ in 0..300 {
+            x = x.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1);
+            samples.push(lo + (x % (hi - lo) as u64) as i64);
+        }
+        samples.extend([lo, hi]);
+        for ms in samples {
+            assert_eq!(utc(ms), reference(ms, ' ', false), "{ms}");
+            assert_eq!(iso_utc(ms), reference(ms, 'T', true), "{ms}");
+        }
+    }
+
+    #[test]
+    fn times_outside_the_calendar_are_marked_not_clamped() {
+        let (lo, hi) = (-377_705_023_201_000_i64, 253_402_207_200_000_i64);
+        for ms in [i64::MIN, lo - 1, hi + 1, i64::MAX] {
+            let want = format!("out-of-range time {ms} ms");
+            assert_eq!(utc(ms), want);
+            assert_eq!(iso_utc(ms), want);
+        }
     }
 }

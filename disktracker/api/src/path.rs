@@ -36,12 +36,8 @@ pub fn escape_bytes(b: &[u8]) -> Cow<'_, str> {
                 for c in chunk.valid().chars() {
                     if c == '\\' {
                         out.push_str("\\\\");
-                    } else if c.is_ascii_control() {
-                        push_hex_byte(&mut out, c as u8);
-                    } else if needs_escape(c) {
-                        out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
                     } else {
-                        out.push(c);
+                        push_char(&mut out, c);
                     }
                 }
                 for &byte in chunk.invalid() {
@@ -50,6 +46,46 @@ pub fn escape_bytes(b: &[u8]) -> Cow<'_, str> {
             }
             Cow::Owned(out)
         }
+    }
+}
+
+/// [`escape_bytes`] for text that came from outside the program as a
+/// string: host names, walker and plugin names, OS error messages,
+/// configuration keys, values and their origins. Every reporter prints such
+/// text through this function (and paths through [`escape_bytes`]), so no
+/// control or bidi character reaches a terminal or a file unescaped.
+pub fn escape_text(s: &str) -> Cow<'_, str> {
+    escape_bytes(s.as_bytes())
+}
+
+/// Text that may already hold escapes (an error message naming an escaped
+/// path) made safe to print: control and bidi characters are escaped as by
+/// [`escape_bytes`], but backslashes are left alone, so what was escaped
+/// once is not escaped again. Not reversible; for messages only.
+pub(crate) fn neutralize(s: &str) -> Cow<'_, str> {
+    let unsafe_char = |c: char| c != '\\' && needs_escape(c);
+    if !s.chars().any(unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        if unsafe_char(c) {
+            push_char(&mut out, c);
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
+/// Appends `c` as [`escape_bytes`] prints it (backslash excepted).
+fn push_char(out: &mut String, c: char) {
+    if c.is_ascii_control() {
+        push_hex_byte(out, c as u8);
+    } else if needs_escape(c) {
+        out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+    } else {
+        out.push(c);
     }
 }
 
@@ -215,6 +251,18 @@ mod tests {
         for bad in ["\\", "\\q", "\\x4", "\\xzz", "\\u{110000}", "\\u{41"] {
             assert_eq!(unescape(bad), None, "{bad}");
         }
+    }
+
+    #[test]
+    fn neutralize_escapes_controls_but_not_earlier_escapes() {
+        let once = escape_bytes(b"/a\nb");
+        assert_eq!(neutralize(&once), "/a\\x0ab");
+        assert_eq!(
+            neutralize("evil\u{1b}[2J \u{202e}exe.txt \\ done"),
+            "evil\\x1b[2J \\u{202e}exe.txt \\ done"
+        );
+        assert!(matches!(neutralize("plain \\x41"), Cow::Borrowed(_)));
+        assert_eq!(escape_text("h\u{1b}]0;x\u{7}"), "h\\x1b]0;x\\x07");
     }
 
     #[test]

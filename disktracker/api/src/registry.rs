@@ -167,6 +167,105 @@ pub type IndexCreateFn = fn(&IndexOptions, &mut IndexEntries<'_>) -> Result<Box<
 
 /// Registration of a [`LiveIndex`]. Build it with [`IndexPlugin::new`] and
 /// submit it with [`register_index!`](crate::register_index).
+///
+/// A whole index — kept in memory, where the first-party `mmap` index keeps
+/// a sorted file it maps and replaces atomically — registered and used as
+/// the host uses one: built from a snapshot's `(path, recursive bytes)`
+/// pairs, changed through its overlay, compacted:
+///
+/// ```
+/// use std::collections::BTreeMap;
+/// use std::path::{Path, PathBuf};
+///
+/// use disktracker::path::is_within;
+/// use disktracker::registry::{IndexEntries, IndexPlugin, indexes};
+/// use disktracker::{Error, ErrorKind, IndexOptions, LiveIndex, Result};
+///
+/// struct MemoryIndex {
+///     path: PathBuf,
+///     base: BTreeMap<Vec<u8>, u64>,
+///     /// `None` is a tombstone: removed since the base was built.
+///     overlay: BTreeMap<Vec<u8>, Option<u64>>,
+/// }
+///
+/// impl LiveIndex for MemoryIndex {
+///     fn path(&self) -> &Path {
+///         &self.path
+///     }
+///     fn root(&self) -> Option<&[u8]> {
+///         self.base.keys().next().map(Vec::as_slice)
+///     }
+///     fn base_len(&self) -> usize {
+///         self.base.len()
+///     }
+///     fn overlay_len(&self) -> usize {
+///         self.overlay.len()
+///     }
+///     fn lookup(&self, path: &[u8]) -> Option<u64> {
+///         // No allocation: `BTreeMap<Vec<u8>, _>` is searched by `&[u8]`.
+///         match self.overlay.get(path) {
+///             Some(entry) => *entry,
+///             None => self.base.get(path).copied(),
+///         }
+///     }
+///     fn set(&mut self, path: &[u8], total_bytes: u64) {
+///         self.overlay.insert(path.to_vec(), Some(total_bytes));
+///     }
+///     fn remove_subtree(&mut self, path: &[u8]) {
+///         let below = |p: &&Vec<u8>| is_within(p, path);
+///         let gone: Vec<Vec<u8>> = self.base.keys().chain(self.overlay.keys()).filter(below).cloned().collect();
+///         for p in gone {
+///             self.overlay.insert(p, None);
+///         }
+///     }
+///     fn compact(&mut self) -> Result<()> {
+///         for (path, entry) in std::mem::take(&mut self.overlay) {
+///             match entry {
+///                 Some(bytes) => self.base.insert(path, bytes),
+///                 None => self.base.remove(&path),
+///             };
+///         }
+///         Ok(())
+///     }
+///     fn rebuild(&mut self, entries: &mut IndexEntries<'_>) -> Result<()> {
+///         self.base = entries.map(|(p, bytes)| (p.to_vec(), bytes)).collect();
+///         self.overlay.clear();
+///         Ok(())
+///     }
+/// }
+///
+/// fn open(opts: &IndexOptions) -> Result<Box<dyn LiveIndex>> {
+///     Err(Error::new(ErrorKind::NotFound, format!("the memory index keeps nothing at {}", opts.path.display()))
+///         .with_hint("build it with `create`"))
+/// }
+///
+/// fn create(opts: &IndexOptions, entries: &mut IndexEntries<'_>) -> Result<Box<dyn LiveIndex>> {
+///     let mut ix = MemoryIndex { path: opts.path.clone(), base: BTreeMap::new(), overlay: BTreeMap::new() };
+///     ix.rebuild(entries)?;
+///     Ok(Box::new(ix))
+/// }
+///
+/// disktracker::register_index!(IndexPlugin::new("memory", "in memory (the API's example)", open, create));
+///
+/// let plugin = indexes().unwrap().get("memory").unwrap();
+/// let snapshot: [(&[u8], u64); 4] = [(b"/data/a", 200), (b"/data", 300), (b"/data/a/x", 50), (b"/data/b", 100)];
+/// let mut entries = snapshot.into_iter();
+/// let mut ix = (plugin.create)(&IndexOptions::new("/tmp/data.memory"), &mut entries).unwrap();
+/// assert_eq!((ix.root(), ix.base_len()), (Some(&b"/data"[..]), 4));
+/// assert_eq!(ix.lookup(b"/data/a"), Some(200));
+/// assert_eq!(ix.lookup(b"/data/ab"), None);
+///
+/// // A watcher's changes: /data/a/x grew, /data/b went away.
+/// ix.set(b"/data/a/x", 70);
+/// ix.set(b"/data/a", 220);
+/// ix.remove_subtree(b"/data/b");
+/// ix.set(b"/data", 220);
+/// assert_eq!((ix.lookup(b"/data/a/x"), ix.lookup(b"/data/b")), (Some(70), None));
+/// ix.compact().unwrap();
+/// assert_eq!((ix.base_len(), ix.overlay_len()), (3, 0));
+/// assert_eq!(ix.lookup(b"/data"), Some(220));
+/// assert!((plugin.open)(&IndexOptions::new("/tmp/data.memory")).is_err());
+/// ```
 #[non_exhaustive]
 pub struct IndexPlugin {
     /// Unique name.
@@ -341,7 +440,7 @@ pub struct Registry<T: 'static> {
 
 impl<T: Plugin> Registry<T> {
     /// Builds a registry from descriptors, rejecting duplicate names.
-    pub fn build(items: impl IntoIterator<Item = &'static T>) -> Result<Self> {
+    pub(crate) fn build(items: impl IntoIterator<Item = &'static T>) -> Result<Self> {
         let mut by_name = BTreeMap::new();
         for p in items {
             if by_name.insert(p.name(), p).is_some() {
@@ -375,7 +474,7 @@ impl<T: Plugin> Registry<T> {
     }
 
     /// Listing entries.
-    pub fn infos(&self) -> Vec<PluginInfo> {
+    pub(crate) fn infos(&self) -> Vec<PluginInfo> {
         self.iter()
             .map(|p| PluginInfo {
                 kind: T::KIND,

@@ -454,21 +454,38 @@ impl Report<'_> {
 /// bytes. The rules every reporter keeps:
 ///
 /// * **Never panic**, whatever the data: sizes near `u64::MAX`, deltas near
-///   `i128::MIN`, empty lists, times before 1970. [`crate::human`] formats
-///   sizes, deltas and times totally.
+///   `i128::MIN`, empty lists, times before 1970 or far outside any
+///   calendar, text in any script. [`crate::human`] formats sizes, deltas,
+///   percentages and times totally, the way the built-in reporters do.
 /// * **Paths are bytes** (`Vec<u8>`): they may not be UTF-8 and may hold
-///   newlines, tabs, escape sequences or bidirectional-override characters.
-///   Print them with [`crate::path::escape_bytes`] (reversible, one line,
-///   safe on a terminal; [`crate::path::unescape`] reverses it) or carry the
-///   bytes losslessly (JSON uses base64 beside the text).
-/// * **Return I/O errors from `out` as they come**; the host turns a closed
-///   pipe into a quiet exit.
+///   newlines, tabs, terminal escape sequences or bidirectional overrides
+///   (`U+202E`). Never `unwrap` a UTF-8 conversion. Print them with
+///   [`crate::path::escape_bytes`] (one line, safe on a terminal, reversible
+///   with [`crate::path::unescape`]), or carry the bytes losslessly (JSON
+///   sends `{"bytes": base64}` for a path that is not UTF-8).
+/// * **Other text from outside is escaped too**: host and walker names, OS
+///   messages of [`IssueLine`], plugin names and summaries, configuration
+///   keys, values and origins go through [`crate::path::escape_text`]. A
+///   format that escapes on its own must still not write control or bidi
+///   characters raw (the JSON reporter writes them as `\uXXXX`).
+/// * **Return I/O errors from `out` as they come**, unchanged: the host
+///   turns a closed pipe into a quiet exit. Lay a report out in memory and
+///   write it once if a half-written line would mislead.
 /// * **Declare what you render** in the registration
 ///   ([`ReporterPlugin::new`](crate::registry::ReporterPlugin::new)'s
-///   `renders`): the host checks it before a command changes anything. For a
-///   [`Report`] you do not render, return [`unsupported`].
+///   `renders`): the host checks it before a command changes anything, so a
+///   command never deletes or stores and then fails to report. For a
+///   [`Report`] you do not render — including kinds added by a later API
+///   version, since `Report` is `#[non_exhaustive]` — return [`unsupported`].
 /// * **Settings** come from the `[plugins.NAME]` table you declare
-///   ([`crate::settings`]), handed to your factory.
+///   ([`crate::settings`]) and are handed to your factory, which returns a
+///   [`crate::ErrorKind::Config`] error (from the typed getters) for a bad value.
+/// * **Register** with [`register_reporter!`](crate::register_reporter), and
+///   link the crate into a binary by naming it (`use my_reporter as _;`):
+///   see the crate documentation on the linking pitfall.
+/// * **Rank nothing yourself**: rows arrive ranked by the size kind of
+///   [`RenderOptions::size_kind`]; show that kind
+///   ([`crate::DirStats::total`], [`crate::DiffEntry::delta`]).
 ///
 /// A whole reporter, registered:
 ///

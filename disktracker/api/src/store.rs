@@ -231,6 +231,143 @@ pub trait SnapshotWriter {
 /// and [`dir`](Self::dir) but [`crate::ErrorKind::NotFound`] from
 /// [`visit_tree`](Self::visit_tree) and [`children`](Self::children); the
 /// subtree of `/` is everything; a trailing `/` on a path is not part of it.
+///
+/// A store is registered with a [`StorePlugin`](crate::registry::StorePlugin)
+/// (name, file extension, the magic bytes its files start with, URL schemes
+/// for servers, settings, `open`). The first-party stores, `sqlite` and
+/// `redb`, are the examples of a whole implementation. Here is one used as
+/// the host uses it — a snapshot written in one transaction (retention in the
+/// same one), a transaction dropped without commit, and the selections the
+/// engine makes, each one query. (The small in-memory store behind it is
+/// hidden; see the source.)
+///
+/// ```
+/// # use std::collections::BTreeMap;
+/// # use disktracker::*;
+/// # use disktracker::path::is_within;
+/// # #[derive(Default)]
+/// # struct Memory { location: Option<StoreLocation>, next: SnapshotId, snaps: BTreeMap<SnapshotId, (SnapshotInfo, BTreeMap<Vec<u8>, DirRecord>)> }
+/// # struct Writer<'a> { store: &'a mut Memory, meta: SnapshotMeta, rows: BTreeMap<Vec<u8>, DirRecord>, delete: Vec<SnapshotId> }
+/// # impl SnapshotWriter for Writer<'_> {
+/// #     fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
+/// #         self.rows.insert(path.to_vec(), DirRecord { path: path.to_vec(), depth, stats: *stats });
+/// #         Ok(())
+/// #     }
+/// #     fn delete_with(&mut self, ids: &[SnapshotId]) -> Result<()> { self.delete.extend(ids); Ok(()) }
+/// #     fn commit(self: Box<Self>) -> Result<SnapshotId> {
+/// #         let w = *self;
+/// #         w.store.next += 1;
+/// #         let id = w.store.next;
+/// #         for d in &w.delete { w.store.snaps.remove(d); }
+/// #         w.store.snaps.insert(id, (SnapshotInfo { id, meta: w.meta }, w.rows));
+/// #         Ok(id)
+/// #     }
+/// # }
+/// # fn not_here() -> Error { Error::new(ErrorKind::Plugin, "not in this example") }
+/// # impl SnapshotStore for Memory {
+/// #     fn location(&self) -> &StoreLocation { self.location.as_ref().unwrap() }
+/// #     fn begin_snapshot(&mut self, meta: &SnapshotMeta) -> Result<Box<dyn SnapshotWriter + '_>> {
+/// #         Ok(Box::new(Writer { store: self, meta: meta.clone(), rows: BTreeMap::new(), delete: Vec::new() }))
+/// #     }
+/// #     fn snapshots(&self) -> Result<Vec<SnapshotInfo>> { Ok(self.snaps.values().map(|s| s.0.clone()).collect()) }
+/// #     fn find_snapshots(&self, q: &SnapshotQuery<'_>) -> Result<Vec<SnapshotInfo>> {
+/// #         let hits = self.snaps.values().rev().map(|s| &s.0).filter(|s| q.matches(s));
+/// #         Ok(hits.take(q.limit.unwrap_or(usize::MAX)).cloned().collect())
+/// #     }
+/// #     fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
+/// #         let mut by_root = BTreeMap::new();
+/// #         for (s, _) in self.snaps.values() { by_root.insert(s.meta.root.clone(), s.clone()); }
+/// #         Ok(by_root.into_values().collect())
+/// #     }
+/// #     fn snapshot(&self, id: SnapshotId) -> Result<Option<SnapshotInfo>> { Ok(self.snaps.get(&id).map(|s| s.0.clone())) }
+/// #     fn delete_snapshots(&mut self, ids: &[SnapshotId]) -> Result<usize> {
+/// #         Ok(ids.iter().filter(|id| self.snaps.remove(id).is_some()).count())
+/// #     }
+/// #     fn visit_tree(&self, id: SnapshotId, under: Option<&[u8]>, visit: &mut dyn FnMut(&DirRecord) -> bool) -> Result<()> {
+/// #         let (_, rows) = self.snaps.get(&id).ok_or_else(|| Error::new(ErrorKind::NotFound, format!("no snapshot {id}")))?;
+/// #         for r in rows.values().filter(|r| under.is_none_or(|u| is_within(&r.path, u))) {
+/// #             if !visit(r) { break; }
+/// #         }
+/// #         Ok(())
+/// #     }
+/// #     fn dir(&self, id: SnapshotId, path: &[u8]) -> Result<Option<DirRecord>> {
+/// #         Ok(self.snaps.get(&id).and_then(|s| s.1.get(path).cloned()))
+/// #     }
+/// #     fn children(&self, id: SnapshotId, path: &[u8]) -> Result<Vec<DirRecord>> {
+/// #         let mut v = Vec::new();
+/// #         self.visit_tree(id, Some(path), &mut |r| { if disktracker::path::parent_bytes(&r.path) == Some(path) { v.push(r.clone()); } true })?;
+/// #         Ok(v)
+/// #     }
+/// #     fn cached_diff(&self, _: SnapshotId, _: SnapshotId) -> Result<Option<Vec<DiffEntry>>> { Ok(None) }
+/// #     fn store_diff(&mut self, _: SnapshotId, _: SnapshotId, _: &[DiffEntry]) -> Result<()> { Ok(()) }
+/// #     fn reclaim_space(&mut self) -> Result<()> { Ok(()) }
+/// #     fn append_batch(&mut self, _: &LiveBatch<'_>) -> Result<i64> { Err(not_here()) }
+/// #     fn mutations_after(&self, _: i64, _: Option<&[u8]>, _: usize) -> Result<Vec<LoggedMutation>> { Err(not_here()) }
+/// #     fn prune_mutations(&mut self, _: i64, _: Option<&[u8]>) -> Result<usize> { Err(not_here()) }
+/// #     fn journal(&self, _: &JournalQuery) -> Result<Vec<JournalEvent>> { Err(not_here()) }
+/// #     fn prune_journal(&mut self, _: i64) -> Result<usize> { Err(not_here()) }
+/// #     fn record_dir_deltas(&mut self, _: &[DirDelta]) -> Result<()> { Err(not_here()) }
+/// #     fn dir_deltas(&self, _: SnapshotId) -> Result<Vec<DirDelta>> { Err(not_here()) }
+/// #     fn watch_state(&self, _: &[u8]) -> Result<Option<WatchState>> { Err(not_here()) }
+/// #     fn watch_states(&self) -> Result<Vec<WatchState>> { Err(not_here()) }
+/// #     fn set_watch_state(&mut self, _: &WatchState) -> Result<()> { Err(not_here()) }
+/// #     fn derive_snapshot(&mut self, _: &DerivedSnapshot<'_>) -> Result<SnapshotId> { Err(not_here()) }
+/// #     fn index_provenance(&self) -> Result<Option<IndexProvenance>> { Err(not_here()) }
+/// #     fn set_index_provenance(&mut self, _: &IndexProvenance) -> Result<()> { Err(not_here()) }
+/// # }
+/// # fn open_a_store() -> Box<dyn SnapshotStore> {
+/// #     Box::new(Memory { location: Some(StoreLocation::File("/tmp/example.db".into())), ..Memory::default() })
+/// # }
+/// use disktracker::{DirRecord, DirStats, Result, SnapshotId, SnapshotMeta, SnapshotQuery, SnapshotStore};
+///
+/// fn dir(path: &str, depth: u32, total_bytes: u64) -> DirRecord {
+///     let stats = DirStats { total_bytes, ..DirStats::default() };
+///     DirRecord { path: path.as_bytes().to_vec(), depth, stats }
+/// }
+///
+/// /// Stores one scan, deleting `expired` in the same transaction.
+/// fn store_scan(store: &mut dyn SnapshotStore, root: &str, dirs: &[DirRecord], expired: &[SnapshotId]) -> Result<SnapshotId> {
+///     let meta = SnapshotMeta { root: root.as_bytes().to_vec(), total_bytes: dirs[0].stats.total_bytes, ..SnapshotMeta::default() };
+///     let mut tx = store.begin_snapshot(&meta)?;
+///     for d in dirs {
+///         // Strictly increasing bytewise path order: the root first.
+///         tx.write_dir(&d.path, d.depth, &d.stats)?;
+///     }
+///     tx.delete_with(expired)?;
+///     tx.commit() // nothing is visible before this
+/// }
+///
+/// let mut store = open_a_store(); // the host: `(plugin.open)(&StoreOptions::file(path))`
+/// let tree = [dir("/srv", 0, 300), dir("/srv/a", 1, 200), dir("/srv/a/x", 2, 50), dir("/srv/b", 1, 100)];
+/// let first = store_scan(&mut *store, "/srv", &tree, &[]).unwrap();
+/// let other = store_scan(&mut *store, "/home", &[dir("/home", 0, 10)], &[]).unwrap();
+/// let second = store_scan(&mut *store, "/srv", &tree[..2], &[first]).unwrap();
+/// assert!(first < other && other < second); // ids increase, never reused
+/// assert!(store.snapshot(first).unwrap().is_none()); // retention, in the same transaction
+///
+/// // A transaction dropped without commit stores nothing.
+/// {
+///     let mut tx = store.begin_snapshot(&SnapshotMeta::default()).unwrap();
+///     tx.write_dir(b"/tmp", 0, &DirStats::default()).unwrap();
+/// }
+/// assert_eq!(store.snapshots().unwrap().len(), 2);
+///
+/// // The engine's selections, each one query: newest of a root, newest
+/// // containing a path, the newest of every root.
+/// assert_eq!(store.latest(SnapshotQuery::of_root(b"/srv")).unwrap().unwrap().id, second);
+/// assert_eq!(store.latest(SnapshotQuery::covering(b"/home/u/docs")).unwrap().unwrap().id, other);
+/// assert!(store.latest(SnapshotQuery::covering(b"/srv-old")).unwrap().is_none());
+/// let roots: Vec<Vec<u8>> = store.latest_per_root().unwrap().into_iter().map(|s| s.meta.root).collect();
+/// assert_eq!(roots, [b"/home".to_vec(), b"/srv".to_vec()]);
+///
+/// // Reading a snapshot: one directory, its children, a subtree in path order.
+/// assert_eq!(store.dir(second, b"/srv/a").unwrap().unwrap().stats.total_bytes, 200);
+/// assert!(store.dir(second, b"/srv/b").unwrap().is_none());
+/// let paths = |rows: Vec<DirRecord>| rows.into_iter().map(|r| r.path).collect::<Vec<_>>();
+/// assert_eq!(paths(store.children(second, b"/srv").unwrap()), [b"/srv/a".to_vec()]);
+/// assert_eq!(paths(store.read_tree(second, Some(b"/srv")).unwrap()), [b"/srv".to_vec(), b"/srv/a".to_vec()]);
+/// assert_eq!(store.visit_tree(99, None, &mut |_| true).unwrap_err().kind(), disktracker::ErrorKind::NotFound);
+/// ```
 pub trait SnapshotStore: Send {
     /// Where this store lives.
     fn location(&self) -> &StoreLocation;

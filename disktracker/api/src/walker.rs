@@ -117,6 +117,134 @@ pub struct WalkOutput {
 /// [`crate::WalkIssue`]s and carry on; poll `ctx.cancel` at least once per
 /// directory and return [`crate::Error::cancelled`] when set. Only directories
 /// are units of work; never recurse on the thread stack.
+///
+/// Every walker must pass the walker conformance suite in
+/// `disktracker-testkit`, which compares its output with an independent
+/// oracle on awkward trees. `disktracker-walker-support` has the pieces the
+/// first-party walkers share: the exclude globs, the per-directory
+/// fingerprint and the per-entry accounting.
+///
+/// A whole walker — one thread, breadth first, without excludes and
+/// fingerprints for brevity — registered and run on a small tree:
+///
+/// ```
+/// use std::collections::VecDeque;
+/// use std::fs::Metadata;
+/// use std::os::unix::fs::MetadataExt;
+/// use std::path::{Path, PathBuf};
+///
+/// use disktracker::path::path_bytes;
+/// use disktracker::registry::{WalkerPlugin, walkers};
+/// use disktracker::{
+///     DirArena, DirCold, DirHot, DirId, Error, LinkedFile, PluginSettings, Result, WalkContext,
+///     WalkIssue, WalkOptions, WalkOutput, Walker,
+/// };
+///
+/// struct BreadthFirst;
+///
+/// impl Walker for BreadthFirst {
+///     fn walk(&self, root: &Path, opts: &WalkOptions, ctx: &WalkContext) -> Result<WalkOutput> {
+///         let root_meta = std::fs::symlink_metadata(root).map_err(|e| Error::io("cannot stat", root, e))?;
+///         let mut arena = DirArena::default();
+///         // A queue of directories, not recursion: ids follow discovery
+///         // order, so every child gets a higher id than its parent.
+///         let mut queue: VecDeque<(PathBuf, DirId, Metadata)> =
+///             VecDeque::from([(root.to_path_buf(), DirId::NONE, root_meta.clone())]);
+///         while let Some((dir, parent, meta)) = queue.pop_front() {
+///             if ctx.cancel.is_cancelled() {
+///                 return Err(Error::cancelled());
+///             }
+///             let id = DirId(arena.len() as u32);
+///             // The directory's own inode counts in its own direct totals.
+///             let mut hot = DirHot {
+///                 id: id.0,
+///                 parent: parent.0,
+///                 direct_bytes: meta.blocks() * 512,
+///                 direct_apparent: meta.len(),
+///                 ..DirHot::default()
+///             };
+///             let mut entries = 0;
+///             let mut issue = |op: &'static str, path: &Path, e: std::io::Error, hot: &mut DirHot| {
+///                 hot.errors += 1;
+///                 arena.issues.push(WalkIssue { dir: id, path: path_bytes(path).to_vec(), op, message: e.to_string() });
+///             };
+///             match std::fs::read_dir(&dir) {
+///                 Err(e) => issue("read directory", &dir, e, &mut hot),
+///                 Ok(list) => {
+///                     for entry in list {
+///                         let entry = match entry {
+///                             Ok(entry) => entry,
+///                             Err(e) => { issue("read directory", &dir, e, &mut hot); continue; }
+///                         };
+///                         // Never follow a symlink: stat the link itself.
+///                         let m = match entry.metadata() {
+///                             Ok(m) => m,
+///                             Err(e) => { issue("stat", &entry.path(), e, &mut hot); continue; }
+///                         };
+///                         entries += 1;
+///                         if m.is_dir() {
+///                             if opts.one_file_system && m.dev() != root_meta.dev() {
+///                                 continue;
+///                             }
+///                             hot.child_dirs += 1;
+///                             queue.push_back((entry.path(), id, m));
+///                         } else if m.nlink() > 1 {
+///                             // The engine attributes hard links by the first-path rule.
+///                             arena.links.push(LinkedFile {
+///                                 dir: id,
+///                                 name: path_bytes(Path::new(&entry.file_name())).into(),
+///                                 dev: m.dev(),
+///                                 ino: m.ino(),
+///                                 bytes: m.blocks() * 512,
+///                                 apparent: m.len(),
+///                             });
+///                         } else {
+///                             hot.direct_bytes += m.blocks() * 512;
+///                             hot.direct_apparent += m.len();
+///                             hot.direct_files += 1;
+///                         }
+///                     }
+///                 }
+///             }
+///             ctx.progress.add_dir(entries, hot.direct_bytes);
+///             // The root is recorded by its absolute path, the rest by name.
+///             let name = match parent {
+///                 DirId::NONE => path_bytes(&dir).to_vec(),
+///                 _ => path_bytes(Path::new(dir.file_name().unwrap_or_default())).to_vec(),
+///             };
+///             let mtime_ns = meta.mtime() * 1_000_000_000 + meta.mtime_nsec();
+///             // 0: a real walker computes the fingerprint with disktracker-walker-support.
+///             arena.push(hot, &name, DirCold::new(mtime_ns, meta.dev(), meta.ino(), 0));
+///         }
+///         Ok(WalkOutput { root: root.to_path_buf(), arenas: vec![arena] })
+///     }
+/// }
+///
+/// disktracker::register_walker!(WalkerPlugin::new(
+///     "breadth-first",
+///     "one thread, breadth first (the API's example)",
+///     |_settings| Ok(Box::new(BreadthFirst)),
+/// ));
+///
+/// // A tree: root/{a/{b/}, f (3 bytes)}.
+/// let root = std::env::temp_dir().join(format!("dt-walker-example-{}", std::process::id()));
+/// std::fs::create_dir_all(root.join("a/b")).unwrap();
+/// std::fs::write(root.join("f"), b"abc").unwrap();
+///
+/// let plugin = walkers().unwrap().get("breadth-first").unwrap();
+/// let walker = (plugin.create)(&PluginSettings::empty("breadth-first")).unwrap();
+/// let out = walker.walk(&root, &WalkOptions::with_threads(1), &WalkContext::default()).unwrap();
+/// std::fs::remove_dir_all(&root).unwrap();
+///
+/// let arena = &out.arenas[0];
+/// assert_eq!(arena.len(), 3);
+/// assert_eq!(arena.name(0), path_bytes(&root));
+/// assert_eq!((arena.name(1), arena.name(2)), (&b"a"[..], &b"b"[..]));
+/// assert_eq!(arena.hot(0).direct_files, 1);
+/// assert_eq!(arena.hot(0).child_dirs, 1);
+/// assert_eq!(arena.hot(2).parent, 1);
+/// assert!(arena.issues.is_empty());
+/// ```
 pub trait Walker: Send + Sync {
     /// Walks `root`, which the caller has checked is an existing directory.
     fn walk(&self, root: &Path, opts: &WalkOptions, ctx: &WalkContext) -> Result<WalkOutput>;

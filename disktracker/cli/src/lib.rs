@@ -80,7 +80,10 @@ impl App {
             SizeKind::DiskUsage
         };
         Ok(App {
-            reporter: (reporter_plugin.create)(&PluginSettings::empty(reporter_plugin.name))?,
+            reporter: (reporter_plugin.create)(&PluginSettings::defaults(
+                reporter_plugin.name,
+                reporter_plugin.settings,
+            )?)?,
             render: RenderOptions::new(size_kind),
             cancel: CancelToken::new(),
             cfg,

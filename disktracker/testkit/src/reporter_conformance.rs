@@ -5,10 +5,11 @@
 //!   and for empty data, as UTF-8 text, the same each time;
 //! * every kind it does not declare is refused with
 //!   [`io::ErrorKind::Unsupported`], not a panic;
-//! * hostile names (not UTF-8, a newline, `=SUM(A1)`, `-rf`, U+202E, ESC)
-//!   never reach the output raw: no control character, no bidirectional
-//!   override, and no more line breaks or tabs than the same report with
-//!   plain names;
+//! * hostile names (not UTF-8, a newline, `=SUM(A1)`, `-rf`, U+202E, ESC),
+//!   in paths and in every other piece of outside text (hosts, walker and
+//!   plugin names, OS messages, configuration lines), never reach the output
+//!   raw: no control character, no bidirectional control, and no more line
+//!   breaks or tabs than the same report with plain names;
 //! * a writer that fails makes `render` return that error, and a closed pipe
 //!   is reported as [`io::ErrorKind::BrokenPipe`].
 //!

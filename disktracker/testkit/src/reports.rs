@@ -293,7 +293,9 @@ impl Fixtures {
     /// `/data`) replaced by a name holding all of [`HOSTILE_NAMES`], starting
     /// with a different one each time and numbered so that distinct
     /// directories keep distinct names: the same reports, the same tree
-    /// shape, the same number of rows.
+    /// shape, the same number of rows. Hosts, walker and plugin names, issue
+    /// messages and configuration lines get the same text (with U+FFFD for
+    /// the byte that is not UTF-8).
     pub fn hostile() -> Self {
         Self::new().renamed(|i| {
             let n = HOSTILE_NAMES.len();
@@ -313,8 +315,9 @@ impl Fixtures {
         Self::new().renamed(|i| format!("tame{i}").into_bytes())
     }
 
-    /// These fixtures with every path component renamed: the `i`-th
-    /// distinct component (in the order met) becomes `name(i)`.
+    /// These fixtures with every path component renamed (the `i`-th
+    /// distinct component, in the order met, becomes `name(i)`) and every
+    /// other piece of outside text replaced by a `name(i)` of its own.
     fn renamed(mut self, name: impl Fn(usize) -> Vec<u8>) -> Self {
         let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
         let mut path = |p: &mut Vec<u8>| {
@@ -369,6 +372,39 @@ impl Fixtures {
         }
         for a in &mut f.sizes.answers {
             path(&mut a.path);
+        }
+
+        // Other text from outside the program: hosts, walker and plugin
+        // names, OS messages, configuration lines.
+        let mut count = 0;
+        let mut text = || {
+            count += 1;
+            String::from_utf8_lossy(&name(count - 1)).into_owned()
+        };
+        let snapshots = [&mut f.scan.snapshot, &mut f.top.snapshot]
+            .into_iter()
+            .chain([
+                &mut f.diff.a,
+                &mut f.diff.b,
+                &mut f.explain.a,
+                &mut f.explain.b,
+            ])
+            .chain(&mut f.snapshots);
+        for s in snapshots {
+            s.meta.host = text();
+            s.meta.walker = text();
+        }
+        for i in &mut f.scan.issues {
+            i.op = text();
+            i.message = text();
+        }
+        for p in &mut f.plugins {
+            // `PluginInfo` holds `&'static str`; a few bytes per call leak.
+            p.name = Box::leak(text().into_boxed_str());
+            p.summary = Box::leak(text().into_boxed_str());
+        }
+        for c in &mut f.config {
+            (c.key, c.value, c.source) = (text(), text(), text());
         }
         self
     }

@@ -23,12 +23,16 @@
 //! Sizes are integer bytes; a size absent on one side of a diff is an empty
 //! cell. Times are UTC, ISO 8601 with milliseconds (`2024-01-02T03:04:05.678Z`).
 //!
-//! # Paths
+//! # Paths and other text from outside
 //!
 //! Paths are text cells escaped like the table's
-//! ([`disktracker::path::escape_bytes`]): invalid UTF-8 bytes become `\xNN`
-//! and control characters `\n`, `\t`, … . Use `--format json` for the exact
-//! bytes.
+//! ([`disktracker::path::escape_bytes`]): invalid UTF-8 bytes and control
+//! characters become `\xNN` (`\x0a` for a newline, `\x1b` for ESC), bidi and
+//! other format characters `\u{XXXX}` (`\u{202e}`), and a backslash `\\`;
+//! [`disktracker::path::unescape`] gives back the bytes. Host, walker and
+//! plugin names and configuration keys, values and origins are escaped the
+//! same way ([`disktracker::path::escape_text`]). Use `--format json` for
+//! the exact bytes.
 //!
 //! # Formula-injection neutralisation
 //!
@@ -53,7 +57,7 @@ use std::borrow::Cow;
 use std::io::{self, Write};
 
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
-use disktracker::path::escape_bytes;
+use disktracker::path::{escape_bytes, escape_text};
 use disktracker::report::{ChangeStatus, ExplainNode, ExplainReport, unsupported};
 use disktracker::{RenderOptions, Report, Reporter};
 
@@ -84,6 +88,12 @@ pub fn text_cell(s: &str) -> Cow<'_, str> {
 /// A path cell: escaped for display, then neutralised like any text.
 fn path_cell(b: &[u8]) -> String {
     text_cell(&escape_bytes(b)).into_owned()
+}
+
+/// A cell of text that came from outside (names, configuration values):
+/// escaped like a path, then neutralised.
+fn outside_cell(s: &str) -> String {
+    text_cell(&escape_text(s)).into_owned()
 }
 
 fn num(n: impl ToString) -> String {
@@ -228,9 +238,9 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
             w.write_record(["kind", "name", "summary"])?;
             for p in list {
                 w.write_record([
-                    text_cell(p.kind.as_str()).as_bytes(),
-                    text_cell(p.name).as_bytes(),
-                    text_cell(p.summary).as_bytes(),
+                    text_cell(p.kind.as_str()).into_owned(),
+                    outside_cell(p.name),
+                    outside_cell(p.summary),
                 ])?;
             }
             Ok(())
@@ -239,9 +249,9 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
             w.write_record(["key", "value", "source"])?;
             for c in lines {
                 w.write_record([
-                    text_cell(&c.key).as_bytes(),
-                    text_cell(&c.value).as_bytes(),
-                    text_cell(&c.source).as_bytes(),
+                    outside_cell(&c.key),
+                    outside_cell(&c.value),
+                    outside_cell(&c.source),
                 ])?;
             }
             Ok(())
@@ -285,8 +295,8 @@ fn snapshot_row(w: &mut Csv<'_>, s: &SnapshotInfo) -> csv::Result<()> {
         text_cell(&iso_utc(m.started_at_ms)).into_owned(),
         text_cell(&iso_utc(m.finished_at_ms)).into_owned(),
         path_cell(&m.root),
-        text_cell(&m.host).into_owned(),
-        text_cell(&m.walker).into_owned(),
+        outside_cell(&m.host),
+        outside_cell(&m.walker),
         num(m.total_files),
         num(m.dir_count),
         num(m.error_count),

@@ -67,6 +67,11 @@ fn path(b: &[u8]) -> String {
     neutral(&escape_bytes(b))
 }
 
+/// Text from outside (names, configuration): escaped like a path, then neutralised.
+fn text(s: &str) -> String {
+    path(s.as_bytes())
+}
+
 fn opt(v: Option<u64>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
@@ -281,9 +286,9 @@ fn snapshot_rows_and_iso_times_round_trip() {
         assert_eq!(parse_iso(c("started_at")), m.started_at_ms);
         assert_eq!(parse_iso(c("finished_at")), m.finished_at_ms);
         assert_eq!(c("root"), path(&m.root));
-        assert_eq!(c("host"), neutral(&m.host));
+        assert_eq!(c("host"), text(&m.host));
         assert_eq!(c("host"), "'=HOST()");
-        assert_eq!(c("walker"), m.walker);
+        assert_eq!(c("walker"), text(&m.walker));
         assert_eq!(c("files").parse::<u64>().unwrap(), m.total_files);
         assert_eq!(c("directories").parse::<u64>().unwrap(), m.dir_count);
         assert_eq!(c("errors").parse::<u64>().unwrap(), m.error_count);
@@ -321,11 +326,7 @@ fn sizes_plugins_and_config_round_trip() {
     for (row, p) in rows.iter().zip(&f.plugins) {
         assert_eq!(
             row,
-            &[
-                p.kind.as_str().to_owned(),
-                neutral(p.name),
-                neutral(p.summary)
-            ]
+            &[p.kind.as_str().to_owned(), text(p.name), text(p.summary)]
         );
     }
     assert_eq!(rows[1][2], "'+aligned tables");
@@ -334,15 +335,12 @@ fn sizes_plugins_and_config_round_trip() {
     assert_eq!(header, ["key", "value", "source"]);
     assert_eq!(rows.len(), f.config.len());
     for (row, c) in rows.iter().zip(&f.config) {
-        assert_eq!(
-            row,
-            &[neutral(&c.key), neutral(&c.value), neutral(&c.source)]
-        );
+        assert_eq!(row, &[text(&c.key), text(&c.value), text(&c.source)]);
     }
     // Text that merely looks numeric is still text: a config value "-1" is
-    // neutralised, and so is a key starting with a tab (kept, not escaped:
-    // RFC 4180 cells may hold any character).
+    // neutralised. A key starting with a tab is text from outside: the tab
+    // is escaped like a path's, so nothing is left to neutralise.
     assert_eq!(rows[0][1], "'-1");
     assert_eq!(rows[1][2], "'@/etc/disktracker.toml");
-    assert_eq!(rows[2][0], "'\tscan.exclude");
+    assert_eq!(rows[2][0], r"\x09scan.exclude");
 }

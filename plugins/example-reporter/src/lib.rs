@@ -2,9 +2,19 @@
 //!
 //! It depends on the `disktracker` API crate alone, renders GitHub-flavoured
 //! Markdown tables for `scan`, `show`, `snapshots`, `diff` and `plugins`, and
-//! declines every other report with [`disktracker::report::unsupported`]. The
-//! `disktracker-markdown` binary in this package links it into the stock
-//! command line; see `README.md` beside this crate for the walk-through.
+//! declines every other report with [`disktracker::report::unsupported`]. It
+//! takes one setting from its own configuration table:
+//!
+//! ```toml
+//! [plugins.markdown]
+//! max_rows = 20   # rows per table at most; 0 (the default) prints all
+//! ```
+//!
+//! The `disktracker-markdown` binary that links it into the stock command
+//! line is a package of its own (`plugins/example-reporter-cli`), so this
+//! crate compiles against the API and nothing else. See `README.md` beside
+//! this crate for the walk-through, and the rustdoc of
+//! [`disktracker::Reporter`] for the rules every reporter keeps.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -12,27 +22,65 @@ use std::io::{self, Write};
 
 use disktracker::model::{DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::escape_bytes;
-use disktracker::report::{DiffReport, ScanReport, TopReport, unsupported};
+use disktracker::registry::ReporterPlugin;
+use disktracker::report::{DiffReport, ReportKind, ScanReport, TopReport, unsupported};
+use disktracker::settings::{PluginSettings, SettingSpec};
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter};
 
-// The whole registration: a unique name, a one-line summary, a constructor.
-// It takes effect in any binary that links this crate (`use … as _;`).
-disktracker::register_reporter!(disktracker::registry::ReporterPlugin::new(
-    "markdown",
-    "Markdown tables (the example third-party reporter)",
-    &[
-        disktracker::ReportKind::Scan,
-        disktracker::ReportKind::Top,
-        disktracker::ReportKind::Snapshots,
-        disktracker::ReportKind::Diff,
-        disktracker::ReportKind::Plugins,
-    ],
-    |_| Ok(Box::new(MarkdownReporter))
-));
+/// The keys of `[plugins.markdown]`: the host rejects any other key there,
+/// naming it and the file, and shows these in `disktracker config`.
+pub const SETTINGS: &[SettingSpec] = &[SettingSpec::new(
+    "max_rows",
+    "0",
+    "Rows printed at most in each table (the rest are counted); 0 prints all.",
+)];
+
+/// The report kinds it renders; the host refuses `--format markdown` for
+/// any other command before that command changes anything.
+pub const RENDERS: &[ReportKind] = &[
+    ReportKind::Scan,
+    ReportKind::Top,
+    ReportKind::Snapshots,
+    ReportKind::Diff,
+    ReportKind::Plugins,
+];
+
+// The whole registration: a unique name, a one-line summary, the kinds it
+// renders, a factory, and its settings. It takes effect in any binary that
+// links this crate (`use disktracker_example_reporter as _;`).
+disktracker::register_reporter!(
+    ReporterPlugin::new(
+        "markdown",
+        "Markdown tables (the example third-party reporter)",
+        RENDERS,
+        create,
+    )
+    .settings(SETTINGS)
+);
+
+/// The factory: reads `[plugins.markdown]` (a bad value is a configuration
+/// error naming the key and where it was set).
+fn create(settings: &PluginSettings) -> disktracker::Result<Box<dyn Reporter>> {
+    Ok(Box::new(MarkdownReporter::from_settings(settings)?))
+}
 
 /// Renders reports as Markdown tables.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct MarkdownReporter;
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MarkdownReporter {
+    /// Rows printed at most in each table; `None` prints all.
+    pub max_rows: Option<usize>,
+}
+
+impl MarkdownReporter {
+    /// The reporter configured by its `[plugins.markdown]` settings.
+    pub fn from_settings(settings: &PluginSettings) -> disktracker::Result<Self> {
+        let max_rows = match settings.u64("max_rows")? {
+            0 => None,
+            n => Some(usize::try_from(n).unwrap_or(usize::MAX)),
+        };
+        Ok(MarkdownReporter { max_rows })
+    }
+}
 
 impl Reporter for MarkdownReporter {
     fn render(
@@ -42,12 +90,13 @@ impl Reporter for MarkdownReporter {
         out: &mut dyn Write,
     ) -> io::Result<()> {
         let kind = opts.size_kind;
+        let limit = self.max_rows.unwrap_or(usize::MAX);
         let text = match *report {
-            Report::Scan(r) => scan(r, kind),
-            Report::Top(r) => top(r, kind),
-            Report::Snapshots(r) => snapshots(r, kind),
-            Report::Diff(r) => diff(r, kind),
-            Report::Plugins(r) => plugins(r),
+            Report::Scan(r) => scan(r, kind, limit),
+            Report::Top(r) => top(r, kind, limit),
+            Report::Snapshots(r) => snapshots(r, kind, limit),
+            Report::Diff(r) => diff(r, kind, limit),
+            Report::Plugins(r) => plugins(r, limit),
             // `Report` is non-exhaustive: new kinds may appear in later API
             // versions, and a reporter must decline what it does not know.
             _ => return Err(unsupported("markdown", report)),
@@ -94,8 +143,15 @@ fn kind_name(kind: SizeKind) -> &'static str {
 }
 
 /// A table: a header row, the alignment row (`---:` right-aligns numbers),
-/// and the rows. Cells must already be escaped with [`cell`] or be numbers.
-fn table(out: &mut String, header: &[(&str, bool)], rows: impl IntoIterator<Item = Vec<String>>) {
+/// and at most `limit` rows, then a line counting the rows left out. Cells
+/// must already be escaped with [`cell`] or be numbers.
+fn table(
+    out: &mut String,
+    header: &[(&str, bool)],
+    rows: impl ExactSizeIterator<Item = Vec<String>>,
+    limit: usize,
+) {
+    let left_out = rows.len().saturating_sub(limit);
     let line = |cells: &mut dyn Iterator<Item = &str>, out: &mut String| {
         out.push('|');
         for c in cells {
@@ -112,8 +168,11 @@ fn table(out: &mut String, header: &[(&str, bool)], rows: impl IntoIterator<Item
             .map(|&(_, right)| if right { "---:" } else { ":---" }),
         out,
     );
-    for row in rows {
+    for row in rows.take(limit) {
         line(&mut row.iter().map(String::as_str), out);
+    }
+    if left_out > 0 {
+        out.push_str(&format!("\n… and {left_out} more rows\n"));
     }
 }
 
@@ -121,7 +180,7 @@ fn dir_rows<'a>(
     rows: &'a [DirRecord],
     whole: u64,
     kind: SizeKind,
-) -> impl Iterator<Item = Vec<String>> + 'a {
+) -> impl ExactSizeIterator<Item = Vec<String>> + 'a {
     rows.iter().map(move |r| {
         let t = r.stats.total(kind);
         vec![
@@ -140,7 +199,7 @@ const DIR_HEADER: [(&str, bool); 4] = [
     ("Path", false),
 ];
 
-fn scan(r: &ScanReport, kind: SizeKind) -> String {
+fn scan(r: &ScanReport, kind: SizeKind, limit: usize) -> String {
     let m = &r.snapshot.meta;
     let mut s = format!("## Scan of {}\n\n", cell(&m.root));
     s.push_str(&format!(
@@ -159,12 +218,12 @@ fn scan(r: &ScanReport, kind: SizeKind) -> String {
             "\n### Largest directories by {}\n\n",
             kind_name(kind)
         ));
-        table(&mut s, &DIR_HEADER, dir_rows(&r.top, whole, kind));
+        table(&mut s, &DIR_HEADER, dir_rows(&r.top, whole, kind), limit);
     }
     s
 }
 
-fn top(r: &TopReport, kind: SizeKind) -> String {
+fn top(r: &TopReport, kind: SizeKind, limit: usize) -> String {
     let whole = r.under.stats.total(kind);
     let mut s = format!(
         "## {} in snapshot {}\n\n{} {}, {} files\n\n",
@@ -174,11 +233,11 @@ fn top(r: &TopReport, kind: SizeKind) -> String {
         kind_name(kind),
         r.under.stats.file_count
     );
-    table(&mut s, &DIR_HEADER, dir_rows(&r.rows, whole, kind));
+    table(&mut s, &DIR_HEADER, dir_rows(&r.rows, whole, kind), limit);
     s
 }
 
-fn snapshots(list: &[SnapshotInfo], kind: SizeKind) -> String {
+fn snapshots(list: &[SnapshotInfo], kind: SizeKind, limit: usize) -> String {
     let mut s = String::from("## Snapshots\n\n");
     table(
         &mut s,
@@ -203,11 +262,12 @@ fn snapshots(list: &[SnapshotInfo], kind: SizeKind) -> String {
                 cell(&m.root),
             ]
         }),
+        limit,
     );
     s
 }
 
-fn diff(r: &DiffReport, kind: SizeKind) -> String {
+fn diff(r: &DiffReport, kind: SizeKind, limit: usize) -> String {
     let mut s = format!(
         "## Changes under {} from snapshot {} to {}\n\n",
         cell(&r.under),
@@ -239,12 +299,13 @@ fn diff(r: &DiffReport, kind: SizeKind) -> String {
                 cell(&e.path),
             ]
         }),
+        limit,
     );
     s.push_str(&format!("\n{} directories changed\n", r.changed));
     s
 }
 
-fn plugins(list: &[PluginInfo]) -> String {
+fn plugins(list: &[PluginInfo], limit: usize) -> String {
     let mut s = String::from("## Plugins\n\n");
     table(
         &mut s,
@@ -256,6 +317,7 @@ fn plugins(list: &[PluginInfo]) -> String {
                 cell(p.summary.as_bytes()),
             ]
         }),
+        limit,
     );
     s
 }

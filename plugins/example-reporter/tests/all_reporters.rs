@@ -38,7 +38,7 @@ fn markdown_tables_keep_their_shape_whatever_the_path() {
     f.top.rows.push(dir(b"/data/a|b`c*d", 1, 10, 1));
     let mut out = Vec::new();
     disktracker::Reporter::render(
-        &MarkdownReporter,
+        &MarkdownReporter::default(),
         &Report::Top(&f.top),
         &RenderOptions::default(),
         &mut out,
@@ -58,37 +58,4 @@ fn markdown_tables_keep_their_shape_whatever_the_path() {
     }
     assert!(text.contains(&cell(NON_UTF8)));
     assert_eq!(cell(b"/x|y"), r"/x\|y");
-}
-
-/// The three-line third-party binary links the default plugins plus this one.
-#[test]
-fn third_party_binary_lists_its_reporter_beside_the_defaults() {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_disktracker-markdown"))
-        .args(["--format", "markdown", "plugins"])
-        .env("HOME", std::env::temp_dir())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
-    for name in [
-        "markdown", "table", "json", "csv", "sqlite", "redb", "steal", "jwalk", "mmap",
-    ] {
-        assert!(
-            md_cells_all(&text)
-                .iter()
-                .any(|row| row.iter().any(|c| c == name)),
-            "{name} listed:\n{text}"
-        );
-    }
-}
-
-fn md_cells_all(text: &str) -> Vec<Vec<String>> {
-    text.lines()
-        .filter(|l| l.starts_with('|'))
-        .map(md_cells)
-        .collect()
 }

@@ -20,6 +20,14 @@
 //! - **Paths** are lossless, as in ripgrep's JSON output: `{"text": "..."}`
 //!   when the bytes are valid UTF-8, else `{"bytes": "<base64>"}` (standard
 //!   alphabet, padded).
+//! - **Text** (paths' `text`, host and walker names, messages, configuration
+//!   values) is exact: a JSON parser gives back the very string. Characters
+//!   that could make the raw document lie on a terminal — control
+//!   characters (JSON escapes C0 anyway; DEL and C1 too here), bidi
+//!   embeddings, overrides and isolates such as U+202E, zero-width and other
+//!   format characters, line and paragraph separators — are written as
+//!   `\uXXXX` escapes (the set [`disktracker::path::escape_text`] escapes),
+//!   so the document itself never holds them raw.
 //! - **Sizes** are integer bytes. Wherever the data has both, both are given:
 //!   `disk_usage` (allocated bytes, like `du`) and `apparent_size` (`st_size`).
 //!   A size absent on one side of a diff is `null`.
@@ -68,7 +76,7 @@ use std::io::{self, Write};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
-use disktracker::path::path_bytes;
+use disktracker::path::{escape_text, path_bytes};
 use disktracker::report::{
     ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine, ScanReport,
     SizeAnswer, SizeReport, TopReport, unsupported,
@@ -158,8 +166,48 @@ fn emit<T: Serialize>(
         size_kind: size_kind_name(kind),
         data,
     };
-    serde_json::to_writer(&mut *w, &doc)?;
+    let mut ser = serde_json::Serializer::with_formatter(&mut *w, SafeText);
+    doc.serialize(&mut ser)?;
     w.write_all(b"\n")
+}
+
+/// serde_json's compact output, except that string contents are written
+/// with a `\uXXXX` escape for every character `escape_text` would escape
+/// (see "Text" in the crate docs). serde_json itself escapes `"`, `\\` and
+/// C0 before a fragment gets here.
+struct SafeText;
+
+impl serde_json::ser::Formatter for SafeText {
+    fn write_string_fragment<W: ?Sized + Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        // One pass over the common, clean fragment; char by char only when
+        // something in it needs escaping.
+        if matches!(escape_text(fragment), std::borrow::Cow::Borrowed(_)) {
+            return writer.write_all(fragment.as_bytes());
+        }
+        let mut start = 0;
+        for (i, c) in fragment.char_indices() {
+            if shown_escaped(c) {
+                writer.write_all(&fragment.as_bytes()[start..i])?;
+                for unit in c.encode_utf16(&mut [0; 2]) {
+                    write!(writer, "\\u{unit:04x}")?;
+                }
+                start = i + c.len_utf8();
+            }
+        }
+        writer.write_all(&fragment.as_bytes()[start..])
+    }
+}
+
+/// Whether the one escaping of outside text prints `c` other than as itself.
+fn shown_escaped(c: char) -> bool {
+    matches!(
+        escape_text(c.encode_utf8(&mut [0; 4])),
+        std::borrow::Cow::Owned(_)
+    )
 }
 
 /// The `size_kind` value (the same spelling as the `--apparent-size`

@@ -2,6 +2,8 @@
 
 use std::fmt::Write as _;
 
+use unicode_width::UnicodeWidthStr;
+
 /// How a column's cells sit within its width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Align {
@@ -16,10 +18,11 @@ const GAP: &str = "  ";
 
 /// Rows of cells laid out in columns of the widest cell.
 ///
-/// Widths count `char`s. Cells are escaped before they get here, so they hold
-/// no control characters; wide (East Asian) characters may still skew a
-/// column, which is why every table puts its one free-text column (the path)
-/// last, where no padding follows it.
+/// Widths are terminal columns (Unicode display width, UAX #11): an East
+/// Asian wide character or an emoji takes two, a combining mark none. Cells
+/// are escaped before they get here, so they hold no control or bidi
+/// characters, whose width a terminal would not agree on. Every table still
+/// puts its one free-text column (the path) last, where no padding follows.
 pub(crate) struct Grid {
     aligns: Vec<Align>,
     rows: Vec<Vec<String>>,
@@ -55,7 +58,7 @@ impl Grid {
         let mut widths = vec![0usize; self.aligns.len()];
         for row in &self.rows {
             for (w, cell) in widths.iter_mut().zip(row) {
-                *w = (*w).max(cell.chars().count());
+                *w = (*w).max(cell.width());
             }
         }
         let last = self.aligns.len().saturating_sub(1);
@@ -68,7 +71,7 @@ impl Grid {
                 if i > 0 {
                     line.push_str(GAP);
                 }
-                let pad = w - cell.chars().count();
+                let pad = w - cell.width();
                 match align {
                     Align::Right => {
                         line.extend(std::iter::repeat_n(' ', pad));
@@ -86,5 +89,49 @@ impl Grid {
             line.truncate(end);
             let _ = writeln!(out, "{line}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn render(g: &Grid) -> String {
+        let mut s = String::new();
+        g.write("", &mut s);
+        s
+    }
+
+    /// The expected lines are written out by hand: `日本` and `😀` are two
+    /// columns per character, `é` spelled `e` + U+0301 (combining acute) is
+    /// one, so each padding below is what a terminal needs to line up.
+    #[test]
+    fn columns_line_up_by_display_width() {
+        let mut g = Grid::new(&[
+            ("NAME", Align::Left),
+            ("N", Align::Right),
+            ("X", Align::Left),
+        ]);
+        g.push(vec!["日本".into(), "1".into(), "a".into()]);
+        g.push(vec!["e\u{301}".into(), "22".into(), "b".into()]);
+        g.push(vec!["cafe\u{301}".into(), "333".into(), "c".into()]);
+        g.push(vec!["😀😀😀".into(), "4".into(), "d".into()]);
+        assert_eq!(
+            render(&g),
+            "NAME      N  X\n\
+             日本      1  a\n\
+             e\u{301}        22  b\n\
+             cafe\u{301}    333  c\n\
+             😀😀😀    4  d\n"
+        );
+    }
+
+    #[test]
+    fn wide_numbers_column_right_aligns_by_width() {
+        // A right-aligned column whose header is wider than a wide cell.
+        let mut g = Grid::new(&[("WIDTH", Align::Right), ("P", Align::Left)]);
+        g.push(vec!["全角".into(), "x".into()]);
+        g.push(vec!["1".into(), "y".into()]);
+        assert_eq!(render(&g), "WIDTH  P\n 全角  x\n    1  y\n");
     }
 }

@@ -1,11 +1,15 @@
 //! The `table` reporter: DiskTracker's human output.
 //!
 //! Aligned columns, numbers right-aligned, sizes with binary prefixes
-//! (`1.5 MiB`, exact bytes below 1 KiB), times in UTC. Every path and every
-//! piece of free text goes through [`disktracker::path::escape_bytes`], so a
-//! non-UTF-8 name or one holding a newline or an escape sequence prints as one
-//! harmless line. Paths always sit in the last column: they are the one cell
-//! whose width varies wildly, and nothing needs to line up after them.
+//! (`1.5 MiB`, exact bytes below 1 KiB), times in UTC. Every path goes
+//! through [`disktracker::path::escape_bytes`] and every other text that came
+//! from outside (host, walker and plugin names, OS messages, configuration
+//! keys, values and origins) through [`disktracker::path::escape_text`], so a
+//! non-UTF-8 name or one holding a newline, an escape sequence or a bidi
+//! override prints as one harmless line. Columns are as wide as their widest
+//! cell in terminal columns (East Asian wide characters and emoji count two,
+//! combining marks none). Paths always sit in the last column: they are the
+//! one cell whose width varies wildly, and nothing needs to line up after them.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
@@ -18,7 +22,7 @@ use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
-use disktracker::path::escape_bytes;
+use disktracker::path::{escape_bytes, escape_text as text};
 use disktracker::report::{
     ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport, ScanReport,
     SizeReport, SizeStatus, TopReport, unsupported,
@@ -67,13 +71,6 @@ impl Reporter for TableReporter {
         }
         out.write_all(s.as_bytes())
     }
-}
-
-/// Printable text that came from outside (OS messages, host names, config
-/// values): the same escaping as paths, so no control character reaches the
-/// terminal.
-fn text(s: &str) -> Cow<'_, str> {
-    escape_bytes(s.as_bytes())
 }
 
 fn kind_name(kind: SizeKind) -> &'static str {
