@@ -499,7 +499,8 @@ impl Plan {
 
     /// Creates the planned tree in `out` (created if missing; it must be empty).
     pub fn create(&self, out: &Path) -> io::Result<Summary> {
-        let out = std::path::absolute(out)?;
+        // Absolute, without a trailing `/` (the manifest goes beside it).
+        let out: PathBuf = std::path::absolute(out)?.components().collect();
         fs::create_dir_all(&out)?;
         if fs::read_dir(&out)?.next().is_some() {
             return Err(io::Error::new(

@@ -369,3 +369,16 @@ fn bad_arguments_are_errors_not_panics() {
     let err = generate(&dir, 2_000, 1).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::AlreadyExists);
 }
+
+#[test]
+fn a_trailing_slash_names_the_same_directory() {
+    let (_tmp, dir) = tempdir();
+    let mut out = dir.join("tree").into_os_string();
+    out.push("/");
+    let s = generate(Path::new(&out), 500, 2).unwrap();
+    assert_eq!(s.out, dir.join("tree"));
+    assert!(dir.join("tree.manifest.json").is_file());
+    assert!(!dir.join("tree/.manifest.json").exists());
+    assert_eq!(s.regular_files, 500);
+    make_removable(&s.out);
+}
