@@ -13,14 +13,17 @@
 //! * a writer that fails makes `render` return that error, and a closed pipe
 //!   is reported as [`io::ErrorKind::BrokenPipe`].
 //!
-//! A third-party reporter runs it from its own tests:
+//! A third-party reporter runs it from its own tests (`tests/conformance.rs`,
+//! with `disktracker-testkit` as a dev-dependency), after linking its crate
+//! for the registration (`use my_reporter as _;`):
 //!
 //! ```no_run
-//! // tests/conformance.rs of a reporter crate
-//! use my_reporter as _; // linked for its registration
-//! disktracker_testkit::reporter_conformance::run_all(
-//!     disktracker_testkit::reporter_conformance::plugin("my-format"),
-//! );
+//! use disktracker_testkit::reporter_conformance::{plugin, run_all};
+//!
+//! #[test]
+//! fn conformance() {
+//!     run_all(plugin("my-format"));
+//! }
 //! ```
 
 use std::fs::File;
