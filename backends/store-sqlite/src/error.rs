@@ -77,9 +77,15 @@ pub(crate) fn sql(path: &Path, what: &str, err: rusqlite::Error) -> Error {
             .with_hint(
                 "check that its directory exists and is writable by you, or pass --db to use another file",
             ),
+        // Deleting snapshots is no way out: SQLite writes every change to
+        // its log first, so a delete needs free space as well.
         ErrorCode::DiskFull => Error::new(ErrorKind::Database, format!("{what} {shown}"))
             .with_source(err)
-            .with_hint("free some disk space, or delete old snapshots, and try again; nothing was stored"),
+            .with_hint(
+                "free some space on the file system that holds it and try again; deleting \
+                 snapshots cannot help until then, since SQLite needs free space to log any \
+                 change; nothing was changed",
+            ),
         ErrorCode::SystemIoFailure => Error::new(ErrorKind::Io, format!("{what} {shown}"))
             .with_source(err)
             .with_hint("check the disk and file system holding it"),

@@ -152,6 +152,64 @@ DROP INDEX IF EXISTS idx_dir_path_bytes;
 DROP INDEX IF EXISTS idx_dir_identity;
 "#;
 
+/// What the live half needs (issue 8): the mutation log holds a whole
+/// directory record, the watch state a mutation cursor and one row per root,
+/// the live index's provenance gets a table, snapshots are selected by root
+/// through an index, and deltas go with their snapshot.
+///
+/// * `mutation_log`: the seed's columns keep their meaning (`mutation_type`
+///   1 = upsert, 2 = removed subtree; `new_size` the recursive disk usage,
+///   `old_size` the previous one; `dev`/`ino` 0 for a removal); the added
+///   columns hold the rest of an upserted [`disktracker::DirRecord`] and are
+///   NULL for a removal.
+/// * `watch_state`: duplicate roots (no earlier version wrote the table)
+///   are reduced to the newest before the unique index is built.
+/// * `index_provenance` is one row (`id = 1`); its roots are in
+///   `index_provenance_roots`, in the order recorded.
+/// * `scan_root_blob` was NULL in rows written at schema version 1; it is
+///   filled from `scan_root` so that the root index sees every snapshot.
+/// * `dir_deltas` has no foreign key in the seed and a column cannot gain
+///   one, so a trigger deletes a snapshot's deltas with it (and deltas of
+///   snapshots already gone are dropped).
+const LIVE_TABLES: &str = r#"
+ALTER TABLE mutation_log ADD COLUMN depth INTEGER;
+ALTER TABLE mutation_log ADD COLUMN apparent_bytes INTEGER;
+ALTER TABLE mutation_log ADD COLUMN direct_bytes INTEGER;
+ALTER TABLE mutation_log ADD COLUMN direct_apparent_bytes INTEGER;
+ALTER TABLE mutation_log ADD COLUMN file_count INTEGER;
+ALTER TABLE mutation_log ADD COLUMN direct_files INTEGER;
+ALTER TABLE mutation_log ADD COLUMN child_count INTEGER;
+ALTER TABLE mutation_log ADD COLUMN error_count INTEGER;
+ALTER TABLE mutation_log ADD COLUMN mtime INTEGER;
+ALTER TABLE mutation_log ADD COLUMN fingerprint_lo INTEGER;
+ALTER TABLE mutation_log ADD COLUMN fingerprint_hi INTEGER;
+ALTER TABLE watch_state ADD COLUMN mutation_cursor INTEGER NOT NULL DEFAULT 0;
+DELETE FROM watch_state
+    WHERE id NOT IN (SELECT max(id) FROM watch_state GROUP BY watch_root);
+CREATE UNIQUE INDEX idx_watch_state_root ON watch_state(watch_root);
+CREATE TABLE index_provenance (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    file_len INTEGER NOT NULL,
+    dev INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    checksum INTEGER NOT NULL,
+    recorded_at INTEGER NOT NULL
+);
+CREATE TABLE index_provenance_roots (
+    position INTEGER PRIMARY KEY,
+    root_blob BLOB NOT NULL,
+    snapshot_id INTEGER NOT NULL
+);
+UPDATE snapshots SET scan_root_blob = CAST(scan_root AS BLOB) WHERE scan_root_blob IS NULL;
+CREATE INDEX idx_snapshots_root ON snapshots(scan_root_blob, id);
+DELETE FROM dir_deltas WHERE snapshot_id NOT IN (SELECT id FROM snapshots);
+CREATE TRIGGER dir_deltas_follow_their_snapshot AFTER DELETE ON snapshots
+BEGIN
+    DELETE FROM dir_deltas WHERE snapshot_id = OLD.id;
+END;
+"#;
+
 /// Every migration, in order. Append only: never edit a released step.
 pub(crate) const MIGRATIONS: &[Migration] = &[
     Migration {
@@ -174,6 +232,11 @@ pub(crate) const MIGRATIONS: &[Migration] = &[
         summary: "drop the per-path and per-inode history indexes of dir_snapshots",
         sql: DROP_HISTORY_INDEXES,
     },
+    Migration {
+        version: 5,
+        summary: "live tables: whole records in mutation_log, one watch_state per root with a cursor, index provenance, snapshots by root",
+        sql: LIVE_TABLES,
+    },
 ];
 
 /// Indexes of the seed that a migration dropped (migration 4).
@@ -183,16 +246,28 @@ pub(crate) const DROPPED_SEED_INDEXES: &[&str] = &["idx_dir_path_bytes", "idx_di
 /// The schema version this build writes and understands.
 pub(crate) const LATEST: i64 = MIGRATIONS[MIGRATIONS.len() - 1].version;
 
-/// Tables every database at version >= 1 must have (the seed's).
-pub(crate) const SEED_TABLES: &[&str] = &[
-    "snapshots",
-    "dir_snapshots",
-    "diff_cache",
-    "fs_events",
-    "dir_deltas",
-    "watch_state",
-    "mutation_log",
+/// Tables a database must have, each from the schema version that made it.
+pub(crate) const REQUIRED_TABLES: &[(i64, &str)] = &[
+    (1, "snapshots"),
+    (1, "dir_snapshots"),
+    (1, "diff_cache"),
+    (1, "fs_events"),
+    (1, "dir_deltas"),
+    (1, "watch_state"),
+    (1, "mutation_log"),
+    (3, "diff_cache_sets"),
+    (5, "index_provenance"),
+    (5, "index_provenance_roots"),
 ];
+
+/// The tables of the seed schema (migration 1).
+#[cfg(test)]
+pub(crate) fn seed_tables() -> impl Iterator<Item = &'static str> {
+    REQUIRED_TABLES
+        .iter()
+        .filter(|(v, _)| *v == 1)
+        .map(|(_, t)| *t)
+}
 
 #[cfg(test)]
 mod tests {

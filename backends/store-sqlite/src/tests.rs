@@ -5,7 +5,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use disktracker::{DirStats, ErrorKind, SnapshotMeta, SnapshotStore, StoreOptions};
+use disktracker::{DirRecord, DirStats, ErrorKind, SnapshotMeta, SnapshotStore, StoreOptions};
 use rusqlite::Connection;
 
 use super::*;
@@ -117,8 +117,7 @@ fn migration_one_is_the_seed_schema_and_later_ones_add_or_drop_indexes() {
     let seed = Connection::open_in_memory().unwrap();
     seed.execute_batch(schema::MIGRATIONS[0].sql).unwrap();
 
-    let seed_tables = schema::SEED_TABLES;
-    for table in seed_tables {
+    for table in schema::seed_tables() {
         let want = columns(&seed, table);
         let have = columns(&store.conn, table);
         assert!(!want.is_empty(), "{table}");
@@ -330,7 +329,7 @@ fn a_busy_database_waits_then_reports_locked_naming_the_file() {
     other.execute_batch("ROLLBACK").unwrap();
 
     // A writer that finishes within the timeout is waited for, not reported.
-    store.conn.busy_timeout(open::BUSY_TIMEOUT).unwrap();
+    store.conn.busy_timeout(store.tuning.busy_timeout).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let release = std::thread::spawn(move || {
         std::thread::sleep(Duration::from_millis(300));
@@ -570,15 +569,19 @@ fn migration_four_drops_exactly_the_two_history_indexes_of_an_older_database() {
     }
 
     let mut store = SqliteStore::open(&opts(&path)).unwrap();
-    assert_eq!(store.schema_version().unwrap(), 4);
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
     let after = names(&indexes(&store.conn));
     let mut want: Vec<String> = before
         .iter()
         .filter(|n| !schema::DROPPED_SEED_INDEXES.contains(&n.as_str()))
         .cloned()
+        .chain(["idx_snapshots_root".into(), "idx_watch_state_root".into()])
         .collect();
     want.sort();
-    assert_eq!(after, want, "exactly the two history indexes are gone");
+    assert_eq!(
+        after, want,
+        "exactly the two history indexes are gone (and migration 5 added its two)"
+    );
     let ok: String = store
         .conn
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
@@ -809,21 +812,36 @@ fn a_log_past_the_limit_is_copied_on_close_and_truncated_by_the_next_write() {
 /// Set in the child process of [`a_killed_writer_leaves_only_whole_snapshots`].
 const KILL_CHILD: &str = "DISKTRACKER_SQLITE_TEST_WRITER";
 
+/// How many snapshots the killed writer's retention keeps.
+const KEEP: usize = 4;
+
 #[test]
 fn a_killed_writer_leaves_only_whole_snapshots() {
     if let Some(path) = std::env::var_os(KILL_CHILD) {
         // The child: write "scans" (open, write, commit, close) until killed,
-        // pruning old ones as retention would, so the kill can land in an
-        // open (and its background checkpoint), a write, a commit, a delete
-        // or a close.
+        // keeping the newest KEEP as retention does (the oldest deleted in
+        // the new snapshot's transaction), so the kill can land in an open
+        // (and its background checkpoint), a write with its deletes, a
+        // commit or a close.
         let path = PathBuf::from(path);
         for tag in 1.. {
             let mut store = SqliteStore::open(&opts(&path)).unwrap();
-            write_scan(&mut store, 500 + (tag as usize * 397) % 2500, tag);
             let ids: Vec<_> = store.snapshots().unwrap().iter().map(|s| s.id).collect();
-            if ids.len() > 6 {
-                store.delete_snapshots(&ids[..2]).unwrap();
+            let doomed = &ids[..(ids.len() + 1).saturating_sub(KEEP)];
+            let n = 500 + (tag as usize * 397) % 2500;
+            let m = SnapshotMeta {
+                dir_count: n as u64,
+                total_files: tag,
+                ..meta(b"/r")
+            };
+            let mut w = store.begin_snapshot(&m).unwrap();
+            for (i, (p, s)) in scan_rows(n, tag).into_iter().enumerate() {
+                if i == n / 2 {
+                    w.delete_with(doomed).unwrap();
+                }
+                w.write_dir(&p, 1, &s).unwrap();
             }
+            w.commit().unwrap();
         }
         return;
     }
@@ -877,10 +895,18 @@ fn a_killed_writer_leaves_only_whole_snapshots() {
             )
             .unwrap();
         assert_eq!(orphans, 0, "round {round}");
+        let count = store.snapshots().unwrap().len();
+        assert!(
+            count <= KEEP,
+            "round {round}: {count} snapshots, retention keeps {KEEP}"
+        );
         seen = seen.max(store.snapshots().unwrap().last().map_or(0, |s| s.id));
     }
     eprintln!("the killed writers committed {seen} snapshots in all");
-    assert!(seen > 0, "the writer never committed a snapshot");
+    assert!(
+        seen > KEEP as i64,
+        "the writers committed {seen} snapshots: retention never ran"
+    );
 }
 
 #[test]
@@ -924,4 +950,303 @@ fn write_scan_result(
         w.write_dir(&p, 1, &s)?;
     }
     w.commit()
+}
+
+fn sqlite_settings(pairs: &[(&str, disktracker::settings::Value)]) -> disktracker::PluginSettings {
+    let mut s = disktracker::PluginSettings::defaults("sqlite", settings::SETTINGS).unwrap();
+    for (k, v) in pairs {
+        s.set(k, v.clone(), "/etc/disktracker.toml").unwrap();
+    }
+    s
+}
+
+#[test]
+fn the_registration_declares_the_settings_with_the_seed_defaults() {
+    use disktracker::registry::Plugin as _;
+    let plugin = disktracker::registry::stores()
+        .unwrap()
+        .get("sqlite")
+        .unwrap();
+    let defaults = plugin.default_settings().unwrap();
+    let keys: Vec<(&str, String)> = defaults
+        .iter()
+        .map(|(k, v)| (k, v.value.to_string()))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            ("busy_timeout", "\"5s\"".to_owned()),
+            ("cache_size", "\"64MiB\"".to_owned()),
+            ("mmap_size", "\"256MiB\"".to_owned()),
+        ]
+    );
+}
+
+#[test]
+fn settings_reach_the_connection_and_a_bad_value_creates_nothing() {
+    use disktracker::settings::Value;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    let tuned = sqlite_settings(&[
+        ("busy_timeout", Value::String("250ms".into())),
+        ("cache_size", Value::String("8MiB".into())),
+        ("mmap_size", Value::Integer(1 << 20)),
+    ]);
+    for read_only in [false, true] {
+        let mut store = SqliteStore::open(
+            &opts(&path)
+                .read_only(read_only)
+                .with_settings(tuned.clone()),
+        )
+        .unwrap();
+        let c = &store.conn;
+        assert_eq!(pragma(c, "busy_timeout"), "250", "read_only: {read_only}");
+        assert_eq!(pragma(c, "cache_size"), "-8192");
+        assert_eq!(pragma(c, "mmap_size"), "1048576");
+        store.release_memory();
+        assert_eq!(
+            pragma(&store.conn, "mmap_size"),
+            "1048576",
+            "release_memory restores the configured map"
+        );
+    }
+    // The timeout is what a writer waits for another's lock.
+    let mut store = SqliteStore::open(&opts(&path).with_settings(tuned)).unwrap();
+    let other = Connection::open(&path).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let start = std::time::Instant::now();
+    let err = store.begin_snapshot(&meta(b"/r")).err().expect("locked");
+    let waited = start.elapsed();
+    assert_eq!(err.kind(), ErrorKind::Locked, "{err}");
+    assert!(
+        waited >= Duration::from_millis(240) && waited < Duration::from_secs(3),
+        "waited {waited:?} for a 250 ms busy_timeout"
+    );
+    other.execute_batch("ROLLBACK").unwrap();
+
+    let fresh = tmp.path().join("fresh.db");
+    for (key, value) in [
+        ("busy_timeout", Value::String("a while".into())),
+        ("cache_size", Value::Integer(-5)),
+        ("mmap_size", Value::String("lots".into())),
+    ] {
+        let err = SqliteStore::open(
+            &opts(&fresh).with_settings(sqlite_settings(&[(key, value.clone())])),
+        )
+        .unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config, "{key}: {err}");
+        assert!(
+            err.to_string().contains(&format!(
+                "plugins.sqlite.{key} = {value} (from /etc/disktracker.toml)"
+            )),
+            "{err}"
+        );
+        assert!(!fresh.exists(), "{key}: nothing created");
+    }
+}
+
+#[test]
+fn a_version_four_database_is_migrated_keeping_its_rows() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = db_in(&tmp);
+    // What DiskTracker at schema version 4 left (the seed's live tables
+    // were created but never written; rows are put there anyway, to see
+    // what the migration makes of them).
+    let ids = {
+        let conn = Connection::open(&path).unwrap();
+        conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))
+            .unwrap();
+        migrate_raw_to(&conn, 4);
+        let mut ids = Vec::new();
+        for root in [&b"/r"[..], b"/q"] {
+            let mut w = writer::Writer::begin(&conn, &path, &meta(root)).unwrap();
+            w.write_dir(root, 0, &DirStats::default()).unwrap();
+            ids.push(Box::new(w).commit().unwrap());
+        }
+        conn.execute_batch(
+            "INSERT INTO snapshots (scan_root, started_at, finished_at, total_files, total_bytes, host)
+                 VALUES ('/old', 1, 2, 3, 4096, 'h');
+             INSERT INTO watch_state (watch_root, last_event_time) VALUES (CAST('/r' AS BLOB), 1);
+             INSERT INTO watch_state (watch_root, last_event_time) VALUES (CAST('/r' AS BLOB), 2);
+             INSERT INTO dir_deltas (snapshot_id, path_blob, current_bytes, delta_bytes, recorded_at)
+                 VALUES (999, CAST('/gone' AS BLOB), 1, 1, 1);",
+        )
+        .unwrap();
+        conn.execute(
+            "INSERT INTO dir_deltas (snapshot_id, path_blob, current_bytes, delta_bytes, recorded_at)
+                 VALUES (?1, CAST('/r' AS BLOB), 5, 5, 7)",
+            [ids[0]],
+        )
+        .unwrap();
+        ids.push(conn.last_insert_rowid());
+        ids
+    };
+    let mut store = SqliteStore::open(&opts(&path)).unwrap();
+    assert_eq!(store.schema_version().unwrap(), SCHEMA_VERSION);
+    let ok: String = store
+        .conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    let snaps = store.snapshots().unwrap();
+    assert_eq!(snaps.len(), 3, "every snapshot kept");
+    let old = store
+        .latest(disktracker::SnapshotQuery::of_root(b"/old"))
+        .unwrap()
+        .expect("a version-1 row is found by its root");
+    assert_eq!(old.meta.total_bytes, 4096);
+    let per_root: Vec<Vec<u8>> = store
+        .latest_per_root()
+        .unwrap()
+        .into_iter()
+        .map(|s| s.meta.root)
+        .collect();
+    assert_eq!(per_root, [b"/old".to_vec(), b"/q".to_vec(), b"/r".to_vec()]);
+    let states = store.watch_states().unwrap();
+    assert_eq!(states.len(), 1, "one state per root");
+    assert_eq!(states[0].last_event_ms, Some(2), "the newest kept");
+    assert_eq!(states[0].mutation_cursor, 0);
+    let orphans: i64 = store
+        .conn
+        .query_row(
+            "SELECT count(*) FROM dir_deltas WHERE snapshot_id = 999",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    assert_eq!(orphans, 0, "deltas of missing snapshots dropped");
+    assert_eq!(store.dir_deltas(ids[0]).unwrap().len(), 1, "others kept");
+    // The live tables work on the migrated file.
+    let m = disktracker::Mutation::RemoveSubtree {
+        time_ms: 1,
+        path: b"/r/x".to_vec(),
+        old_total: None,
+    };
+    let last = store
+        .append_batch(&disktracker::LiveBatch {
+            mutations: std::slice::from_ref(&m),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(store.mutations_after(0, None, 10).unwrap()[0].id, last);
+    store.delete_snapshots(&[ids[0]]).unwrap();
+    assert!(store.dir_deltas(ids[0]).unwrap().is_empty(), "trigger");
+}
+
+/// `EXPLAIN QUERY PLAN` of `sql` with every parameter bound to `bind`.
+fn plan_of(conn: &Connection, sql: &str, params: &[rusqlite::types::Value]) -> String {
+    let mut s = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    for (i, v) in params.iter().enumerate() {
+        s.raw_bind_parameter(i + 1, v).unwrap();
+    }
+    let mut rows = s.raw_query();
+    let mut out = Vec::new();
+    while let Some(r) = rows.next().unwrap() {
+        out.push(r.get::<_, String>(3).unwrap());
+    }
+    out.join("; ")
+}
+
+#[test]
+fn snapshot_selection_is_one_indexed_statement() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    for i in 0..40 {
+        let root = format!("/root{}", i % 8).into_bytes();
+        write(&mut store, &[&root]);
+    }
+    store.conn.execute_batch("ANALYZE").unwrap();
+    for q in [
+        disktracker::SnapshotQuery::of_root(b"/root3"),
+        disktracker::SnapshotQuery::covering(b"/root3/a/b/c"),
+    ] {
+        let (sql, params) = select::find_sql(&q);
+        let plan = plan_of(&store.conn, &sql, &params);
+        assert!(plan.contains("idx_snapshots_root"), "{q:?}: {plan}");
+        assert_eq!(store.find_snapshots(&q).unwrap().len(), 5);
+    }
+    let plan = plan_of(&store.conn, &select::latest_per_root_sql(), &[]);
+    assert!(plan.contains("idx_snapshots_root"), "{plan}");
+}
+
+#[test]
+fn derived_rows_are_one_contiguous_run_in_path_order() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    let paths: Vec<Vec<u8>> = {
+        let mut v = vec![b"/r".to_vec()];
+        for i in 0..2000 {
+            v.push(format!("/r/d{:04}", i / 4).into_bytes());
+            v.push(format!("/r/d{:04}/s{}", i / 4, i % 4).into_bytes());
+        }
+        v.sort();
+        v.dedup();
+        v
+    };
+    let refs: Vec<&[u8]> = paths.iter().map(Vec::as_slice).collect();
+    let base = write(&mut store, &refs);
+    let rec = |p: &[u8], n: u64| DirRecord {
+        path: p.to_vec(),
+        depth: 1,
+        stats: DirStats {
+            total_bytes: n,
+            ..DirStats::default()
+        },
+    };
+    // Few changes (row-id searches) and many (one pass over the base).
+    for every in [400, 3] {
+        let upserts: Vec<DirRecord> = paths
+            .iter()
+            .skip(1)
+            .step_by(every)
+            .map(|p| rec(&[p.as_slice(), b"-new"].concat(), 7))
+            .chain(paths.iter().skip(1).step_by(every).map(|p| rec(p, 9)))
+            .map(|r| (r.path.clone(), r))
+            .collect::<std::collections::BTreeMap<_, _>>()
+            .into_values()
+            .collect();
+        let removed = vec![b"/r/d0100".to_vec(), b"/r/d0200/s1".to_vec()];
+        let id = store
+            .derive_snapshot(&disktracker::DerivedSnapshot {
+                base,
+                meta: &meta(b"/r"),
+                removed: &removed,
+                upserts: &upserts,
+                deltas: &[],
+                watch_state: None,
+            })
+            .unwrap();
+        let (count, span): (i64, i64) = store
+            .conn
+            .query_row(
+                "SELECT count(*), max(id) - min(id) + 1 FROM dir_snapshots WHERE snapshot_id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        assert_eq!(count, span, "every {every}: one run of row ids");
+        let ordered: Vec<Vec<u8>> = store
+            .conn
+            .prepare("SELECT path_blob FROM dir_snapshots WHERE snapshot_id = ?1 ORDER BY id")
+            .unwrap()
+            .query_map([id], |r| r.get(0))
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            ordered.windows(2).all(|w| w[0] < w[1]),
+            "every {every}: row ids follow path order"
+        );
+        let want: std::collections::BTreeSet<Vec<u8>> = paths
+            .iter()
+            .filter(|p| !removed.iter().any(|r| disktracker::path::is_within(p, r)))
+            .cloned()
+            .chain(upserts.iter().map(|u| u.path.clone()))
+            .collect();
+        assert_eq!(
+            ordered,
+            want.into_iter().collect::<Vec<_>>(),
+            "every {every}: the folded paths"
+        );
+    }
 }

@@ -5,6 +5,7 @@
 //! over row ids that reads one row per step. Every search is bounded by the
 //! snapshot's own row-id range, so other snapshots' rows are never read.
 
+use disktracker::path::{descendant_prefix, prefix_end, trim_slashes};
 use disktracker::{DirRecord, Result, SnapshotId};
 use rusqlite::OptionalExtension;
 
@@ -37,32 +38,9 @@ pub(crate) const SCAN_SQL: &str = concat!(
 
 const READING: &str = "reading a snapshot from";
 
-/// A directory path without trailing slashes (`/` stays `/`; empty means `/`).
-fn trim(path: &[u8]) -> &[u8] {
-    let mut p = path;
-    while p.len() > 1 && p.ends_with(b"/") {
-        p = &p[..p.len() - 1];
-    }
-    if p.is_empty() { b"/" } else { p }
-}
-
-/// The directory itself (`None` for the root, which its prefix covers) and
-/// the prefix every descendant starts with.
-fn subtree(path: &[u8]) -> (Option<&[u8]>, Vec<u8>) {
-    let base = trim(path);
-    if base == b"/" {
-        (None, b"/".to_vec())
-    } else {
-        let mut prefix = Vec::with_capacity(base.len() + 1);
-        prefix.extend_from_slice(base);
-        prefix.push(b'/');
-        (Some(base), prefix)
-    }
-}
-
 impl SqliteStore {
     /// The snapshot's row-id range, or `None` when it has no rows.
-    fn row_range(&self, id: SnapshotId) -> Result<Option<(i64, i64)>> {
+    pub(crate) fn row_range(&self, id: SnapshotId) -> Result<Option<(i64, i64)>> {
         let (lo, hi): (Option<i64>, Option<i64>) = self
             .conn
             .prepare_cached(RANGE_SQL)
@@ -111,6 +89,14 @@ impl SqliteStore {
     /// few probes, a large one in no more than a plain bisection. Gaps in
     /// the ids are tolerated (a probe returns the next existing row).
     fn seek(&self, from: i64, to: i64, key: &[u8], near: bool) -> Result<Option<(i64, DirRecord)>> {
+        let at = self.seek_id(from, to, key, near)?;
+        self.probe(at, to)
+    }
+
+    /// Like [`seek`](Self::seek), but only the position: every row in
+    /// `[from, id)` sorts below `key`, none in `[id, to]` does (`id` may be
+    /// a gap in the ids, or `to + 1`).
+    pub(crate) fn seek_id(&self, from: i64, to: i64, key: &[u8], near: bool) -> Result<i64> {
         // Invariant: rows with id < lo sort below key; rows with id >= up do not.
         let mut lo = from;
         let mut up = to.saturating_add(1);
@@ -142,7 +128,7 @@ impl SqliteStore {
                 _ => up = mid,
             }
         }
-        self.probe(lo, to)
+        Ok(lo)
     }
 }
 
@@ -159,12 +145,14 @@ pub(crate) fn visit(
     let (start, prefix) = match under {
         None => (lo, None),
         Some(p) => {
-            let (base, prefix) = subtree(p);
+            let base = trim_slashes(p);
+            let prefix = descendant_prefix(p);
             // The subtree starts at P itself; its descendants follow, but
             // not necessarily right after it ("P-x" sorts between), so the
-            // search for "P/" gallops from P.
+            // search for "P/" gallops from P. The root "/" is covered by
+            // its prefix.
             let (mut from, mut near) = (lo, false);
-            if let Some(base) = base
+            if base != b"/"
                 && let Some((rid, rec)) = store.seek(lo, hi, base, false)?
             {
                 if rec.path == base && !visit(&rec) {
@@ -210,7 +198,7 @@ pub(crate) fn dir(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Result<Op
     let Some((lo, hi)) = store.row_range(id)? else {
         return Ok(None);
     };
-    let path = trim(path);
+    let path = trim_slashes(path);
     Ok(store
         .seek(lo, hi, path, false)?
         .map(|(_, rec)| rec)
@@ -220,14 +208,15 @@ pub(crate) fn dir(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Result<Op
 /// [`disktracker::SnapshotStore::children`]: hops from child to child.
 ///
 /// After a row `P/name/...` (inside child `name`'s subtree) the next child
-/// can only be at or after `P/name0` (`'0'` follows `'/'`), so one seek skips
-/// the rest of that subtree. A row `P/name` without another `/` is a child.
+/// can only be at or after `P/name0` (`'0'` follows `'/'`: the end of the
+/// subtree's range), so one seek skips the rest of that subtree. A row
+/// `P/name` without another `/` is a child.
 pub(crate) fn children(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Result<Vec<DirRecord>> {
     let Some((lo, hi)) = store.row_range(id)? else {
         store.require_snapshot(id)?;
         return Ok(Vec::new());
     };
-    let (_, prefix) = subtree(path);
+    let prefix = descendant_prefix(path);
     let mut out = Vec::new();
     let mut cur = store.seek(lo, hi, &prefix, false)?;
     while let Some((rid, rec)) = cur {
@@ -242,10 +231,7 @@ pub(crate) fn children(store: &SqliteStore, id: SnapshotId, path: &[u8]) -> Resu
                 cur = store.probe(rid + 1, hi)?;
             }
             Some(slash) => {
-                let mut key = rec.path[..prefix.len() + slash + 1].to_vec();
-                if let Some(last) = key.last_mut() {
-                    *last = b'0';
-                }
+                let key = prefix_end(&rec.path[..prefix.len() + slash + 1]);
                 cur = store.seek(rid + 1, hi, &key, true)?;
             }
         }

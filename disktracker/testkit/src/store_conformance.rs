@@ -33,11 +33,13 @@ use std::path::{Path, PathBuf};
 
 use crate::rng::Rng;
 use disktracker::model::DiffEntry;
-use disktracker::path::{escape_bytes, is_within, parent_bytes};
+use disktracker::path::{escape_bytes, is_within, parent_bytes, trim_slashes};
 use disktracker::registry::Plugin as _;
 use disktracker::{
-    DirRecord, DirStats, ErrorKind, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotStore,
-    StoreOptions, StorePlugin, registry,
+    DerivedSnapshot, DirDelta, DirRecord, DirStats, ErrorKind, IndexProvenance, JournalEvent,
+    JournalKind, JournalQuery, LiveBatch, LoggedMutation, Mutation, Result, SnapshotId,
+    SnapshotInfo, SnapshotMeta, SnapshotQuery, SnapshotStore, StoreOptions, StorePlugin,
+    WatchState, registry,
 };
 
 /// Every check, by name.
@@ -88,6 +90,50 @@ pub const CHECKS: &[crate::Check<StorePlugin>] = &[
     (
         "release_memory_keeps_the_store_usable",
         release_memory_keeps_the_store_usable,
+    ),
+    (
+        "find_snapshots_selects_roots_on_component_boundaries",
+        find_snapshots_selects_roots_on_component_boundaries,
+    ),
+    (
+        "append_batch_logs_mutations_events_and_state",
+        append_batch_logs_mutations_events_and_state,
+    ),
+    (
+        "mutations_after_a_cursor_under_a_path",
+        mutations_after_a_cursor_under_a_path,
+    ),
+    (
+        "journal_reads_by_time_and_path_newest_first",
+        journal_reads_by_time_and_path_newest_first,
+    ),
+    (
+        "dir_deltas_round_trip_in_path_order",
+        dir_deltas_round_trip_in_path_order,
+    ),
+    (
+        "watch_states_are_replaced_per_root",
+        watch_states_are_replaced_per_root,
+    ),
+    (
+        "derive_snapshot_equals_the_folded_tree",
+        derive_snapshot_equals_the_folded_tree,
+    ),
+    (
+        "derive_snapshot_refusals_write_nothing",
+        derive_snapshot_refusals_write_nothing,
+    ),
+    (
+        "index_provenance_round_trips_and_is_replaced",
+        index_provenance_round_trips_and_is_replaced,
+    ),
+    (
+        "delete_with_goes_with_the_commit",
+        delete_with_goes_with_the_commit,
+    ),
+    (
+        "read_only_reads_live_tables_and_refuses_live_writes",
+        read_only_reads_live_tables_and_refuses_live_writes,
     ),
 ];
 
@@ -587,36 +633,57 @@ pub fn reads_match_an_oracle_on_a_generated_tree(plugin: &'static StorePlugin) {
         trees.push(as_records(&rows));
     }
     for (id, all) in ids.iter().zip(&trees) {
+        assert_reads_match("generated tree", store.as_ref(), *id, all, 7);
+    }
+}
+
+/// Every read of snapshot `id` agrees with `all` (its records in path
+/// order): the whole tree, and for every `step`th directory (plus the root
+/// and the deepest) its subtree, its children and its point lookup.
+fn assert_reads_match(
+    what: &str,
+    store: &dyn SnapshotStore,
+    id: SnapshotId,
+    all: &[DirRecord],
+    step: usize,
+) {
+    assert_records(
+        &format!("{what}: whole tree"),
+        &read_tree(store, id, None),
+        all,
+    );
+    let mut sample: Vec<&DirRecord> = all.iter().step_by(step).collect();
+    sample.extend(all.first());
+    sample.extend(all.iter().max_by_key(|r| r.path.len()));
+    for d in sample {
+        let p = d.path.as_slice();
+        let under: Vec<DirRecord> = all
+            .iter()
+            .filter(|r| is_within(&r.path, p))
+            .cloned()
+            .collect();
         assert_records(
-            "whole generated tree",
-            &read_tree(store.as_ref(), *id, None),
-            all,
+            &format!("{what}: subtree {}", escape_bytes(p)),
+            &read_tree(store, id, Some(p)),
+            &under,
         );
-        // A sample of directories, the deepest and the root among them.
-        let mut sample: Vec<&DirRecord> = all.iter().step_by(7).collect();
-        sample.push(&all[0]);
-        sample.extend(all.iter().max_by_key(|r| r.path.len()));
-        for d in sample {
-            let p = d.path.as_slice();
-            let under: Vec<DirRecord> = all
-                .iter()
-                .filter(|r| is_within(&r.path, p))
-                .cloned()
-                .collect();
-            assert_records(
-                &format!("subtree {}", escape_bytes(p)),
-                &read_tree(store.as_ref(), *id, Some(p)),
-                &under,
-            );
-            let kids: Vec<DirRecord> = all
-                .iter()
-                .filter(|r| parent_bytes(&r.path) == Some(p))
-                .cloned()
-                .collect();
-            let got = store.children(*id, p).expect("children");
-            assert_records(&format!("children of {}", escape_bytes(p)), &got, &kids);
-            assert_eq!(store.dir(*id, p).expect("dir").as_ref(), Some(d));
-        }
+        let kids: Vec<DirRecord> = all
+            .iter()
+            .filter(|r| parent_bytes(&r.path) == Some(p))
+            .cloned()
+            .collect();
+        let got = store.children(id, p).expect("children");
+        assert_records(
+            &format!("{what}: children of {}", escape_bytes(p)),
+            &got,
+            &kids,
+        );
+        assert_eq!(
+            store.dir(id, p).expect("dir").as_ref(),
+            Some(d),
+            "{what}: dir {}",
+            escape_bytes(p)
+        );
     }
 }
 
@@ -1051,4 +1118,1432 @@ pub fn reclaim_space_shrinks_and_bounds_the_files(plugin: &'static StorePlugin) 
     drop(store);
     let store = s.open();
     assert_eq!(store.snapshots().expect("snapshots").len(), 1);
+}
+
+// ---- snapshot selection -----------------------------------------------------
+
+fn ids_of(v: &[SnapshotInfo]) -> Vec<SnapshotId> {
+    v.iter().map(|s| s.id).collect()
+}
+
+/// Writes a one-directory snapshot of `root` (its metadata numbered `n`).
+fn one_dir_snapshot(store: &mut dyn SnapshotStore, root: &[u8], n: u64) -> SnapshotInfo {
+    let meta = meta_for(root, n);
+    let id = write_snapshot(store, &meta, &rows_for(root, &[root], n));
+    SnapshotInfo { id, meta }
+}
+
+/// `find_snapshots`, `latest` and `latest_per_root`: roots compared on
+/// component boundaries (`/a` covers neither `/a-x/y` nor `/ab`; `/` covers
+/// everything; nested roots both cover), newest first, `before`, `limit`.
+pub fn find_snapshots_selects_roots_on_component_boundaries(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    let find = |store: &dyn SnapshotStore, q: SnapshotQuery<'_>| -> Vec<SnapshotId> {
+        ids_of(
+            &store
+                .find_snapshots(&q)
+                .unwrap_or_else(|e| panic!("find_snapshots({q:?}): {e}")),
+        )
+    };
+    assert!(find(store.as_ref(), SnapshotQuery::any()).is_empty());
+    assert!(store.latest_per_root().expect("latest_per_root").is_empty());
+    assert_eq!(store.latest(SnapshotQuery::any()).expect("latest"), None);
+
+    let roots: [&[u8]; 9] = [
+        b"/a", b"/", b"/a/b", b"/a-x", b"/ab", b"/a", b"/m\xff", b"/a/b", b"/a",
+    ];
+    let snaps: Vec<SnapshotInfo> = roots
+        .iter()
+        .enumerate()
+        .map(|(n, root)| one_dir_snapshot(store.as_mut(), root, n as u64))
+        .collect();
+    let id = |k: usize| snaps[k].id;
+    let ids = |ks: &[usize]| -> Vec<SnapshotId> { ks.iter().map(|&k| id(k)).collect() };
+
+    let newest_first: Vec<SnapshotInfo> = snaps.iter().rev().cloned().collect();
+    assert_eq!(
+        store
+            .find_snapshots(&SnapshotQuery::any())
+            .expect("find_snapshots"),
+        newest_first,
+        "every snapshot, newest first, metadata exact"
+    );
+    let cases: Vec<(&str, SnapshotQuery<'_>, Vec<SnapshotId>)> = vec![
+        ("exactly /a", SnapshotQuery::of_root(b"/a"), ids(&[8, 5, 0])),
+        (
+            "exactly /a/b",
+            SnapshotQuery::of_root(b"/a/b"),
+            ids(&[7, 2]),
+        ),
+        ("exactly /", SnapshotQuery::of_root(b"/"), ids(&[1])),
+        (
+            "exactly /a- (a prefix)",
+            SnapshotQuery::of_root(b"/a-"),
+            vec![],
+        ),
+        (
+            "exactly non-UTF-8",
+            SnapshotQuery::of_root(b"/m\xff"),
+            ids(&[6]),
+        ),
+        (
+            "covering /a/b/c: /, /a, /a/b",
+            SnapshotQuery::covering(b"/a/b/c"),
+            ids(&[8, 7, 5, 2, 1, 0]),
+        ),
+        (
+            "covering /a/b: the root itself counts",
+            SnapshotQuery::covering(b"/a/b"),
+            ids(&[8, 7, 5, 2, 1, 0]),
+        ),
+        (
+            "covering /a: not /a/b, which lies below",
+            SnapshotQuery::covering(b"/a"),
+            ids(&[8, 5, 1, 0]),
+        ),
+        (
+            "covering /a-x/y: not /a",
+            SnapshotQuery::covering(b"/a-x/y"),
+            ids(&[3, 1]),
+        ),
+        (
+            "covering /ab: not /a",
+            SnapshotQuery::covering(b"/ab"),
+            ids(&[4, 1]),
+        ),
+        (
+            "covering /abc: neither /a nor /ab",
+            SnapshotQuery::covering(b"/abc"),
+            ids(&[1]),
+        ),
+        ("covering /", SnapshotQuery::covering(b"/"), ids(&[1])),
+        (
+            "covering a non-UTF-8 path",
+            SnapshotQuery::covering(b"/m\xff/\xfe"),
+            ids(&[6, 1]),
+        ),
+        (
+            "covering /m (a byte prefix of /m\\xff)",
+            SnapshotQuery::covering(b"/m"),
+            ids(&[1]),
+        ),
+        (
+            "covering a path under no other root",
+            SnapshotQuery::covering(b"/zzz/q"),
+            ids(&[1]),
+        ),
+        (
+            "any, before",
+            SnapshotQuery::any().before(id(5)),
+            ids(&[4, 3, 2, 1, 0]),
+        ),
+        (
+            "exactly /a, before",
+            SnapshotQuery::of_root(b"/a").before(id(8)),
+            ids(&[5, 0]),
+        ),
+        (
+            "covering, before",
+            SnapshotQuery::covering(b"/a/b/c").before(id(5)),
+            ids(&[2, 1, 0]),
+        ),
+        (
+            "before the first",
+            SnapshotQuery::any().before(id(0)),
+            vec![],
+        ),
+        ("any, limit", SnapshotQuery::any().limit(3), ids(&[8, 7, 6])),
+        (
+            "covering, limit",
+            SnapshotQuery::covering(b"/a/b/c").limit(2),
+            ids(&[8, 7]),
+        ),
+        (
+            "covering, before and limit",
+            SnapshotQuery::covering(b"/a/b/c").before(id(7)).limit(2),
+            ids(&[5, 2]),
+        ),
+        ("limit 0", SnapshotQuery::any().limit(0), vec![]),
+        (
+            "limit above the count",
+            SnapshotQuery::of_root(b"/a").limit(usize::MAX),
+            ids(&[8, 5, 0]),
+        ),
+    ];
+    for (what, q, want) in &cases {
+        assert_eq!(&find(store.as_ref(), *q), want, "find_snapshots: {what}");
+        // Every row is the whole snapshot description.
+        for got in store.find_snapshots(q).expect("find_snapshots") {
+            let k = snaps.iter().position(|s| s.id == got.id).expect("known id");
+            assert_eq!(got, snaps[k], "find_snapshots: {what}: metadata");
+        }
+    }
+    let latest = |q: SnapshotQuery<'_>| store.latest(q).expect("latest");
+    assert_eq!(
+        latest(SnapshotQuery::covering(b"/a/b/c")),
+        Some(snaps[8].clone())
+    );
+    assert_eq!(
+        latest(SnapshotQuery::of_root(b"/a/b")),
+        Some(snaps[7].clone())
+    );
+    assert_eq!(latest(SnapshotQuery::of_root(b"/nope")), None);
+    assert_eq!(
+        latest(SnapshotQuery::covering(b"/ab/c").before(id(4))),
+        Some(snaps[1].clone())
+    );
+
+    let per_root = |store: &dyn SnapshotStore| store.latest_per_root().expect("latest_per_root");
+    assert_eq!(
+        per_root(store.as_ref()),
+        [1, 8, 3, 7, 4, 6].map(|k| snaps[k].clone()),
+        "newest of each root, by root bytes (/ < /a < /a-x < /a/b < /ab < /m\\xff)"
+    );
+    // Deleting the newest of a root makes its previous one the latest.
+    store.delete_snapshots(&[id(8), id(7)]).expect("delete");
+    assert_eq!(
+        per_root(store.as_ref()),
+        [1, 5, 3, 2, 4, 6].map(|k| snaps[k].clone())
+    );
+    assert_eq!(
+        find(store.as_ref(), SnapshotQuery::covering(b"/a/b/c")),
+        ids(&[5, 2, 1, 0])
+    );
+    store.delete_snapshots(&[id(3)]).expect("delete");
+    assert_eq!(
+        ids_of(&per_root(store.as_ref())),
+        ids(&[1, 5, 2, 4, 6]),
+        "a root without snapshots is gone"
+    );
+}
+
+// ---- the live tables ----------------------------------------------------------
+
+const MAX_LIMIT: usize = usize::MAX;
+
+fn upsert(time_ms: i64, path: &[u8], seed: u64, old_total: Option<u64>) -> Mutation {
+    Mutation::Upsert {
+        time_ms,
+        record: DirRecord {
+            path: path.to_vec(),
+            depth: (seed % 7) as u32,
+            stats: stats_for(seed),
+        },
+        old_total,
+    }
+}
+
+fn removal(time_ms: i64, path: &[u8], old_total: Option<u64>) -> Mutation {
+    Mutation::RemoveSubtree {
+        time_ms,
+        path: path.to_vec(),
+        old_total,
+    }
+}
+
+fn event(
+    time_ms: i64,
+    kind: JournalKind,
+    path: &[u8],
+    delta: Option<i64>,
+    is_dir: bool,
+) -> JournalEvent {
+    JournalEvent {
+        time_ms,
+        kind,
+        path: path.to_vec(),
+        delta_bytes: delta,
+        is_dir,
+    }
+}
+
+fn batch<'a>(
+    mutations: &'a [Mutation],
+    events: &'a [JournalEvent],
+    watch_state: Option<&'a WatchState>,
+) -> LiveBatch<'a> {
+    LiveBatch {
+        mutations,
+        events,
+        watch_state,
+    }
+}
+
+fn append(store: &mut dyn SnapshotStore, b: &LiveBatch<'_>) -> i64 {
+    store
+        .append_batch(b)
+        .unwrap_or_else(|e| panic!("append_batch: {e}"))
+}
+
+fn all_mutations(store: &dyn SnapshotStore) -> Vec<LoggedMutation> {
+    store
+        .mutations_after(0, None, MAX_LIMIT)
+        .unwrap_or_else(|e| panic!("mutations_after: {e}"))
+}
+
+fn shown_mutations(v: &[LoggedMutation]) -> Vec<String> {
+    v.iter()
+        .map(|m| format!("{} {}", m.id, escape_bytes(m.mutation.path())))
+        .collect()
+}
+
+/// `append_batch`: both mutation kinds with every field exact (values above
+/// `i64::MAX`, a full `u128` fingerprint, non-UTF-8 paths), journal entries
+/// and the watch state in one call; the returned id is the last one
+/// appended (the previous last for an empty batch, 0 for an empty log);
+/// ids increase across batches and are never reused after pruning.
+pub fn append_batch_logs_mutations_events_and_state(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    assert_eq!(
+        append(store.as_mut(), &LiveBatch::default()),
+        0,
+        "an empty batch on an empty log"
+    );
+    assert!(all_mutations(store.as_ref()).is_empty());
+    assert_eq!(store.watch_states().expect("watch_states"), []);
+
+    let root: &[u8] = b"/w\xff";
+    let first = vec![
+        upsert(1_700_000_000_000, b"/w\xff/caf\xe9", 0, Some(u64::MAX)),
+        removal(1_700_000_000_001, b"/w\xff/gone\nline", None),
+        upsert(1_700_000_000_002, b"/w\xff", 2, None),
+        removal(-5, b"/w\xff/\x01", Some(1 << 63)),
+        upsert(i64::MAX, b"/w\xff/zero", 1, Some(0)),
+    ];
+    let events_1 = vec![
+        event(
+            1_700_000_000_000,
+            JournalKind::Grew,
+            b"/w\xff/caf\xe9",
+            Some(i64::MAX),
+            true,
+        ),
+        event(
+            1_700_000_000_001,
+            JournalKind::Removed,
+            b"/w\xff/gone\nline",
+            Some(i64::MIN),
+            true,
+        ),
+        event(
+            1_700_000_000_002,
+            JournalKind::Changed,
+            b"/w\xff/f\xfe",
+            None,
+            false,
+        ),
+    ];
+    let state_1 = WatchState {
+        root: root.to_vec(),
+        last_event_ms: Some(1_700_000_000_002),
+        last_reconcile_ms: None,
+        last_snapshot: Some(i64::MAX),
+        mutation_cursor: 0,
+    };
+    let last_1 = append(store.as_mut(), &batch(&first, &events_1, Some(&state_1)));
+    let logged = all_mutations(store.as_ref());
+    assert_eq!(
+        logged.iter().map(|m| &m.mutation).collect::<Vec<_>>(),
+        first.iter().collect::<Vec<_>>(),
+        "every mutation back, exact and in append order"
+    );
+    assert!(logged[0].id > 0, "ids are positive");
+    assert!(
+        logged.windows(2).all(|w| w[0].id < w[1].id),
+        "ids increase: {:?}",
+        shown_mutations(&logged)
+    );
+    assert_eq!(
+        logged.last().map(|m| m.id),
+        Some(last_1),
+        "returns the last id"
+    );
+    assert_eq!(
+        store.watch_state(root).expect("watch_state"),
+        Some(state_1.clone())
+    );
+    let mut want_events = events_1.clone();
+    want_events.reverse();
+    assert_eq!(
+        store.journal(&JournalQuery::all()).expect("journal"),
+        want_events,
+        "journal entries, exact, newest first"
+    );
+
+    // Events only: the previous last id; the state is left as it was.
+    let events_2 = vec![event(
+        1_700_000_000_010,
+        JournalKind::Rescanned,
+        root,
+        None,
+        true,
+    )];
+    assert_eq!(
+        append(store.as_mut(), &batch(&[], &events_2, None)),
+        last_1,
+        "a batch without mutations returns the previous last id"
+    );
+    assert_eq!(store.watch_state(root).expect("watch_state"), Some(state_1));
+    assert_eq!(
+        store.journal(&JournalQuery::all()).expect("journal").len(),
+        4
+    );
+
+    let second = vec![
+        removal(1_700_000_000_020, b"/w\xff/caf\xe9", Some(7)),
+        upsert(1_700_000_000_021, b"/w\xff/caf\xe9", 3, None),
+    ];
+    let state_2 = WatchState {
+        root: root.to_vec(),
+        last_event_ms: None,
+        last_reconcile_ms: Some(1_700_000_000_021),
+        last_snapshot: None,
+        mutation_cursor: last_1,
+    };
+    let last_2 = append(store.as_mut(), &batch(&second, &[], Some(&state_2)));
+    let logged = all_mutations(store.as_ref());
+    assert_eq!(logged.len(), 7);
+    assert!(
+        logged[5].id > last_1,
+        "the next batch's ids are above the last"
+    );
+    assert_eq!(logged[6].id, last_2);
+    assert_eq!(
+        store.watch_state(root).expect("watch_state"),
+        Some(state_2),
+        "the batch's state replaced the earlier one"
+    );
+
+    // Pruning every mutation does not make ids reusable.
+    assert_eq!(store.prune_mutations(last_2, None).expect("prune"), 7);
+    assert!(all_mutations(store.as_ref()).is_empty());
+    let third = vec![upsert(1_700_000_000_030, b"/w\xff", 4, Some(1))];
+    let last_3 = append(store.as_mut(), &batch(&third, &[], None));
+    assert!(last_3 > last_2, "id {last_3} after pruned {last_2}");
+    assert_eq!(
+        append(store.as_mut(), &LiveBatch::default()),
+        last_3,
+        "an empty batch returns the last id"
+    );
+    drop(store);
+    let store = s.open();
+    let logged = all_mutations(store.as_ref());
+    assert_eq!(logged.len(), 1, "kept after reopening");
+    assert_eq!((logged[0].id, &logged[0].mutation), (last_3, &third[0]));
+}
+
+/// `mutations_after` (oldest first, strictly after the cursor, `under` on
+/// component boundaries, `limit`) and `prune_mutations`.
+pub fn mutations_after_a_cursor_under_a_path(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    let paths: [&[u8]; 13] = [
+        b"/a", b"/a/b", b"/a-x", b"/a-x/y", b"/ab", b"/a/b/c", b"/b", b"/a/\xff", b"/", b"/a0",
+        b"/a/b-c", b"/a/b", b"/a.b",
+    ];
+    let mutations: Vec<Mutation> = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            let t = 1_000 + i as i64;
+            if i % 3 == 1 {
+                removal(t, p, Some(i as u64))
+            } else {
+                upsert(t, p, 10 + i as u64, None)
+            }
+        })
+        .collect();
+    for chunk in mutations.chunks(5) {
+        append(store.as_mut(), &batch(chunk, &[], None));
+    }
+    let logged = all_mutations(store.as_ref());
+    assert_eq!(
+        logged.iter().map(|m| &m.mutation).collect::<Vec<_>>(),
+        mutations.iter().collect::<Vec<_>>()
+    );
+    let oracle = |log: &[LoggedMutation], cursor: i64, under: Option<&[u8]>, limit: usize| {
+        log.iter()
+            .filter(|m| m.id > cursor)
+            .filter(|m| under.is_none_or(|u| is_within(m.mutation.path(), trim_slashes(u))))
+            .take(limit)
+            .cloned()
+            .collect::<Vec<_>>()
+    };
+    let last = logged[logged.len() - 1].id;
+    let cursors = [
+        0,
+        logged[0].id,
+        logged[4].id,
+        logged[7].id,
+        last,
+        last + 100,
+    ];
+    let unders: [Option<&[u8]>; 10] = [
+        None,
+        Some(b"/a"),
+        Some(b"/a/"),
+        Some(b"/a/b"),
+        Some(b"/"),
+        Some(b"/a-x"),
+        Some(b"/ab"),
+        Some(b"/missing"),
+        Some(b"/a/\xff"),
+        Some(b"/a."),
+    ];
+    for cursor in cursors {
+        for under in unders {
+            for limit in [0, 1, 2, 5, MAX_LIMIT] {
+                let got = store
+                    .mutations_after(cursor, under, limit)
+                    .unwrap_or_else(|e| panic!("mutations_after: {e}"));
+                let want = oracle(&logged, cursor, under, limit);
+                assert_eq!(
+                    shown_mutations(&got),
+                    shown_mutations(&want),
+                    "mutations_after({cursor}, {:?}, {limit})",
+                    under.map(escape_bytes)
+                );
+                assert_eq!(got, want);
+            }
+        }
+    }
+
+    // Pruning under a path keeps everything else.
+    let through = logged[7].id;
+    let doomed = oracle(&logged, 0, Some(b"/a"), MAX_LIMIT)
+        .into_iter()
+        .filter(|m| m.id <= through)
+        .count();
+    assert!(doomed >= 3, "the case prunes something");
+    assert_eq!(
+        store.prune_mutations(through, Some(b"/a")).expect("prune"),
+        doomed
+    );
+    let left: Vec<LoggedMutation> = logged
+        .iter()
+        .filter(|m| !(m.id <= through && is_within(m.mutation.path(), b"/a")))
+        .cloned()
+        .collect();
+    assert_eq!(
+        shown_mutations(&all_mutations(store.as_ref())),
+        shown_mutations(&left),
+        "pruned through {through} under /a (not /a-x, /ab, /a0, /a.b)"
+    );
+    let through = logged[9].id;
+    let doomed = left.iter().filter(|m| m.id <= through).count();
+    assert_eq!(store.prune_mutations(through, None).expect("prune"), doomed);
+    let left: Vec<LoggedMutation> = left.into_iter().filter(|m| m.id > through).collect();
+    assert_eq!(all_mutations(store.as_ref()), left);
+    assert_eq!(store.prune_mutations(0, None).expect("prune"), 0);
+    assert_eq!(
+        store
+            .prune_mutations(last, Some(b"/nothing"))
+            .expect("prune"),
+        0
+    );
+}
+
+/// `journal`: newest first; `since` inclusive, `until` exclusive; `under`
+/// on component boundaries; `limit` keeps the newest. `prune_journal`.
+pub fn journal_reads_by_time_and_path_newest_first(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    assert!(
+        store
+            .journal(&JournalQuery::all())
+            .expect("journal")
+            .is_empty()
+    );
+    let first = vec![
+        event(1000, JournalKind::Created, b"/j", Some(4096), true),
+        event(1010, JournalKind::Grew, b"/j/a", Some(i64::MAX), true),
+        event(1020, JournalKind::Shrank, b"/j/a-x", Some(-5), true),
+        event(1030, JournalKind::Changed, b"/j/a/f\xff", None, false),
+        event(1040, JournalKind::Removed, b"/j/ab", Some(i64::MIN), true),
+        event(1050, JournalKind::Renamed, b"/j/a/b", Some(0), true),
+        event(1060, JournalKind::Rescanned, b"/j", None, true),
+    ];
+    // Appended later, but older than most: order is by time.
+    let second = vec![
+        event(1005, JournalKind::Grew, b"/j/a/b", Some(1), true),
+        event(
+            1070,
+            JournalKind::Created,
+            "/j/\u{202e}x".as_bytes(),
+            Some(10),
+            true,
+        ),
+        event(1080, JournalKind::Removed, b"/j/a", Some(-4096), true),
+        event(1090, JournalKind::Changed, b"/j/a0", Some(3), false),
+    ];
+    append(store.as_mut(), &batch(&[], &first, None));
+    append(store.as_mut(), &batch(&[], &second, None));
+    let mut all: Vec<JournalEvent> = first.iter().chain(&second).cloned().collect();
+    all.sort_by_key(|e| std::cmp::Reverse(e.time_ms));
+    let oracle = |all: &[JournalEvent], q: &JournalQuery| -> Vec<JournalEvent> {
+        all.iter()
+            .filter(|e| q.since_ms.is_none_or(|t| e.time_ms >= t))
+            .filter(|e| q.until_ms.is_none_or(|t| e.time_ms < t))
+            .filter(|e| {
+                q.under
+                    .as_deref()
+                    .is_none_or(|u| is_within(&e.path, trim_slashes(u)))
+            })
+            .take(q.limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect()
+    };
+    let shown_events = |v: &[JournalEvent]| -> Vec<String> {
+        v.iter()
+            .map(|e| format!("{} {}", e.time_ms, escape_bytes(&e.path)))
+            .collect()
+    };
+    let queries = [
+        JournalQuery::all(),
+        JournalQuery::all().since(1040),
+        JournalQuery::all().until(1040),
+        JournalQuery::all().since(1010).until(1060),
+        JournalQuery::all().since(1061).until(1061),
+        JournalQuery::all().under(&b"/j/a"[..]),
+        JournalQuery::all().under(&b"/j/a/"[..]),
+        JournalQuery::all().under(&b"/"[..]),
+        JournalQuery::all().under(&b"/k"[..]),
+        JournalQuery::all().under(&b"/j/a/f\xff"[..]),
+        JournalQuery::all().limit(3),
+        JournalQuery::all().limit(0),
+        JournalQuery::all().limit(MAX_LIMIT),
+        JournalQuery::all().under(&b"/j/a"[..]).since(1006).limit(2),
+        JournalQuery::all().under(&b"/j/a"[..]).until(1080).limit(2),
+    ];
+    for q in &queries {
+        let got = store
+            .journal(q)
+            .unwrap_or_else(|e| panic!("journal({q:?}): {e}"));
+        let want = oracle(&all, q);
+        assert_eq!(shown_events(&got), shown_events(&want), "journal({q:?})");
+        assert_eq!(got, want, "journal({q:?}): every field");
+    }
+    assert!(
+        oracle(&all, &queries[5]).len() == 5,
+        "the under case has its traps"
+    );
+
+    let older = all.iter().filter(|e| e.time_ms < 1040).count();
+    assert_eq!(store.prune_journal(1040).expect("prune_journal"), older);
+    all.retain(|e| e.time_ms >= 1040);
+    assert_eq!(
+        store.journal(&JournalQuery::all()).expect("journal"),
+        all,
+        "entries at the cut-off stay"
+    );
+    assert_eq!(store.prune_journal(0).expect("prune_journal"), 0);
+    assert_eq!(
+        store.prune_journal(i64::MAX).expect("prune_journal"),
+        all.len()
+    );
+    assert!(
+        store
+            .journal(&JournalQuery::all())
+            .expect("journal")
+            .is_empty()
+    );
+}
+
+fn delta(path: &[u8], previous: Option<u64>, current: u64, at: i64) -> DirDelta {
+    DirDelta {
+        snapshot: 0,
+        path: path.to_vec(),
+        previous_bytes: previous,
+        current_bytes: current,
+        recorded_at_ms: at,
+    }
+}
+
+/// `deltas` as `dir_deltas(snapshot)` returns them: the snapshot set, in path order.
+fn deltas_of(snapshot: SnapshotId, deltas: &[DirDelta]) -> Vec<DirDelta> {
+    let mut v: Vec<DirDelta> = deltas
+        .iter()
+        .map(|d| DirDelta {
+            snapshot,
+            ..d.clone()
+        })
+        .collect();
+    v.sort_by(|a, b| a.path.cmp(&b.path));
+    v
+}
+
+fn sample_deltas(tag: u64) -> Vec<DirDelta> {
+    vec![
+        delta(b"/t/a/b", Some(u64::MAX), 0, 5),
+        delta(b"/t/a-b", None, u64::MAX - tag, -1),
+        delta(b"/t", Some(1 << 63), (1 << 63) - 1, 1_700_000_000_000),
+        delta(b"/t/caf\xe9", Some(tag), tag + 4096, 7),
+        delta(b"/t/a", Some(0), 1, 8),
+    ]
+}
+
+/// `record_dir_deltas` / `dir_deltas`: exact, in path order, per snapshot;
+/// deleting a snapshot deletes its deltas.
+pub fn dir_deltas_round_trip_in_path_order(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    let a = one_dir_snapshot(store.as_mut(), b"/t", 0).id;
+    let b = one_dir_snapshot(store.as_mut(), b"/t", 1).id;
+    assert!(store.dir_deltas(a).expect("dir_deltas").is_empty());
+    let mut mixed: Vec<DirDelta> = Vec::new();
+    for (id, tag) in [(a, 1), (b, 2)] {
+        mixed.extend(
+            sample_deltas(tag)
+                .into_iter()
+                .map(|d| DirDelta { snapshot: id, ..d }),
+        );
+    }
+    // One call may record deltas of several snapshots.
+    store.record_dir_deltas(&mixed).expect("record_dir_deltas");
+    store.record_dir_deltas(&[]).expect("record nothing");
+    assert_eq!(
+        store.dir_deltas(a).expect("dir_deltas"),
+        deltas_of(a, &sample_deltas(1)),
+        "a's deltas, exact, in path order (/t < /t/a < /t/a-b < /t/a/b < /t/caf\\xe9)"
+    );
+    assert_eq!(
+        store.dir_deltas(b).expect("dir_deltas"),
+        deltas_of(b, &sample_deltas(2))
+    );
+    // A later call adds to a snapshot's deltas.
+    let extra = DirDelta {
+        snapshot: a,
+        ..delta(b"/t/a0", None, 3, 9)
+    };
+    store
+        .record_dir_deltas(std::slice::from_ref(&extra))
+        .expect("record_dir_deltas");
+    let mut want_a = sample_deltas(1);
+    want_a.push(extra);
+    assert_eq!(
+        store.dir_deltas(a).expect("dir_deltas"),
+        deltas_of(a, &want_a)
+    );
+    assert_eq!(store.delete_snapshots(&[a]).expect("delete"), 1);
+    assert!(
+        store.dir_deltas(a).expect("dir_deltas").is_empty(),
+        "a deleted snapshot's deltas are gone"
+    );
+    assert_eq!(
+        store.dir_deltas(b).expect("dir_deltas"),
+        deltas_of(b, &sample_deltas(2)),
+        "other snapshots' deltas stay"
+    );
+    drop(store);
+    let store = s.open();
+    assert_eq!(
+        store.dir_deltas(b).expect("dir_deltas"),
+        deltas_of(b, &sample_deltas(2)),
+        "kept after reopening"
+    );
+}
+
+fn watch(root: &[u8], n: i64) -> WatchState {
+    WatchState {
+        root: root.to_vec(),
+        last_event_ms: Some(1_700_000_000_000 + n),
+        last_reconcile_ms: (n % 2 == 0).then_some(1_600_000_000_000 + n),
+        last_snapshot: Some(n),
+        mutation_cursor: i64::MAX - n,
+    }
+}
+
+/// `set_watch_state` replaces the state of its root; `watch_states` lists
+/// them by root bytes.
+pub fn watch_states_are_replaced_per_root(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    assert_eq!(store.watch_state(b"/a").expect("watch_state"), None);
+    assert!(store.watch_states().expect("watch_states").is_empty());
+    let roots: [&[u8]; 5] = [b"/b", b"/a", b"/a/b", b"/\xff", b"/a-b"];
+    for (n, root) in roots.iter().enumerate() {
+        store
+            .set_watch_state(&watch(root, n as i64))
+            .expect("set_watch_state");
+    }
+    let sorted = |v: &[WatchState]| -> Vec<String> {
+        v.iter()
+            .map(|w| escape_bytes(&w.root).into_owned())
+            .collect()
+    };
+    let states = store.watch_states().expect("watch_states");
+    assert_eq!(
+        sorted(&states),
+        ["/a", "/a-b", "/a/b", "/b", "/\\xff"],
+        "by root bytes"
+    );
+    for (n, root) in roots.iter().enumerate() {
+        assert_eq!(
+            store.watch_state(root).expect("watch_state"),
+            Some(watch(root, n as i64))
+        );
+    }
+    assert_eq!(store.watch_state(b"/c").expect("watch_state"), None);
+    assert_eq!(
+        store.watch_state(b"/a/b/c").expect("watch_state"),
+        None,
+        "exact roots only"
+    );
+    // Replaced, not merged: fields set to None stay None.
+    let bare = WatchState {
+        root: b"/a".to_vec(),
+        ..WatchState::default()
+    };
+    store.set_watch_state(&bare).expect("set_watch_state");
+    assert_eq!(
+        store.watch_state(b"/a").expect("watch_state"),
+        Some(bare.clone())
+    );
+    assert_eq!(
+        store.watch_states().expect("watch_states").len(),
+        5,
+        "one per root"
+    );
+    drop(store);
+    let store = s.open();
+    assert_eq!(store.watch_state(b"/a").expect("watch_state"), Some(bare));
+    assert_eq!(
+        store.watch_state(b"/\xff").expect("watch_state"),
+        Some(watch(b"/\xff", 3))
+    );
+}
+
+/// The paths of a base tree for `derive_snapshot`: a generated tree plus
+/// the traps around `/gen/a` (`/gen/a-x` and `/gen/a0` sort between it and
+/// `/gen/a/`, `/gen/ab` after).
+fn derive_base(root: &[u8], rng: &mut Rng) -> Vec<DirRecord> {
+    let mut paths: BTreeSet<Vec<u8>> = generated_tree(root, 1200, rng).into_iter().collect();
+    for extra in [
+        "/a",
+        "/a/x",
+        "/a/x/y",
+        "/a-x",
+        "/a-x/y",
+        "/a0",
+        "/ab",
+        "/a/\u{e9}",
+    ] {
+        let mut p = root.to_vec();
+        p.extend_from_slice(extra.as_bytes());
+        paths.insert(p);
+    }
+    let refs: Vec<&[u8]> = paths.iter().map(Vec::as_slice).collect();
+    as_records(&rows_for(root, &refs, 300))
+}
+
+/// What deriving must give: `base` minus each removed subtree (`P` and
+/// everything under `P/`), then each upsert written over it or added.
+fn fold(base: &[DirRecord], removed: &[Vec<u8>], upserts: &[DirRecord]) -> Vec<DirRecord> {
+    let mut tree: std::collections::BTreeMap<Vec<u8>, DirRecord> = base
+        .iter()
+        .filter(|r| !removed.iter().any(|p| is_within(&r.path, p)))
+        .map(|r| (r.path.clone(), r.clone()))
+        .collect();
+    for u in upserts {
+        tree.insert(u.path.clone(), u.clone());
+    }
+    tree.into_values().collect()
+}
+
+fn record(root: &[u8], path: &[u8], seed: u64) -> DirRecord {
+    DirRecord {
+        path: path.to_vec(),
+        depth: depth_below(root, path),
+        stats: stats_for(seed),
+    }
+}
+
+/// Everything a failed derive must leave as it was.
+#[derive(Debug, PartialEq)]
+struct LiveState {
+    snapshots: Vec<SnapshotInfo>,
+    deltas: Vec<Vec<DirDelta>>,
+    watch: Vec<WatchState>,
+}
+
+fn live_state(store: &dyn SnapshotStore) -> LiveState {
+    let snapshots = store.snapshots().expect("snapshots");
+    let deltas = snapshots
+        .iter()
+        .map(|s| store.dir_deltas(s.id).expect("dir_deltas"))
+        .collect();
+    LiveState {
+        snapshots,
+        deltas,
+        watch: store.watch_states().expect("watch_states"),
+    }
+}
+
+fn derive(store: &mut dyn SnapshotStore, d: &DerivedSnapshot<'_>) -> SnapshotId {
+    store
+        .derive_snapshot(d)
+        .unwrap_or_else(|e| panic!("derive_snapshot from {}: {e}", d.base))
+}
+
+/// `derive_snapshot` gives exactly the independently folded tree, readable
+/// like a written snapshot, with its deltas and watch state; the base and
+/// its neighbours are unchanged; a chain of derivations stays exact.
+pub fn derive_snapshot_equals_the_folded_tree(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    let mut rng = Rng::new(0xde21_7e00_0000_0001);
+    let root: &[u8] = b"/gen";
+    let other_root: &[u8] = b"/gen-other";
+    let base_rows = derive_base(root, &mut rng);
+    let other_rows = as_records(&rows_for(other_root, &[other_root, b"/gen-other/x"], 5));
+    let to_rows = |recs: &[DirRecord]| -> Vec<Row> {
+        recs.iter()
+            .map(|r| (r.path.clone(), r.depth, r.stats))
+            .collect()
+    };
+    let before = write_snapshot(
+        store.as_mut(),
+        &meta_for(other_root, 0),
+        &to_rows(&other_rows),
+    );
+    let base = write_snapshot(store.as_mut(), &meta_for(root, 1), &to_rows(&base_rows));
+    let after = write_snapshot(
+        store.as_mut(),
+        &meta_for(root, 2),
+        &to_rows(&base_rows[..40]),
+    );
+
+    let p = |s: &str| -> Vec<u8> { [root, s.as_bytes()].concat() };
+    // Unsorted and overlapping on purpose; one names nothing.
+    let removed = vec![p("/a"), p("/b"), p("/a/x"), p("/no/such/dir")];
+    assert!(
+        base_rows.iter().any(|r| r.path == p("/b")),
+        "the generated tree has /b"
+    );
+    let kept_base = fold(&base_rows, &removed, &[]);
+    let mut upserts: Vec<DirRecord> = kept_base
+        .iter()
+        .step_by(5)
+        .enumerate()
+        .map(|(i, r)| DirRecord {
+            stats: stats_for(5000 + i as u64),
+            ..r.clone()
+        })
+        .collect();
+    for (i, added) in [
+        "/a",
+        "/a/new",
+        "/a-new",
+        "/0new",
+        "/new\u{ff}",
+        "/\u{10ffff}",
+        "/b/x/y",
+    ]
+    .iter()
+    .enumerate()
+    {
+        upserts.push(record(root, &p(added), 9000 + i as u64));
+    }
+    upserts.push(record(root, root, 0));
+    upserts.sort_by(|a, b| a.path.cmp(&b.path));
+    upserts.dedup_by(|a, b| a.path == b.path);
+    let want = fold(&base_rows, &removed, &upserts);
+
+    let deltas = vec![
+        DirDelta {
+            snapshot: -7, // ignored: the new snapshot's id is recorded
+            ..delta(&p("/a"), None, 12, 3)
+        },
+        delta(root, Some(1), u64::MAX, 4),
+        delta(&p("/b"), Some(4096), 0, 5),
+    ];
+    let state = WatchState {
+        last_snapshot: Some(base),
+        ..watch(root, 11)
+    };
+    let meta = meta_for(root, 77);
+    let base_before = read_tree(store.as_ref(), base, None);
+    let derived = derive(
+        store.as_mut(),
+        &DerivedSnapshot {
+            base,
+            meta: &meta,
+            removed: &removed,
+            upserts: &upserts,
+            deltas: &deltas,
+            watch_state: Some(&state),
+        },
+    );
+    assert!(derived > after, "a new id, above every earlier one");
+    assert_eq!(
+        store.snapshot(derived).expect("snapshot"),
+        Some(SnapshotInfo {
+            id: derived,
+            meta: meta.clone()
+        })
+    );
+    assert_reads_match("derived snapshot", store.as_ref(), derived, &want, 5);
+    for under in [p("/a"), p("/b"), p("/a-x"), p("/no/such/dir")] {
+        let want_under: Vec<DirRecord> = want
+            .iter()
+            .filter(|r| is_within(&r.path, &under))
+            .cloned()
+            .collect();
+        assert_records(
+            &format!("derived subtree {}", escape_bytes(&under)),
+            &read_tree(store.as_ref(), derived, Some(&under)),
+            &want_under,
+        );
+    }
+    assert_eq!(
+        store.dir_deltas(derived).expect("dir_deltas"),
+        deltas_of(derived, &deltas),
+        "deltas recorded against the new snapshot"
+    );
+    assert_eq!(
+        store.watch_state(root).expect("watch_state"),
+        Some(WatchState {
+            last_snapshot: Some(derived),
+            ..state.clone()
+        }),
+        "watch state stored with the new snapshot"
+    );
+    assert_records(
+        "base unchanged",
+        &read_tree(store.as_ref(), base, None),
+        &base_before,
+    );
+    assert_records(
+        "earlier neighbour",
+        &read_tree(store.as_ref(), before, None),
+        &other_rows,
+    );
+    assert_records(
+        "later neighbour",
+        &read_tree(store.as_ref(), after, None),
+        &base_rows[..40],
+    );
+
+    // A chain: derive from the derived one, then write an ordinary snapshot.
+    let removed_2 = vec![p("/a-x"), p("/a")];
+    let upserts_2 = vec![
+        record(root, &p("/a"), 42),
+        record(root, &p("/a-x"), 43),
+        record(root, &p("/a-x/z"), 44),
+    ];
+    let want_2 = fold(&want, &removed_2, &upserts_2);
+    let second = derive(
+        store.as_mut(),
+        &DerivedSnapshot {
+            base: derived,
+            meta: &meta_for(root, 78),
+            removed: &removed_2,
+            upserts: &upserts_2,
+            deltas: &[],
+            watch_state: None,
+        },
+    );
+    assert_reads_match("derived twice", store.as_ref(), second, &want_2, 9);
+    assert!(store.dir_deltas(second).expect("dir_deltas").is_empty());
+    assert_eq!(
+        store
+            .watch_state(root)
+            .expect("watch_state")
+            .and_then(|w| w.last_snapshot),
+        Some(derived),
+        "no watch state given: the stored one stays"
+    );
+    let plain = write_snapshot(store.as_mut(), &meta_for(root, 79), &to_rows(&base_rows));
+    assert_reads_match(
+        "written after deriving",
+        store.as_ref(),
+        plain,
+        &base_rows,
+        11,
+    );
+    assert_reads_match("still the derived", store.as_ref(), derived, &want, 13);
+
+    // Nothing changed: a copy of the base.
+    let copy = derive(
+        store.as_mut(),
+        &DerivedSnapshot {
+            base,
+            meta: &meta_for(root, 80),
+            removed: &[],
+            upserts: &[],
+            deltas: &[],
+            watch_state: None,
+        },
+    );
+    assert_reads_match("unchanged copy", store.as_ref(), copy, &base_rows, 17);
+    // The root removed and written again: only the upserts remain.
+    let fresh = vec![record(root, root, 1), record(root, &p("/only"), 2)];
+    let only = derive(
+        store.as_mut(),
+        &DerivedSnapshot {
+            base,
+            meta: &meta_for(root, 81),
+            removed: &[root.to_vec()],
+            upserts: &fresh,
+            deltas: &[],
+            watch_state: None,
+        },
+    );
+    assert_reads_match("root removed", store.as_ref(), only, &fresh, 1);
+    drop(store);
+    let store = s.open();
+    assert_reads_match("derived, reopened", store.as_ref(), derived, &want, 7);
+}
+
+/// A derive that cannot be done writes nothing: an unknown base
+/// (`NotFound`), a base of another root (`Usage`), upserts out of order.
+pub fn derive_snapshot_refusals_write_nothing(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    let root: &[u8] = b"/d";
+    let rows = rows_for(root, &[b"/d", b"/d/a", b"/d/a/b", b"/d/c"], 0);
+    let base = write_snapshot(store.as_mut(), &meta_for(root, 0), &rows);
+    let other = one_dir_snapshot(store.as_mut(), b"/d/a", 1).id;
+    store
+        .record_dir_deltas(&[DirDelta {
+            snapshot: base,
+            ..delta(b"/d", None, 1, 1)
+        }])
+        .expect("record_dir_deltas");
+    let state = watch(root, 3);
+    store.set_watch_state(&state).expect("set_watch_state");
+    let unchanged = live_state(store.as_ref());
+    let meta = meta_for(root, 9);
+    let deltas = vec![delta(b"/d/a", Some(1), 2, 10)];
+    let new_state = watch(root, 4);
+    let good = vec![record(root, b"/d/a", 5), record(root, b"/d/b", 6)];
+    let attempt = |store: &mut dyn SnapshotStore, base: SnapshotId, upserts: &[DirRecord]| {
+        store.derive_snapshot(&DerivedSnapshot {
+            base,
+            meta: &meta,
+            removed: &[b"/d/c".to_vec()],
+            upserts,
+            deltas: &deltas,
+            watch_state: Some(&new_state),
+        })
+    };
+
+    let err = attempt(store.as_mut(), base.max(other) + 1000, &good)
+        .expect_err("derive from an unknown base");
+    assert_eq!(err.kind(), ErrorKind::NotFound, "unknown base: {err}");
+    assert_eq!(
+        live_state(store.as_ref()),
+        unchanged,
+        "unknown base: nothing written"
+    );
+
+    let err = attempt(store.as_mut(), other, &good).expect_err("derive from another root");
+    assert_eq!(err.kind(), ErrorKind::Usage, "base of another root: {err}");
+    assert_eq!(
+        live_state(store.as_ref()),
+        unchanged,
+        "another root: nothing written"
+    );
+
+    let reversed: Vec<DirRecord> = good.iter().rev().cloned().collect();
+    let doubled = vec![good[0].clone(), good[0].clone()];
+    for (what, upserts) in [("descending", &reversed), ("duplicate", &doubled)] {
+        assert!(
+            attempt(store.as_mut(), base, upserts).is_err(),
+            "{what} upserts are refused"
+        );
+        assert_eq!(
+            live_state(store.as_ref()),
+            unchanged,
+            "{what} upserts: nothing written"
+        );
+    }
+    assert_records(
+        "base unchanged",
+        &read_tree(store.as_ref(), base, None),
+        &as_records(&rows),
+    );
+
+    // The failures left nothing behind for the id the next snapshot gets.
+    let id = attempt(store.as_mut(), base, &good).expect("a valid derive");
+    assert_eq!(
+        store.dir_deltas(id).expect("dir_deltas"),
+        deltas_of(id, &deltas)
+    );
+    assert_records(
+        "the valid derive",
+        &read_tree(store.as_ref(), id, None),
+        &fold(&as_records(&rows), &[b"/d/c".to_vec()], &good),
+    );
+    assert_eq!(store.snapshots().expect("snapshots").len(), 3);
+}
+
+/// `index_provenance`: `None` on a new store, round trip, replace.
+pub fn index_provenance_round_trips_and_is_replaced(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    assert_eq!(store.index_provenance().expect("index_provenance"), None);
+    let first = IndexProvenance {
+        snapshots: vec![
+            (b"/".to_vec(), 1),
+            (b"/a".to_vec(), i64::MAX),
+            (b"/a/\xff\n".to_vec(), 3),
+        ],
+        len: u64::MAX,
+        dev: u64::MAX - 1,
+        ino: 1 << 63,
+        mtime_ns: i64::MIN,
+        checksum: u64::MAX - 2,
+    };
+    store
+        .set_index_provenance(&first)
+        .expect("set_index_provenance");
+    assert_eq!(
+        store.index_provenance().expect("index_provenance"),
+        Some(first)
+    );
+    let second = IndexProvenance {
+        snapshots: vec![(b"/b".to_vec(), 9)],
+        len: 20,
+        dev: 2049,
+        ino: 7,
+        mtime_ns: 1_700_000_000_123_456_789,
+        checksum: 0,
+    };
+    store
+        .set_index_provenance(&second)
+        .expect("set_index_provenance");
+    assert_eq!(
+        store.index_provenance().expect("index_provenance"),
+        Some(second.clone()),
+        "replaced, not merged"
+    );
+    let empty = IndexProvenance::default();
+    store
+        .set_index_provenance(&empty)
+        .expect("set_index_provenance");
+    assert_eq!(
+        store.index_provenance().expect("index_provenance"),
+        Some(empty.clone()),
+        "an index of no root is still recorded"
+    );
+    drop(store);
+    let store = s.open();
+    assert_eq!(
+        store.index_provenance().expect("index_provenance"),
+        Some(empty)
+    );
+}
+
+/// `SnapshotWriter::delete_with`: the snapshots go with the commit, and
+/// with everything that depends on them, or not at all.
+pub fn delete_with_goes_with_the_commit(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    let rows = rows_for(b"/t", &tricky_paths(), 0);
+    let ids: Vec<SnapshotId> = (0..3)
+        .map(|n| write_snapshot(store.as_mut(), &meta_for(b"/t", n), &rows))
+        .collect();
+    let (s1, s2, s3) = (ids[0], ids[1], ids[2]);
+    for (a, b) in [(s1, s2), (s2, s3), (s1, s3)] {
+        store
+            .store_diff(a, b, &diff_entries(a as u64))
+            .expect("store_diff");
+    }
+    for &id in &ids {
+        store
+            .record_dir_deltas(&[DirDelta {
+                snapshot: id,
+                ..delta(b"/t/a", Some(1), id as u64, 2)
+            }])
+            .expect("record_dir_deltas");
+    }
+    let all = as_records(&rows);
+    let unchanged = live_state(store.as_ref());
+    {
+        let mut w = store.begin_snapshot(&meta_for(b"/t", 3)).expect("begin");
+        w.delete_with(&[s1]).expect("delete_with");
+        for r in &all {
+            w.write_dir(&r.path, r.depth, &r.stats).expect("write_dir");
+        }
+        // Dropped without commit.
+    }
+    assert_eq!(
+        live_state(store.as_ref()),
+        unchanged,
+        "a dropped writer deletes nothing"
+    );
+    assert_records("kept", &read_tree(store.as_ref(), s1, None), &all);
+    assert!(store.cached_diff(s1, s2).expect("cached_diff").is_some());
+
+    let mut w = store.begin_snapshot(&meta_for(b"/t", 4)).expect("begin");
+    let (head, tail) = all.split_at(5);
+    for r in head {
+        w.write_dir(&r.path, r.depth, &r.stats).expect("write_dir");
+    }
+    w.delete_with(&[s2, s1, s2, s3 + 1000])
+        .expect("delete_with");
+    for r in tail {
+        w.write_dir(&r.path, r.depth, &r.stats).expect("write_dir");
+    }
+    let new = w.commit().expect("commit");
+    assert_eq!(
+        ids_of(&store.snapshots().expect("snapshots")),
+        [s3, new],
+        "deleted with the commit; unknown ids ignored"
+    );
+    for gone in [s1, s2] {
+        assert_eq!(
+            store.dir(gone, b"/t").expect("dir"),
+            None,
+            "{gone}'s directories"
+        );
+        let err = store
+            .visit_tree(gone, None, &mut |_| true)
+            .expect_err("visit a deleted snapshot");
+        assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        assert!(
+            store.dir_deltas(gone).expect("dir_deltas").is_empty(),
+            "{gone}'s deltas"
+        );
+    }
+    for (a, b) in [(s1, s2), (s2, s3), (s1, s3)] {
+        assert_eq!(
+            store.cached_diff(a, b).expect("cached_diff"),
+            None,
+            "diff {a}->{b}"
+        );
+    }
+    assert_records("survivor", &read_tree(store.as_ref(), s3, None), &all);
+    assert_eq!(store.dir_deltas(s3).expect("dir_deltas").len(), 1);
+    assert_records(
+        "the new snapshot",
+        &read_tree(store.as_ref(), new, None),
+        &all,
+    );
+
+    let mut w = store.begin_snapshot(&meta_for(b"/t", 5)).expect("begin");
+    w.delete_with(&[]).expect("delete nothing");
+    let last = w.commit().expect("commit");
+    assert!(last > new);
+    assert_eq!(store.snapshots().expect("snapshots").len(), 3);
+}
+
+/// A read-only store reads every live table and refuses every live write,
+/// leaving the file byte-identical.
+pub fn read_only_reads_live_tables_and_refuses_live_writes(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let root: &[u8] = b"/r";
+    let rows = rows_for(root, &[b"/r", b"/r/a", b"/r/b"], 0);
+    let mutations = vec![upsert(5, b"/r/a", 3, Some(9)), removal(6, b"/r/b", None)];
+    let events = vec![event(5, JournalKind::Grew, b"/r/a", Some(1), true)];
+    let provenance = IndexProvenance {
+        snapshots: vec![(root.to_vec(), 1)],
+        len: 100,
+        ..IndexProvenance::default()
+    };
+    let base = {
+        let mut store = s.open();
+        let base = write_snapshot(store.as_mut(), &meta_for(root, 0), &rows);
+        append(
+            store.as_mut(),
+            &batch(&mutations, &events, Some(&watch(root, 1))),
+        );
+        store
+            .record_dir_deltas(&[DirDelta {
+                snapshot: base,
+                ..delta(b"/r/a", None, 4, 4)
+            }])
+            .expect("record_dir_deltas");
+        store
+            .set_index_provenance(&provenance)
+            .expect("set_index_provenance");
+        base
+    };
+    let read_all = |store: &dyn SnapshotStore| {
+        (
+            store
+                .find_snapshots(&SnapshotQuery::covering(b"/r/a"))
+                .expect("find_snapshots"),
+            store.latest_per_root().expect("latest_per_root"),
+            store
+                .mutations_after(0, Some(root), MAX_LIMIT)
+                .expect("mutations_after"),
+            store
+                .journal(&JournalQuery::all().under(root))
+                .expect("journal"),
+            store.dir_deltas(base).expect("dir_deltas"),
+            store.watch_state(root).expect("watch_state"),
+            store.watch_states().expect("watch_states"),
+            store.index_provenance().expect("index_provenance"),
+        )
+    };
+    let want = read_all(s.open().as_ref());
+    assert_eq!(want.2.len(), 2, "the store holds the mutations");
+    let before = std::fs::read(s.path()).expect("read the store file");
+    {
+        let mut store = s
+            .try_open(true)
+            .unwrap_or_else(|e| panic!("read-only open: {e}"));
+        assert_eq!(read_all(store.as_ref()), want, "read-only reads");
+        let refused: Vec<(&str, bool)> = vec![
+            (
+                "append_batch",
+                store
+                    .append_batch(&batch(&mutations, &events, None))
+                    .is_err(),
+            ),
+            (
+                "append_batch (empty)",
+                store.append_batch(&LiveBatch::default()).is_err(),
+            ),
+            (
+                "prune_mutations",
+                store.prune_mutations(i64::MAX, None).is_err(),
+            ),
+            ("prune_journal", store.prune_journal(i64::MAX).is_err()),
+            (
+                "record_dir_deltas",
+                store
+                    .record_dir_deltas(&[DirDelta {
+                        snapshot: base,
+                        ..delta(b"/r", None, 1, 1)
+                    }])
+                    .is_err(),
+            ),
+            (
+                "set_watch_state",
+                store.set_watch_state(&watch(root, 2)).is_err(),
+            ),
+            (
+                "set_index_provenance",
+                store
+                    .set_index_provenance(&IndexProvenance::default())
+                    .is_err(),
+            ),
+            (
+                "derive_snapshot",
+                store
+                    .derive_snapshot(&DerivedSnapshot {
+                        base,
+                        meta: &meta_for(root, 1),
+                        removed: &[],
+                        upserts: &[],
+                        deltas: &[],
+                        watch_state: None,
+                    })
+                    .is_err(),
+            ),
+        ];
+        for (what, was_refused) in refused {
+            assert!(was_refused, "read-only {what} must fail");
+        }
+        assert_eq!(read_all(store.as_ref()), want, "nothing changed");
+    }
+    assert!(
+        std::fs::read(s.path()).expect("read the store file") == before,
+        "read-only use changed the file"
+    );
 }
