@@ -6,8 +6,9 @@
 #
 #   benches/scan_vs_peers.sh [TREE] [RUNS]
 #
-# TREE defaults to /work/bench-tree-1m, generated with
-# `python3 ../shared/bench/gen_tree.py TREE 1000000 1` when missing.
+# TREE defaults to /work/bench-tree-1m, generated when missing with the
+# project's generator: `cargo run --release -p disktracker-testkit --bin
+# gen_tree -- TREE 1000000 1` (about 5.5 GiB of disk).
 # Needs: hyperfine, /usr/bin/time (GNU), pdu and diskus
 # (`cargo install parallel-disk-usage diskus`).
 set -euo pipefail
@@ -16,11 +17,11 @@ TREE=${1:-/work/bench-tree-1m}
 RUNS=${2:-15}
 OUT=benches/out
 mkdir -p "$OUT"
-for tool in hyperfine pdu diskus /usr/bin/time python3; do
+for tool in hyperfine pdu diskus /usr/bin/time; do
     command -v "$tool" >/dev/null || { echo "missing $tool" >&2; exit 1; }
 done
 if [ ! -d "$TREE" ]; then
-    python3 ../shared/bench/gen_tree.py "$TREE" 1000000 1
+    cargo run --release --quiet -p disktracker-testkit --bin gen_tree -- "$TREE" 1000000 1
 fi
 cargo build --release --quiet
 DT=$PWD/target/release/disktracker
@@ -30,6 +31,7 @@ trap 'rm -rf "$WORK"' EXIT
 # Fresh database per run (`--prepare`), and one that keeps every snapshot
 # (a history that grows over the runs, as in real use).
 hyperfine --warmup 3 --runs "$RUNS" --export-json "$OUT/scan_vs_peers.json" \
+    --export-csv "$OUT/scan_vs_peers.csv" \
     --prepare "rm -f $WORK/fresh.*" \
     -n "disktracker scan (fresh db)" "$DT --db $WORK/fresh.db --quiet scan $TREE" \
     -n "disktracker scan (history db)" "$DT --db $WORK/history.db --quiet scan $TREE" \
@@ -50,17 +52,23 @@ rss() {
     echo "diskus $(rss diskus "$TREE")"
 } > "$OUT/rss.txt"
 
-python3 - "$OUT/scan_vs_peers.json" "$OUT/rss.txt" <<'PY'
-import json, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-rss = {}
-for line in open(sys.argv[2]):
-    name, kib = line.rsplit(" ", 1)
-    rss[name] = int(kib)
-med = {k: r["median"] for k, r in res.items()}
-print(f"{'command':32} {'median s':>9} {'min':>7} {'max':>7} {'peak RSS':>10}")
-for k, r in res.items():
-    print(f"{k:32} {r['median']:9.3f} {r['min']:7.3f} {r['max']:7.3f} {rss.get(k, 0)/1024:8.1f} MiB")
-for ours in [k for k in med if k.startswith("disktracker")]:
-    print(f"{ours}: {med[ours]/med['pdu']:.2f}x pdu, {med[ours]/med['diskus']:.2f}x diskus")
-PY
+# Medians, ranges and peak RSS per command, then ours against the peers.
+awk -F, -v rss_file="$OUT/rss.txt" '
+BEGIN {
+    while ((getline line < rss_file) > 0) {
+        kib = line; sub(/.* /, "", kib)
+        name = line; sub(/ [^ ]*$/, "", name)
+        rss[name] = kib
+    }
+    printf "%-32s %9s %7s %7s %12s\n", "command", "median s", "min", "max", "peak RSS"
+}
+NR == 1 { for (i = 1; i <= NF; i++) col[$i] = i; next }
+{
+    name = $col["command"]; med[name] = $col["median"]; order[++n] = name
+    printf "%-32s %9.3f %7.3f %7.3f %8.1f MiB\n", name, $col["median"], $col["min"], $col["max"], rss[name] / 1024
+}
+END {
+    for (i = 1; i <= n; i++)
+        if (order[i] ~ /^disktracker/)
+            printf "%s: %.2fx pdu, %.2fx diskus\n", order[i], med[order[i]] / med["pdu"], med[order[i]] / med["diskus"]
+}' "$OUT/scan_vs_peers.csv"

@@ -5,10 +5,11 @@
 //!
 //!     cargo bench --bench store_compare [-- TREE [RUNS]]
 //!
-//! TREE defaults to /work/bench-tree-1m (`python3 ../shared/bench/gen_tree.py
-//! TREE 1000000 1`). Snapshot A is a real scan of TREE; snapshot B is A with
-//! about 400 directories grown by a few blocks (their ancestors' totals
-//! too), about 200 directories removed and 200 added.
+//! TREE defaults to /work/bench-tree-1m (`cargo run --release -p
+//! disktracker-testkit --bin gen_tree -- TREE 1000000 1`). Snapshot A is
+//! a real scan of TREE; snapshot B is A with about 400 directories grown by a
+//! few blocks (their ancestors' totals too), about 200 directories removed
+//! and 200 added.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -115,7 +116,8 @@ fn main() {
     let runs: usize = args.get(1).and_then(|r| r.parse().ok()).unwrap_or(5);
     if !tree.is_dir() {
         eprintln!(
-            "no benchmark tree at {}; generate it with gen_tree.py (see the file's docs)",
+            "no benchmark tree at {0}; generate it with `cargo run --release -p \
+             disktracker-testkit --bin gen_tree -- {0} 1000000 1`",
             tree.display()
         );
         return;

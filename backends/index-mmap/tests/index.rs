@@ -66,7 +66,7 @@ fn tricky_paths() -> Vec<Vec<u8>> {
     long.extend(std::iter::repeat_n(b'x', 8000));
     v.push(long);
     // A generated tree of a few thousand directories with shared prefixes.
-    let mut rng = Rng(0x5eed);
+    let mut rng = Rng::new(0x5eed);
     let names: [&[u8]; 8] = [
         b"src", b"src-old", b"src.bak", b"lib", b"l\xe9", b"0", b"a", b"a-",
     ];
@@ -120,7 +120,7 @@ fn round_trip_finds_every_path_and_misses_the_rest(
         .enumerate()
         .map(|(i, p)| (p.clone(), (i as u64) << 20 | 7))
         .collect();
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     for i in (1..input.len()).rev() {
         input.swap(i, rng.below(i + 1));
     }

@@ -110,7 +110,7 @@ fn sigkill_during_compaction_never_tears_the_index() {
                 | 1
         });
     eprintln!("crash test seed: {seed} (DT_CRASH_SEED={seed} to repeat)");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
 
     let iterations = 100;
     let mut last = 0u64;

@@ -29,7 +29,7 @@ fn tree(n: usize) -> Vec<Vec<u8>> {
     .map(|s| s.as_bytes().to_vec())
     .chain([b"\xff\xfe".to_vec(), long.clone().into_bytes()])
     .collect();
-    let mut rng = Rng(0xFE11CE);
+    let mut rng = Rng::new(0xFE11CE);
     let mut v: Vec<Vec<u8>> = vec![b"/r".to_vec()];
     let mut seen = std::collections::HashSet::new();
     while v.len() < n {
@@ -209,7 +209,7 @@ fn a_table_is_built_only_over_a_valid_file() {
     let pool = 20 + 16 * n;
     let (mut built, mut refused) = (0, 0);
     for seed in 1..40u64 {
-        let mut rng = Rng(seed);
+        let mut rng = Rng::new(seed);
         let mut bytes = clean.clone();
         // One pool byte (may or may not break the order), and on every
         // third seed one entry's offset or length (out of bounds or not).

@@ -162,7 +162,7 @@ fn point_reads(store: &dyn SnapshotStore, paths: &[Vec<u8>]) -> disktracker::Res
 /// builds can be compared.
 fn walk(million: u64) {
     let work = move || {
-        let mut r = Rng(million | 1);
+        let mut r = Rng::new(million | 1);
         let mut acc = 0u64;
         for _ in 0..million * 1_000_000 {
             acc = acc.wrapping_add(r.next_u64());
@@ -370,7 +370,7 @@ fn main() -> disktracker::Result<()> {
         .max(1);
     let runs: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(1).max(1);
     let walk_work: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(0);
-    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let mut rng = Rng::new(0x9e37_79b9_7f4a_7c15);
     let paths = tree(dirs, &mut rng);
     let avg_len = paths.iter().map(Vec::len).sum::<usize>() as f64 / paths.len() as f64;
     let rows: Vec<(u32, DirStats)> = paths

@@ -9,40 +9,12 @@ use std::os::unix::fs::{PermissionsExt, symlink};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// `../shared` beside the project: DESIGN.md, seeds, `bench/gen_tree.py`.
-pub fn shared_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
-}
-
-/// Generates a deterministic realistic tree with `../shared/bench/gen_tree.py`
-/// (hard links, symlink loops, sparse files, non-UTF-8 names, an unreadable
-/// directory). `out` must not exist or be empty.
+/// Generates the deterministic realistic tree for `(nfiles, seed)` in `out`
+/// (which must not exist or be empty) with [`crate::treegen::generate`]:
+/// hard links, symlink loops, sparse files, non-UTF-8 and odd names, an
+/// unreadable directory. Its summary is written to `OUT.manifest.json`.
 pub fn gen_tree(out: &Path, nfiles: u64, seed: u64) -> io::Result<()> {
-    let script = shared_dir().join("bench/gen_tree.py");
-    // Say what is missing rather than leave python's "can't open file".
-    if !script.exists() {
-        return Err(io::Error::new(
-            io::ErrorKind::NotFound,
-            format!(
-                "{} is missing (../shared beside the workspace)",
-                script.display()
-            ),
-        ));
-    }
-    let status = Command::new("python3")
-        .arg(&script)
-        .arg(out)
-        .arg(nfiles.to_string())
-        .arg(seed.to_string())
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    if !status.success() {
-        return Err(io::Error::other(format!(
-            "{} failed: {status}",
-            script.display()
-        )));
-    }
-    Ok(())
+    crate::treegen::generate(out, nfiles, seed).map(drop)
 }
 
 /// A canonical temporary directory: the walkers expect absolute, resolved

@@ -5,8 +5,11 @@
 pub mod event_conformance;
 pub mod fixtures;
 pub mod oracle;
+pub mod reporter_conformance;
+pub mod reports;
 pub mod rng;
 pub mod store_conformance;
+pub mod treegen;
 pub mod walker_conformance;
 
 use std::panic::{AssertUnwindSafe, catch_unwind};

@@ -621,7 +621,7 @@ fn generated_tree(root: &[u8], n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
 pub fn reads_match_an_oracle_on_a_generated_tree(plugin: &'static StorePlugin) {
     let s = Scratch::new(plugin);
     let mut store = s.open();
-    let mut rng = Rng(0x5eed_1234_abcd_ef01);
+    let mut rng = Rng::new(0x5eed_1234_abcd_ef01);
     let root: &[u8] = b"/gen";
     let mut ids = Vec::new();
     let mut trees = Vec::new();
@@ -692,7 +692,7 @@ fn assert_reads_match(
 pub fn release_memory_keeps_the_store_usable(plugin: &'static StorePlugin) {
     let s = Scratch::new(plugin);
     let mut store = s.open();
-    let mut rng = Rng(0xfeed_0000_1111_2222);
+    let mut rng = Rng::new(0xfeed_0000_1111_2222);
     let root: &[u8] = b"/rel";
     let paths = generated_tree(root, 800, &mut rng);
     let refs: Vec<&[u8]> = paths.iter().map(Vec::as_slice).collect();
@@ -1024,7 +1024,7 @@ pub fn read_only_reads_and_refuses_writes(plugin: &'static StorePlugin) {
 
 /// A file that is not a store of this kind: Corrupt, named, left alone.
 pub fn foreign_file_is_corrupt_and_untouched(plugin: &'static StorePlugin) {
-    let mut rng = Rng(42);
+    let mut rng = Rng::new(42);
     let mut big = b"this is not a database\n".to_vec();
     big.extend((0..64 * 1024).map(|_| rng.next_u64() as u8));
     let cases: [(&str, Vec<u8>); 3] = [
@@ -1062,7 +1062,7 @@ pub fn foreign_file_is_corrupt_and_untouched(plugin: &'static StorePlugin) {
 pub fn reclaim_space_shrinks_and_bounds_the_files(plugin: &'static StorePlugin) {
     let s = Scratch::new(plugin);
     let mut store = s.open();
-    let mut rng = Rng(7);
+    let mut rng = Rng::new(7);
     let root: &[u8] = b"/home/someone/projects/a-reasonably-long-root";
     let paths = generated_tree(root, 1500, &mut rng);
     let refs: Vec<&[u8]> = paths.iter().map(Vec::as_slice).collect();
@@ -1993,7 +1993,7 @@ fn derive(store: &mut dyn SnapshotStore, d: &DerivedSnapshot<'_>) -> SnapshotId 
 pub fn derive_snapshot_equals_the_folded_tree(plugin: &'static StorePlugin) {
     let s = Scratch::new(plugin);
     let mut store = s.open();
-    let mut rng = Rng(0xde21_7e00_0000_0001);
+    let mut rng = Rng::new(0xde21_7e00_0000_0001);
     let root: &[u8] = b"/gen";
     let other_root: &[u8] = b"/gen-other";
     let base_rows = derive_base(root, &mut rng);

@@ -1,8 +1,7 @@
 //! Parses the CSV reporter's output back with the `csv` crate and compares
 //! every cell with the report data, including the neutralisation rule.
 
-#[path = "../../test-fixtures/reports.rs"]
-mod fixtures;
+use disktracker_testkit::reports as fixtures;
 
 use disktracker::model::{DiffEntry, DirRecord};
 use disktracker::path::escape_bytes;

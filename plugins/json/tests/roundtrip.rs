@@ -1,8 +1,7 @@
 //! Parses the JSON reporter's output back and compares it, field by field,
 //! with the report data it was rendered from.
 
-#[path = "../../test-fixtures/reports.rs"]
-mod fixtures;
+use disktracker_testkit::reports as fixtures;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;

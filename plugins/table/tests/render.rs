@@ -1,8 +1,7 @@
 //! Checks of the table reporter's output against expectations computed here,
 //! independently of the reporter's own formatting code.
 
-#[path = "../../test-fixtures/reports.rs"]
-mod fixtures;
+use disktracker_testkit::reports as fixtures;
 
 use disktracker::report::ChangeStatus;
 use disktracker::{RenderOptions, Report, Reporter, SizeKind};

@@ -1,26 +1,44 @@
-//! Report data shared by the reporter crates' tests (included with `#[path]`;
-//! not a crate, so it adds no package to the workspace).
+//! Report data for reporters' tests: one report of every kind, full
+//! ([`Fixtures::new`]), empty ([`Fixtures::empty`]) or with hostile names
+//! everywhere a path goes ([`Fixtures::hostile`]); and independent
+//! references for UTC dates ([`reference_utc`], [`days_from_civil`]).
 //!
 //! The data is deliberately awkward: a non-UTF-8 path, a path holding a
 //! newline, text cells that a spreadsheet would take for formulas, negative
 //! deltas, sizes on both sides of every binary-prefix boundary, an explanation
 //! several levels deep with folded contributors.
-#![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::collections::HashMap;
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
 
 use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{
     ChangeStatus, ChangeSummary, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport,
     IssueLine, ScanReport, SizeAnswer, SizeReport, SizeStatus, TopReport,
 };
-use disktracker::{PluginInfo, PluginKind, Report};
+use disktracker::{PluginInfo, PluginKind, Report, ReportKind};
 
 /// A path that is not valid UTF-8 (Latin-1 `é`).
 pub const NON_UTF8: &[u8] = b"/data/caf\xe9";
 /// A path holding a newline and a tab.
 pub const NEWLINE: &[u8] = b"/data/two\nlines\there";
 
+/// Names that break or falsify naive output: not UTF-8, a newline, a
+/// spreadsheet formula, a command-line option, a bidirectional override
+/// (U+202E, which makes `exe.txt` read as `txt.exe`), and an ESC byte (a
+/// terminal colour sequence). [`Fixtures::hostile`] puts them in every path.
+pub const HOSTILE_NAMES: &[&[u8]] = &[
+    b"caf\xe9",
+    b"two\nlines",
+    b"=SUM(A1)",
+    b"-rf",
+    "\u{202e}txt.exe".as_bytes(),
+    b"\x1b[31mred\x1b[0m",
+];
+
+/// A snapshot of `root` with the given id, start time and disk usage.
 pub fn snapshot(id: i64, root: &[u8], started_at_ms: i64, total_bytes: u64) -> SnapshotInfo {
     SnapshotInfo {
         id,
@@ -39,6 +57,7 @@ pub fn snapshot(id: i64, root: &[u8], started_at_ms: i64, total_bytes: u64) -> S
     }
 }
 
+/// A directory record at `path` with the given depth, disk usage and file count.
 pub fn dir(path: &[u8], depth: u32, total_bytes: u64, files: u64) -> DirRecord {
     DirRecord {
         path: path.to_vec(),
@@ -60,6 +79,7 @@ pub fn dir(path: &[u8], depth: u32, total_bytes: u64, files: u64) -> DirRecord {
     }
 }
 
+/// A diff entry: disk usage `a` before and `b` after (`None`: absent).
 pub fn entry(path: &[u8], a: Option<u64>, b: Option<u64>) -> DiffEntry {
     DiffEntry {
         path: path.to_vec(),
@@ -80,19 +100,36 @@ fn node(e: DiffEntry, direct: i128, share: f64, status: ChangeStatus) -> Explain
 }
 
 /// Owned data for every report kind.
+#[derive(Clone, Debug)]
 pub struct Fixtures {
+    /// For [`Report::Scan`].
     pub scan: ScanReport,
+    /// For [`Report::Top`].
     pub top: TopReport,
+    /// For [`Report::Snapshots`].
     pub snapshots: Vec<SnapshotInfo>,
+    /// For [`Report::Deleted`].
     pub deleted: DeletedReport,
+    /// For [`Report::Diff`].
     pub diff: DiffReport,
+    /// For [`Report::Explain`].
     pub explain: ExplainReport,
+    /// For [`Report::Sizes`].
     pub sizes: SizeReport,
+    /// For [`Report::Plugins`].
     pub plugins: Vec<PluginInfo>,
+    /// For [`Report::Config`].
     pub config: Vec<ConfigLine>,
 }
 
+impl Default for Fixtures {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Fixtures {
+    /// Full, awkward data for every report kind.
     pub fn new() -> Self {
         let gib = 1u64 << 30;
         let s1 = snapshot(1, b"/data", 1_700_000_000_000, 3 * gib);
@@ -247,6 +284,131 @@ impl Fixtures {
         ]
     }
 
+    /// The report of `kind`, if these fixtures have one.
+    pub fn report(&self, kind: ReportKind) -> Option<Report<'_>> {
+        self.reports().into_iter().find(|r| r.kind() == kind)
+    }
+
+    /// [`Fixtures::new`] with every path component (except the `data` of
+    /// `/data`) replaced by a name holding all of [`HOSTILE_NAMES`], starting
+    /// with a different one each time and numbered so that distinct
+    /// directories keep distinct names: the same reports, the same tree
+    /// shape, the same number of rows. Hosts, walker and plugin names, issue
+    /// messages and configuration lines get the same text (with U+FFFD for
+    /// the byte that is not UTF-8).
+    pub fn hostile() -> Self {
+        Self::new().renamed(|i| {
+            let n = HOSTILE_NAMES.len();
+            let mut name = HOSTILE_NAMES[i % n].to_vec();
+            name.extend_from_slice(i.to_string().as_bytes());
+            for k in 1..n {
+                name.extend_from_slice(HOSTILE_NAMES[(i + k) % n]);
+            }
+            name
+        })
+    }
+
+    /// [`Fixtures::hostile`]'s twin with plain names (`tame0`, `tame1`, …):
+    /// whatever separates lines or cells in a rendering of it is structure,
+    /// so the same rendering of the hostile twin must hold just as many.
+    pub fn tame() -> Self {
+        Self::new().renamed(|i| format!("tame{i}").into_bytes())
+    }
+
+    /// These fixtures with every path component renamed (the `i`-th
+    /// distinct component, in the order met, becomes `name(i)`) and every
+    /// other piece of outside text replaced by a `name(i)` of its own.
+    fn renamed(mut self, name: impl Fn(usize) -> Vec<u8>) -> Self {
+        let mut seen: HashMap<Vec<u8>, usize> = HashMap::new();
+        let mut path = |p: &mut Vec<u8>| {
+            let parts: Vec<Vec<u8>> = p
+                .split(|&c| c == b'/')
+                .map(|part| {
+                    if part.is_empty() || part == b"data" {
+                        return part.to_vec();
+                    }
+                    let next = seen.len();
+                    name(*seen.entry(part.to_vec()).or_insert(next))
+                })
+                .collect();
+            *p = parts.join(&b'/');
+        };
+        fn node(n: &mut ExplainNode, path: &mut dyn FnMut(&mut Vec<u8>)) {
+            path(&mut n.entry.path);
+            for c in &mut n.children {
+                node(c, path);
+            }
+        }
+        let f = &mut self;
+        let snapshots = [&mut f.scan.snapshot, &mut f.top.snapshot]
+            .into_iter()
+            .chain([
+                &mut f.diff.a,
+                &mut f.diff.b,
+                &mut f.explain.a,
+                &mut f.explain.b,
+            ])
+            .chain(&mut f.snapshots);
+        for s in snapshots {
+            path(&mut s.meta.root);
+        }
+        let dirs = f.scan.top.iter_mut().chain(&mut f.top.rows);
+        for d in dirs.chain([&mut f.top.under]) {
+            path(&mut d.path);
+        }
+        for i in &mut f.scan.issues {
+            path(&mut i.path);
+        }
+        path(&mut f.diff.under);
+        for e in &mut f.diff.entries {
+            path(&mut e.path);
+        }
+        node(&mut f.explain.root, &mut path);
+        let mut index = f.sizes.index.as_os_str().as_bytes().to_vec();
+        path(&mut index);
+        f.sizes.index = Path::new(OsStr::from_bytes(&index)).to_path_buf();
+        if let Some(root) = &mut f.sizes.root {
+            path(root);
+        }
+        for a in &mut f.sizes.answers {
+            path(&mut a.path);
+        }
+
+        // Other text from outside the program: hosts, walker and plugin
+        // names, OS messages, configuration lines.
+        let mut count = 0;
+        let mut text = || {
+            count += 1;
+            String::from_utf8_lossy(&name(count - 1)).into_owned()
+        };
+        let snapshots = [&mut f.scan.snapshot, &mut f.top.snapshot]
+            .into_iter()
+            .chain([
+                &mut f.diff.a,
+                &mut f.diff.b,
+                &mut f.explain.a,
+                &mut f.explain.b,
+            ])
+            .chain(&mut f.snapshots);
+        for s in snapshots {
+            s.meta.host = text();
+            s.meta.walker = text();
+        }
+        for i in &mut f.scan.issues {
+            i.op = text();
+            i.message = text();
+        }
+        for p in &mut f.plugins {
+            // `PluginInfo` holds `&'static str`; a few bytes per call leak.
+            p.name = Box::leak(text().into_boxed_str());
+            p.summary = Box::leak(text().into_boxed_str());
+        }
+        for c in &mut f.config {
+            (c.key, c.value, c.source) = (text(), text(), text());
+        }
+        self
+    }
+
     /// [`Fixtures::empty`] when `empty`, else [`Fixtures::new`] (for
     /// tests that run over both as an rstest value).
     pub fn either(empty: bool) -> Self {
@@ -327,4 +489,57 @@ pub fn reference_utc(ms: i64) -> String {
         secs % 3600 / 60,
         secs % 60
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_fixtures_hold_every_kind_and_the_twins_differ_only_in_names() {
+        for f in [
+            Fixtures::new(),
+            Fixtures::empty(),
+            Fixtures::hostile(),
+            Fixtures::tame(),
+        ] {
+            let kinds: Vec<ReportKind> = f.reports().iter().map(Report::kind).collect();
+            assert_eq!(kinds, ReportKind::ALL);
+        }
+        let (h, t) = (Fixtures::hostile(), Fixtures::tame());
+        assert_eq!(h.diff.entries.len(), t.diff.entries.len());
+        assert_eq!(h.top.rows.len(), t.top.rows.len());
+        let all = |f: &Fixtures| -> Vec<u8> {
+            let mut v: Vec<u8> = f.top.rows.iter().flat_map(|d| d.path.clone()).collect();
+            v.extend(f.diff.entries.iter().flat_map(|e| e.path.clone()));
+            v
+        };
+        // Every report with paths holds every hostile name.
+        for paths in [
+            h.top
+                .rows
+                .iter()
+                .map(|d| d.path.clone())
+                .collect::<Vec<_>>(),
+            h.diff.entries.iter().map(|e| e.path.clone()).collect(),
+            h.sizes.answers.iter().map(|a| a.path.clone()).collect(),
+            h.snapshots.iter().map(|s| s.meta.root.clone()).collect(),
+            h.scan.issues.iter().map(|i| i.path.clone()).collect(),
+        ] {
+            let joined = paths.concat();
+            for name in HOSTILE_NAMES {
+                assert!(
+                    joined.windows(name.len()).any(|w| w == *name),
+                    "{} is used",
+                    String::from_utf8_lossy(name)
+                );
+            }
+        }
+        assert!(all(&t).iter().all(|c| c.is_ascii_graphic()));
+        // Distinct directories keep distinct names.
+        let mut paths: Vec<_> = h.top.rows.iter().map(|d| &d.path).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), h.top.rows.len());
+    }
 }
