@@ -761,3 +761,36 @@ fn the_watch_deployment_example_loads_and_fits_its_unit() {
         "the database {db} is not under ReadWritePaths={writable}"
     );
 }
+
+/// The unit passes `systemd-analyze verify` (with ExecStart pointed at the
+/// binary under test and the example configuration).
+#[test]
+#[ignore = "needs systemd-analyze"]
+fn the_systemd_unit_verifies() {
+    let env = common::Env::new();
+    let unit = fs::read_to_string(example("disktracker-watch.service")).unwrap();
+    let exec = format!(
+        "ExecStart={} --config {} watch",
+        env!("CARGO_BIN_EXE_disktracker"),
+        example("watch.toml").display()
+    );
+    let unit: Vec<String> = unit
+        .lines()
+        .map(|l| {
+            if l.starts_with("ExecStart=") {
+                exec.clone()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    let path = env.path().join("disktracker-watch.service");
+    fs::write(&path, unit.join("\n")).unwrap();
+    let out = std::process::Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&path)
+        .output()
+        .expect("systemd-analyze");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(stderr(&out).trim().is_empty(), "{}", stderr(&out));
+}
