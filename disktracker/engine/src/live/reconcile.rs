@@ -54,6 +54,7 @@ pub fn reconcile_root(
         last_snapshot: Some(base_id),
         mutation_cursor: folded.last_id,
     };
+    crate::hooks::step("reconcile-begin");
     let id = store.derive_snapshot(&DerivedSnapshot {
         base: base_id,
         meta: &meta,
@@ -62,6 +63,7 @@ pub fn reconcile_root(
         deltas: &folded.deltas,
         watch_state: Some(&next),
     })?;
+    crate::hooks::step("reconcile-committed");
     line.snapshot = Some(id);
     // Already folded and behind the cursor: a failure here leaves rows that
     // the next reconcile skips and prunes.

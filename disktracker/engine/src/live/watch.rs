@@ -374,7 +374,15 @@ impl<'h> Watcher<'h> {
         let was = self.roots[i].status.state.clone();
         self.set_state(i, state);
         let root = self.roots[i].root.clone();
-        let out = self.host.walk(&root, &self.cancel)?;
+        // Ctrl-C may end the catch-up at boot; a rescan in the loop is
+        // finished, so that stopping leaves an exact index (a second
+        // Ctrl-C exits at once).
+        let cancel = if state == WatcherState::CatchingUp {
+            self.cancel.clone()
+        } else {
+            CancelToken::new()
+        };
+        let out = self.host.walk(&root, &cancel)?;
         let fresh = LiveTree::from_walk(&out, self.host.tree_options(&root)?)?;
         drop(out);
         let back = if self.roots[i].unwatched.is_empty() {
@@ -446,14 +454,19 @@ impl<'h> Watcher<'h> {
             let wait = self.next_wakeup(deadline);
             match self.rx.recv_timeout(wait) {
                 Ok(Control::Event(e)) => {
-                    for r in &mut self.roots {
+                    let mut shared = lock(&self.shared);
+                    for (r, seen) in self.roots.iter_mut().zip(shared.status.iter_mut()) {
                         if e.path.starts_with(&r.root)
                             || e.from.as_ref().is_some_and(|f| f.starts_with(&r.root))
                         {
                             r.status.events += 1;
                             r.status.queue_depth += 1;
+                            // `status` shows events waiting for their batch.
+                            seen.events = r.status.events;
+                            seen.queue_depth = r.status.queue_depth;
                         }
                     }
+                    drop(shared);
                     pending.push(e);
                     deadline.get_or_insert_with(|| Instant::now() + interval);
                     continue;
