@@ -450,7 +450,7 @@ impl Churn {
         Churn {
             root: root.to_owned(),
             outside: outside.to_owned(),
-            rng: Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
+            rng: Rng::new(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1),
             n: 0,
             done: Vec::new(),
         }

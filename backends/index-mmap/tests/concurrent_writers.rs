@@ -182,7 +182,7 @@ fn killed_writers_leave_nothing_behind_after_the_next_write() {
     let dir = tempfile::tempdir().unwrap();
     let path: PathBuf = dir.path().join("data.mmap");
     MmapIndex::create(&opts(&path), generation(0)).unwrap();
-    let mut rng = Rng(0xC0FFEE);
+    let mut rng = Rng::new(0xC0FFEE);
     let mut left_something = 0;
     for _ in 0..30 {
         let mut c = spawn_child("writer_entry", format!("{}|{}", path.display(), u64::MAX));

@@ -537,7 +537,7 @@ fn bad_files_are_corrupt_errors_naming_the_file(
 /// ordering trap; deterministic.
 fn generated_tree(n: usize) -> Vec<(Vec<u8>, u64)> {
     let names: [&[u8]; 7] = [b"src", b"src-old", b"src.bak", b"a", b"a0", b"l\xe9", b"x"];
-    let mut rng = Rng(0xBAD5);
+    let mut rng = Rng::new(0xBAD5);
     let mut v = vec![b"/home".to_vec()];
     let mut seen = std::collections::HashSet::new();
     while v.len() < n {
@@ -580,7 +580,7 @@ fn damage(kind: &str, keep_root: bool) -> Vec<u8> {
     let (entries, pool) = layout(&b);
     let first = usize::from(keep_root);
     let root_len = tree[0].0.len();
-    let mut rng = Rng(0xD00D);
+    let mut rng = Rng::new(0xD00D);
     match kind {
         "offsets" => for_each_entry(&mut b, first, |_, e| {
             e[..4].copy_from_slice(&0xffff_fff0u32.to_le_bytes());

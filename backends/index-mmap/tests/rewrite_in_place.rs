@@ -49,7 +49,7 @@ fn version(v: u64) -> Vec<u8> {
 /// The child: open and look up, `OPENS_PER_READER` times; exit 3 on a wrong
 /// answer or an error of the wrong kind. Prints its tally.
 fn child(path: &Path, load: Load, seed: u64) -> ! {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let (mut answered, mut corrupt, mut changed) = (0u64, 0u64, 0u64);
     for _ in 0..OPENS_PER_READER {
         // Paced like separate `size` processes, so the rewriter gets the CPU
@@ -114,7 +114,7 @@ fn rewriter(
     stop: &AtomicBool,
     rounds: &AtomicU64,
 ) {
-    let mut rng = Rng(0x5EED);
+    let mut rng = Rng::new(0x5EED);
     let mut k = 0usize;
     while !stop.load(Ordering::Relaxed) {
         k += 1;

@@ -352,7 +352,7 @@ fn run(seed: u64, steps: usize) {
     let mut w = World {
         root: root.clone(),
         outside,
-        rng: Rng(seed),
+        rng: Rng::new(seed),
         n: 0,
     };
     let mut log: Vec<LoggedMutation> = Vec::new();
