@@ -189,10 +189,7 @@ impl Scratch {
     fn new(tree: &Path) -> R<Self> {
         let path = tree.join(SCRATCH);
         if path.exists() {
-            println!(
-                "removing {} left by an interrupted run",
-                path.display()
-            );
+            println!("removing {} left by an interrupted run", path.display());
             fs::remove_dir_all(&path)?;
         }
         let meta = fs::metadata(tree)?;
@@ -610,7 +607,10 @@ fn append_each(under: &Path) -> R<usize> {
     let mut n = 0;
     for e in fs::read_dir(under)? {
         let p = e?.path().join("f000");
-        OpenOptions::new().append(true).open(&p)?.write_all(&block)?;
+        OpenOptions::new()
+            .append(true)
+            .open(&p)?
+            .write_all(&block)?;
         n += 1;
     }
     Ok(n)
@@ -671,9 +671,12 @@ impl Bench {
         let mut states = Vec::new();
         for _ in 0..self.runs {
             let mut w = Watch::spawn(&self.db, &self.tree)?;
-            let answered = poll("first answer", Duration::from_secs(60), Duration::from_micros(500), || {
-                (live_size(&w.socket, &self.tree) == Some(self.known)).then(Instant::now)
-            })?;
+            let answered = poll(
+                "first answer",
+                Duration::from_secs(60),
+                Duration::from_micros(500),
+                || (live_size(&w.socket, &self.tree) == Some(self.known)).then(Instant::now),
+            )?;
             states.push(live_state(&w.socket).unwrap_or_default());
             let (took, bytes, status) = self.db.size_cmd(&self.tree)?;
             let cmd_done = Instant::now();
@@ -702,7 +705,10 @@ impl Bench {
             "spawn `watch` -> first `size` process answering it (status live), run right after: {}",
             summary(&first_cmd)
         ));
-        r.line(format!("  that `size` process alone: {}", summary(&size_cmd)));
+        r.line(format!(
+            "  that `size` process alone: {}",
+            summary(&size_cmd)
+        ));
         r.line(format!(
             "spawn `watch` -> live (catch-up done, no offline change): {}",
             summary(&to_live)
@@ -729,7 +735,10 @@ impl Bench {
         self.scratch.create()?;
         for run in 0..self.runs {
             // Offline: 100 new directories of 10 files; the previous run's removed.
-            let old = self.scratch.path.join(format!("offline-{}", run.wrapping_sub(1)));
+            let old = self
+                .scratch
+                .path
+                .join(format!("offline-{}", run.wrapping_sub(1)));
             if old.exists() {
                 fs::remove_dir_all(&old)?;
             }
@@ -910,13 +919,18 @@ impl Bench {
                         break;
                     }
                     if t0.elapsed() > Duration::from_secs(30) {
-                        return Err(err(format!("append not seen after 30 s: {got:?} != {want}")));
+                        return Err(err(format!(
+                            "append not seen after 30 s: {got:?} != {want}"
+                        )));
                     }
                 }
             } else {
-                poll("append", Duration::from_secs(30), Duration::from_micros(500), || {
-                    (live_size(&w.socket, &dir) == Some(want)).then(Instant::now)
-                })?;
+                poll(
+                    "append",
+                    Duration::from_secs(30),
+                    Duration::from_micros(500),
+                    || (live_size(&w.socket, &dir) == Some(want)).then(Instant::now),
+                )?;
                 by_socket.push(t0.elapsed());
             }
         }
@@ -1134,9 +1148,9 @@ impl Bench {
             let base_scratch = du(&self.scratch.path)?;
             let reconcile = |db: &Db| -> R<(Duration, u64)> {
                 let (t, v) = db.run_json(&["reconcile"])?;
-                let n = v["roots"]
-                    .as_array()
-                    .map_or(0, |rs| rs.iter().filter_map(|r| r["mutations"].as_u64()).sum());
+                let n = v["roots"].as_array().map_or(0, |rs| {
+                    rs.iter().filter_map(|r| r["mutations"].as_u64()).sum()
+                });
                 Ok((t, n))
             };
             for run in 0..runs {
@@ -1244,10 +1258,7 @@ fn main() {
     }
     let runs = runs.max(1);
     let trials = trials.max(1);
-    let work = match tempfile::Builder::new()
-        .prefix("live-figures-")
-        .tempdir()
-    {
+    let work = match tempfile::Builder::new().prefix("live-figures-").tempdir() {
         Ok(w) => w,
         Err(e) => {
             eprintln!("cannot create a temporary directory: {e}");

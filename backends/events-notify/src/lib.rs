@@ -65,7 +65,11 @@ impl EventSource for NotifySource {
             ));
         }
         let owned_root = root.to_path_buf();
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // Symlinks are not followed: a link to an ancestor would watch the
+        // tree again under other names, and the kernel keeps one watch per
+        // directory, so its events would then carry the link's path.
+        let config = notify::Config::default().with_follow_symlinks(false);
+        let handler = move |res: notify::Result<notify::Event>| {
             let events = match res {
                 Ok(event) => translate(event, &owned_root),
                 Err(err) => translate_error(err, &owned_root),
@@ -77,8 +81,9 @@ impl EventSource for NotifySource {
                     return;
                 }
             }
-        })
-        .map_err(|e| watch_error(e, root))?;
+        };
+        let mut watcher =
+            RecommendedWatcher::new(handler, config).map_err(|e| watch_error(e, root))?;
         watcher
             .watch(root, RecursiveMode::Recursive)
             .map_err(|e| watch_error(e, root))?;

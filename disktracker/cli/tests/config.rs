@@ -177,6 +177,8 @@ fn examples() -> Vec<PathBuf> {
     let mut v: Vec<_> = fs::read_dir(dir)
         .unwrap()
         .map(|e| e.unwrap().path())
+        // The examples also hold a systemd unit beside the TOML files.
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
         .collect();
     v.sort();
     v

@@ -27,8 +27,8 @@ use disktracker::{
 use disktracker_walker_support::Exclude;
 
 use crate::diff::{DiffFilter, changed_dirs, select as select_rows};
-use crate::provenance::{self, Roots, Trust};
 use crate::location::{self, Placement};
+use crate::provenance::{self, Roots, Trust};
 use crate::retention::{self, Retention};
 use crate::scan::{ScanOutcome, ScanRetention, now_ms, resolve_root, run_scan};
 use crate::select;
@@ -824,7 +824,8 @@ impl Tracker {
     ) -> Result<()> {
         let store = self.store.get(Access::Write)?;
         let roots = Roots::of(&**store)?;
-        let entries = provenance::entries(&**store, &roots, Some((outcome.snapshot.id, &outcome.tree)))?;
+        let entries =
+            provenance::entries(&**store, &roots, Some((outcome.snapshot.id, &outcome.tree)))?;
         let index = (plugin.create)(opts, &mut entries.iter())?;
         crate::hooks::step("index-written");
         if let Some(p) = provenance::provenance_of(index.path(), &index.identity(), &roots)? {

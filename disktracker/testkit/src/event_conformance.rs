@@ -30,6 +30,7 @@ pub const CHECKS: &[crate::Check<EventSourcePlugin>] = &[
         moves_out_of_the_root_are_reported,
     ),
     ("removals_are_reported", removals_are_reported),
+    ("symlinks_are_not_followed", symlinks_are_not_followed),
     (
         "stopping_disconnects_the_sink",
         stopping_disconnects_the_sink,
@@ -190,6 +191,53 @@ pub fn renames_name_both_sides(plugin: &'static EventSourcePlugin) {
     fs::rename(&from, &to).unwrap();
     w.expect(FsEventKind::RenameFrom, &from);
     w.expect(FsEventKind::RenameTo, &to);
+}
+
+/// Symbolic links are entries, not directories to watch: with a link to an
+/// ancestor inside the tree — present at the start, and arriving inside a
+/// directory moved in — changes are reported under their real paths only,
+/// never under a name through the link.
+pub fn symlinks_are_not_followed(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |root| {
+        fs::create_dir_all(root.join("a/b")).unwrap();
+        std::os::unix::fs::symlink("../..", root.join("a/b/up")).unwrap();
+    });
+    let arriving = w.outside.join("arriving");
+    fs::create_dir(&arriving).unwrap();
+    std::os::unix::fs::symlink(&w.root, arriving.join("to-root")).unwrap();
+    let arrived = w.root.join("arrived");
+    fs::rename(&arriving, &arrived).unwrap();
+    w.expect(FsEventKind::RenameTo, &arrived);
+    // Changes after the move: real paths, however the source rewatched.
+    let deadline = Instant::now() + WAIT;
+    for k in 0.. {
+        let f = w.root.join(format!("a/b/f{k}"));
+        fs::write(&f, b"x").unwrap();
+        if w.wait_for(FsEventKind::Create, &f, Duration::from_millis(500)) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no create reported for {}",
+            f.display()
+        );
+    }
+    let (up, to_root) = (w.root.join("a/b/up"), arrived.join("to-root"));
+    let through_links: Vec<&FsEvent> = w
+        .drain(Duration::from_millis(300))
+        .iter()
+        .filter(|e| {
+            e.path.components().any(|c| {
+                let c = c.as_os_str();
+                c == "up" || c == "to-root"
+            }) && e.path != up
+                && e.path != to_root
+        })
+        .collect();
+    assert!(
+        through_links.is_empty(),
+        "events named paths through a symlink: {through_links:#?}"
+    );
 }
 
 /// A directory moved out of the root is reported under its old path, and

@@ -16,9 +16,10 @@ use std::path::{Path, PathBuf};
 use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{
     ChangeStatus, ChangeSummary, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport,
-    IssueLine, ScanReport, SizeAnswer, SizeReport, SizeStatus, TopReport,
+    IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer,
+    SizeReport, SizeStatus, StatusReport, TopReport, WatcherState,
 };
-use disktracker::{PluginInfo, PluginKind, Report, ReportKind};
+use disktracker::{JournalEvent, JournalKind, PluginInfo, PluginKind, Report, ReportKind};
 
 /// A path that is not valid UTF-8 (Latin-1 `é`).
 pub const NON_UTF8: &[u8] = b"/data/caf\xe9";
@@ -120,6 +121,12 @@ pub struct Fixtures {
     pub plugins: Vec<PluginInfo>,
     /// For [`Report::Config`].
     pub config: Vec<ConfigLine>,
+    /// For [`Report::Status`].
+    pub status: StatusReport,
+    /// For [`Report::Log`].
+    pub log: LogReport,
+    /// For [`Report::Reconcile`].
+    pub reconcile: ReconcileReport,
 }
 
 impl Default for Fixtures {
@@ -256,7 +263,99 @@ impl Fixtures {
             ConfigLine::new("\tscan.exclude", "[\"*.tmp\"]", "DISKTRACKER_SCAN_EXCLUDE"),
         ];
 
+        let mut watched = RootStatus::new(b"/data".to_vec());
+        watched.watcher_pid = Some(4242);
+        watched.state = Some(WatcherState::Degraded);
+        watched.snapshot = Some(2);
+        watched.events = 1_234_567;
+        watched.batches = 890;
+        watched.queue_depth = 12;
+        watched.overlay_entries = 345;
+        watched.last_batch_ms = Some(1_700_086_500_000);
+        watched.last_compaction_ms = Some(1_700_086_400_500);
+        watched.last_reconcile_ms = Some(1_700_000_000_000);
+        watched.pending_mutations = 6789;
+        watched.detail =
+            Some("no watch for 3 directories: raise fs.inotify.max_user_watches\n(sysctl)".into());
+        let mut unwatched = RootStatus::new(NON_UTF8.to_vec());
+        unwatched.snapshot = Some(7);
+        let status = StatusReport::new(vec![watched, unwatched]);
+        let journal = |time_ms, kind, path: &[u8], delta_bytes, is_dir| JournalEvent {
+            time_ms,
+            kind,
+            path: path.to_vec(),
+            delta_bytes,
+            is_dir,
+        };
+        let log = LogReport::new(
+            Some(b"/data".to_vec()),
+            Some(1_700_000_000_000),
+            vec![
+                journal(
+                    1_700_086_500_000,
+                    JournalKind::Created,
+                    b"/data/projects/new",
+                    Some(5 * 1024 * 1024 + 300),
+                    true,
+                ),
+                journal(
+                    1_700_086_400_900,
+                    JournalKind::Shrank,
+                    NON_UTF8,
+                    Some(-1024),
+                    true,
+                ),
+                journal(
+                    1_700_086_400_800,
+                    JournalKind::Removed,
+                    NEWLINE,
+                    Some(-(1 << 40)),
+                    true,
+                ),
+                journal(
+                    1_700_086_400_750,
+                    JournalKind::Grew,
+                    b"/data/projects",
+                    Some(i64::MAX),
+                    true,
+                ),
+                journal(
+                    1_700_086_400_740,
+                    JournalKind::Changed,
+                    b"/data/empty",
+                    Some(i64::MIN),
+                    true,
+                ),
+                journal(
+                    1_700_086_400_700,
+                    JournalKind::Renamed,
+                    b"/data/projects/=SUM(A1)",
+                    None,
+                    false,
+                ),
+                journal(
+                    1_700_086_400_600,
+                    JournalKind::Rescanned,
+                    b"/data",
+                    Some(0),
+                    true,
+                ),
+            ],
+        );
+        let mut folded = ReconcileLine::new(b"/data".to_vec());
+        folded.base = Some(2);
+        folded.snapshot = Some(8);
+        folded.mutations = 10_000;
+        folded.changed_dirs = 1_024;
+        folded.delta_bytes = -(1 << 41);
+        let mut nothing = ReconcileLine::new(NON_UTF8.to_vec());
+        nothing.base = Some(7);
+        let reconcile = ReconcileReport::new(vec![folded, nothing]);
+
         Fixtures {
+            status,
+            log,
+            reconcile,
             scan,
             top,
             snapshots: vec![s1, s2, snapshot(7, NON_UTF8, -86_400_000, 0)],
@@ -281,6 +380,9 @@ impl Fixtures {
             Report::Sizes(&self.sizes),
             Report::Plugins(&self.plugins),
             Report::Config(&self.config),
+            Report::Status(&self.status),
+            Report::Log(&self.log),
+            Report::Reconcile(&self.reconcile),
         ]
     }
 
@@ -373,6 +475,18 @@ impl Fixtures {
         for a in &mut f.sizes.answers {
             path(&mut a.path);
         }
+        for r in &mut f.status.roots {
+            path(&mut r.root);
+        }
+        if let Some(under) = &mut f.log.under {
+            path(under);
+        }
+        for e in &mut f.log.entries {
+            path(&mut e.path);
+        }
+        for r in &mut f.reconcile.roots {
+            path(&mut r.root);
+        }
 
         // Other text from outside the program: hosts, walker and plugin
         // names, OS messages, configuration lines.
@@ -406,6 +520,11 @@ impl Fixtures {
         for c in &mut f.config {
             (c.key, c.value, c.source) = (text(), text(), text());
         }
+        for r in &mut f.status.roots {
+            if r.detail.is_some() {
+                r.detail = Some(text());
+            }
+        }
         self
     }
 
@@ -430,6 +549,10 @@ impl Fixtures {
         f.sizes.root = None;
         f.plugins.clear();
         f.config.clear();
+        f.status.roots.clear();
+        f.log.entries.clear();
+        f.log.under = None;
+        f.reconcile.roots.clear();
         f
     }
 }

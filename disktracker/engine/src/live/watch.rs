@@ -455,10 +455,12 @@ impl<'h> Watcher<'h> {
             match self.rx.recv_timeout(wait) {
                 Ok(Control::Event(e)) => {
                     let mut shared = lock(&self.shared);
+                    let mut mine = false;
                     for (r, seen) in self.roots.iter_mut().zip(shared.status.iter_mut()) {
                         if e.path.starts_with(&r.root)
                             || e.from.as_ref().is_some_and(|f| f.starts_with(&r.root))
                         {
+                            mine = true;
                             r.status.events += 1;
                             r.status.queue_depth += 1;
                             // `status` shows events waiting for their batch.
@@ -467,9 +469,16 @@ impl<'h> Watcher<'h> {
                         }
                     }
                     drop(shared);
-                    pending.push(e);
-                    deadline.get_or_insert_with(|| Instant::now() + interval);
-                    continue;
+                    // A source may name paths outside its root (a directory
+                    // moved out keeps its kernel watch): nothing to apply.
+                    if mine {
+                        pending.push(e);
+                        deadline.get_or_insert_with(|| Instant::now() + interval);
+                    }
+                    // A steady stream of events must not starve the batch.
+                    if deadline.is_none_or(|d| Instant::now() < d) {
+                        continue;
+                    }
                 }
                 Ok(Control::Reconcile(reply)) => {
                     self.apply_batch(std::mem::take(&mut pending))?;

@@ -19,12 +19,12 @@ use disktracker::{
 use disktracker::{IndexProvenance, JournalQuery};
 use disktracker_walker_support::Exclude;
 
-use crate::provenance::{Roots, Trust};
 use super::{Access, PluginChoice, Tracker, absolute, now_ms};
 use crate::live::socket::{self, Request, Response};
 use crate::live::{
     Control, LiveTree, TreeOptions, WatchHost, WatchTimings, Watcher, reconcile_root,
 };
+use crate::provenance::{Roots, Trust};
 
 /// How to watch (`[watch]` in the configuration).
 #[derive(Clone, Debug)]
@@ -306,7 +306,13 @@ impl Tracker {
         let roots = Roots::of(store).ok()?;
         let index = (host.index_plugin.open)(&host.index_opts).ok()?;
         // The checksum is read only when the file is not the one recorded.
-        match crate::provenance::trust(index.path(), &index.identity(), &roots, Some(&recorded), false) {
+        match crate::provenance::trust(
+            index.path(),
+            &index.identity(),
+            &roots,
+            Some(&recorded),
+            false,
+        ) {
             Ok(Trust::Exact | Trust::SameBytes) => Some(index),
             Ok(Trust::Not(why)) => {
                 log_line(&format!("{why}; it will be rebuilt"));
