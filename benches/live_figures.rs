@@ -1015,8 +1015,7 @@ impl Bench {
             let ev_at = |t: Instant| {
                 samples
                     .iter()
-                    .filter(|(s, _)| *s <= t)
-                    .last()
+                    .rfind(|(s, _)| *s <= t)
                     .and_then(|(_, v)| v["events"].as_u64())
                     .unwrap_or(ev0)
             };
