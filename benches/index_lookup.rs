@@ -30,6 +30,8 @@
 //! itself and a mapped open + one lookup. `mmap_pread` and `oneshot_1M` are
 //! the one-shot reader `disktracker size` uses: positioned reads, nothing
 //! mapped, so no signal whatever another program does to the file.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -289,7 +291,7 @@ fn bench_lookups<T>(
             let q = &queries[i % queries.len()];
             i = i.wrapping_add(1);
             black_box(lookup(black_box(q)))
-        })
+        });
     });
 }
 
@@ -440,11 +442,11 @@ fn lookups(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(2));
     g.bench_function("open_validate", |b| {
-        b.iter(|| MmapIndex::open(black_box(&index_opts(&mmap_path))).unwrap())
+        b.iter(|| MmapIndex::open(black_box(&index_opts(&mmap_path))).unwrap());
     });
     // The one-shot open: open(2) + fstat + fadvise + header and root reads.
     g.bench_function("open_validate_pread", |b| {
-        b.iter(|| MmapIndex::open(black_box(&oneshot_opts(&mmap_path))).unwrap())
+        b.iter(|| MmapIndex::open(black_box(&oneshot_opts(&mmap_path))).unwrap());
     });
     // For comparison: the full O(n) check (bounds + order of every entry),
     // which is why open does not do it.
@@ -454,7 +456,7 @@ fn lookups(c: &mut Criterion) {
             let ix = MmapIndex::open(&index_opts(&mmap_path)).unwrap();
             ix.verify().unwrap();
             ix
-        })
+        });
     });
     g.finish();
 
@@ -473,7 +475,7 @@ fn lookups(c: &mut Criterion) {
                 ix
             },
             BatchSize::PerIteration,
-        )
+        );
     });
     g.sample_size(100).measurement_time(Duration::from_secs(3));
     let mut k = 0usize;
@@ -482,7 +484,7 @@ fn lookups(c: &mut Criterion) {
             let ix = MmapIndex::open(black_box(&index_opts(&mmap_path))).unwrap();
             k = k.wrapping_add(7919);
             black_box(ix.lookup(&qs[k % qs.len()]).unwrap())
-        })
+        });
     });
     g.finish();
 
@@ -498,7 +500,7 @@ fn lookups(c: &mut Criterion) {
             let ix = MmapIndex::open(black_box(&oneshot_opts(&mmap_path))).unwrap();
             k = k.wrapping_add(7919);
             black_box(ix.lookup(&qs[k % qs.len()]).unwrap())
-        })
+        });
     });
     g.finish();
 
@@ -534,7 +536,7 @@ fn lookups(c: &mut Criterion) {
                 ix
             },
             BatchSize::PerIteration,
-        )
+        );
     });
     g.finish();
 }

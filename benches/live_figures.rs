@@ -26,6 +26,8 @@
 //! afterwards). The watcher is asked over its query socket (one JSON line
 //! each way) where a fine-grained clock is needed; `size`, `status` and
 //! `reconcile` run as processes where the figure is about what a user sees.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::error::Error;
 use std::ffi::OsStr;
@@ -1305,7 +1307,7 @@ fn run(tree: &Path, work: &Path, figures: &[String], runs: usize, trials: usize)
         "tree {} ({} bytes by du -sB1); machine: {} cores, load {}",
         tree.display(),
         known,
-        thread::available_parallelism().map_or(0, |n| n.get()),
+        thread::available_parallelism().map_or(0, std::num::NonZero::get),
         load()
     ));
     let has = |f: &str| figures.iter().any(|x| x == f);

@@ -10,6 +10,8 @@
 //! a real scan of TREE; snapshot B is A with about 400 directories grown by a
 //! few blocks (their ancestors' totals too), about 200 directories removed
 //! and 200 added.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};

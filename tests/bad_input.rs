@@ -1,5 +1,7 @@
 //! Bad input gets a one-line error, a documented exit code, no panic, and
 //! leaves what is stored intact.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The shipped binary: exactly the first-party plugins are linked, the
 //! configuration command tells where values came from, help and version work.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! snapshot's write transaction (counted, from the binary's test-build step
 //! marks), leaves a readable database holding only complete snapshots;
 //! Ctrl-C cancels cleanly and stores nothing.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! `--db` means what it says: FILE is exactly that file, DIR means the
 //! default file name inside it, an existing database is opened by the store
 //! that recognises its header, and what is not a file or directory is refused.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! on both stores. Expected deltas come from the independent oracle
 //! (`disktracker_testkit::oracle`), computed on the tree before and after
 //! known changes, never from the program.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -179,7 +181,7 @@ fn diff_equals_independent_deltas(#[values("sqlite", "redb")] backend: &str) {
     let expect: Vec<&Vec<u8>> = want
         .iter()
         .filter(|(_, s)| {
-            (s.1.unwrap_or(0) as i128 - s.0.unwrap_or(0) as i128).unsigned_abs() >= 102_400
+            (i128::from(s.1.unwrap_or(0)) - i128::from(s.0.unwrap_or(0))).unsigned_abs() >= 102_400
         })
         .map(|(p, _)| p)
         .collect();

@@ -3,6 +3,8 @@
 //! `size`, `status`, `log`, `reconcile`, `show`, `diff` and `scan` run as
 //! other processes. Every size is compared with the testkit oracle (a
 //! separately written walk of the tree), never with the program's own output.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 mod live_support;

@@ -3,6 +3,8 @@
 //! rewritten in place or a flipped bit leads to a rebuild, never a stale
 //! answer), and a failed index write recovers. Expected sizes come from the
 //! testkit's oracle, computed from the tree itself.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Every read command works on a database the user cannot write (a shared,
 //! read-only copy; a backup on read-only media), with the same answers as on
 //! the writable original. Caching a diff there is skipped, not an error.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

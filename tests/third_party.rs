@@ -7,6 +7,8 @@
 //! It checks that a reporter's declared report kinds are enforced before a
 //! command acts (nothing is deleted, stored or scanned, exit 2), and that a
 //! plugin's `[plugins.NAME]` settings are layered, validated and shown.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
@@ -41,7 +43,7 @@ impl Reporter for Tally {
             Report::Snapshots(s) => writeln!(out, "{}: {}", self.label, s.len()),
             Report::Sizes(s) => writeln!(out, "{}: {}", self.label, s.answers.len()),
             Report::Config(lines) => {
-                for l in lines.iter() {
+                for l in *lines {
                     writeln!(out, "{} = {} ({})", l.key, l.value, l.source)?;
                 }
                 Ok(())

@@ -1,6 +1,8 @@
 //! The translation from notify's events and errors, on values built the way
 //! notify's backends build them (the conformance suite in the testkit covers
 //! real changes on a real tree).
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 

@@ -852,7 +852,7 @@ impl LiveIndex for MmapIndex {
     }
 
     fn set(&mut self, path: &[u8], total_bytes: u64) {
-        MmapIndex::set(self, path, total_bytes)
+        MmapIndex::set(self, path, total_bytes);
     }
 
     fn remove_subtree(&mut self, path: &[u8]) -> Result<()> {

@@ -9,6 +9,8 @@
 //! of reading. Required: no writer fails, no reader ever sees a partial or
 //! mixed file. And writers killed with SIGKILL mid-write leave nothing
 //! behind once the next write has run.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -8,6 +8,8 @@
 //! counts below; raise them with `PROPTEST_CASES=N`). The coverage-guided
 //! cargo-fuzz target in `fuzz/` drives the same checks (`check_bytes`) when
 //! a nightly toolchain is at hand.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

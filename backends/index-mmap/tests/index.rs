@@ -1,6 +1,8 @@
 //! Behaviour of the index on real files, in each way of reading them
 //! (positioned reads, mapped, loaded): round trips, overlay and tombstone
 //! semantics, compaction against a model, bad files, and the registry.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -452,7 +454,7 @@ fn leftovers_of_dead_writers_are_removed_by_the_next_write() {
     let mut want: Vec<String> = keep
         .iter()
         .chain(&ONLY_INDEX_AND_LOCK)
-        .map(|s| s.to_string())
+        .map(std::string::ToString::to_string)
         .collect();
     want.sort();
     assert_eq!(dir_names(&dir), want);

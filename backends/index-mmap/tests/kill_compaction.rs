@@ -5,6 +5,8 @@
 //! a mix, never missing.
 //!
 //! The child is this same test binary, re-executed with `DT_CRASH_CHILD` set.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -3,6 +3,8 @@
 //! This file is its own test binary, so the allocator affects nothing else.
 //! Counting is per thread and switched on only around the measured calls, so
 //! the test harness's own allocations on other threads cannot interfere.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -29,6 +31,7 @@ fn note() {
     });
 }
 
+#[allow(unsafe_code)] // a global allocator can only be implemented unsafely
 // SAFETY: every method forwards to `System` with the caller's arguments
 // unchanged, so `System`'s guarantees carry over; the counting touches only
 // const-initialised thread-locals, which neither allocate nor reenter.
@@ -63,7 +66,7 @@ fn allocations(f: impl FnOnce()) -> usize {
     ON.with(|on| on.set(true));
     f();
     ON.with(|on| on.set(false));
-    COUNT.with(|c| c.get())
+    COUNT.with(std::cell::Cell::get)
 }
 
 #[test]

@@ -2,6 +2,8 @@
 //! exactly the answers of the plain binary search: on hits, near misses and
 //! junk, with an overlay, across compaction, and when built by the lookup
 //! counter; and it must never be built over a file that is not sorted.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeMap;
 

@@ -11,6 +11,8 @@
 //! both ways. Required: no reader dies by a signal (the exit status is
 //! checked for one), and every answer is the exact answer of one of the two
 //! versions being written, or a `Corrupt` error naming the file.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;

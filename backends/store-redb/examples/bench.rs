@@ -10,6 +10,8 @@
 //! order ROUNDS times; then prints medians, rows/s, file bytes per directory
 //! per snapshot, and the peak RSS of the process. Timings are printed, never
 //! asserted: the machines are shared and noisy.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::Instant;
 
@@ -114,7 +116,10 @@ fn main() -> disktracker::Result<()> {
         "write one snapshot: median {:.1} ms ({:.0} rows/s); all: {:?}",
         w.as_secs_f64() * 1e3,
         rows / w.as_secs_f64(),
-        writes.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
+        writes
+            .iter()
+            .map(std::time::Duration::as_millis)
+            .collect::<Vec<_>>()
     );
     println!(
         "  of which commit (flush, two fsyncs): median {:.1} ms; mean on-CPU time per snapshot {:.0} ms",
@@ -125,7 +130,10 @@ fn main() -> disktracker::Result<()> {
         "read one snapshot in path order: median {:.1} ms ({:.0} rows/s); all: {:?}",
         r.as_secs_f64() * 1e3,
         rows / r.as_secs_f64(),
-        reads.iter().map(|d| d.as_micros()).collect::<Vec<_>>()
+        reads
+            .iter()
+            .map(std::time::Duration::as_micros)
+            .collect::<Vec<_>>()
     );
     println!(
         "  mean on-CPU time per read {:.1} ms (10 ms ticks)",

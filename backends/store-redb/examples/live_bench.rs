@@ -14,6 +14,8 @@
 //!   path, the newest overall, and `latest_per_root`, 1,000 calls each.
 //!
 //! Prints medians; timings are never asserted (shared, noisy machines).
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
@@ -140,7 +142,10 @@ fn main() -> disktracker::Result<()> {
         dirs.len() - kept,
         want,
         ms(median(derives.clone())),
-        derives.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
+        derives
+            .iter()
+            .map(std::time::Duration::as_millis)
+            .collect::<Vec<_>>()
     );
     println!(
         "  mean on-CPU time per derive {:.0} ms (10 ms ticks)",

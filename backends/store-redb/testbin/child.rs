@@ -15,6 +15,8 @@
 //!
 //! Exits 0 when its part went well; otherwise prints the error and exits
 //! with 10 + the error's kind number (Locked is 14).
+// A test helper process: a failed expect is a failed test, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::io::Write;
 use std::process::ExitCode;

@@ -2,6 +2,8 @@
 //! shared semantics are in the testkit's conformance suite): selection reads
 //! the root index, not every snapshot; deletes leave no index entry or delta
 //! behind; a derived snapshot of a large base equals the fold computed here.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -3,6 +3,8 @@
 //! reads it as it is and changes nothing; the first writable open migrates
 //! it, after which every snapshot, directory and cached diff reads exactly as
 //! the read-only open read it before; a failed migration leaves format 1.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

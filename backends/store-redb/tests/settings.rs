@@ -1,5 +1,7 @@
 //! `[plugins.redb]`: the declared keys and defaults, and bad values as
 //! configuration errors that name the key and where the value came from.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

@@ -1,5 +1,7 @@
 //! The redb store on real files: round trips, ordering, transactions, deletes,
 //! diffs, reopening, read-only use, bad files, locking and space reclaim.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 

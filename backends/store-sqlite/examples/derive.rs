@@ -16,6 +16,8 @@
 //! Workloads: 10,000 upserted directories spread over the tree (what
 //! reconciling 10,000 mutations gives); the same plus 5 removed subtrees
 //! and 500 new directories; 100 upserts; nothing changed (a copy).
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 

@@ -19,6 +19,8 @@
 //! walk of a `scan`: the store's background checkpoint runs during it, and
 //! the report then also gives the whole "scan" (open, walk, the previous
 //! snapshot's read that a rescan does after walking, write, close).
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::time::{Duration, Instant};
 

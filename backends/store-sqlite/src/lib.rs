@@ -446,7 +446,7 @@ impl SnapshotStore for SqliteStore {
         let (sql, params) = select::find_sql(query);
         let run = |stmt: &mut rusqlite::Statement<'_>| {
             stmt.query_map(params_from_iter(params), decode_snapshot)
-                .and_then(|rows| rows.collect())
+                .and_then(std::iter::Iterator::collect)
         };
         // A covering query has one parameter per ancestor: not cached.
         if matches!(query.root, RootFilter::Covering(_)) {
@@ -535,7 +535,7 @@ impl SnapshotStore for SqliteStore {
             .prepare_cached(&sql)
             .ctx(&self.path, "listing snapshots in")?;
         stmt.query_map([], decode_snapshot)
-            .and_then(|rows| rows.collect())
+            .and_then(std::iter::Iterator::collect)
             .ctx(&self.path, "listing snapshots in")
     }
 

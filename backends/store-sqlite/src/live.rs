@@ -319,7 +319,7 @@ impl SqliteStore {
         let mut stmt = self.conn.prepare_cached(&sql).ctx(&self.path, what)?;
         let rows = stmt
             .query_map(params_from_iter(params), decode_mutation)
-            .and_then(|rows| rows.collect::<rusqlite::Result<Vec<_>>>())
+            .and_then(std::iter::Iterator::collect::<rusqlite::Result<Vec<_>>>)
             .ctx(&self.path, what)?;
         rows.into_iter()
             .map(|m| {

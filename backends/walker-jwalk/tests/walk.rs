@@ -2,6 +2,8 @@
 //! every walker passes (`disktracker/testkit/tests/walkers.rs`): it opens
 //! entries by full path, so it refuses trees deeper than `PATH_MAX` rather
 //! than return part of them.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker::ErrorKind;
 use disktracker_testkit::fixtures::tempdir;

@@ -210,7 +210,7 @@ mod tests {
         assert_eq!((st.dev, st.ino, st.size), (m.dev(), m.ino(), m.size()));
         assert_eq!(st.disk_bytes(), m.blocks() * 512);
         assert_eq!(
-            st.mtime_ns as i128,
+            i128::from(st.mtime_ns),
             i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec())
         );
     }

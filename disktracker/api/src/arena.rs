@@ -196,22 +196,29 @@ impl DirArena {
         self.hot.is_empty()
     }
 
-    /// Hot data of the `i`th recorded directory.
+    /// Hot data of the `i`th recorded directory. Panics when `i` is out of
+    /// range, like slice indexing: ids come from this arena.
+    #[allow(clippy::expect_used)] // a documented panic, as `[]` has
     pub fn hot(&self, i: usize) -> &DirHot {
         self.hot.get(i).expect("arena index in range")
     }
 
-    /// Hot data, mutably (a walker fills direct totals after reading the directory).
+    /// Hot data, mutably (a walker fills direct totals after reading the
+    /// directory). Panics when `i` is out of range.
+    #[allow(clippy::expect_used)] // a documented panic, as `[]` has
     pub fn hot_mut(&mut self, i: usize) -> &mut DirHot {
         self.hot.get_mut(i).expect("arena index in range")
     }
 
-    /// Cold data of the `i`th recorded directory.
+    /// Cold data of the `i`th recorded directory. Panics when `i` is out of
+    /// range.
+    #[allow(clippy::expect_used)] // a documented panic, as `[]` has
     pub fn cold(&self, i: usize) -> &DirCold {
         self.cold.get(i).expect("arena index in range")
     }
 
-    /// Cold data, mutably.
+    /// Cold data, mutably. Panics when `i` is out of range.
+    #[allow(clippy::expect_used)] // a documented panic, as `[]` has
     pub fn cold_mut(&mut self, i: usize) -> &mut DirCold {
         self.cold.get_mut(i).expect("arena index in range")
     }

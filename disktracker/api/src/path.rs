@@ -245,7 +245,7 @@ mod tests {
         ];
         for raw in samples {
             let text = escape_bytes(raw);
-            assert!(!text.chars().any(|c| c.is_control()), "{text}");
+            assert!(!text.chars().any(char::is_control), "{text}");
             assert_eq!(unescape(&text).as_deref(), Some(raw), "{text}");
         }
         for bad in ["\\", "\\q", "\\x4", "\\xzz", "\\u{110000}", "\\u{41"] {

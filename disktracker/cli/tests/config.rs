@@ -1,5 +1,7 @@
 //! Configuration layering: defaults < user file < --config < env < flags,
 //! strict keys, and the example deployment configs.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -82,7 +82,7 @@ impl<'b, I: Iterator<Item = SizeRow<'b>>> StreamMerge<'b, I> {
                     apparent_a: Some(ra.apparent),
                     bytes_b: Some(rb.bytes),
                     apparent_b: Some(rb.apparent),
-                })
+                });
             }
             Some(rb) => self.out.rewritten += u64::from(ra.fingerprint != rb.fingerprint),
             None => self.out.changed.push(DiffEntry {

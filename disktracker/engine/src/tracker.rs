@@ -764,7 +764,7 @@ impl Tracker {
             ));
         }
         let threads = match sc.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             n => usize::try_from(n).unwrap_or(1),
         };
         let mut exclude = sc.exclude.clone();

@@ -27,7 +27,7 @@ impl ScanTree {
     /// The result depends only on what was walked, never on which worker
     /// found what first.
     pub fn from_walk(out: WalkOutput) -> Result<ScanTree> {
-        let n: usize = out.arenas.iter().map(|a| a.len()).sum();
+        let n: usize = out.arenas.iter().map(disktracker::DirArena::len).sum();
         if n == 0 || n > u32::MAX as usize {
             return Err(Error::new(
                 ErrorKind::Plugin,

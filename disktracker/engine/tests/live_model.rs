@@ -5,6 +5,8 @@
 //! random batches. After every batch the model must equal a fresh scan,
 //! directory by directory and field by field; and the logged mutations,
 //! folded over the first scan, must give the last one.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::os::unix::fs::symlink;

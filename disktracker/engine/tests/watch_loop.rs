@@ -2,6 +2,8 @@
 //! index, steal walker — on a real tree: after changes and a quiet period
 //! the live sizes equal a fresh scan, offline changes are caught up at boot,
 //! and a reconcile stores a snapshot equal to a fresh scan.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
 use std::path::{Path, PathBuf};

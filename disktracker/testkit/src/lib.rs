@@ -1,6 +1,8 @@
 //! Test kit: fixture trees, independent oracles, and the conformance suites
 //! every backend of a kind must pass.
 #![forbid(unsafe_code)]
+// A test kit: a failed unwrap is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod event_conformance;
 pub mod fixtures;

@@ -658,7 +658,7 @@ mod tests {
                 );
             }
         }
-        assert!(all(&t).iter().all(|c| c.is_ascii_graphic()));
+        assert!(all(&t).iter().all(u8::is_ascii_graphic));
         // Distinct directories keep distinct names.
         let mut paths: Vec<_> = h.top.rows.iter().map(|d| &d.path).collect();
         paths.sort();

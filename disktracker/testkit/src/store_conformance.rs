@@ -188,7 +188,7 @@ impl Scratch {
         std::fs::read_dir(self.dir.path())
             .expect("list the scratch directory")
             .filter_map(|e| e.ok()?.metadata().ok())
-            .filter(|m| m.is_file())
+            .filter(std::fs::Metadata::is_file)
             .map(|m| m.len())
             .sum()
     }

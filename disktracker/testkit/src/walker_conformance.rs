@@ -464,7 +464,10 @@ fn excluded_entries_are_skipped_entirely(plugin: &'static WalkerPlugin) {
     let want = oracle::compute_with(root, &Options::skipping(&skip));
     for threads in [1, 4] {
         let tree = scan(&*create(plugin), root, threads, |o| {
-            o.exclude = patterns.iter().map(|p| p.to_string()).collect();
+            o.exclude = patterns
+                .iter()
+                .map(std::string::ToString::to_string)
+                .collect();
         });
         let got = totals(&tree);
         assert_same("oracle with excludes", &got, &want.dirs);
@@ -525,7 +528,7 @@ fn progress_counts_every_directory(plugin: &'static WalkerPlugin) {
     let out = create(plugin)
         .walk(&t.root, &WalkOptions::with_threads(2), &ctx)
         .expect("walk succeeds");
-    let dirs: usize = out.arenas.iter().map(|a| a.len()).sum();
+    let dirs: usize = out.arenas.iter().map(disktracker::DirArena::len).sum();
     assert_eq!(ctx.progress.dirs.load(Ordering::Relaxed), dirs as u64);
     let entries = ctx.progress.entries.load(Ordering::Relaxed);
     assert!(entries >= 3000 + dirs as u64 - 1, "{entries} entries");

@@ -4,6 +4,8 @@
 //! To add a source: link it below and add its name to the `sources!` line,
 //! which creates its rstest case and enters it in the list that
 //! `every_registered_source_has_a_case` compares with the registry.
+// A test kit: a failed unwrap is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker::registry;
 use disktracker_testkit::event_conformance::{plugin, run_all};

@@ -5,6 +5,8 @@
 //! dev-dependency) and add its name to the `stores!` line — one line, which
 //! both creates its rstest case and enters it in the list that
 //! `every_registered_store_has_a_case` compares with the registry.
+// A test kit: a failed unwrap is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker::registry;
 use disktracker_testkit::store_conformance::{plugin, run_all};

@@ -1,6 +1,8 @@
 //! The tree generator: the same (count, seed) gives the same tree, the tree
 //! holds what its documentation promises (counted here by an independent
 //! walk), and on such a tree the testkit's oracle agrees with GNU `du`.
+// A test kit: a failed unwrap is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;

@@ -6,6 +6,8 @@
 //! the dev-dependency) and add its name to the `walkers!` line — one line,
 //! which creates its rstest cases and enters it in the list that
 //! `every_registered_walker_has_a_case` compares with the registry.
+// A test kit: a failed unwrap is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker::registry;
 use disktracker_testkit::walker_conformance::{plugin, run_all, run_root_checks};

@@ -277,7 +277,10 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
                 w.write_record([
                     path_cell(&st.root),
                     st.watcher_pid.map(|p| p.to_string()).unwrap_or_default(),
-                    st.state.map(|x| x.as_str()).unwrap_or_default().to_owned(),
+                    st.state
+                        .map(disktracker::report::WatcherState::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                     opt_i(st.snapshot),
                     num(st.events),
                     num(st.batches),

@@ -1,5 +1,7 @@
 //! Parses the CSV reporter's output back with the `csv` crate and compares
 //! every cell with the report data, including the neutralisation rule.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker_testkit::reports as fixtures;
 

@@ -3,6 +3,8 @@
 //! What every reporter must do (render what it declares, refuse the rest,
 //! never print a hostile name raw, report writer errors) is checked for it
 //! by the testkit's reporter conformance suite.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker::{RenderOptions, Report};
 use disktracker_example_reporter::{MarkdownReporter, cell};

@@ -1,6 +1,8 @@
 //! Paths with an ESC byte or a bidi override reach the Markdown escaped
 //! (issue 9, finding 11). The Markdown reporter prints no host name and no
 //! scan issue, so a path and a plugin's name are the outside text it shows.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker::model::{DirRecord, SnapshotInfo};
 use disktracker::path::escape_bytes;

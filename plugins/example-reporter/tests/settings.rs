@@ -1,5 +1,7 @@
 //! `[plugins.markdown]`: the one setting the example reporter takes, read by
 //! its factory from the settings the host hands it.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker::model::{DirRecord, SnapshotInfo};
 use disktracker::registry::{Plugin, reporters};

@@ -660,7 +660,7 @@ impl<'a> JRootStatus<'a> {
         JRootStatus {
             root: JPath::new(&s.root),
             watcher_pid: s.watcher_pid,
-            state: s.state.map(|st| st.as_str()),
+            state: s.state.map(disktracker::report::WatcherState::as_str),
             snapshot: s.snapshot,
             events: s.events,
             batches: s.batches,

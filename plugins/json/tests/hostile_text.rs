@@ -1,6 +1,8 @@
 //! JSON keeps text exact but the document itself never holds a raw control
 //! or bidi character (issue 9, finding 11): `cat`ing it to a terminal cannot
 //! reorder or hide anything, and a JSON parser still gives back every byte.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker::model::{DirRecord, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{ConfigLine, IssueLine, ScanReport};

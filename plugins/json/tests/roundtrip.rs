@@ -1,5 +1,7 @@
 //! Parses the JSON reporter's output back and compares it, field by field,
 //! with the report data it was rendered from.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker_testkit::reports as fixtures;
 

@@ -244,7 +244,7 @@ fn deleted(r: &DeletedReport, out: &mut String) {
     let list = r
         .ids
         .iter()
-        .map(|i| i.to_string())
+        .map(std::string::ToString::to_string)
         .collect::<Vec<_>>()
         .join(", ");
     let _ = match (r.ids.len(), r.dry_run) {

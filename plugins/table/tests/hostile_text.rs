@@ -1,6 +1,8 @@
 //! Text from outside — paths, host and walker names, OS messages,
 //! configuration values — reaches the terminal escaped (issue 9, finding 11),
 //! and columns line up by display width, not by `char` count.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::PathBuf;
 

@@ -1,5 +1,7 @@
 //! Checks of the table reporter's output against expectations computed here,
 //! independently of the reporter's own formatting code.
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker_testkit::reports as fixtures;
 

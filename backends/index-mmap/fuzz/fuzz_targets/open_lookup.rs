@@ -6,6 +6,8 @@
 //! is invented (an answer is an entry with exactly that path and size), and
 //! bytes that pass `verify` behave exactly like a valid index.
 #![no_main]
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use disktracker_index_mmap::{IndexView, format};
 use libfuzzer_sys::fuzz_target;

@@ -213,7 +213,7 @@ pub enum Reread {
 impl LiveTree {
     /// The model of a fresh walk of `out.root` (as a scan aggregates it).
     pub fn from_walk(out: &WalkOutput, opts: TreeOptions) -> Result<Self> {
-        let n: usize = out.arenas.iter().map(|a| a.len()).sum();
+        let n: usize = out.arenas.iter().map(disktracker::DirArena::len).sum();
         let mut slot = vec![(usize::MAX, 0usize); n];
         for (ai, arena) in out.arenas.iter().enumerate() {
             for i in 0..arena.len() {
@@ -597,14 +597,11 @@ impl LiveTree {
         if !self.dirs.contains_key(path) {
             return Reread::Unknown;
         }
-        let listing = match self.read(path) {
-            Ok(l) => l,
-            Err(_) => {
-                // The root itself is never removed from the model: the
-                // watcher reports it and stops.
-                self.remove_subtree(path);
-                return Reread::Gone;
-            }
+        let Ok(listing) = self.read(path) else {
+            // The root itself is never removed from the model: the
+            // watcher reports it and stops.
+            self.remove_subtree(path);
+            return Reread::Gone;
         };
         self.notes.push((path.to_vec(), Note::Reread));
         let (old_children, old_linked) = {
@@ -983,14 +980,17 @@ impl LiveTree {
             };
             match ord {
                 std::cmp::Ordering::Less => {
+                    #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
                     let (p, d) = old_dirs.next().expect("peeked");
                     self.before.insert(p, Some(d.stats()));
                 }
                 std::cmp::Ordering::Greater => {
+                    #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
                     let p = new_paths.next().expect("peeked");
                     self.before.insert(p, None);
                 }
                 std::cmp::Ordering::Equal => {
+                    #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
                     let (p, d) = old_dirs.next().expect("peeked");
                     new_paths.next();
                     let s = d.stats();

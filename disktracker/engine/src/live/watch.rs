@@ -105,7 +105,7 @@ struct SharedAnswer(Arc<Mutex<Shared>>, Option<Sender<Control>>);
 
 fn lock(m: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
     // A panic elsewhere left it poisoned; the data is still the last state.
-    m.lock().unwrap_or_else(|p| p.into_inner())
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Answer for SharedAnswer {
@@ -394,6 +394,7 @@ impl<'h> Watcher<'h> {
         // sees the fresh sizes never sees the state of the walk before them.
         let changes = {
             let mut s = lock(&self.shared);
+            #[allow(clippy::expect_used)] // boot fails without a model of every root
             let tree = s.trees[i]
                 .as_mut()
                 .expect("every root has a model after boot");
@@ -604,6 +605,7 @@ impl<'h> Watcher<'h> {
             }
             let (changes, d) = {
                 let mut s = lock(&self.shared);
+                #[allow(clippy::expect_used)] // boot fails without a model of every root
                 let tree = s.trees[i]
                     .as_mut()
                     .expect("every root has a model after boot");

@@ -330,7 +330,7 @@ impl Tracker {
         let walker = (walker_plugin.create)(&self.cfg.settings.for_plugin(walker_plugin)?)?;
         let sc = &self.cfg.scan;
         let threads = match sc.threads {
-            0 => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
             n => usize::try_from(n).unwrap_or(1),
         };
         let mut walk_opts = WalkOptions::with_threads(threads);
