@@ -3,23 +3,24 @@
 //!
 //! The new snapshot must keep the invariant every read relies on: its rows
 //! occupy one contiguous row-id range in bytewise path order (crate docs).
-//! So the rows are inserted in path order, in one pass:
+//! So its rows are inserted in path order. Every removed subtree `P` and
+//! every upserted path `U` becomes a range of the path order whose base rows
+//! are left out: `[P, P\0)` and `[P/, P0)` (the directory, and its
+//! descendants, which need not be adjacent: `P-x` sorts between), and
+//! `[U, U\0)`; overlapping ranges are merged. Then one of two ways, by
+//! what costs less (see [`ROWS_PER_RANGE_FOR_RUNS`]):
 //!
-//! 1. Every removed subtree `P` and every upserted path `U` becomes a range
-//!    of the path order whose base rows are left out: `[P, P\0)` and
-//!    `[P/, P0)` (the directory, and its descendants, which need not be
-//!    adjacent: `P-x` sorts between), and `[U, U\0)`. Overlapping ranges
-//!    are merged.
-//! 2. Where each range starts and ends in the base is found by row id,
-//!    reading only the base (before anything is written): by the same
-//!    galloping search over row ids that subtree reads use when the ranges
-//!    are few, by one sequential pass over the base's paths when they are
-//!    many (each search costs a few dozen point reads; see
-//!    [`SCAN_WHEN_RANGES_TIMES`]).
-//! 3. Then the runs of base rows between ranges are copied by the store
-//!    itself (`INSERT … SELECT` of a row-id range: SQLite copies the
-//!    records without handing them to Rust), and the upserts of each range
-//!    are inserted after the run before it.
+//! * **Runs** (few ranges for the size of the base): where each range
+//!   starts and ends in the base is found by the galloping search over row
+//!   ids that subtree reads use (reading a few rows each, before anything
+//!   is written); the runs of base rows between ranges are copied by SQLite
+//!   itself (`INSERT … SELECT` of a row-id range: no record passes through
+//!   Rust), and each range's upserts are inserted after the run before it.
+//! * **Merge** (many ranges): one pass over the base in path order,
+//!   merged with the upserts, each kept row copied from the read row into
+//!   the writer's batched insert without building a record. A run costs one
+//!   statement (and SQLite copies it through a temporary table, since it
+//!   reads the table it writes), which many short runs cannot pay back.
 
 use disktracker::path::{descendant_prefix, escape_bytes, is_within, prefix_end, trim_slashes};
 use disktracker::{DerivedSnapshot, DirRecord, Error, ErrorKind, Result, SnapshotId};
@@ -27,7 +28,7 @@ use rusqlite::{Connection, OptionalExtension};
 
 use crate::error::{self, Ctx};
 use crate::live::{insert_deltas, upsert_watch_state};
-use crate::writer::{insert_rows, insert_snapshot};
+use crate::writer::{RowSink, insert_snapshot};
 use crate::{SqliteStore, blob_col};
 
 const WHAT: &str = "deriving a snapshot in";
@@ -42,18 +43,23 @@ const COPY_RUN: &str = "INSERT INTO dir_snapshots (snapshot_id, path_blob, path_
      direct_apparent_bytes, direct_files, error_count FROM dir_snapshots \
      WHERE id >= ?2 AND id < ?3 AND +snapshot_id = ?4 ORDER BY id";
 
-/// The base's paths in row-id (= path) order, for the sequential pass.
-const BASE_PATHS: &str = "SELECT id, path_blob FROM dir_snapshots \
-     WHERE id >= ?1 AND id <= ?2 AND +snapshot_id = ?3 ORDER BY id";
+/// The base's rows `[?1, ?2]` in row-id (= path) order.
+const READ_BASE: &str = concat!(
+    "SELECT ",
+    crate::dir_cols!(),
+    " FROM dir_snapshots WHERE id >= ?1 AND id <= ?2 AND +snapshot_id = ?3 ORDER BY id"
+);
 
-/// The sequential pass over the base's paths is used when the base has
-/// fewer rows than this many times the range boundaries to find; otherwise
-/// each boundary is searched for. Measured (release build, 65,536-row base,
-/// see the crate docs): a search costs about as much as stepping over 20-40
-/// rows.
-pub(crate) const SCAN_WHEN_RANGES_TIMES: i64 = 32;
+/// Runs are copied with SQL when the base has at least this many rows per
+/// left-out range; below, the merge pass is used. Measured in instructions
+/// (callgrind, release build, 65,535-row base, the `derive` example): a row
+/// costs about 12,500 instructions copied in a run and 15,000 in the merge
+/// pass, and each range about 77,000 more in runs (two searches, one
+/// statement and its temporary table); so runs pay when the rows outnumber
+/// the ranges about 28 to 1.
+pub(crate) const ROWS_PER_RANGE_FOR_RUNS: i64 = 28;
 
-/// One step of the merge, in path order.
+/// One step of the runs strategy, in path order.
 #[derive(Debug, PartialEq, Eq)]
 enum Step {
     /// Copy the base rows with ids in `[from, to)`.
@@ -98,66 +104,22 @@ fn left_out(removed: &[Vec<u8>], upserts: &[DirRecord]) -> Vec<(Vec<u8>, Vec<u8>
     merged
 }
 
-/// Finds, for increasing keys, the first base row whose path is not below
-/// the key.
-enum Finder<'s> {
-    /// Galloping searches over row ids from the previous position.
-    Search {
-        store: &'s SqliteStore,
-        pos: i64,
-        hi: i64,
-    },
-    /// One pass over the base's paths; `current` is the row at the position.
-    Pass {
-        rows: rusqlite::Rows<'s>,
-        current: Option<(i64, Vec<u8>)>,
-        hi: i64,
-    },
-}
-
-impl Finder<'_> {
-    /// The id of the first row at or after the previous answer whose path
-    /// is `>= key` (`hi + 1` when there is none). Keys must not decrease.
-    fn first_not_below(&mut self, key: &[u8], path: &std::path::Path) -> Result<i64> {
-        match self {
-            Finder::Search { store, pos, hi } => {
-                *pos = store.seek_id(*pos, *hi, key, true)?;
-                Ok(*pos)
-            }
-            Finder::Pass { rows, current, hi } => loop {
-                match current {
-                    Some((_, p)) if p.as_slice() < key => {
-                        *current = match rows.next().ctx(path, WHAT)? {
-                            Some(r) => Some((
-                                r.get(0).ctx(path, WHAT)?,
-                                blob_col(r, 1, "path_blob").ctx(path, WHAT)?.to_vec(),
-                            )),
-                            None => None,
-                        };
-                    }
-                    Some((id, _)) => return Ok(*id),
-                    None => return Ok(*hi + 1),
-                }
-            },
-        }
-    }
-}
-
-/// The merge, as steps: runs of base rows (`lo..=hi`) to copy between the
-/// left-out ranges, and the upserts to insert in each range.
+/// The runs strategy's steps: the runs of base rows (ids `lo..=hi`) to copy
+/// between the left-out ranges, and the upserts to insert in each range.
+/// Reads only the base (a galloping search per range boundary).
 fn plan(
-    finder: &mut Finder<'_>,
+    store: &SqliteStore,
     lo: i64,
     hi: i64,
     ranges: &[(Vec<u8>, Vec<u8>)],
     upserts: &[DirRecord],
-    path: &std::path::Path,
 ) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     let mut pos = lo;
     let mut next = 0;
     for (start, end) in ranges {
-        let cut = finder.first_not_below(start, path)?;
+        // Keys increase, and every row before `pos` sorts below them.
+        let cut = store.seek_id(pos, hi, start, true)?;
         if cut > pos {
             steps.push(Step::Copy { from: pos, to: cut });
         }
@@ -172,7 +134,7 @@ fn plan(
                 end: next,
             });
         }
-        pos = finder.first_not_below(end, path)?;
+        pos = store.seek_id(cut, hi, end, true)?;
     }
     if pos <= hi {
         steps.push(Step::Copy {
@@ -181,6 +143,75 @@ fn plan(
         });
     }
     Ok(steps)
+}
+
+/// Executes the runs strategy's steps into snapshot `id`.
+fn write_runs(
+    conn: &Connection,
+    id: SnapshotId,
+    base: SnapshotId,
+    steps: &[Step],
+    upserts: &[DirRecord],
+) -> rusqlite::Result<()> {
+    let mut copy = conn.prepare_cached(COPY_RUN)?;
+    let mut sink = RowSink::new(conn, id)?;
+    for step in steps {
+        match *step {
+            Step::Copy { from, to } => {
+                // Rows buffered so far go first, to keep path order.
+                sink.flush()?;
+                copy.execute((id, from, to, base))?;
+            }
+            Step::Insert { start, end } => {
+                for u in &upserts[start..end] {
+                    sink.push(&u.path, u.depth, &u.stats)?;
+                }
+            }
+        }
+    }
+    sink.flush()
+}
+
+/// The merge strategy: the base rows `lo..=hi` are read in path order while
+/// the new snapshot's rows are written (SQLite allows inserting into a table
+/// while a SELECT on it steps; whether the SELECT would see the new rows is
+/// undefined, and `id <= hi` excludes them anyway). `removed` are the
+/// left-out ranges of the removed subtrees only.
+fn write_merged(
+    conn: &Connection,
+    id: SnapshotId,
+    base: SnapshotId,
+    (lo, hi): (i64, i64),
+    removed: &[(Vec<u8>, Vec<u8>)],
+    upserts: &[DirRecord],
+) -> rusqlite::Result<()> {
+    let mut sink = RowSink::new(conn, id)?;
+    let mut up = 0;
+    let mut cut = 0;
+    let mut read = conn.prepare_cached(READ_BASE)?;
+    let mut rows = read.query((lo, hi, base))?;
+    while let Some(row) = rows.next()? {
+        let path = blob_col(row, 0, "path_blob")?;
+        while up < upserts.len() && upserts[up].path.as_slice() < path {
+            let u = &upserts[up];
+            sink.push(&u.path, u.depth, &u.stats)?;
+            up += 1;
+        }
+        if up < upserts.len() && upserts[up].path == path {
+            continue;
+        }
+        while cut < removed.len() && removed[cut].1.as_slice() <= path {
+            cut += 1;
+        }
+        if cut < removed.len() && removed[cut].0.as_slice() <= path {
+            continue;
+        }
+        sink.push_row(row, 0)?;
+    }
+    for u in &upserts[up..] {
+        sink.push(&u.path, u.depth, &u.stats)?;
+    }
+    sink.flush()
 }
 
 fn usage(path: &std::path::Path, message: String) -> Error {
@@ -244,35 +275,35 @@ pub(crate) fn derive(store: &mut SqliteStore, d: &DerivedSnapshot<'_>) -> Result
                 ),
             ));
         }
-        let steps = match store.row_range(d.base)? {
-            None if d.upserts.is_empty() => Vec::new(),
-            None => vec![Step::Insert {
-                start: 0,
-                end: d.upserts.len(),
-            }],
-            Some((lo, hi)) => {
-                let ranges = left_out(d.removed, d.upserts);
-                let boundaries = i64::try_from(ranges.len() * 2).unwrap_or(i64::MAX);
-                if hi - lo + 1 < boundaries.saturating_mul(SCAN_WHEN_RANGES_TIMES) {
-                    let mut stmt = conn.prepare_cached(BASE_PATHS).ctx(&path, WHAT)?;
-                    let mut rows = stmt.query((lo, hi, d.base)).ctx(&path, WHAT)?;
-                    let current = match rows.next().ctx(&path, WHAT)? {
-                        Some(r) => Some((
-                            r.get(0).ctx(&path, WHAT)?,
-                            blob_col(r, 1, "path_blob").ctx(&path, WHAT)?.to_vec(),
-                        )),
-                        None => None,
-                    };
-                    let mut finder = Finder::Pass { rows, current, hi };
-                    plan(&mut finder, lo, hi, &ranges, d.upserts, &path)?
-                } else {
-                    let mut finder = Finder::Search { store, pos: lo, hi };
-                    plan(&mut finder, lo, hi, &ranges, d.upserts, &path)?
-                }
+        let range = store.row_range(d.base)?;
+        let ranges = left_out(d.removed, d.upserts);
+        let rows = range.map_or(0, |(lo, hi)| hi - lo + 1);
+        let per_range = rows / i64::try_from(ranges.len()).unwrap_or(i64::MAX).max(1);
+        let steps = match range {
+            Some((lo, hi)) if per_range >= ROWS_PER_RANGE_FOR_RUNS => {
+                Some(plan(store, lo, hi, &ranges, d.upserts)?)
             }
+            _ => None,
         };
         let id = insert_snapshot(conn, d.meta).ctx(&path, WHAT)?;
-        write(conn, id, d.base, &steps, d.upserts).ctx(&path, WHAT)?;
+        match (range, steps) {
+            (_, Some(steps)) => write_runs(conn, id, d.base, &steps, d.upserts),
+            (Some(range), None) => {
+                let removed = left_out(d.removed, &[]);
+                write_merged(conn, id, d.base, range, &removed, d.upserts)
+            }
+            (None, None) => write_runs(
+                conn,
+                id,
+                d.base,
+                &[Step::Insert {
+                    start: 0,
+                    end: d.upserts.len(),
+                }],
+                d.upserts,
+            ),
+        }
+        .ctx(&path, WHAT)?;
         insert_deltas(conn, Some(id), d.deltas).ctx(&path, WHAT)?;
         if let Some(w) = d.watch_state {
             let mut w = w.clone();
@@ -281,25 +312,6 @@ pub(crate) fn derive(store: &mut SqliteStore, d: &DerivedSnapshot<'_>) -> Result
         }
         Ok(id)
     })
-}
-
-fn write(
-    conn: &Connection,
-    id: SnapshotId,
-    base: SnapshotId,
-    steps: &[Step],
-    upserts: &[DirRecord],
-) -> rusqlite::Result<()> {
-    let mut copy = conn.prepare_cached(COPY_RUN)?;
-    for step in steps {
-        match *step {
-            Step::Copy { from, to } => {
-                copy.execute((id, from, to, base))?;
-            }
-            Step::Insert { start, end } => insert_rows(conn, id, &upserts[start..end])?,
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]

@@ -3,9 +3,7 @@
 use std::path::Path;
 
 use disktracker::path::escape_bytes;
-use disktracker::{
-    DirRecord, DirStats, Error, ErrorKind, Result, SnapshotId, SnapshotMeta, SnapshotWriter,
-};
+use disktracker::{DirStats, Error, ErrorKind, Result, SnapshotId, SnapshotMeta, SnapshotWriter};
 use rusqlite::{CachedStatement, Connection};
 
 use crate::error::Ctx;
@@ -92,36 +90,6 @@ pub(crate) fn insert_snapshot(
     Ok(conn.last_insert_rowid())
 }
 
-/// Inserts `rows` (in path order) into snapshot `id`, [`BATCH`] rows per
-/// statement and the rest one by one, as the writer does.
-pub(crate) fn insert_rows(
-    conn: &Connection,
-    id: SnapshotId,
-    rows: &[DirRecord],
-) -> rusqlite::Result<()> {
-    let mut chunks = rows.chunks_exact(BATCH);
-    if chunks.len() > 0 {
-        let mut batch = conn.prepare_cached(insert_batch_sql())?;
-        batch.raw_bind_parameter(1, id)?;
-        for chunk in chunks.by_ref() {
-            for (k, r) in chunk.iter().enumerate() {
-                bind_row(&mut batch, 2 + k * PER_ROW, &r.path, r.depth, &r.stats)?;
-            }
-            batch.raw_execute()?;
-        }
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut one = conn.prepare_cached(INSERT_DIR)?;
-        one.raw_bind_parameter(1, id)?;
-        for r in rest {
-            bind_row(&mut one, 2, &r.path, r.depth, &r.stats)?;
-            one.raw_execute()?;
-        }
-    }
-    Ok(())
-}
-
 /// Deletes snapshots by id, inside the caller's transaction; returns how
 /// many existed. The foreign keys take their directories and cached diffs
 /// with them, and a trigger their deltas (schema migration 5).
@@ -137,6 +105,93 @@ pub(crate) fn delete_snapshots(conn: &Connection, ids: &[SnapshotId]) -> rusqlit
     Ok(deleted)
 }
 
+/// Rows on their way into one snapshot's `dir_snapshots` rows, inserted
+/// [`BATCH`] per statement as they come (in path order).
+pub(crate) struct RowSink<'a> {
+    conn: &'a Connection,
+    id: SnapshotId,
+    /// The [`BATCH`]-row insert, `?1` bound to `id`.
+    batch: CachedStatement<'a>,
+    /// Rows not inserted yet (fewer than [`BATCH`]): their paths end to end
+    /// in `paths`, each ending at `ends[k]`. Reused from batch to batch, so
+    /// a row costs no allocation.
+    paths: Vec<u8>,
+    ends: Vec<usize>,
+    pending: Vec<(u32, DirStats)>,
+}
+
+impl<'a> RowSink<'a> {
+    /// A sink for the rows of snapshot `id`.
+    pub(crate) fn new(conn: &'a Connection, id: SnapshotId) -> rusqlite::Result<Self> {
+        let mut batch = conn.prepare_cached(insert_batch_sql())?;
+        batch.raw_bind_parameter(1, id)?;
+        Ok(RowSink {
+            conn,
+            id,
+            batch,
+            paths: Vec::new(),
+            ends: Vec::with_capacity(BATCH),
+            pending: Vec::with_capacity(BATCH),
+        })
+    }
+
+    /// Adds one row; inserts the batch when it is full.
+    pub(crate) fn push(
+        &mut self,
+        path: &[u8],
+        depth: u32,
+        stats: &DirStats,
+    ) -> rusqlite::Result<()> {
+        self.paths.extend_from_slice(path);
+        self.ends.push(self.paths.len());
+        self.pending.push((depth, *stats));
+        if self.pending.len() == BATCH {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    /// Adds the row at column `at` of `row` ([`crate::dir_cols!`] order)
+    /// without building a [`disktracker::DirRecord`].
+    pub(crate) fn push_row(&mut self, row: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<()> {
+        let (depth, stats) = crate::decode_stats(row, at)?;
+        let path = crate::blob_col(row, at, "path_blob")?;
+        self.push(path, depth, &stats)
+    }
+
+    /// The `k`th pending row's path.
+    fn pending_path(&self, k: usize) -> &[u8] {
+        let start = if k == 0 { 0 } else { self.ends[k - 1] };
+        &self.paths[start..self.ends[k]]
+    }
+
+    /// Inserts the pending rows: a full batch in one statement, a partial
+    /// one row by row.
+    pub(crate) fn flush(&mut self) -> rusqlite::Result<()> {
+        if self.pending.len() == BATCH {
+            for k in 0..BATCH {
+                let start = if k == 0 { 0 } else { self.ends[k - 1] };
+                let (depth, stats) = &self.pending[k];
+                let path = &self.paths[start..self.ends[k]];
+                bind_row(&mut self.batch, 2 + k * PER_ROW, path, *depth, stats)?;
+            }
+            self.batch.raw_execute()?;
+        } else if !self.pending.is_empty() {
+            let mut one = self.conn.prepare_cached(INSERT_DIR)?;
+            one.raw_bind_parameter(1, self.id)?;
+            for k in 0..self.pending.len() {
+                let (depth, stats) = &self.pending[k];
+                bind_row(&mut one, 2, self.pending_path(k), *depth, stats)?;
+                one.raw_execute()?;
+            }
+        }
+        self.paths.clear();
+        self.ends.clear();
+        self.pending.clear();
+        Ok(())
+    }
+}
+
 /// An open `BEGIN IMMEDIATE` transaction holding one new snapshot.
 ///
 /// Dropping it without [`SnapshotWriter::commit`] rolls the transaction back,
@@ -147,14 +202,7 @@ pub(crate) struct Writer<'a> {
     conn: &'a Connection,
     path: &'a Path,
     id: SnapshotId,
-    /// The [`BATCH`]-row insert.
-    batch: CachedStatement<'a>,
-    /// Rows not inserted yet (fewer than [`BATCH`]): their paths end to end
-    /// in `paths`, each ending at `ends[k]`. Reused from batch to batch, so
-    /// a row costs no allocation.
-    paths: Vec<u8>,
-    ends: Vec<usize>,
-    pending: Vec<(u32, DirStats)>,
+    rows_in: RowSink<'a>,
     /// The previous row's path, to enforce strictly increasing path order,
     /// which the row-id based reads depend on.
     last: Vec<u8>,
@@ -193,62 +241,22 @@ impl<'a> Writer<'a> {
     /// Starts the transaction and inserts the `snapshots` row.
     pub(crate) fn begin(conn: &'a Connection, path: &'a Path, meta: &SnapshotMeta) -> Result<Self> {
         conn.execute_batch("BEGIN IMMEDIATE").ctx(path, WRITING)?;
-        // From here on, an early return must roll back: build the writer
-        // first so its Drop does it.
-        let batch = match conn.prepare_cached(insert_batch_sql()) {
-            Ok(s) => s,
+        let started = insert_snapshot(conn, meta).and_then(|id| Ok((id, RowSink::new(conn, id)?)));
+        match started {
+            Ok((id, rows_in)) => Ok(Writer {
+                conn,
+                path,
+                id,
+                rows_in,
+                last: Vec::new(),
+                rows: 0,
+                committed: false,
+            }),
             Err(e) => {
                 let _ = conn.execute_batch("ROLLBACK");
-                return Err(crate::error::sql(path, WRITING, e));
-            }
-        };
-        let mut w = Writer {
-            conn,
-            path,
-            id: 0,
-            batch,
-            paths: Vec::new(),
-            ends: Vec::with_capacity(BATCH),
-            pending: Vec::with_capacity(BATCH),
-            last: Vec::new(),
-            rows: 0,
-            committed: false,
-        };
-        w.id = insert_snapshot(conn, meta).ctx(path, WRITING)?;
-        w.batch.raw_bind_parameter(1, w.id).ctx(path, WRITING)?;
-        Ok(w)
-    }
-
-    /// The `k`th pending row's path.
-    fn pending_path(&self, k: usize) -> &[u8] {
-        let start = if k == 0 { 0 } else { self.ends[k - 1] };
-        &self.paths[start..self.ends[k]]
-    }
-
-    /// Inserts the pending rows: a full batch in one statement, a partial
-    /// one (only at commit) row by row.
-    fn flush(&mut self) -> rusqlite::Result<()> {
-        if self.pending.len() == BATCH {
-            for k in 0..BATCH {
-                let start = if k == 0 { 0 } else { self.ends[k - 1] };
-                let (depth, stats) = &self.pending[k];
-                let path = &self.paths[start..self.ends[k]];
-                bind_row(&mut self.batch, 2 + k * PER_ROW, path, *depth, stats)?;
-            }
-            self.batch.raw_execute()?;
-        } else if !self.pending.is_empty() {
-            let mut one = self.conn.prepare_cached(INSERT_DIR)?;
-            one.raw_bind_parameter(1, self.id)?;
-            for k in 0..self.pending.len() {
-                let (depth, stats) = &self.pending[k];
-                bind_row(&mut one, 2, self.pending_path(k), *depth, stats)?;
-                one.raw_execute()?;
+                Err(crate::error::sql(path, WRITING, e))
             }
         }
-        self.paths.clear();
-        self.ends.clear();
-        self.pending.clear();
-        Ok(())
     }
 
     fn out_of_order(&self, path: &[u8]) -> Error {
@@ -273,13 +281,9 @@ impl SnapshotWriter for Writer<'_> {
         self.last.clear();
         self.last.extend_from_slice(path);
         self.rows += 1;
-        self.paths.extend_from_slice(path);
-        self.ends.push(self.paths.len());
-        self.pending.push((depth, *stats));
-        if self.pending.len() == BATCH {
-            self.flush().ctx(self.path, WRITING)?;
-        }
-        Ok(())
+        self.rows_in
+            .push(path, depth, stats)
+            .ctx(self.path, WRITING)
     }
 
     fn delete_with(&mut self, ids: &[SnapshotId]) -> Result<()> {
@@ -290,7 +294,7 @@ impl SnapshotWriter for Writer<'_> {
     }
 
     fn commit(mut self: Box<Self>) -> Result<SnapshotId> {
-        self.flush().ctx(self.path, WRITING)?;
+        self.rows_in.flush().ctx(self.path, WRITING)?;
         self.conn.execute_batch("COMMIT").ctx(self.path, WRITING)?;
         self.committed = true;
         Ok(self.id)

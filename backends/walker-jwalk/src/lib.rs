@@ -10,20 +10,30 @@
 //! Semantics match the `steal` walker's (see its crate docs): own inode in
 //! the direct totals, hard-linked files left to the engine, mount points
 //! skipped entirely under `one_file_system`, unreadable directories and
-//! vanished entries counted as errors, the same fingerprint inputs.
+//! vanished entries counted as errors; each entry is accounted for by
+//! `disktracker-walker-support`'s [`account_entry`], as in every walker.
+//!
+//! **Deep trees:** jwalk opens every entry by its full path, so it cannot
+//! reach anything whose path is longer than `PATH_MAX` (4096 bytes on
+//! Linux). Rather than return a partial tree, the walk then fails with
+//! [`ErrorKind::Plugin`] and a hint to use the `steal` walker, which opens
+//! each directory relative to its parent.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::io;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 
 use disktracker::registry::WalkerPlugin;
 use disktracker::{
-    DirArena, DirCold, DirHot, DirId, Error, LinkedFile, Result, WalkContext, WalkIssue,
-    WalkOptions, WalkOutput, Walker,
+    DirArena, DirId, Error, ErrorKind, LinkedFile, Result, WalkContext, WalkIssue, WalkOptions,
+    WalkOutput, Walker,
 };
-use disktracker_walker_support::{Exclude, Fingerprint};
+use disktracker_walker_support::{
+    Counted, EntryStat, Exclude, Fingerprint, account_entry, dir_cold, dir_hot,
+};
 use jwalk::{Parallelism, WalkDirGeneric};
 
 /// The jwalk-based walker, registered as `jwalk`.
@@ -36,47 +46,13 @@ disktracker::register_walker!(WalkerPlugin::new(
     |_| Ok(Box::new(JwalkWalker))
 ));
 
-/// What the walker keeps of one entry's metadata.
-#[derive(Clone, Copy, Debug)]
-struct Meta {
-    is_dir: bool,
-    nlink: u64,
-    dev: u64,
-    ino: u64,
-    size: u64,
-    blocks: u64,
-    mtime_ns: i64,
-}
-
-impl Meta {
-    fn new(m: &std::fs::Metadata) -> Self {
-        Meta {
-            is_dir: m.is_dir(),
-            nlink: m.nlink(),
-            dev: m.dev(),
-            ino: m.ino(),
-            size: m.size(),
-            blocks: m.blocks(),
-            // Same arithmetic as the steal walker, so fingerprints agree.
-            mtime_ns: m
-                .mtime()
-                .wrapping_mul(1_000_000_000)
-                .wrapping_add(m.mtime_nsec()),
-        }
-    }
-
-    fn disk_bytes(&self) -> u64 {
-        self.blocks.saturating_mul(512)
-    }
-}
-
 /// Per-entry state filled in by the `process_read_dir` callback.
 #[derive(Debug, Default)]
 enum Seen {
     /// Not looked at (the root entry, or the walk was cancelled).
     #[default]
     Unseen,
-    Stat(Meta),
+    Stat(EntryStat),
     /// The stat failed; the message is kept for the issue.
     Failed(String),
 }
@@ -96,6 +72,38 @@ fn relative(root: &Path, dir: &Path, name: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Where the walk first met a path too long to use (`ENAMETOOLONG`): jwalk
+/// cannot go on exactly from there.
+#[derive(Clone, Copy, Debug)]
+struct TooLong {
+    /// Depth of the entry below the root.
+    depth: usize,
+    /// Length of its path, bytes.
+    len: usize,
+}
+
+/// Set by whichever thread meets a too-long path first.
+type TooLongCell = Arc<OnceLock<TooLong>>;
+
+fn is_too_long(err: &io::Error) -> bool {
+    // std maps ENAMETOOLONG, and only it, to this kind.
+    err.kind() == io::ErrorKind::InvalidFilename
+}
+
+fn refusal(root: &Path, at: TooLong) -> Error {
+    Error::new(
+        ErrorKind::Plugin,
+        format!(
+            "the jwalk walker cannot scan {}: a path {} levels below it is {} bytes long, \
+             over the system's limit, and jwalk opens every entry by its full path",
+            disktracker::path::escape_path(root),
+            at.depth,
+            at.len
+        ),
+    )
+    .with_hint("use --walker steal, which opens each directory relative to its parent")
+}
+
 impl Walker for JwalkWalker {
     fn walk(&self, root: &Path, opts: &WalkOptions, ctx: &WalkContext) -> Result<WalkOutput> {
         if ctx.cancel.is_cancelled() {
@@ -103,13 +111,15 @@ impl Walker for JwalkWalker {
         }
         // The root itself may be a symlink the caller resolved; follow it.
         let root_meta = std::fs::metadata(root)
-            .map(|m| Meta::new(&m))
+            .map(|m| EntryStat::from_metadata(&m))
             .map_err(|e| Error::io("cannot stat scan root", root, e))?;
 
-        let (exclude, cancel, progress) = (
+        let too_long = TooLongCell::default();
+        let (exclude, cancel, progress, too_long_cb) = (
             Exclude::new(&opts.exclude)?,
             ctx.cancel.clone(),
             ctx.progress.clone(),
+            Arc::clone(&too_long),
         );
         let (one_fs, root_dev, root_buf) =
             (opts.one_file_system, root_meta.dev, root.to_path_buf());
@@ -120,10 +130,8 @@ impl Walker for JwalkWalker {
             .sort(false)
             .process_read_dir(move |depth, dir, _, children| {
                 // `None` is the list holding the root entry itself.
-                if depth.is_none() {
-                    return;
-                }
-                if cancel.is_cancelled() {
+                let Some(depth) = depth else { return };
+                if cancel.is_cancelled() || too_long_cb.get().is_some() {
                     children.clear();
                     return;
                 }
@@ -137,22 +145,31 @@ impl Walker for JwalkWalker {
                     {
                         return false;
                     }
-                    match std::fs::symlink_metadata(dir.join(&e.file_name)) {
+                    let path = dir.join(&e.file_name);
+                    match std::fs::symlink_metadata(&path) {
+                        Err(err) if is_too_long(&err) => {
+                            let len = path.as_os_str().len();
+                            too_long_cb.get_or_init(|| TooLong {
+                                depth: depth + 1,
+                                len,
+                            });
+                            e.read_children = None;
+                        }
                         Err(err) => {
                             e.client_state = Seen::Failed(err.to_string());
                             e.read_children = None;
                         }
                         Ok(m) => {
-                            let meta = Meta::new(&m);
-                            if one_fs && meta.dev != root_dev {
+                            let st = EntryStat::from_metadata(&m);
+                            if one_fs && st.dev != root_dev {
                                 return false;
                             }
-                            if !meta.is_dir {
+                            if !st.is_dir {
                                 e.read_children = None;
                             }
                             entries += 1;
-                            bytes += meta.disk_bytes();
-                            e.client_state = Seen::Stat(meta);
+                            bytes += st.disk_bytes();
+                            e.client_state = Seen::Stat(st);
                         }
                     }
                     true
@@ -162,17 +179,24 @@ impl Walker for JwalkWalker {
 
         let mut fold = Fold::new(root, &root_meta);
         for item in walk {
-            // jwalk's callback stops producing once cancelled; this stops consuming.
-            if ctx.cancel.is_cancelled() {
-                return Err(Error::cancelled());
+            // jwalk's callback stops producing once cancelled or refused;
+            // this stops consuming.
+            if ctx.cancel.is_cancelled() || too_long.get().is_some() {
+                break;
             }
             match item {
                 Ok(entry) => fold.entry(entry),
                 Err(err) => fold.listing_error(&err),
             }
+            if let Some(at) = fold.too_long.take() {
+                too_long.get_or_init(|| at);
+            }
         }
         if ctx.cancel.is_cancelled() {
             return Err(Error::cancelled());
+        }
+        if let Some(&at) = too_long.get() {
+            return Err(refusal(root, at));
         }
         Ok(WalkOutput {
             root: root.to_path_buf(),
@@ -186,36 +210,32 @@ impl Walker for JwalkWalker {
 struct Fold {
     arena: DirArena,
     fingerprints: Vec<Fingerprint>,
+    links: Vec<LinkedFile>,
     /// Id and path of the directory at each depth along the current path.
     stack: Vec<(u32, PathBuf)>,
+    /// A directory that could not be read because its path is too long.
+    too_long: Option<TooLong>,
 }
 
 impl Fold {
-    fn new(root: &Path, own: &Meta) -> Self {
+    fn new(root: &Path, own: &EntryStat) -> Self {
         let mut fold = Fold {
             arena: DirArena::default(),
             fingerprints: Vec::new(),
+            links: Vec::new(),
             stack: Vec::new(),
+            too_long: None,
         };
         fold.push_dir(DirId::NONE.0, root.as_os_str().as_bytes(), own);
         fold
     }
 
-    fn push_dir(&mut self, parent: u32, name: &[u8], own: &Meta) -> u32 {
+    fn push_dir(&mut self, parent: u32, name: &[u8], own: &EntryStat) -> u32 {
         let id = self.arena.len() as u32;
-        let hot = DirHot {
-            id,
-            parent,
-            direct_bytes: own.disk_bytes(),
-            direct_apparent: own.size,
-            ..DirHot::default()
-        };
-        let mut cold = DirCold::default();
-        cold.mtime_ns = own.mtime_ns;
-        cold.dev = own.dev;
-        cold.ino = own.ino;
-        self.arena.push(hot, name, cold);
-        self.fingerprints.push(Fingerprint::default());
+        let fingerprint = Fingerprint::default();
+        self.arena
+            .push(dir_hot(id, parent, own), name, dir_cold(own, fingerprint));
+        self.fingerprints.push(fingerprint);
         id
     }
 
@@ -229,18 +249,29 @@ impl Fold {
         });
     }
 
+    /// Notes a path too long to use, instead of counting it as an error.
+    fn check_too_long(&mut self, err: Option<&io::Error>, path: &[u8]) -> bool {
+        let too_long = err.is_some_and(is_too_long);
+        if too_long && self.too_long.is_none() {
+            self.too_long = Some(TooLong {
+                depth: self.stack.len(),
+                len: path.len(),
+            });
+        }
+        too_long
+    }
+
     /// A directory jwalk could not open or list.
     fn read_error(&mut self, dir: u32, path: &Path, entry: &jwalk::DirEntry<Client>) {
         if let Some(err) = entry.read_children.as_ref().and_then(|rc| rc.error()) {
+            let path = path.as_os_str().as_bytes().to_vec();
+            if self.check_too_long(err.io_error(), &path) {
+                return;
+            }
             let message = err
                 .io_error()
                 .map_or_else(|| err.to_string(), ToString::to_string);
-            self.issue(
-                dir,
-                path.as_os_str().as_bytes().to_vec(),
-                "open directory",
-                message,
-            );
+            self.issue(dir, path, "open directory", message);
         }
     }
 
@@ -262,11 +293,16 @@ impl Fold {
                 let path = entry.path().into_os_string().into_vec();
                 self.issue(parent, path, "stat", message.clone());
             }
-            Seen::Stat(m) => {
-                self.fingerprints[parent as usize].add(name, m.ino, m.size, m.blocks, m.mtime_ns);
-                if m.is_dir {
-                    let id = self.push_dir(parent, name, m);
-                    self.arena.hot_mut(parent as usize).child_dirs += 1;
+            Seen::Stat(st) => {
+                let counted = account_entry(
+                    self.arena.hot_mut(parent as usize),
+                    &mut self.fingerprints[parent as usize],
+                    &mut self.links,
+                    name,
+                    st,
+                );
+                if counted == Counted::Directory {
+                    let id = self.push_dir(parent, name, st);
                     let path = entry.path();
                     if entry.read_children.is_none() {
                         // jwalk listed it as a non-directory; it changed under us.
@@ -277,20 +313,6 @@ impl Fold {
                         self.read_error(id, &path, &entry);
                     }
                     self.stack.push((id, path));
-                } else if m.nlink > 1 {
-                    self.arena.links.push(LinkedFile {
-                        dir: DirId(parent),
-                        name: name.into(),
-                        dev: m.dev,
-                        ino: m.ino,
-                        bytes: m.disk_bytes(),
-                        apparent: m.size,
-                    });
-                } else {
-                    let hot = self.arena.hot_mut(parent as usize);
-                    hot.direct_bytes += m.disk_bytes();
-                    hot.direct_apparent += m.size;
-                    hot.direct_files += 1;
                 }
             }
         }
@@ -306,6 +328,9 @@ impl Fold {
         let path = err
             .path()
             .map_or(path, |p| p.as_os_str().as_bytes().to_vec());
+        if self.check_too_long(err.io_error(), &path) {
+            return;
+        }
         self.issue(dir, path, "read directory", err.to_string());
     }
 
@@ -313,6 +338,7 @@ impl Fold {
         for (i, fp) in self.fingerprints.iter().enumerate() {
             self.arena.cold_mut(i).fingerprint = fp.value();
         }
+        self.arena.links = self.links;
         self.arena
     }
 }

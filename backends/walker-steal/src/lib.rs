@@ -22,7 +22,8 @@
 //!
 //! - A directory's direct totals are its own inode plus its non-directory
 //!   entries; files with more than one link go to [`DirArena::links`] for the
-//!   engine's first-path rule.
+//!   engine's first-path rule. `disktracker-walker-support`'s
+//!   [`account_entry`] decides this for every walker, fingerprint included.
 //! - **Mount points** with `one_file_system`: an entry whose device differs
 //!   from the root's is skipped entirely, its own inode included, and it is
 //!   not in the fingerprint. GNU `du -x` (coreutils ≥ 8.x) does the same: it
@@ -59,17 +60,18 @@ use std::sync::{Arc, OnceLock};
 use crossbeam_deque::Worker;
 use disktracker::registry::WalkerPlugin;
 use disktracker::{
-    DirArena, DirCold, DirHot, DirId, Error, LinkedFile, Result, WalkContext, WalkIssue,
-    WalkOptions, WalkOutput, Walker,
+    DirArena, DirHot, DirId, Error, Result, WalkContext, WalkIssue, WalkOptions, WalkOutput, Walker,
 };
-use disktracker_walker_support::{Exclude, Fingerprint};
+use disktracker_walker_support::{
+    Counted, EntryStat, Exclude, Fingerprint, account_entry, dir_cold, dir_hot,
+};
 use rustix::fs::{AtFlags, CWD, Mode, OFlags, RawDir, fstat, openat, statat};
 use rustix::io::Errno;
 use rustix::process::{Resource, Rlimit, getrlimit, setrlimit};
 
 use crate::node::PathNode;
 use crate::sched::{Scheduler, StopOnPanic};
-use crate::stat::{EntryStat, from_stat, stat_at};
+use crate::stat::{from_stat, stat_at};
 
 /// The work-stealing walker, registered as `steal` (the default).
 #[derive(Clone, Copy, Debug, Default)]
@@ -197,13 +199,7 @@ impl Walk<'_> {
             open,
         } = job;
         let mut acc = DirAcc {
-            hot: DirHot {
-                id,
-                parent,
-                direct_bytes: own.disk_bytes(),
-                direct_apparent: own.size,
-                ..DirHot::default()
-            },
+            hot: dir_hot(id, parent, &own),
             fingerprint: Fingerprint::default(),
             entries: 0,
         };
@@ -218,11 +214,7 @@ impl Walk<'_> {
                     .push(issue(id, path, "open directory", e));
             }
         }
-        let mut cold = DirCold::default();
-        cold.mtime_ns = own.mtime_ns;
-        cold.dev = own.dev;
-        cold.ino = own.ino;
-        cold.fingerprint = acc.fingerprint.value();
+        let cold = dir_cold(&own, acc.fingerprint);
         self.ctx.progress.add_dir(acc.entries, acc.hot.direct_bytes);
         state.arena.push(acc.hot, node.name(), cold);
     }
@@ -316,49 +308,52 @@ impl Walk<'_> {
             return;
         }
         acc.entries += 1;
-        acc.fingerprint
-            .add(bytes, st.ino, st.size, st.blocks, st.mtime_ns);
-        if st.is_dir {
-            let child = self.next_id.fetch_add(1, Ordering::Relaxed);
-            let Some(child) = u32::try_from(child).ok().filter(|&c| c != DirId::NONE.0) else {
-                acc.hot.errors += 1;
-                let path = d.node.absolute(Some(bytes));
-                arena.issues.push(WalkIssue {
-                    dir: DirId(id),
-                    path,
-                    op: "open directory",
-                    message: "more than 4 billion directories".into(),
-                });
-                return;
-            };
-            acc.hot.child_dirs += 1;
-            let open =
-                if LIVE_DIR_FDS.load(Ordering::Relaxed) < self.fd_budget.load(Ordering::Relaxed) {
+        // A directory gets its id before it is accounted for, so that one
+        // that cannot be recorded is not counted either.
+        let child = if st.is_dir {
+            let next = self.next_id.fetch_add(1, Ordering::Relaxed);
+            match u32::try_from(next).ok().filter(|&c| c != DirId::NONE.0) {
+                Some(child) => child,
+                None => {
+                    acc.hot.errors += 1;
+                    let path = d.node.absolute(Some(bytes));
+                    arena.issues.push(WalkIssue {
+                        dir: DirId(id),
+                        path,
+                        op: "open directory",
+                        message: "more than 4 billion directories".into(),
+                    });
+                    return;
+                }
+            }
+        } else {
+            DirId::NONE.0
+        };
+        match account_entry(
+            &mut acc.hot,
+            &mut acc.fingerprint,
+            &mut arena.links,
+            bytes,
+            &st,
+        ) {
+            Counted::Directory => {
+                let open = if LIVE_DIR_FDS.load(Ordering::Relaxed)
+                    < self.fd_budget.load(Ordering::Relaxed)
+                {
                     Opener::At(Arc::clone(d.fd))
                 } else {
                     Opener::Path
                 };
-            let job = Job {
-                id: child,
-                parent: id,
-                own: st,
-                node: PathNode::child(d.node, bytes),
-                open,
-            };
-            self.sched.push(d.local, job);
-        } else if st.nlink > 1 {
-            arena.links.push(LinkedFile {
-                dir: DirId(id),
-                name: bytes.into(),
-                dev: st.dev,
-                ino: st.ino,
-                bytes: st.disk_bytes(),
-                apparent: st.size,
-            });
-        } else {
-            acc.hot.direct_bytes += st.disk_bytes();
-            acc.hot.direct_apparent += st.size;
-            acc.hot.direct_files += 1;
+                let job = Job {
+                    id: child,
+                    parent: id,
+                    own: st,
+                    node: PathNode::child(d.node, bytes),
+                    open,
+                };
+                self.sched.push(d.local, job);
+            }
+            Counted::Linked | Counted::Direct => {}
         }
     }
 }

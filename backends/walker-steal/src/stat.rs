@@ -1,33 +1,13 @@
-//! One `statx` per entry, relative to the open directory, into a small copyable record.
+//! One `statx` per entry, relative to the open directory, into the shared
+//! [`EntryStat`] record.
 
 use std::ffi::CStr;
 use std::os::fd::BorrowedFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use disktracker_walker_support::{EntryStat, mtime_ns};
 use rustix::fs::{AtFlags, Stat, Statx, StatxFlags, makedev, statat, statx};
 use rustix::io::Errno;
-
-/// What the walker keeps of one entry's metadata.
-#[derive(Clone, Copy, Debug, Default)]
-pub(crate) struct EntryStat {
-    pub is_dir: bool,
-    pub nlink: u64,
-    pub dev: u64,
-    pub ino: u64,
-    /// Apparent size (st_size).
-    pub size: u64,
-    /// 512-byte blocks allocated (st_blocks).
-    pub blocks: u64,
-    pub mtime_ns: i64,
-}
-
-impl EntryStat {
-    /// Disk usage in bytes, as `du` counts it.
-    #[inline]
-    pub fn disk_bytes(&self) -> u64 {
-        self.blocks.saturating_mul(512)
-    }
-}
 
 const S_IFMT: u32 = 0o170_000;
 const S_IFDIR: u32 = 0o040_000;
@@ -45,13 +25,6 @@ const MASK: StatxFlags = StatxFlags::TYPE
 /// Set once `statx` turned out to be unavailable (Linux < 4.11, old seccomp
 /// filters), so the rest of the process goes straight to `fstatat`.
 static NO_STATX: AtomicBool = AtomicBool::new(false);
-
-/// Nanoseconds since the epoch; wrapping, never panicking, on absurd timestamps.
-/// Must match the jwalk walker's computation so fingerprints agree.
-#[inline]
-fn ns(sec: i64, nsec: i64) -> i64 {
-    sec.wrapping_mul(1_000_000_000).wrapping_add(nsec)
-}
 
 /// Stats `name` inside the directory `dir` without following a symlink.
 #[inline]
@@ -75,7 +48,7 @@ fn from_statx(x: &Statx) -> EntryStat {
         ino: x.stx_ino,
         size: x.stx_size,
         blocks: x.stx_blocks,
-        mtime_ns: ns(x.stx_mtime.tv_sec, i64::from(x.stx_mtime.tv_nsec)),
+        mtime_ns: mtime_ns(x.stx_mtime.tv_sec, i64::from(x.stx_mtime.tv_nsec)),
     }
 }
 
@@ -89,6 +62,6 @@ pub(crate) fn from_stat(s: &Stat) -> EntryStat {
         ino: s.st_ino as u64,
         size: s.st_size as u64,
         blocks: s.st_blocks as u64,
-        mtime_ns: ns(s.st_mtime as i64, s.st_mtime_nsec as i64),
+        mtime_ns: mtime_ns(s.st_mtime as i64, s.st_mtime_nsec as i64),
     }
 }

@@ -116,7 +116,10 @@ pub struct WalkOutput {
 /// into another device when `one_file_system` is set; record problems as
 /// [`crate::WalkIssue`]s and carry on; poll `ctx.cancel` at least once per
 /// directory and return [`crate::Error::cancelled`] when set. Only directories
-/// are units of work; never recurse on the thread stack.
+/// are units of work; never recurse on the thread stack. A walker that cannot
+/// walk some part of a tree exactly (for example paths longer than
+/// `PATH_MAX`) fails the walk with [`crate::ErrorKind::Plugin`] and a hint,
+/// never returns partial totals.
 ///
 /// Every walker must pass the walker conformance suite in
 /// `disktracker-testkit`, which compares its output with an independent

@@ -6,7 +6,10 @@
 //! `symlink_metadata`, hard links deduplicated by (dev, ino) and attributed to
 //! the bytewise-first full path, and totals summed up the ancestor chain.
 //! [`du`] runs GNU `du`. Neither shares code with the walkers or the engine,
-//! so a bug there cannot hide by being repeated here.
+//! so a bug there cannot hide by being repeated here. The one shared piece is
+//! the fingerprint's hash ([`Fingerprint`], a documented primitive every
+//! walker must use): the oracle decides which entries it covers and with what
+//! values, from its own `symlink_metadata`.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fs;
@@ -16,6 +19,7 @@ use std::path::Path;
 use std::process::Command;
 
 use disktracker::DirStats;
+use disktracker_walker_support::Fingerprint;
 
 /// What a directory's numbers must be.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -82,11 +86,38 @@ impl<'a> Options<'a> {
     }
 }
 
+/// A directory's identity and the digest of its direct entries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Identity {
+    /// Modification time, ns since the epoch.
+    pub mtime_ns: i64,
+    /// Device.
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Digest of every direct entry kept (stat'ed, not skipped).
+    pub fingerprint: u128,
+}
+
+/// A scanned directory's identity in the oracle's shape, for comparison.
+impl From<&DirStats> for Identity {
+    fn from(s: &DirStats) -> Self {
+        Identity {
+            mtime_ns: s.mtime_ns,
+            dev: s.dev,
+            ino: s.ino,
+            fingerprint: s.fingerprint,
+        }
+    }
+}
+
 /// The oracle's view of a tree.
 #[derive(Debug, Default)]
 pub struct Oracle {
     /// Every directory by absolute path bytes.
     pub dirs: BTreeMap<Vec<u8>, Expected>,
+    /// Every directory's identity and fingerprint, by absolute path bytes.
+    pub identities: BTreeMap<Vec<u8>, Identity>,
     /// Directories whose totals depend on which hard link is met first
     /// (some inode has links both inside and outside them): `du` disagrees
     /// with the first-path rule there by design.
@@ -118,12 +149,14 @@ pub fn compute_with(root: &Path, opts: &Options<'_>) -> Oracle {
         root_len: root_key.len(),
         root_dev: own.dev(),
         direct: BTreeMap::new(),
+        identities: BTreeMap::new(),
         links: HashMap::new(),
         unreadable: 0,
     };
     walk.visit(root, &own);
     let Walk {
         mut direct,
+        identities,
         links,
         unreadable,
         ..
@@ -175,6 +208,7 @@ pub fn compute_with(root: &Path, opts: &Options<'_>) -> Oracle {
     }
     Oracle {
         dirs,
+        identities,
         order_dependent,
         unreadable,
     }
@@ -200,6 +234,7 @@ struct Walk<'a> {
     root_dev: u64,
     /// Direct numbers only; totals are summed afterwards.
     direct: BTreeMap<Vec<u8>, Expected>,
+    identities: BTreeMap<Vec<u8>, Identity>,
     /// Every name of every inode with more than one link, by (dev, ino):
     /// which one counts is only known once all are seen.
     links: HashMap<(u64, u64), Vec<Link>>,
@@ -215,6 +250,7 @@ impl Walk<'_> {
             ..Expected::default()
         };
         let mut subdirs = Vec::new();
+        let mut fingerprint = Fingerprint::default();
         match fs::read_dir(dir) {
             // Cannot open: the directory still counts its own inode.
             Err(_) => {
@@ -244,6 +280,9 @@ impl Walk<'_> {
                     if self.opts.one_file_system && m.dev() != self.root_dev {
                         continue;
                     }
+                    let mtime_ns = m.mtime() * 1_000_000_000 + m.mtime_nsec();
+                    let name = entry.file_name();
+                    fingerprint.add(name.as_bytes(), m.ino(), m.size(), m.blocks(), mtime_ns);
                     if m.is_dir() {
                         e.child_count += 1;
                         subdirs.push((path, m));
@@ -265,6 +304,13 @@ impl Walk<'_> {
                 }
             }
         }
+        let identity = Identity {
+            mtime_ns: own.mtime() * 1_000_000_000 + own.mtime_nsec(),
+            dev: own.dev(),
+            ino: own.ino(),
+            fingerprint: fingerprint.value(),
+        };
+        self.identities.insert(dir_key.clone(), identity);
         self.direct.insert(dir_key, e);
         for (path, m) in subdirs {
             self.visit(&path, &m);
