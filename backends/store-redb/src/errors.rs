@@ -69,14 +69,15 @@ pub(crate) fn from_io(file: &Path, what: &str, err: io::Error) -> Error {
             format!("{what} {f}: the file system is read-only"),
         )
         .with_hint("pass --db with a path on a writable file system"),
-        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => Error::new(
-            ErrorKind::Database,
-            format!("{what} {f}"),
-        )
-        .with_source(err)
-        .with_hint(
-            "free some disk space, or delete old snapshots, and try again; nothing was stored",
-        ),
+        io::ErrorKind::StorageFull | io::ErrorKind::QuotaExceeded => {
+            Error::new(ErrorKind::Database, format!("{what} {f}"))
+                .with_source(err)
+                .with_hint(
+                    // Not "delete old snapshots": a delete is a write too, and needs
+                    // room for its new pages (issue 9, finding 9).
+                    "free some space on that file system and try again; nothing was stored",
+                )
+        }
         io::ErrorKind::NotFound => Error::new(ErrorKind::NotFound, format!("{what} {f}"))
             .with_source(err)
             .with_hint("check the path, or pass --db"),
