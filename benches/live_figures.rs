@@ -140,7 +140,8 @@ fn bench_tree(work: &Path) -> Option<PathBuf> {
         if !t.is_dir() {
             println!(
                 "DISKTRACKER_BENCH_TREE={} is not a directory; generate one with \
-                 `python3 ../shared/bench/gen_tree.py {} 1000000 1`. No figures.",
+                 `cargo run --release -p disktracker-testkit --bin gen_tree -- {} 1000000 1`. \
+                 No figures.",
                 t.display(),
                 t.display()
             );
