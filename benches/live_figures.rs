@@ -69,6 +69,9 @@ fn ms(d: Duration) -> f64 {
 
 /// Nearest-rank percentile of `v` (sorted here), `p` in 0..=100.
 fn percentile(v: &[Duration], p: f64) -> Duration {
+    if v.is_empty() {
+        return Duration::ZERO;
+    }
     let mut v = v.to_vec();
     v.sort();
     let rank = ((p / 100.0) * v.len() as f64).ceil().max(1.0) as usize;
@@ -80,6 +83,9 @@ fn median(v: &[Duration]) -> Duration {
 }
 
 fn summary(v: &[Duration]) -> String {
+    if v.is_empty() {
+        return "no samples".into();
+    }
     let mut s = v.to_vec();
     s.sort();
     format!(

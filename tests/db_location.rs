@@ -197,3 +197,26 @@ fn backend_matters_only_when_creating() {
     );
     assert!(header(&file).starts_with(REDB_MAGIC), "untouched");
 }
+
+/// A database other users can read gets a warning naming its mode and the
+/// `chmod` to run; the command still works. One the store created (0600)
+/// gets none.
+#[rstest]
+fn a_database_others_can_read_is_warned_about(#[values("sqlite", "redb")] backend: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    let (env, root) = setup();
+    let db = env.path().join(format!("shared.{backend}"));
+    let db_arg = db.to_str().unwrap();
+    ok(&env.run(&["--backend", backend, "--db", db_arg, "scan", &root]));
+    let o = env.run(&["--db", db_arg, "snapshots"]);
+    ok(&o);
+    assert!(common::stderr(&o).is_empty(), "{}", common::stderr(&o));
+    fs::set_permissions(&db, fs::Permissions::from_mode(0o644)).unwrap();
+    let o = env.run(&["--db", db_arg, "snapshots"]);
+    ok(&o);
+    let err = common::stderr(&o);
+    assert!(
+        err.contains("mode 0644") && err.contains(&format!("chmod 600 {db_arg}")),
+        "{err}"
+    );
+}

@@ -288,3 +288,88 @@ fn flipped_bits_are_caught_by_the_checksum(#[values("sqlite", "redb")] backend: 
         .unwrap();
     assert_eq!(sizes(&env, backend, &["--verify"], &[&root]), want);
 }
+
+/// Finding 1 of the adversarial pass: `size` processes beside a program
+/// that rewrites the index in place — `cp good.mmap data.mmap` (same inode,
+/// truncated then written) and truncate-then-rewrite in two steps, in a
+/// tight loop. Not one of 500 `size` runs may die by a signal, and every
+/// answer is the true size (from the index or, when the file was caught
+/// changing, from a rebuild).
+#[test]
+fn size_never_dies_of_a_signal_while_the_index_is_rewritten_in_place() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+    const RUNS: usize = 500;
+    let env = Env::new();
+    let root = env.path().join("tree");
+    // Enough directories that a lookup's probes span several pages.
+    for i in 0..3000 {
+        write(&root.join(format!("d{}/e{i}/f", i % 60)), 100 + i);
+    }
+    scan(&env, "sqlite", &root);
+    let index = index_file(&env);
+    let good = fs::read(&index).unwrap();
+    let asked = root.join("d7");
+    let want = truth(&asked);
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let rewrites = Arc::new(AtomicU64::new(0));
+    let rewriter = {
+        let (stop, rewrites, index) = (stop.clone(), rewrites.clone(), index.clone());
+        std::thread::spawn(move || {
+            let mut k = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                if k % 2 == 0 {
+                    // What `cp good.mmap data.mmap` does.
+                    let _ = fs::write(&index, &good);
+                } else if let Ok(f) = fs::OpenOptions::new().write(true).open(&index) {
+                    let _ = f.set_len(0);
+                    let _ = f.set_len(good.len() as u64 / 3);
+                    drop(f);
+                    let _ = fs::write(&index, &good);
+                }
+                k += 1;
+                rewrites.fetch_add(1, Ordering::Relaxed);
+            }
+        })
+    };
+    let mut failures = Vec::new();
+    for run in 0..RUNS {
+        let o = env.run(&[
+            "--format",
+            "json",
+            "--quiet",
+            "size",
+            asked.to_str().unwrap(),
+        ]);
+        if let Some(sig) = o.status.signal() {
+            failures.push(format!("run {run}: killed by signal {sig}: {}", stderr(&o)));
+            continue;
+        }
+        if !o.status.success() {
+            failures.push(format!("run {run}: {}: {}", o.status, stderr(&o)));
+            continue;
+        }
+        let doc: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let got = doc["answers"][0]["disk_usage"].as_u64();
+        if got != Some(want) {
+            failures.push(format!(
+                "run {run}: answered {got:?}, the tree holds {want}"
+            ));
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    rewriter.join().unwrap();
+    assert!(
+        rewrites.load(Ordering::Relaxed) > RUNS as u64,
+        "the rewriter barely ran"
+    );
+    assert!(
+        failures.is_empty(),
+        "{} of {RUNS} runs failed:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

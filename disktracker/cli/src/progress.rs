@@ -3,12 +3,12 @@
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use disktracker::ScanProgress;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// A spinner showing directories, entries, bytes and entry rate until dropped.
+/// A spinner showing directories, bytes, entries and the entry rate until dropped.
 pub struct ProgressDisplay {
     bar: ProgressBar,
     stop: std::sync::mpsc::Sender<()>,
@@ -22,24 +22,25 @@ impl ProgressDisplay {
             return None;
         }
         let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr_with_hz(10));
-        bar.set_style(ProgressStyle::with_template("{spinner} {msg}").ok()?);
+        // indicatif keeps the rate (from the position) and the spinner's tick.
+        bar.set_style(
+            ProgressStyle::with_template("{spinner} {msg}, {human_pos} entries ({per_sec})")
+                .ok()?,
+        );
+        bar.enable_steady_tick(Duration::from_millis(100));
         let (stop, rx) = std::sync::mpsc::channel::<()>();
         let b = bar.clone();
+        // The walkers count in atomics; this copies them into the bar.
         let thread = std::thread::Builder::new()
             .name("progress".into())
             .spawn(move || {
-                let start = Instant::now();
                 loop {
-                    let entries = progress.entries.load(Ordering::Relaxed);
-                    let secs = start.elapsed().as_secs_f64().max(0.001);
+                    b.set_position(progress.entries.load(Ordering::Relaxed));
                     b.set_message(format!(
-                        "{} dirs, {} entries, {} ({:.0} entries/s)",
+                        "{} dirs, {}",
                         progress.dirs.load(Ordering::Relaxed),
-                        entries,
                         indicatif::BinaryBytes(progress.bytes.load(Ordering::Relaxed)),
-                        entries as f64 / secs
                     ));
-                    b.tick();
                     if rx.recv_timeout(Duration::from_millis(100)).is_ok() {
                         break;
                     }

@@ -124,6 +124,24 @@ impl SettingsMap {
     }
 }
 
+/// Warns when an existing database file can be read or written by group or
+/// others: it holds the names and sizes of every scanned directory.
+fn warn_if_shared(path: &Path, observer: &dyn Observer) {
+    use std::os::unix::fs::PermissionsExt;
+    let Ok(meta) = std::fs::metadata(path) else {
+        return; // not created yet: the store creates it 0600
+    };
+    let mode = meta.permissions().mode() & 0o777;
+    if meta.is_file() && mode & 0o077 != 0 {
+        observer.warning(&format!(
+            "database {} has mode {mode:04o}: other users can read the names and sizes of \
+             every scanned directory; run `chmod 600 {}` unless that is meant",
+            escape_path(path),
+            escape_path(path)
+        ));
+    }
+}
+
 /// Adds "(from ORIGIN)" to an error about a configured value.
 pub fn with_origin(e: Error, origin: &str) -> Error {
     let mut out = Error::new(e.kind(), format!("{} (from {origin})", e.message()));
@@ -369,6 +387,9 @@ impl Tracker {
             backend_origin: (!cfg.store.is_default()).then_some(cfg.store.origin.as_str()),
             state_dir: cfg.state_dir.as_deref(),
         })?;
+        if let StoreLocation::File(path) = &place.store {
+            warn_if_shared(path, &*observer);
+        }
         Ok(Tracker {
             store: StoreHandle {
                 settings: cfg.settings.for_plugin(place.plugin)?,
@@ -626,6 +647,18 @@ impl Tracker {
                 Err(e) if e.kind() == ErrorKind::Corrupt && !rebuilt => {
                     self.observer
                         .warning(&format!("{}; rebuilding it", without_hint(&e)));
+                }
+                // Changed again under the new file's lookups (another
+                // program keeps rewriting it): the database answers.
+                Err(e) if e.kind() == ErrorKind::Corrupt => {
+                    self.observer.warning(&format!(
+                        "{}; answering from the database",
+                        without_hint(&e)
+                    ));
+                    let mut entries =
+                        provenance::entries(&**self.store.get(Access::Read)?, &roots, None)?;
+                    entries.sort();
+                    source = Some(Answers::Memory(entries));
                 }
                 Err(e) => return Err(e),
             }
