@@ -321,7 +321,7 @@ fn size_never_dies_of_a_signal_while_the_index_is_rewritten_in_place() {
         std::thread::spawn(move || {
             let mut k = 0u64;
             while !stop.load(Ordering::Relaxed) {
-                if k % 2 == 0 {
+                if k.is_multiple_of(2) {
                     // What `cp good.mmap data.mmap` does.
                     let _ = fs::write(&index, &good);
                 } else if let Ok(f) = fs::OpenOptions::new().write(true).open(&index) {
