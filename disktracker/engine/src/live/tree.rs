@@ -664,11 +664,10 @@ impl LiveTree {
         Reread::Done
     }
 
-    /// Removes `path` and everything below it (a directory that vanished).
-    pub fn remove_subtree(&mut self, path: &[u8]) {
-        if path == self.root.as_slice() || !self.dirs.contains_key(path) {
-            return;
-        }
+    /// The directories of the subtree at `path` (it first), and the link
+    /// groups any of them holds, detached (to be attached again once the
+    /// holders changed).
+    fn detach_subtree(&mut self, path: &[u8]) -> (Vec<Vec<u8>>, BTreeSet<(u64, u64)>) {
         let lo = descendant_prefix(path);
         let hi = prefix_end(&lo);
         let mut inside: Vec<Vec<u8>> = vec![path.to_vec()];
@@ -680,6 +679,15 @@ impl LiveTree {
         for &k in &keys {
             self.detach(k);
         }
+        (inside, keys)
+    }
+
+    /// Removes `path` and everything below it (a directory that vanished).
+    pub fn remove_subtree(&mut self, path: &[u8]) {
+        if path == self.root.as_slice() || !self.dirs.contains_key(path) {
+            return;
+        }
+        let (inside, keys) = self.detach_subtree(path);
         for p in &inside {
             let names: Vec<_> = self.dirs[p].linked.clone();
             for (name, key) in names {
@@ -806,17 +814,7 @@ impl LiveTree {
         let Some(to_parent_depth) = self.dirs.get(&to_parent).map(|d| d.depth) else {
             return false;
         };
-        let lo = descendant_prefix(from);
-        let hi = prefix_end(&lo);
-        let mut inside: Vec<Vec<u8>> = vec![from.to_vec()];
-        inside.extend(self.dirs.range(lo..hi).map(|(p, _)| p.clone()));
-        let mut keys = BTreeSet::new();
-        for p in &inside {
-            keys.extend(self.dirs[p].linked.iter().map(|(_, k)| *k));
-        }
-        for &k in &keys {
-            self.detach(k);
-        }
+        let (inside, keys) = self.detach_subtree(from);
         let total = self.dirs[from].total;
         self.adjust(&from_parent, total, true);
         let old_name: Box<[u8]> =
