@@ -498,16 +498,20 @@ impl<'h> Watcher<'h> {
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 let started = Instant::now();
-                self.apply_batch(std::mem::take(&mut pending))?;
+                let rescanned = self.apply_batch(std::mem::take(&mut pending))?;
                 deadline = None;
                 // A batch that took long means a busy tree: gather more
                 // events per batch instead of re-reading the same
-                // directories over and over.
-                interval = self
-                    .timings
-                    .batch_interval
-                    .max(started.elapsed() * 2)
-                    .min(Duration::from_secs(2));
+                // directories over and over. A rescan's walk says nothing
+                // about the event rate.
+                interval = if rescanned {
+                    self.timings.batch_interval
+                } else {
+                    self.timings
+                        .batch_interval
+                        .max(started.elapsed() * 2)
+                        .min(Duration::from_secs(2))
+                };
             }
             self.timers()?;
         }
@@ -585,10 +589,12 @@ impl<'h> Watcher<'h> {
     }
 
     /// Applies one batch of events to every root they concern.
-    fn apply_batch(&mut self, events: Vec<FsEvent>) -> Result<()> {
+    /// Applies a batch; says whether a root had to be rescanned for it.
+    fn apply_batch(&mut self, events: Vec<FsEvent>) -> Result<bool> {
         if events.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
+        let mut rescanned = false;
         for i in 0..self.roots.len() {
             let root = self.roots[i].root.clone();
             let mine: Vec<FsEvent> = events
@@ -654,10 +660,11 @@ impl<'h> Watcher<'h> {
                     }
                 ));
                 self.validate(i, WatcherState::Rescanning)?;
+                rescanned = true;
             }
         }
         self.publish_status();
-        Ok(())
+        Ok(rescanned)
     }
 
     /// Compacts the index overlay into the published file.
