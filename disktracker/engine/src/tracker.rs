@@ -294,6 +294,9 @@ struct StoreHandle {
     place: Placement,
     settings: PluginSettings,
     open: Option<OpenStore>,
+    /// Told of a store file other users can read, once it opened as a store.
+    observer: Arc<dyn Observer>,
+    checked_mode: bool,
 }
 
 impl StoreHandle {
@@ -345,6 +348,14 @@ impl StoreHandle {
             .read_only(!writable)
             .with_settings(self.settings.clone());
             let store = (plugin.open)(&opts)?;
+            // Only a file that opened as a store: a damaged one gets its
+            // one-line error and nothing else.
+            if !self.checked_mode
+                && let StoreLocation::File(path) = &self.place.store
+            {
+                self.checked_mode = true;
+                warn_if_shared(path, &*self.observer);
+            }
             self.open = Some(OpenStore { store, writable });
         }
         match &mut self.open {
@@ -358,7 +369,7 @@ impl StoreHandle {
 pub struct Tracker {
     cfg: TrackerConfig,
     store: StoreHandle,
-    observer: Box<dyn Observer>,
+    observer: Arc<dyn Observer>,
     cancel: CancelToken,
 }
 
@@ -387,14 +398,14 @@ impl Tracker {
             backend_origin: (!cfg.store.is_default()).then_some(cfg.store.origin.as_str()),
             state_dir: cfg.state_dir.as_deref(),
         })?;
-        if let StoreLocation::File(path) = &place.store {
-            warn_if_shared(path, &*observer);
-        }
+        let observer: Arc<dyn Observer> = Arc::from(observer);
         Ok(Tracker {
             store: StoreHandle {
                 settings: cfg.settings.for_plugin(place.plugin)?,
                 place,
                 open: None,
+                observer: Arc::clone(&observer),
+                checked_mode: false,
             },
             cfg,
             observer,
