@@ -285,19 +285,7 @@ impl LiveTree {
             }
             paths.push(path);
         }
-        let root = paths[0].clone();
-        let root_dev = dirs.get(&root).map_or(0, |d| d.dev);
-        let mut tree = LiveTree {
-            root,
-            opts,
-            root_dev,
-            dirs,
-            links: HashMap::new(),
-            before: BTreeMap::new(),
-            notes: Vec::new(),
-            needs_validation: false,
-            stale: BTreeSet::new(),
-        };
+        let mut tree = LiveTree::with_dirs(paths[0].clone(), opts, dirs);
         for link in out.arenas.iter().flat_map(|a| a.links.iter()) {
             let dir = &paths[link.dir.index()];
             let full = join_bytes(dir, &link.name);
@@ -400,18 +388,7 @@ impl LiveTree {
                 pd.children.insert(name.into());
             }
         }
-        let root_dev = dirs.get(root).map_or(0, |d| d.dev);
-        Ok(LiveTree {
-            root: root.to_vec(),
-            opts,
-            root_dev,
-            dirs,
-            links: HashMap::new(),
-            before: BTreeMap::new(),
-            notes: Vec::new(),
-            needs_validation: false,
-            stale: BTreeSet::new(),
-        })
+        Ok(LiveTree::with_dirs(root.to_vec(), opts, dirs))
     }
 
     /// Whether the model may be wrong about hard links until a validation
@@ -575,6 +552,22 @@ impl LiveTree {
         self.touch(path);
         if let Some(d) = self.dirs.get_mut(path) {
             f(d);
+        }
+    }
+
+    /// A model of `dirs` under `root`, with no link groups and no batch.
+    fn with_dirs(root: Vec<u8>, opts: TreeOptions, dirs: BTreeMap<Vec<u8>, LiveDir>) -> LiveTree {
+        let root_dev = dirs.get(&root).map_or(0, |d| d.dev);
+        LiveTree {
+            root,
+            opts,
+            root_dev,
+            dirs,
+            links: HashMap::new(),
+            before: BTreeMap::new(),
+            notes: Vec::new(),
+            needs_validation: false,
+            stale: BTreeSet::new(),
         }
     }
 
