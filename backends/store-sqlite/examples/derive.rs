@@ -21,71 +21,12 @@
 
 use std::time::{Duration, Instant};
 
+use disktracker_testkit::rng::Rng;
+
+mod common;
+use common::tree;
+
 use disktracker::{DerivedSnapshot, DirRecord, DirStats, SnapshotId, SnapshotMeta, StoreOptions};
-
-/// xorshift64*: a fixed, seeded sequence, so runs are comparable.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-}
-
-/// `n` distinct directories below a 36-byte root, sorted bytewise, each with
-/// its parent in the set.
-fn tree(n: usize, rng: &mut Rng) -> Vec<Vec<u8>> {
-    const WORDS: &[&str] = &[
-        "src",
-        "target",
-        "node_modules",
-        "build",
-        "assets",
-        "docs",
-        "tests",
-        "vendor",
-        "release",
-        "debug",
-        "include",
-        "lib",
-        "share",
-        "cache",
-        "packages",
-        "components",
-    ];
-    let root = b"/home/someone/projects/workspace-main".to_vec();
-    let mut all = vec![root.clone()];
-    let mut frontier = vec![root];
-    let mut i = 0;
-    while all.len() < n {
-        let parent = frontier[i % frontier.len()].clone();
-        i += 1;
-        if parent.len() > 95 {
-            continue;
-        }
-        for _ in 0..2 + rng.below(7) {
-            if all.len() >= n {
-                break;
-            }
-            let mut p = parent.clone();
-            p.push(b'/');
-            p.extend_from_slice(WORDS[rng.below(WORDS.len())].as_bytes());
-            p.extend_from_slice(format!("-{:x}", rng.below(1 << 12)).as_bytes());
-            all.push(p.clone());
-            frontier.push(p);
-        }
-    }
-    all.sort_unstable();
-    all.dedup();
-    all
-}
 
 fn stats(seed: u64) -> DirStats {
     DirStats {
@@ -143,7 +84,7 @@ fn workloads(paths: &[Vec<u8>], rng: &mut Rng) -> Vec<Workload> {
             .map(|i| DirRecord {
                 path: paths[i].clone(),
                 depth: depth(&paths[i]),
-                stats: stats(rng.next() % 100_000),
+                stats: stats(rng.next_u64() % 100_000),
             })
             .collect()
     };
@@ -219,7 +160,7 @@ fn main() -> disktracker::Result<()> {
     let dirs = args.next().and_then(Result::ok).unwrap_or(65_536);
     let runs = args.next().and_then(Result::ok).unwrap_or(9);
     let only = args.next().and_then(Result::ok);
-    let mut rng = Rng(0x0dd_ba11_5eed);
+    let mut rng = Rng::new(0x0dd_ba11_5eed);
     let paths = tree(dirs, &mut rng);
     let root = paths[0].clone();
     let tmp = tempfile::tempdir().map_err(|e| disktracker::Error::io("tempdir", ".", e))?;
