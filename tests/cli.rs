@@ -25,7 +25,7 @@ fn the_binary_links_exactly_the_first_party_plugins() {
         .collect();
     got.sort();
     let want = [
-        ("events", "notify"),
+        ("events", "inotify"),
         ("index", "mmap"),
         ("reporter", "csv"),
         ("reporter", "json"),

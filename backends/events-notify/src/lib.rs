@@ -69,12 +69,14 @@ impl EventSource for NotifySource {
         // tree again under other names, and the kernel keeps one watch per
         // directory, so its events would then carry the link's path.
         let config = notify::Config::default().with_follow_symlinks(false);
+        let mut renamed = RecentRenames::default();
         let handler = move |res: notify::Result<notify::Event>| {
             let events = match res {
                 Ok(event) => translate(event, &owned_root),
                 Err(err) => translate_error(err, &owned_root),
             };
             for e in events {
+                let e = renamed.follow(e);
                 // The receiver is gone: nobody listens any more; the watcher
                 // is dropped by its owner.
                 if sink.send(e).is_err() {
@@ -94,6 +96,40 @@ impl EventSource for NotifySource {
     fn stop(&mut self) -> Result<()> {
         self.watcher = None;
         Ok(())
+    }
+}
+
+/// Directories renamed in the last moment. notify re-watches a renamed
+/// directory when it handles the rename, so events from inside it that the
+/// kernel queued in between still carry the old path; while the old path
+/// is gone, such events are moved to the new one.
+#[derive(Default)]
+struct RecentRenames(Vec<(PathBuf, PathBuf, std::time::Instant)>);
+
+impl RecentRenames {
+    /// How long after a rename stale paths are expected.
+    const WINDOW: std::time::Duration = std::time::Duration::from_secs(2);
+
+    fn follow(&mut self, mut e: FsEvent) -> FsEvent {
+        let now = std::time::Instant::now();
+        self.0
+            .retain(|(_, _, at)| now.duration_since(*at) < Self::WINDOW);
+        if e.kind == FsEventKind::Renamed
+            && let Some(from) = &e.from
+        {
+            self.0.push((from.clone(), e.path.clone(), now));
+            return e;
+        }
+        for (from, to, _) in self.0.iter().rev() {
+            if e.path != *from
+                && let Ok(rest) = e.path.strip_prefix(from)
+                && std::fs::symlink_metadata(from).is_err()
+            {
+                e.path = to.join(rest);
+                break;
+            }
+        }
+        e
     }
 }
 

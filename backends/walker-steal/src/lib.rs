@@ -202,6 +202,9 @@ impl Walk<'_> {
             fingerprint: Fingerprint::default(),
             entries: 0,
         };
+        if let Some(hook) = &self.ctx.before_dir {
+            hook.call(disktracker::path::bytes_path(&node.absolute(None)));
+        }
         match self.open(open, &node) {
             Ok(fd) => self.read_dir(fd, &node, local, state, &mut acc),
             Err(e) => {
@@ -392,6 +395,10 @@ fn fd_budget() -> usize {
 }
 
 impl Walker for StealWalker {
+    fn calls_before_dir(&self) -> bool {
+        true
+    }
+
     fn walk(&self, root: &Path, opts: &WalkOptions, ctx: &WalkContext) -> Result<WalkOutput> {
         if ctx.cancel.is_cancelled() {
             return Err(Error::cancelled());

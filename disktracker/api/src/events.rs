@@ -6,6 +6,7 @@ use std::sync::mpsc::Sender;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
+use crate::walker::DirHook;
 
 /// What happened (as far as the source knows; events only say where to look).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -185,6 +186,21 @@ pub trait EventSource: Send {
     /// [`EventSource::stop`] or drop. Running out of OS watch resources is an
     /// error naming the limit to raise.
     fn watch(&mut self, root: &Path, sink: Sender<FsEvent>) -> Result<()>;
+
+    /// Starts watching `root` like [`EventSource::watch`], except that the
+    /// directories below it are watched by the returned hook, which the
+    /// caller passes to a walk of the tree it is about to do
+    /// ([`WalkContext::before_dir`](crate::WalkContext::before_dir)): each
+    /// directory is then watched before it is read, so nothing changing
+    /// during the walk falls between the walk and the events, and the tree
+    /// is traversed once instead of twice. Calling the hook again for a
+    /// watched directory (a later walk) is harmless and refreshes its path.
+    ///
+    /// A source that cannot do this watches recursively and returns `None`
+    /// (the default).
+    fn watch_as_walked(&mut self, root: &Path, sink: Sender<FsEvent>) -> Result<Option<DirHook>> {
+        self.watch(root, sink).map(|()| None)
+    }
 
     /// Stops watching.
     fn stop(&mut self) -> Result<()>;

@@ -132,7 +132,9 @@ pub use settings::{PluginSettings, SettingSpec};
 pub use store::{
     RootFilter, SnapshotQuery, SnapshotStore, SnapshotWriter, StoreLocation, StoreOptions,
 };
-pub use walker::{CancelToken, ScanProgress, WalkContext, WalkOptions, WalkOutput, Walker};
+pub use walker::{
+    CancelToken, DirHook, ScanProgress, WalkContext, WalkOptions, WalkOutput, Walker,
+};
 
 /// Re-exported so plugin crates can register without depending on `inventory` directly.
 pub use inventory;

@@ -86,6 +86,31 @@ impl WalkOptions {
     }
 }
 
+/// Called with a directory's absolute path before a walk reads its entries:
+/// an [`EventSource`](crate::EventSource) watching a tree as it is walked
+/// (see [`EventSource::watch_as_walked`](crate::EventSource::watch_as_walked)).
+#[derive(Clone)]
+pub struct DirHook(Arc<dyn Fn(&Path) + Send + Sync>);
+
+impl DirHook {
+    /// A hook calling `f`.
+    pub fn new(f: impl Fn(&Path) + Send + Sync + 'static) -> Self {
+        DirHook(Arc::new(f))
+    }
+
+    /// Calls the hook for `dir`.
+    #[inline]
+    pub fn call(&self, dir: &Path) {
+        (self.0)(dir);
+    }
+}
+
+impl std::fmt::Debug for DirHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DirHook")
+    }
+}
+
 /// Shared state of one walk.
 #[derive(Clone, Debug, Default)]
 pub struct WalkContext {
@@ -93,6 +118,9 @@ pub struct WalkContext {
     pub cancel: CancelToken,
     /// Bumped once per directory.
     pub progress: Arc<ScanProgress>,
+    /// Called for every directory before its entries are read, by walkers
+    /// whose [`Walker::calls_before_dir`] is true.
+    pub before_dir: Option<DirHook>,
 }
 
 /// Everything a walk found.
@@ -251,4 +279,12 @@ pub struct WalkOutput {
 pub trait Walker: Send + Sync {
     /// Walks `root`, which the caller has checked is an existing directory.
     fn walk(&self, root: &Path, opts: &WalkOptions, ctx: &WalkContext) -> Result<WalkOutput>;
+
+    /// Whether this walker calls [`WalkContext::before_dir`] for every
+    /// directory it reads (including the root), before reading it. A watcher
+    /// then adds its watches during its validation walk instead of in a
+    /// separate pass over the tree.
+    fn calls_before_dir(&self) -> bool {
+        false
+    }
 }

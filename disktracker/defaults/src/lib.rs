@@ -10,6 +10,7 @@
 //! ```
 #![forbid(unsafe_code)]
 
+use disktracker_events_inotify as _;
 use disktracker_events_notify as _;
 use disktracker_index_mmap as _;
 use disktracker_reporter_csv as _;

@@ -825,6 +825,7 @@ impl Tracker {
         let ctx = WalkContext {
             cancel: self.cancel.clone(),
             progress: Arc::new(ScanProgress::default()),
+            before_dir: None,
         };
         let store = self.store.get(Access::Write)?;
         self.observer.walk_started(&ctx.progress);

@@ -13,13 +13,13 @@ use std::time::{Duration, Instant};
 
 use disktracker::registry::{self, Plugin as _};
 use disktracker::{
-    CancelToken, DirRecord, EventSource, FsEvent, FsEventKind, LiveIndex, Result, SnapshotId,
-    SnapshotQuery, SnapshotStore, StoreOptions, WalkContext, WalkOptions, WalkOutput,
+    CancelToken, DirHook, DirRecord, EventSource, FsEvent, FsEventKind, LiveIndex, Result,
+    SnapshotId, SnapshotQuery, SnapshotStore, StoreOptions, WalkContext, WalkOptions, WalkOutput,
 };
 use disktracker_engine::live::tree::TreeOptions;
 use disktracker_engine::live::{Control, LiveTree, WatchHost, WatchTimings, Watcher};
 use disktracker_engine::{ScanTree, run_scan};
-use disktracker_events_notify as _;
+use disktracker_events_inotify as _;
 use disktracker_index_mmap as _;
 use disktracker_store_sqlite as _;
 use disktracker_testkit::fixtures::tempdir;
@@ -89,8 +89,9 @@ struct Lossy {
     sink: Arc<Mutex<Option<Sender<FsEvent>>>>,
 }
 
-impl EventSource for Lossy {
-    fn watch(&mut self, root: &Path, sink: Sender<FsEvent>) -> Result<()> {
+impl Lossy {
+    /// A sink for the inner source that drops the deaf paths' events.
+    fn filtered(&self, sink: Sender<FsEvent>) -> Sender<FsEvent> {
         *self.sink.lock().unwrap() = Some(sink.clone());
         let (tx, rx) = std::sync::mpsc::channel::<FsEvent>();
         let deaf = self.deaf.clone();
@@ -102,7 +103,19 @@ impl EventSource for Lossy {
                 }
             }
         });
+        tx
+    }
+}
+
+impl EventSource for Lossy {
+    fn watch(&mut self, root: &Path, sink: Sender<FsEvent>) -> Result<()> {
+        let tx = self.filtered(sink);
         self.inner.watch(root, tx)
+    }
+
+    fn watch_as_walked(&mut self, root: &Path, sink: Sender<FsEvent>) -> Result<Option<DirHook>> {
+        let tx = self.filtered(sink);
+        self.inner.watch_as_walked(root, tx)
     }
 
     fn stop(&mut self) -> Result<()> {
@@ -123,16 +136,26 @@ impl WatchHost for Host {
         (p.open)(&StoreOptions::file(&self.db).with_settings(p.default_settings()?))
     }
 
-    fn walk(&self, root: &Path, cancel: &CancelToken) -> Result<WalkOutput> {
+    fn walk(
+        &self,
+        root: &Path,
+        cancel: &CancelToken,
+        before_dir: Option<DirHook>,
+    ) -> Result<WalkOutput> {
         let ctx = WalkContext {
             cancel: cancel.clone(),
+            before_dir,
             ..WalkContext::default()
         };
         Host::walker().walk(root, &WalkOptions::with_threads(2), &ctx)
     }
 
+    fn walk_calls_before_dir(&self) -> bool {
+        Host::walker().calls_before_dir()
+    }
+
     fn event_source(&self) -> Result<Box<dyn EventSource>> {
-        let p = registry::event_sources()?.get("notify")?;
+        let p = registry::event_sources()?.get("inotify")?;
         Ok(Box::new(Lossy {
             inner: (p.create)(&p.default_settings()?)?,
             deaf: self.deaf.clone(),

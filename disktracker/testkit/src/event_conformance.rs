@@ -26,6 +26,18 @@ pub const CHECKS: &[crate::Check<EventSourcePlugin>] = &[
     ("new_directories_are_watched", new_directories_are_watched),
     ("renames_name_both_sides", renames_name_both_sides),
     (
+        "renamed_directories_report_their_new_paths",
+        renamed_directories_report_their_new_paths,
+    ),
+    (
+        "directories_moved_in_are_watched",
+        directories_moved_in_are_watched,
+    ),
+    (
+        "watching_as_walked_covers_the_walked_tree",
+        watching_as_walked_covers_the_walked_tree,
+    ),
+    (
         "moves_out_of_the_root_are_reported",
         moves_out_of_the_root_are_reported,
     ),
@@ -191,6 +203,96 @@ pub fn renames_name_both_sides(plugin: &'static EventSourcePlugin) {
     fs::rename(&from, &to).unwrap();
     w.expect(FsEventKind::RenameFrom, &from);
     w.expect(FsEventKind::RenameTo, &to);
+}
+
+/// Creates files in `dir` until the creation of one is reported (a source
+/// may legitimately miss files created before its watch of a new directory
+/// exists); panics after [`WAIT`].
+fn create_until_reported(w: &mut Watched, dir: &Path, what: &str) {
+    let deadline = Instant::now() + WAIT;
+    for k in 0.. {
+        let f = dir.join(format!("probe-{k}.bin"));
+        fs::write(&f, b"x").unwrap();
+        if w.wait_for(FsEventKind::Create, &f, Duration::from_millis(500)) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{what}: no file created in {} was reported within {WAIT:?}; got {:#?}",
+            dir.display(),
+            w.seen
+        );
+    }
+}
+
+/// After a directory is renamed inside the root, changes in it and below it
+/// are reported under the new path, never the old one.
+pub fn renamed_directories_report_their_new_paths(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |root| {
+        fs::create_dir_all(root.join("old/sub")).unwrap();
+    });
+    let (old, new) = (w.root.join("old"), w.root.join("new"));
+    fs::rename(&old, &new).unwrap();
+    w.expect(FsEventKind::RenameTo, &new);
+    create_until_reported(&mut w, &new.join("sub"), "renamed directory");
+    let stale: Vec<&FsEvent> = w
+        .drain(Duration::from_millis(300))
+        .iter()
+        .filter(|e| e.path.starts_with(&old) && e.path != old)
+        .collect();
+    assert!(stale.is_empty(), "events under the old name: {stale:#?}");
+}
+
+/// A directory tree moved in from outside the root is watched: a change
+/// deep inside it is reported.
+pub fn directories_moved_in_are_watched(plugin: &'static EventSourcePlugin) {
+    let mut w = Watched::start(plugin, |_| {});
+    let arriving = w.outside.join("arriving");
+    fs::create_dir_all(arriving.join("deep/deeper")).unwrap();
+    let arrived = w.root.join("arrived");
+    fs::rename(&arriving, &arrived).unwrap();
+    w.expect(FsEventKind::RenameTo, &arrived);
+    create_until_reported(&mut w, &arrived.join("deep/deeper"), "moved-in directory");
+}
+
+/// [`EventSource::watch_as_walked`]: once the returned hook (if any) has
+/// been called for every directory, as a walk would, a change anywhere in
+/// the tree is reported.
+pub fn watching_as_walked_covers_the_walked_tree(plugin: &'static EventSourcePlugin) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let root = dir.path().canonicalize().expect("canonical temp dir");
+    fs::create_dir_all(root.join("a/b/c")).unwrap();
+    fs::create_dir_all(root.join("d")).unwrap();
+    let mut source = (plugin.create)(&plugin.default_settings().expect("valid default settings"))
+        .expect("the source is created");
+    let (tx, rx) = channel();
+    let hook = source.watch_as_walked(&root, tx).expect("watching starts");
+    if let Some(hook) = &hook {
+        let mut stack = vec![root.clone()];
+        while let Some(d) = stack.pop() {
+            hook.call(&d);
+            for e in fs::read_dir(&d).unwrap() {
+                let e = e.unwrap();
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                }
+            }
+        }
+    }
+    let mut w = Watched {
+        _dir: dir,
+        outside: root.join("d"),
+        root: root.clone(),
+        source,
+        rx,
+        seen: Vec::new(),
+    };
+    let f = root.join("a/b/c/f");
+    fs::write(&f, b"x").unwrap();
+    w.expect(FsEventKind::Create, &f);
+    let g = root.join("d/g");
+    fs::write(&g, b"x").unwrap();
+    w.expect(FsEventKind::Create, &g);
 }
 
 /// Symbolic links are entries, not directories to watch: with a link to an

@@ -97,6 +97,10 @@ pub const CHECKS: &[crate::Check<WalkerPlugin>] = &[
     ),
     ("a_symlinked_root_is_followed", a_symlinked_root_is_followed),
     (
+        "before_dir_runs_before_each_directory_is_read",
+        before_dir_runs_before_each_directory_is_read,
+    ),
+    (
         "a_tree_deeper_than_path_max_is_exact_or_refused",
         a_tree_deeper_than_path_max_is_exact_or_refused,
     ),
@@ -520,6 +524,38 @@ fn cancelling_mid_walk_stops_it(plugin: &'static WalkerPlugin) {
         assert_eq!(err.kind(), ErrorKind::Cancelled, "{threads} threads");
         assert!(ctx.progress.dirs.load(Ordering::Relaxed) < 10_000);
     }
+}
+
+/// A walker that says it calls [`WalkContext::before_dir`] calls it once
+/// for every directory, before reading it: a file the hook writes into the
+/// directory is counted by the walk (so the totals equal the oracle's,
+/// computed afterwards), and the hooked paths are exactly the directories.
+fn before_dir_runs_before_each_directory_is_read(plugin: &'static WalkerPlugin) {
+    let walker = create(plugin);
+    if !walker.calls_before_dir() {
+        return;
+    }
+    let t = handmade(true);
+    let hooked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let seen = std::sync::Arc::clone(&hooked);
+    let ctx = WalkContext {
+        before_dir: Some(disktracker::DirHook::new(move |dir| {
+            // Unwritable directories (none in this tree) would only fail here.
+            let _ = fs::write(dir.join("written-by-the-hook"), [7u8; 5000]);
+            seen.lock().expect("hook list").push(key(dir));
+        })),
+        ..WalkContext::default()
+    };
+    let out = walker
+        .walk(&t.root, &WalkOptions::with_threads(2), &ctx)
+        .expect("walk succeeds");
+    let tree = ScanTree::from_walk(out).expect("aggregation succeeds");
+    assert_matches_oracle(&tree, &oracle::compute(&t.root));
+    let mut hooked = hooked.lock().expect("hook list").clone();
+    hooked.sort();
+    let mut dirs: Vec<Vec<u8>> = totals(&tree).into_keys().collect();
+    dirs.sort();
+    assert_eq!(hooked, dirs, "the hook ran once per directory");
 }
 
 fn progress_counts_every_directory(plugin: &'static WalkerPlugin) {

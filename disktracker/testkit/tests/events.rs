@@ -12,6 +12,7 @@ use disktracker_testkit::event_conformance::{plugin, run_all};
 use rstest::rstest;
 
 // Linked for its registration: an unreferenced crate is not linked.
+use disktracker_events_inotify as _;
 use disktracker_events_notify as _;
 
 /// Declares the tested source names and one `#[case]` per name.
@@ -29,7 +30,7 @@ macro_rules! sources {
     };
 }
 
-sources!(notify);
+sources!(inotify, notify);
 
 #[test]
 fn every_registered_source_has_a_case() {

@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
 use disktracker::report::{ReconcileLine, WatcherState};
 use disktracker::{
-    CancelToken, EventSource, FsEvent, LiveIndex, Result, SnapshotId, SnapshotStore, WalkOutput,
+    CancelToken, DirHook, EventSource, FsEvent, LiveIndex, Result, SnapshotId, SnapshotStore,
+    WalkOutput,
 };
 use disktracker::{JournalQuery, LiveBatch, Mutation, WatchState};
 
@@ -53,8 +54,19 @@ pub trait WatchHost: Send + Sync {
     /// Opens the store for writing; the watcher opens it per use, so other
     /// processes can use stores that lock the whole file between uses.
     fn open_store(&self) -> Result<Box<dyn SnapshotStore>>;
-    /// Walks `root` with the configured walker and options.
-    fn walk(&self, root: &Path, cancel: &CancelToken) -> Result<WalkOutput>;
+    /// Walks `root` with the configured walker and options, calling
+    /// `before_dir` for every directory when the walker supports it.
+    fn walk(
+        &self,
+        root: &Path,
+        cancel: &CancelToken,
+        before_dir: Option<DirHook>,
+    ) -> Result<WalkOutput>;
+    /// Whether [`WatchHost::walk`] calls its hook for every directory, so an
+    /// event source can watch the tree as it is walked.
+    fn walk_calls_before_dir(&self) -> bool {
+        false
+    }
     /// A new event source.
     fn event_source(&self) -> Result<Box<dyn EventSource>>;
     /// Writes the index file from `entries` (every root of the database:
@@ -91,6 +103,9 @@ struct Watched {
     status: RootState,
     unwatched: Vec<PathBuf>,
     source: Option<Box<dyn EventSource>>,
+    /// Watches each directory a walk of this root reaches (sources that
+    /// watch as walked).
+    before_dir: Option<DirHook>,
 }
 
 /// State shared with the query socket.
@@ -299,6 +314,7 @@ impl<'h> Watcher<'h> {
                 },
                 unwatched: Vec::new(),
                 source: None,
+                before_dir: None,
             });
             // A state that names this base makes the next boot reuse it.
             store.set_watch_state(&WatchState {
@@ -339,7 +355,12 @@ impl<'h> Watcher<'h> {
     fn start_source(&mut self, i: usize) -> Result<()> {
         let mut source = self.host.event_source()?;
         let (etx, erx) = channel::<FsEvent>();
-        source.watch(&self.roots[i].root, etx)?;
+        self.roots[i].before_dir = if self.host.walk_calls_before_dir() {
+            source.watch_as_walked(&self.roots[i].root, etx)?
+        } else {
+            source.watch(&self.roots[i].root, etx)?;
+            None
+        };
         let tx = self.tx.clone();
         std::thread::Builder::new()
             .name("events".into())
@@ -382,7 +403,9 @@ impl<'h> Watcher<'h> {
         } else {
             CancelToken::new()
         };
-        let out = self.host.walk(&root, &cancel)?;
+        let out = self
+            .host
+            .walk(&root, &cancel, self.roots[i].before_dir.clone())?;
         let fresh = LiveTree::from_walk(&out, self.host.tree_options(&root)?)?;
         drop(out);
         let back = if self.roots[i].unwatched.is_empty() {

@@ -13,8 +13,9 @@ use disktracker::report::{
     LogReport, ReconcileReport, RootStatus, SizeAnswer, SizeStatus, StatusReport, WatcherState,
 };
 use disktracker::{
-    CancelToken, Error, ErrorKind, EventSource, LiveIndex, Result, SnapshotId, SnapshotQuery,
-    SnapshotStore, StoreLocation, StoreOptions, WalkContext, WalkOptions, WalkOutput,
+    CancelToken, DirHook, Error, ErrorKind, EventSource, LiveIndex, Result, SnapshotId,
+    SnapshotQuery, SnapshotStore, StoreLocation, StoreOptions, WalkContext, WalkOptions,
+    WalkOutput,
 };
 use disktracker::{IndexProvenance, JournalQuery};
 use disktracker_walker_support::Exclude;
@@ -127,12 +128,22 @@ impl WatchHost for Host {
         (self.store_plugin.open)(&self.store_opts)
     }
 
-    fn walk(&self, root: &Path, cancel: &CancelToken) -> Result<WalkOutput> {
+    fn walk(
+        &self,
+        root: &Path,
+        cancel: &CancelToken,
+        before_dir: Option<DirHook>,
+    ) -> Result<WalkOutput> {
         let ctx = WalkContext {
             cancel: cancel.clone(),
+            before_dir,
             ..WalkContext::default()
         };
         self.walker.walk(root, &self.walk_opts, &ctx)
+    }
+
+    fn walk_calls_before_dir(&self) -> bool {
+        self.walker.calls_before_dir()
     }
 
     fn event_source(&self) -> Result<Box<dyn EventSource>> {
