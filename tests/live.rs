@@ -319,6 +319,38 @@ fn sigint_and_sigterm_flush_the_batch_and_leave_an_index_equal_to_the_tree(
     assert!(row["pending_mutations"].as_u64().unwrap() > 0, "{row}");
 }
 
+/// A stop at any moment of boot — before the watcher's loop runs, during
+/// catch-up, during the first compaction — exits 0 within a few seconds,
+/// never waits for the next event. The signal goes at delays spread over a
+/// boot of this tree (measured first), counted from the `booting` line (the
+/// handler is installed before it; a signal before the process has set up
+/// its handler gets the default action, as for any program).
+#[test]
+fn sigterm_at_any_moment_of_boot_exits_0() {
+    let case = Case::new("sqlite");
+    handmade_tree(&case.root).unwrap();
+    case.scan(&case.root);
+    let booting = |w: &live_support::Watcher| {
+        let start = Instant::now();
+        while !w.log().contains("booting") {
+            assert!(start.elapsed() < Duration::from_secs(10), "{}", w.log());
+            sleep(Duration::from_millis(1));
+        }
+        Instant::now()
+    };
+    let mut w = case.watch();
+    let start = booting(&w);
+    case.wait_live(&mut w);
+    let boot = start.elapsed();
+    w.stop(Signal::TERM);
+    for k in 0..=12u32 {
+        let mut w = case.watch();
+        booting(&w);
+        sleep(boot * k / 10);
+        w.stop(Signal::TERM);
+    }
+}
+
 /// One watcher per database: a second `watch` (of the same root or
 /// another) exits 5 with one line naming the first's pid, and the first
 /// keeps answering.

@@ -335,7 +335,18 @@ impl<'h> Watcher<'h> {
             w.start_source(i)?;
         }
         for i in 0..w.roots.len() {
-            w.validate(i, WatcherState::CatchingUp)?;
+            match w.validate(i, WatcherState::CatchingUp) {
+                // Stopped during catch-up: `run` stops at once, keeping
+                // what the store knew (the next boot catches up).
+                Err(e) if e.kind() == disktracker::ErrorKind::Cancelled => {
+                    w.host.log(&format!(
+                        "stopping before {} caught up; the next watch catches up",
+                        escape_path(&w.roots[i].root)
+                    ));
+                    return Ok(w);
+                }
+                r => r?,
+            }
             w.host.log(&format!(
                 "caught up: {} is live",
                 escape_path(&w.roots[i].root)
@@ -475,6 +486,12 @@ impl<'h> Watcher<'h> {
         let mut deadline: Option<Instant> = None;
         let mut interval = self.timings.batch_interval;
         loop {
+            // A stop requested before this loop had a control channel to
+            // receive it (during boot) only cancelled the token.
+            if self.cancel.is_cancelled() {
+                self.apply_batch(std::mem::take(&mut pending))?;
+                return self.stop();
+            }
             let wait = self.next_wakeup(deadline);
             match self.rx.recv_timeout(wait) {
                 Ok(Control::Event(e)) => {
