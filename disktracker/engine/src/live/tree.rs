@@ -233,14 +233,17 @@ impl LiveTree {
                 "walker bug: missing directory ids",
             ));
         }
+        // By id (parents before children): paths, depths, direct sizes and
+        // children; subtree totals in one reverse pass; then the map, built
+        // in bulk from sorted entries.
         let mut paths: Vec<Vec<u8>> = Vec::with_capacity(n);
         let mut depth = vec![0u32; n];
-        let mut dirs = BTreeMap::new();
-        for id in 0..n {
-            let (ai, i) = slot[id];
+        let mut totals: Vec<Sizes> = Vec::with_capacity(n);
+        let mut parents: Vec<usize> = Vec::with_capacity(n);
+        let mut children: Vec<Vec<Box<[u8]>>> = vec![Vec::new(); n];
+        for (id, &(ai, i)) in slot.iter().enumerate() {
             let arena = &out.arenas[ai];
             let hot = arena.hot(i);
-            let cold = arena.cold(i);
             let name = arena.name(i);
             let path = if id == 0 {
                 name.to_vec()
@@ -253,16 +256,42 @@ impl LiveTree {
                     ));
                 }
                 depth[id] = depth[p] + 1;
+                children[p].push(name.into());
                 join_bytes(&paths[p], name)
             };
-            let plain = Sizes {
+            paths.push(path);
+            parents.push(hot.parent as usize);
+            totals.push(Sizes {
                 bytes: hot.direct_bytes,
                 apparent: hot.direct_apparent,
                 files: hot.direct_files,
-            };
-            dirs.insert(
-                path.clone(),
-                LiveDir {
+            });
+        }
+        for id in (1..n).rev() {
+            let t = totals[id];
+            totals[parents[id]].add(t);
+        }
+        let root = paths[0].clone();
+        let link_dirs: HashMap<usize, Vec<u8>> = out
+            .arenas
+            .iter()
+            .flat_map(|a| a.links.iter())
+            .filter_map(|l| paths.get(l.dir.index()).map(|p| (l.dir.index(), p.clone())))
+            .collect();
+        let entries: Vec<(Vec<u8>, LiveDir)> = paths
+            .into_iter()
+            .zip(children)
+            .enumerate()
+            .map(|(id, (path, kids))| {
+                let (ai, i) = slot[id];
+                let arena = &out.arenas[ai];
+                let (hot, cold) = (arena.hot(i), arena.cold(i));
+                let plain = Sizes {
+                    bytes: hot.direct_bytes,
+                    apparent: hot.direct_apparent,
+                    files: hot.direct_files,
+                };
+                let dir = LiveDir {
                     depth: depth[id],
                     mtime_ns: cold.mtime_ns,
                     dev: cold.dev,
@@ -270,27 +299,25 @@ impl LiveTree {
                     own_size_blocks: None,
                     plain,
                     owned: Sizes::default(),
-                    total: plain,
-                    children: BTreeSet::new(),
+                    total: totals[id],
+                    children: kids.into_iter().collect(),
                     linked: Vec::new(),
                     errors: u64::from(hot.errors),
                     fingerprint: cold.fingerprint,
-                },
-            );
-            if id != 0 {
-                let parent = &paths[hot.parent as usize];
-                if let Some(pd) = dirs.get_mut(parent) {
-                    pd.children.insert(name.into());
-                }
-            }
-            paths.push(path);
-        }
-        let mut tree = LiveTree::with_dirs(paths[0].clone(), opts, dirs);
+                };
+                (path, dir)
+            })
+            .collect();
+        let mut tree = LiveTree::with_dirs(root, opts, entries.into_iter().collect());
+        // Files with several links: their size goes to the first path's
+        // directory and up its ancestors.
         for link in out.arenas.iter().flat_map(|a| a.links.iter()) {
-            let dir = &paths[link.dir.index()];
-            let full = join_bytes(dir, &link.name);
+            let Some(dir) = link_dirs.get(&link.dir.index()).cloned() else {
+                continue;
+            };
+            let full = join_bytes(&dir, &link.name);
             let key = (link.dev, link.ino);
-            if let Some(d) = tree.dirs.get_mut(dir) {
+            if let Some(d) = tree.dirs.get_mut(&dir) {
                 d.linked.push((link.name.clone(), key));
             }
             let g = tree.links.entry(key).or_default();
@@ -306,23 +333,17 @@ impl LiveTree {
                 let size = tree.links[&key].size;
                 if let Some(d) = tree.dirs.get_mut(&owner) {
                     d.owned.add(size);
-                    d.total.add(size);
                 }
-            }
-        }
-        // Children sort after their parents, so a reverse pass sums subtrees.
-        let order: Vec<Vec<u8>> = tree.dirs.keys().rev().cloned().collect();
-        let mut by_depth = order;
-        by_depth.sort_by_key(|p| std::cmp::Reverse(tree.dirs[p].depth));
-        for p in by_depth {
-            if p == tree.root {
-                continue;
-            }
-            let total = tree.dirs[&p].total;
-            if let Some(parent) = parent_bytes(&p).map(<[u8]>::to_vec)
-                && let Some(pd) = tree.dirs.get_mut(&parent)
-            {
-                pd.total.add(total);
+                let mut at = Some(owner.as_slice());
+                while let Some(p) = at {
+                    if let Some(d) = tree.dirs.get_mut(p) {
+                        d.total.add(size);
+                    }
+                    if p == tree.root.as_slice() {
+                        break;
+                    }
+                    at = parent_bytes(p);
+                }
             }
         }
         Ok(tree)

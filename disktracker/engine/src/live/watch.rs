@@ -273,10 +273,74 @@ impl<'h> Watcher<'h> {
             "booting: {} root(s); answering from the index",
             roots.len()
         ));
-        // Load what the store knows of every root.
+        // Watch first (each directory as the catch-up walk reaches it, where
+        // the source and the walker can), so nothing falls between the walk
+        // and the events; then walk while the stored models load.
+        let mut sources = Vec::with_capacity(roots.len());
+        for root in roots {
+            sources.push(w.new_source(root)?);
+        }
+        let hooks: Vec<Option<DirHook>> = sources.iter().map(|s| s.1.clone()).collect();
+        let cancel = w.cancel.clone();
+        let (loaded, walked) = std::thread::scope(|s| {
+            let walks = std::thread::Builder::new()
+                .name("catch-up".into())
+                .spawn_scoped(s, || {
+                    roots
+                        .iter()
+                        .zip(&hooks)
+                        .map(|(root, hook)| walk_fresh(host, root, &cancel, hook.clone()))
+                        .collect::<Vec<_>>()
+                });
+            let loaded = w.load_models(roots, sources);
+            let walked = match walks {
+                Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
+                // No thread: walk here, after the models.
+                Err(_) => roots
+                    .iter()
+                    .zip(&hooks)
+                    .map(|(root, hook)| walk_fresh(host, root, &cancel, hook.clone()))
+                    .collect(),
+            };
+            (loaded, walked)
+        });
+        loaded?;
+        for (i, fresh) in walked.into_iter().enumerate() {
+            match fresh {
+                // Stopped during catch-up: `run` stops at once, keeping
+                // what the store knew (the next boot catches up).
+                Err(e) if e.kind() == disktracker::ErrorKind::Cancelled => {
+                    w.host.log(&format!(
+                        "stopping before {} caught up; the next watch catches up",
+                        escape_path(&w.roots[i].root)
+                    ));
+                    return Ok(w);
+                }
+                fresh => w.apply_fresh(i, fresh?)?,
+            }
+            w.host.log(&format!(
+                "caught up: {} is live",
+                escape_path(&w.roots[i].root)
+            ));
+        }
+        if w.index_behind() {
+            w.compact()?;
+        }
+        Ok(w)
+    }
+
+    /// Loads what the store knows of every root into its model, taking
+    /// each root's event source.
+    fn load_models(
+        &mut self,
+        roots: &[PathBuf],
+        sources: Vec<(Box<dyn EventSource>, Option<DirHook>)>,
+    ) -> Result<()> {
+        let host = self.host;
+        let w = self;
         let mut store = host.open_store()?;
         let mut cursor = 0i64;
-        for (i, root) in roots.iter().enumerate() {
+        for ((i, root), (source, hook)) in roots.iter().enumerate().zip(sources) {
             let rb = path_bytes(root);
             let state = store.watch_state(rb)?;
             let base = match state
@@ -313,8 +377,8 @@ impl<'h> Watcher<'h> {
                     ..RootState::default()
                 },
                 unwatched: Vec::new(),
-                source: None,
-                before_dir: None,
+                source: Some(source),
+                before_dir: hook,
             });
             // A state that names this base makes the next boot reuse it.
             store.set_watch_state(&WatchState {
@@ -329,33 +393,7 @@ impl<'h> Watcher<'h> {
         drop(store);
         w.cursor = cursor;
         w.publish_status();
-        // Watches first, so that nothing changing during the validation walk
-        // falls between the walk and the events.
-        for i in 0..w.roots.len() {
-            w.start_source(i)?;
-        }
-        for i in 0..w.roots.len() {
-            match w.validate(i, WatcherState::CatchingUp) {
-                // Stopped during catch-up: `run` stops at once, keeping
-                // what the store knew (the next boot catches up).
-                Err(e) if e.kind() == disktracker::ErrorKind::Cancelled => {
-                    w.host.log(&format!(
-                        "stopping before {} caught up; the next watch catches up",
-                        escape_path(&w.roots[i].root)
-                    ));
-                    return Ok(w);
-                }
-                r => r?,
-            }
-            w.host.log(&format!(
-                "caught up: {} is live",
-                escape_path(&w.roots[i].root)
-            ));
-        }
-        if w.index_behind() {
-            w.compact()?;
-        }
-        Ok(w)
+        Ok(())
     }
 
     /// A sender for [`Control`] messages (Ctrl-C handlers, reconcile requests).
@@ -363,13 +401,15 @@ impl<'h> Watcher<'h> {
         self.tx.clone()
     }
 
-    fn start_source(&mut self, i: usize) -> Result<()> {
+    /// A started event source for `root`, forwarding to the loop, and its
+    /// walk hook when it watches as walked.
+    fn new_source(&self, root: &Path) -> Result<(Box<dyn EventSource>, Option<DirHook>)> {
         let mut source = self.host.event_source()?;
         let (etx, erx) = channel::<FsEvent>();
-        self.roots[i].before_dir = if self.host.walk_calls_before_dir() {
-            source.watch_as_walked(&self.roots[i].root, etx)?
+        let hook = if self.host.walk_calls_before_dir() {
+            source.watch_as_walked(root, etx)?
         } else {
-            source.watch(&self.roots[i].root, etx)?;
+            source.watch(root, etx)?;
             None
         };
         let tx = self.tx.clone();
@@ -386,8 +426,7 @@ impl<'h> Watcher<'h> {
                 disktracker::Error::new(disktracker::ErrorKind::Io, "cannot start an event thread")
                     .with_source(e)
             })?;
-        self.roots[i].source = Some(source);
-        Ok(())
+        Ok((source, hook))
     }
 
     fn publish_status(&self) {
@@ -403,7 +442,6 @@ impl<'h> Watcher<'h> {
     /// Walks root `i`, replaces its model with what the walk found, and logs
     /// the differences (a catch-up after boot, a rescan after lost events).
     fn validate(&mut self, i: usize, state: WatcherState) -> Result<()> {
-        let was = self.roots[i].status.state.clone();
         self.set_state(i, state);
         let root = self.roots[i].root.clone();
         // Ctrl-C may end the catch-up at boot; a rescan in the loop is
@@ -414,15 +452,18 @@ impl<'h> Watcher<'h> {
         } else {
             CancelToken::new()
         };
-        let out = self
-            .host
-            .walk(&root, &cancel, self.roots[i].before_dir.clone())?;
-        let fresh = LiveTree::from_walk(&out, self.host.tree_options(&root)?)?;
-        drop(out);
+        let fresh = walk_fresh(self.host, &root, &cancel, self.roots[i].before_dir.clone())?;
+        self.apply_fresh(i, fresh)
+    }
+
+    /// Replaces root `i`'s model with `fresh` (a walk of it), logs the
+    /// differences, and goes back to live (degraded while parts of it
+    /// cannot be watched).
+    fn apply_fresh(&mut self, i: usize, fresh: LiveTree) -> Result<()> {
         let back = if self.roots[i].unwatched.is_empty() {
             WatcherState::Live
         } else {
-            WatcherState::parse(&was).unwrap_or(WatcherState::Degraded)
+            WatcherState::Degraded
         };
         // The state changes with the model, under one lock, so a client that
         // sees the fresh sizes never sees the state of the walk before them.
@@ -438,6 +479,7 @@ impl<'h> Watcher<'h> {
             changes
         };
         self.commit(i, changes)?;
+        super::heap::release_free_memory();
         Ok(())
     }
 
@@ -783,6 +825,18 @@ impl<'h> Watcher<'h> {
     pub fn size(&self, path: &[u8]) -> Option<u64> {
         SharedAnswer(self.shared.clone(), None).sizes(&[path.to_vec()])[0].0
     }
+}
+
+/// A walk of `root` as a model (`hook` called for every directory where
+/// the walker supports it).
+fn walk_fresh(
+    host: &dyn WatchHost,
+    root: &Path,
+    cancel: &CancelToken,
+    hook: Option<DirHook>,
+) -> Result<LiveTree> {
+    let out = host.walk(root, cancel, hook)?;
+    LiveTree::from_walk(&out, host.tree_options(root)?)
 }
 
 /// The roots' escaped names, for messages.
