@@ -27,7 +27,8 @@
 //! * **Lost events.** A queue overflow is [`FsEventKind::RescanNeeded`] of
 //!   the root; a directory that cannot be watched because
 //!   `fs.inotify.max_user_watches` ran out is [`FsEventKind::Unwatched`]
-//!   (once per subtree). Both name the sysctl to raise.
+//!   (for the first such directory only: every one reached after it fails
+//!   too, and the consumer rescans the root). Both name the sysctl to raise.
 //! * **Symlinks** are never followed (`IN_DONT_FOLLOW`, `IN_ONLYDIR`, and
 //!   listings judged by their entries' own type).
 //! * **Stopping** wakes the reader through an eventfd, drops the sink and
@@ -93,8 +94,9 @@ struct Shared {
     root: PathBuf,
     /// Each watch's directory, by watch descriptor.
     watches: Mutex<HashMap<i32, PathBuf>>,
-    /// Directories reported unwatched, so their subtrees are reported once.
-    unwatched: Mutex<Vec<PathBuf>>,
+    /// Running out of watches was reported (once: every directory after
+    /// the first that failed fails too, until the limit is raised).
+    out_of_watches: AtomicBool,
     sink: Mutex<Option<Sender<FsEvent>>>,
     stopped: AtomicBool,
 }
@@ -159,7 +161,7 @@ impl InotifySource {
             fd,
             root: root.to_path_buf(),
             watches: Mutex::new(HashMap::new()),
-            unwatched: Mutex::new(Vec::new()),
+            out_of_watches: AtomicBool::new(false),
             sink: Mutex::new(Some(sink)),
             stopped: AtomicBool::new(false),
         });
@@ -231,7 +233,7 @@ impl Shared {
     }
 
     /// The walk hook: watches `dir`. Running out of watches is reported as
-    /// [`FsEventKind::Unwatched`], once per subtree; a directory that
+    /// [`FsEventKind::Unwatched`], once; a directory that
     /// vanished or cannot be read is the walk's business.
     fn watch_walked(&self, dir: &Path) {
         if self.stopped.load(Ordering::Relaxed) {
@@ -243,15 +245,11 @@ impl Shared {
     }
 
     fn report_unwatched(&self, dir: &Path) {
-        {
-            let mut u = lock(&self.unwatched);
-            if u.iter().any(|p| dir.starts_with(p)) {
-                return;
-            }
-            u.push(dir.to_path_buf());
+        if self.out_of_watches.swap(true, Ordering::Relaxed) {
+            return;
         }
         let detail = format!(
-            "out of inotify watches at {}; {WATCHES_HINT}",
+            "out of inotify watches at {} (and at directories reached after it); {WATCHES_HINT}",
             escape_path(dir)
         );
         self.send(FsEvent::new(FsEventKind::Unwatched, dir, Some(true)).with_detail(detail));

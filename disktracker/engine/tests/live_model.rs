@@ -444,3 +444,45 @@ fn a_rescan_after_lost_events_replaces_the_model_exactly() {
             .any(|j| j.kind == disktracker::JournalKind::Rescanned)
     );
 }
+
+/// A re-read costs the directories the events name, not the hard-link
+/// graph: in a tree where a chain of files links 40 directories together,
+/// an append in one of them re-reads that directory (and its parent), and
+/// the model still equals a scan.
+#[test]
+fn a_reread_after_a_walk_does_not_cascade_through_hard_links() {
+    let (_dir, root) = tempdir();
+    let dirs: Vec<PathBuf> = (0..40).map(|i| root.join(format!("d{i:02}"))).collect();
+    for d in &dirs {
+        fs::create_dir(d).unwrap();
+    }
+    // File k lives in d_k and d_{k+1}: one connected link graph.
+    for k in 0..dirs.len() - 1 {
+        let f = dirs[k].join(format!("shared{k}"));
+        fs::write(&f, vec![1u8; 5000]).unwrap();
+        fs::hard_link(&f, dirs[k + 1].join(format!("shared{k}"))).unwrap();
+    }
+    fs::write(dirs[20].join("plain"), b"x").unwrap();
+    let mut tree = model(&root);
+    fs::write(dirs[20].join("plain"), vec![2u8; 9000]).unwrap();
+    tree.begin_batch();
+    let d = apply_events(
+        &mut tree,
+        &[ev(
+            FsEventKind::Modify,
+            &dirs[20].join("plain"),
+            Some(false),
+        )],
+    );
+    tree.end_batch(0);
+    assert!(
+        d.reread <= 2,
+        "{} directories re-read for one append",
+        d.reread
+    );
+    assert_same(
+        &tree.records().collect::<Vec<_>>(),
+        &scan(&root),
+        "after the append",
+    );
+}

@@ -541,14 +541,21 @@ impl LiveTree {
     /// the file changed, its other holders' directories are stale.
     fn saw_link(&mut self, full: Vec<u8>, st: &EntryStat) {
         let g = self.links.entry((st.dev, st.ino)).or_default();
-        g.size = Sizes {
+        let size = Sizes {
             bytes: st.disk_bytes(),
             apparent: st.size,
             files: 1,
         };
-        g.nlink = st.nlink;
         let now = Some((st.size, st.blocks, st.mtime_ns));
-        let changed = g.stat != now;
+        // A group known only from a walk has sizes but no stat: the first
+        // re-read compares sizes. Comparing the missing stat would call every
+        // file changed and re-read every directory of the link graph.
+        let changed = match g.stat {
+            Some(_) => g.stat != now,
+            None => g.holders.is_empty() || g.size != size,
+        };
+        g.size = size;
+        g.nlink = st.nlink;
         g.stat = now;
         if changed {
             let here = parent_bytes(&full).map(<[u8]>::to_vec);

@@ -768,6 +768,7 @@ impl<'h> Watcher<'h> {
             r.status.last_compaction_ms = Some(t);
         }
         self.publish_status();
+        super::heap::release_free_memory();
         self.host.log("compacted the index");
         Ok(())
     }
