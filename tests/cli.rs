@@ -26,6 +26,7 @@ fn the_binary_links_exactly_the_first_party_plugins() {
     got.sort();
     let want = [
         ("events", "inotify"),
+        ("events", "notify"),
         ("index", "mmap"),
         ("reporter", "csv"),
         ("reporter", "json"),

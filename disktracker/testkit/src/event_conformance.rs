@@ -174,22 +174,8 @@ pub fn new_directories_are_watched(plugin: &'static EventSourcePlugin) {
     let e = w.expect(FsEventKind::Create, &d);
     assert_ne!(e.is_dir, Some(false), "{e:?}");
     // The source adds the new directory's watch after it sees the create;
-    // a file created before that is legitimately missed. So create files
-    // until one is reported (the first almost always is).
-    let deadline = Instant::now() + WAIT;
-    for k in 0.. {
-        let f = d.join(format!("deep-{k}.bin"));
-        fs::write(&f, b"x").unwrap();
-        if w.wait_for(FsEventKind::Create, &f, Duration::from_millis(500)) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no file created in {} was reported within {WAIT:?}; got {:#?}",
-            d.display(),
-            w.seen
-        );
-    }
+    // a file created before that is legitimately missed.
+    create_until_reported(&mut w, &d, "new directory");
 }
 
 /// A rename inside the root names the old path and the new one.
@@ -311,19 +297,8 @@ pub fn symlinks_are_not_followed(plugin: &'static EventSourcePlugin) {
     fs::rename(&arriving, &arrived).unwrap();
     w.expect(FsEventKind::RenameTo, &arrived);
     // Changes after the move: real paths, however the source rewatched.
-    let deadline = Instant::now() + WAIT;
-    for k in 0.. {
-        let f = w.root.join(format!("a/b/f{k}"));
-        fs::write(&f, b"x").unwrap();
-        if w.wait_for(FsEventKind::Create, &f, Duration::from_millis(500)) {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no create reported for {}",
-            f.display()
-        );
-    }
+    let ab = w.root.join("a/b");
+    create_until_reported(&mut w, &ab, "directory with a link to an ancestor");
     let (up, to_root) = (w.root.join("a/b/up"), arrived.join("to-root"));
     let through_links: Vec<&FsEvent> = w
         .drain(Duration::from_millis(300))
