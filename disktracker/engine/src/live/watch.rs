@@ -282,25 +282,22 @@ impl<'h> Watcher<'h> {
         }
         let hooks: Vec<Option<DirHook>> = sources.iter().map(|s| s.1.clone()).collect();
         let cancel = w.cancel.clone();
+        let walk_all = || -> Vec<Result<LiveTree>> {
+            roots
+                .iter()
+                .zip(&hooks)
+                .map(|(root, hook)| walk_fresh(host, root, &cancel, hook.clone()))
+                .collect()
+        };
         let (loaded, walked) = std::thread::scope(|s| {
             let walks = std::thread::Builder::new()
                 .name("catch-up".into())
-                .spawn_scoped(s, || {
-                    roots
-                        .iter()
-                        .zip(&hooks)
-                        .map(|(root, hook)| walk_fresh(host, root, &cancel, hook.clone()))
-                        .collect::<Vec<_>>()
-                });
+                .spawn_scoped(s, walk_all);
             let loaded = w.load_models(roots, sources);
             let walked = match walks {
                 Ok(h) => h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)),
                 // No thread: walk here, after the models.
-                Err(_) => roots
-                    .iter()
-                    .zip(&hooks)
-                    .map(|(root, hook)| walk_fresh(host, root, &cancel, hook.clone()))
-                    .collect(),
+                Err(_) => walk_all(),
             };
             (loaded, walked)
         });
@@ -528,8 +525,8 @@ impl<'h> Watcher<'h> {
         let mut deadline: Option<Instant> = None;
         let mut interval = self.timings.batch_interval;
         loop {
-            // A stop requested before this loop had a control channel to
-            // receive it (during boot) only cancelled the token.
+            // Ctrl-C cancels the token (and, once the loop runs, also sends
+            // `Stop`); a stop during boot reaches the loop only this way.
             if self.cancel.is_cancelled() {
                 self.apply_batch(std::mem::take(&mut pending))?;
                 return self.stop();
@@ -573,10 +570,6 @@ impl<'h> Watcher<'h> {
                     return self.stop();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
-            }
-            if self.cancel.is_cancelled() {
-                self.apply_batch(std::mem::take(&mut pending))?;
-                return self.stop();
             }
             if deadline.is_some_and(|d| Instant::now() >= d) {
                 let started = Instant::now();
