@@ -46,15 +46,18 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod grow;
 mod node;
 mod sched;
 
 use std::ffi::CStr;
+use std::num::NonZero;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, OnceLock};
+use std::thread::{Scope, ScopedJoinHandle};
 
 use crossbeam_deque::Worker;
 use disktracker::registry::WalkerPlugin;
@@ -170,6 +173,54 @@ fn issue(dir: u32, path: Vec<u8>, op: &'static str, err: Errno) -> WalkIssue {
 
 impl Walk<'_> {
     /// A worker: take jobs until the walk is over.
+    /// Starts worker number `n` on `local`; `None` if the thread cannot be
+    /// spawned (its deque never gets a job, so nothing is lost).
+    fn spawn_worker<'scope>(
+        &'scope self,
+        s: &'scope Scope<'scope, '_>,
+        n: usize,
+        local: Worker<Job>,
+    ) -> Option<ScopedJoinHandle<'scope, DirArena>> {
+        std::thread::Builder::new()
+            .name(format!("dt-walk-{n}"))
+            .spawn_scoped(s, move || self.run(local))
+            .ok()
+    }
+
+    /// The governor: adds a worker per tick while the cores idle and
+    /// directories wait (see [`grow`]), until the walk ends or `spare` runs
+    /// out. Returns the workers it started.
+    fn grow<'scope>(
+        &'scope self,
+        s: &'scope Scope<'scope, '_>,
+        mut running: usize,
+        cores: usize,
+        spare: Vec<Worker<Job>>,
+    ) -> Vec<ScopedJoinHandle<'scope, DirArena>> {
+        let mut started = Vec::new();
+        let mut spare = spare.into_iter();
+        let mut governor = grow::Governor::new(cores);
+        while !self.sched.is_done() {
+            std::thread::park_timeout(grow::TICK);
+            if self.sched.is_done() {
+                break;
+            }
+            if governor.should_grow(self.sched.has_waiting(running)) {
+                // Doubling reaches the cap in a few ticks: a cold walk
+                // blocks from its first directories on.
+                let batch: Vec<Worker<Job>> = spare.by_ref().take(running).collect();
+                if batch.is_empty() {
+                    break;
+                }
+                for local in batch {
+                    running += 1;
+                    started.extend(self.spawn_worker(s, running, local));
+                }
+            }
+        }
+        started
+    }
+
     fn run(&self, local: Worker<Job>) -> DirArena {
         let _stop = StopOnPanic(&self.sched);
         let mut state = WorkerState {
@@ -427,7 +478,8 @@ impl Walker for StealWalker {
         };
         let exclude = Exclude::new(&opts.exclude)?;
         let threads = opts.threads.max(1);
-        let (sched, workers) = Scheduler::new(threads);
+        let max_threads = opts.max_threads.max(threads);
+        let (sched, workers) = Scheduler::new(max_threads);
         let walk = Walk {
             sched,
             next_id: AtomicU64::new(1),
@@ -449,18 +501,30 @@ impl Walker for StealWalker {
         let arenas = std::thread::scope(|s| {
             let mut workers = workers.into_iter();
             let mine = workers.next();
-            let handles: Vec<_> = workers
+            let mut handles: Vec<_> = workers
+                .by_ref()
+                .take(threads - 1)
                 .enumerate()
-                .filter_map(|(i, local)| {
-                    std::thread::Builder::new()
-                        .name(format!("dt-walk-{}", i + 1))
-                        .spawn_scoped(s, move || walk.run(local))
-                        // Could not spawn: carry on with fewer workers (its
-                        // deque never gets a job, so nothing is lost).
-                        .ok()
-                })
+                .filter_map(|(i, local)| walk.spawn_worker(s, i + 1, local))
                 .collect();
+            // The rest of the deques go to the governor, which starts their
+            // workers while the first ones wait on the disk.
+            let spare: Vec<Worker<Job>> = workers.collect();
+            let governor = (!spare.is_empty()).then(|| {
+                let cores = std::thread::available_parallelism().map_or(1, NonZero::get);
+                std::thread::Builder::new()
+                    .name("dt-walk-grow".to_owned())
+                    .spawn_scoped(s, move || walk.grow(s, threads, cores, spare))
+                    .ok()
+            });
             let mut arenas: Vec<DirArena> = mine.map(|local| walk.run(local)).into_iter().collect();
+            if let Some(Some(governor)) = governor {
+                governor.thread().unpark();
+                match governor.join() {
+                    Ok(grown) => handles.extend(grown),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
             for h in handles {
                 match h.join() {
                     Ok(arena) => arenas.push(arena),

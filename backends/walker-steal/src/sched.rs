@@ -95,6 +95,12 @@ impl<T> Scheduler<T> {
         self.wake.notify_all();
     }
 
+    /// True when more jobs exist than `running` workers could be holding,
+    /// so at least one waits in a deque.
+    pub fn has_waiting(&self, running: usize) -> bool {
+        self.pending.load(Ordering::Relaxed) > running
+    }
+
     /// True once the walk is over.
     pub fn is_done(&self) -> bool {
         self.done.load(Ordering::Acquire)

@@ -65,3 +65,65 @@ fn low_fd_limit_walks_everything_and_leaks_nothing() {
         .expect("prlimit(1) runs");
     assert!(status.success(), "child run of {name} failed: {status}");
 }
+
+/// Walks `root` starting with one worker that may grow to `max`, each
+/// directory held up by a sleep as a cold disk would; returns the tree and
+/// how many threads read directories.
+fn walk_blocked(root: &Path, max: usize) -> (disktracker_engine::ScanTree, usize) {
+    use std::collections::HashSet;
+    use std::sync::{Arc, Mutex};
+    let threads = Arc::new(Mutex::new(HashSet::new()));
+    let seen = Arc::clone(&threads);
+    let ctx = disktracker::WalkContext {
+        before_dir: Some(disktracker::DirHook::new(move |_| {
+            seen.lock().unwrap().insert(std::thread::current().id());
+            std::thread::sleep(std::time::Duration::from_millis(2));
+        })),
+        ..disktracker::WalkContext::default()
+    };
+    let opts = disktracker::WalkOptions::growing(1, max);
+    let out = disktracker::Walker::walk(&StealWalker, root, &opts, &ctx).unwrap();
+    let tree = disktracker_engine::ScanTree::from_walk(out).unwrap();
+    let n = threads.lock().unwrap().len();
+    (tree, n)
+}
+
+const GROW_VAR: &str = "DT_TEST_GROW_ROOT";
+
+/// While workers wait (here: asleep before each directory, as on a cold
+/// disk) and directories queue up, the pool grows up to its cap, never
+/// beyond, and the totals stay exact; a fixed pool does not grow. The walks
+/// run in a child process: the governor reads the process's CPU time, which
+/// other tests running beside it in this one would inflate.
+#[test]
+fn the_pool_grows_while_workers_wait_and_the_totals_stay_exact() {
+    if let Some(root) = std::env::var_os(GROW_VAR) {
+        let root = Path::new(&root);
+        let want = oracle::compute(root).dirs;
+        let (tree, used) = walk_blocked(root, 6);
+        assert_same("oracle, growing pool", &totals(&tree), &want);
+        assert!(
+            (2..=6).contains(&used),
+            "{used} threads read directories; expected 2 to 6"
+        );
+        let (tree, used) = walk_blocked(root, 1);
+        assert_same("oracle, fixed pool", &totals(&tree), &want);
+        assert_eq!(used, 1);
+        return;
+    }
+    let (_t, root) = tempdir();
+    for a in 0..12 {
+        for b in 0..12 {
+            let d = root.join(format!("a{a}/b{b}"));
+            fs::create_dir_all(&d).unwrap();
+            fs::write(d.join("f"), vec![1u8; a * 100 + b]).unwrap();
+        }
+    }
+    let name = "the_pool_grows_while_workers_wait_and_the_totals_stay_exact";
+    let status = Command::new(std::env::current_exe().unwrap())
+        .args([name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(GROW_VAR, &root)
+        .status()
+        .unwrap();
+    assert!(status.success(), "child run of {name} failed: {status}");
+}

@@ -91,6 +91,31 @@ pub fn duration_ms(ms: u64) -> String {
     }
 }
 
+/// A short duration given in nanoseconds: `"420 ns"`, `"1.5 µs"`,
+/// `"12.3 ms"`, then as [`duration_ms`].
+pub fn duration_ns(ns: u64) -> String {
+    match ns {
+        0..1_000 => format!("{ns} ns"),
+        1_000..1_000_000 => format!("{:.1} µs", ns as f64 / 1e3),
+        1_000_000..1_000_000_000 => format!("{:.1} ms", ns as f64 / 1e6),
+        _ => duration_ms(ns / 1_000_000),
+    }
+}
+
+/// A rate per second with a decimal prefix: `"850/s"`, `"48.5 k/s"`, `"1.23 M/s"`.
+pub fn rate(per_second: f64) -> String {
+    if !per_second.is_finite() || per_second < 0.0 {
+        return "-".to_owned();
+    }
+    if per_second < 1e3 {
+        format!("{per_second:.0}/s")
+    } else if per_second < 1e6 {
+        format!("{:.1} k/s", per_second / 1e3)
+    } else {
+        format!("{:.2} M/s", per_second / 1e6)
+    }
+}
+
 /// Milliseconds since the Unix epoch as UTC `"YYYY-MM-DD HH:MM:SS"`.
 ///
 /// Times from `-9999-01-02` to `9999-12-30` (the range of
@@ -126,6 +151,21 @@ fn out_of_range(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_durations_and_rates_pick_their_unit() {
+        assert_eq!(duration_ns(0), "0 ns");
+        assert_eq!(duration_ns(999), "999 ns");
+        assert_eq!(duration_ns(1_500), "1.5 µs");
+        assert_eq!(duration_ns(12_345_678), "12.3 ms");
+        assert_eq!(duration_ns(2_070_000_000), "2.07 s");
+        assert_eq!(duration_ns(u64::MAX), duration_ms(u64::MAX / 1_000_000));
+        assert_eq!(rate(850.2), "850/s");
+        assert_eq!(rate(48_520.0), "48.5 k/s");
+        assert_eq!(rate(1_234_567.0), "1.23 M/s");
+        assert_eq!(rate(f64::NAN), "-");
+        assert_eq!(rate(-1.0), "-");
+    }
 
     #[test]
     fn sizes_pick_the_unit_and_round() {

@@ -473,6 +473,101 @@ impl ReconcileReport {
     }
 }
 
+/// What a line of a [`BenchReport`] measured.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum BenchPart {
+    /// A walker: walking the tree.
+    #[default]
+    Walker,
+    /// A snapshot store: storing the walked tree as a snapshot.
+    Store,
+    /// A live index: building it from the walked tree.
+    Index,
+}
+
+impl BenchPart {
+    /// `walker`, `store` or `index`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BenchPart::Walker => "walker",
+            BenchPart::Store => "store",
+            BenchPart::Index => "index",
+        }
+    }
+}
+
+/// One backend's figures in `bench`. What the main operation is depends on
+/// the part: a walk, a snapshot write, or an index build.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct BenchLine {
+    /// Which kind of backend.
+    pub part: BenchPart,
+    /// Its registered name.
+    pub name: String,
+    /// Median wall time of the main operation, microseconds.
+    pub median_us: u64,
+    /// Fastest run, microseconds.
+    pub min_us: u64,
+    /// Slowest run, microseconds.
+    pub max_us: u64,
+    /// Items per second at the median: entries walked, or directories
+    /// stored or indexed.
+    pub per_second: f64,
+    /// Peak resident memory of the process during the operation, bytes,
+    /// where the kernel lets it be measured.
+    pub peak_rss_bytes: Option<u64>,
+    /// Bytes on disk per directory per snapshot (stores) or per directory
+    /// (indexes).
+    pub bytes_per_dir: Option<f64>,
+    /// Median time to compute the diff of two snapshots, microseconds (stores).
+    pub diff_us: Option<u64>,
+    /// Median time of one lookup, nanoseconds (indexes).
+    pub lookup_ns: Option<u64>,
+}
+
+impl BenchLine {
+    /// A line for backend `name` of kind `part`.
+    pub fn new(part: BenchPart, name: impl Into<String>) -> Self {
+        BenchLine {
+            part,
+            name: name.into(),
+            ..BenchLine::default()
+        }
+    }
+}
+
+/// Result of `bench`.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct BenchReport {
+    /// The tree measured.
+    pub root: Vec<u8>,
+    /// Entries in it (directories included), as the walk counted them.
+    pub entries: u64,
+    /// Directories in it.
+    pub dirs: u64,
+    /// Timed runs per backend.
+    pub runs: u32,
+    /// Whether the page cache was dropped before every walk.
+    pub cold: bool,
+    /// Why the page cache could not be dropped, when `--cold` asked for it.
+    pub cold_refused: Option<String>,
+    /// One line per backend measured, walkers first.
+    pub lines: Vec<BenchLine>,
+}
+
+impl BenchReport {
+    /// A report on the tree at `root`.
+    pub fn new(root: Vec<u8>) -> Self {
+        BenchReport {
+            root,
+            ..BenchReport::default()
+        }
+    }
+}
+
 /// Result of `snapshots delete` and `snapshots prune`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -545,6 +640,8 @@ pub enum Report<'a> {
     Log(&'a LogReport),
     /// `reconcile`.
     Reconcile(&'a ReconcileReport),
+    /// `bench`.
+    Bench(&'a BenchReport),
 }
 
 /// The kinds of [`Report`], for a reporter to declare what it renders.
@@ -575,6 +672,8 @@ pub enum ReportKind {
     Log,
     /// [`Report::Reconcile`].
     Reconcile,
+    /// [`Report::Bench`].
+    Bench,
 }
 
 impl ReportKind {
@@ -594,6 +693,7 @@ impl ReportKind {
         ReportKind::Status,
         ReportKind::Log,
         ReportKind::Reconcile,
+        ReportKind::Bench,
     ];
 
     /// A short name (`scan`, `top`, …), as used in JSON and in messages.
@@ -611,6 +711,7 @@ impl ReportKind {
             ReportKind::Status => "status",
             ReportKind::Log => "log",
             ReportKind::Reconcile => "reconcile",
+            ReportKind::Bench => "bench",
         }
     }
 }
@@ -637,6 +738,7 @@ impl Report<'_> {
             Report::Status(_) => ReportKind::Status,
             Report::Log(_) => ReportKind::Log,
             Report::Reconcile(_) => ReportKind::Reconcile,
+            Report::Bench(_) => ReportKind::Bench,
         }
     }
 }

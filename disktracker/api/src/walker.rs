@@ -55,8 +55,12 @@ impl ScanProgress {
 #[derive(Clone, Debug)]
 #[non_exhaustive]
 pub struct WalkOptions {
-    /// Worker threads (at least 1).
+    /// Worker threads to start with (at least 1).
     pub threads: usize,
+    /// Workers a walker may grow to while those it has wait on the disk
+    /// rather than run (a cold cache, a slow or remote file system). At most
+    /// `threads` means a fixed pool. Walkers that cannot grow use `threads`.
+    pub max_threads: usize,
     /// Do not descend into directories on another device than the root's.
     pub one_file_system: bool,
     /// Glob patterns of entries to skip entirely. A pattern without `/`
@@ -68,8 +72,10 @@ pub struct WalkOptions {
 
 impl Default for WalkOptions {
     fn default() -> Self {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         WalkOptions {
-            threads: std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
+            threads: cores,
+            max_threads: cores,
             one_file_system: false,
             exclude: Vec::new(),
         }
@@ -77,10 +83,22 @@ impl Default for WalkOptions {
 }
 
 impl WalkOptions {
-    /// `threads` workers (at least 1), nothing excluded, crossing file systems.
+    /// A fixed pool of `threads` workers (at least 1), nothing excluded,
+    /// crossing file systems.
     pub fn with_threads(threads: usize) -> Self {
         WalkOptions {
             threads: threads.max(1),
+            max_threads: threads.max(1),
+            ..Self::default()
+        }
+    }
+
+    /// `threads` workers to start with, growing up to `max_threads` while
+    /// they wait on the disk.
+    pub fn growing(threads: usize, max_threads: usize) -> Self {
+        WalkOptions {
+            threads: threads.max(1),
+            max_threads: max_threads.max(threads.max(1)),
             ..Self::default()
         }
     }

@@ -30,7 +30,8 @@ pub struct Cli {
     /// Output format, i.e. reporter plugin (table, json, csv, …).
     #[arg(long, value_name = "NAME")]
     pub format: Option<String>,
-    /// Worker threads for scanning; 0 = one per core.
+    /// Worker threads for scanning; 0 = one per core, growing up to 8 per
+    /// core while they wait on the disk.
     #[arg(long, short = 'j', value_name = "N")]
     pub threads: Option<u64>,
     /// No progress display and no warnings on stderr.
@@ -73,6 +74,8 @@ pub enum Command {
     Log(LogArgs),
     /// Fold the logged live changes into the store as new snapshots.
     Reconcile(ReconcileArgs),
+    /// Compare every walker, store and index on a tree (stores go to a temporary directory).
+    Bench(BenchArgs),
     /// List every registered plugin by kind.
     Plugins,
     /// Print the effective configuration and where each value came from.
@@ -240,4 +243,33 @@ pub struct ReconcileArgs {
     /// Roots to reconcile [default: every watched root].
     #[arg(value_name = "ROOT")]
     pub roots: Vec<PathBuf>,
+}
+
+/// `bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Tree to measure on [default: the current directory].
+    pub root: Option<PathBuf>,
+    /// Walkers to measure, comma-separated, or `all`.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    pub walkers: Vec<String>,
+    /// Stores to measure, comma-separated, or `all`.
+    #[arg(
+        long,
+        value_name = "LIST",
+        value_delimiter = ',',
+        default_value = "all"
+    )]
+    pub stores: Vec<String>,
+    /// Timed runs per backend; the median is reported.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    pub runs: u32,
+    /// Drop the page cache before every walk (needs root; says so otherwise).
+    #[arg(long)]
+    pub cold: bool,
 }

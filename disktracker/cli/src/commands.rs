@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use disktracker::report::ConfigLine;
 use disktracker::{Report, ReportKind, Result};
-use disktracker_engine::{DiffOptions, Listing, Prune};
+use disktracker_engine::{BenchOptions, DiffOptions, Listing, Prune};
 
 use crate::App;
 use crate::args::{Command, SnapshotsAction};
@@ -22,6 +22,7 @@ pub fn report_kind(command: &Command) -> Option<ReportKind> {
         Command::Diff(_) => ReportKind::Diff,
         Command::Explain(_) => ReportKind::Explain,
         Command::Size(_) => ReportKind::Sizes,
+        Command::Bench(_) => ReportKind::Bench,
         Command::Plugins => ReportKind::Plugins,
         Command::Config => ReportKind::Config,
         Command::Watch(_) => return None,
@@ -44,6 +45,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Diff(_) => "diff",
         Command::Explain(_) => "explain",
         Command::Size(_) => "size",
+        Command::Bench(_) => "bench",
         Command::Plugins => "plugins",
         Command::Config => "config",
         Command::Watch(_) => "watch",
@@ -116,6 +118,16 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
             let result = app.tracker()?.size(&a.paths, a.verify)?;
             app.emit(Report::Sizes(&result.report))?;
             result.unanswered.map_or(Ok(()), Err)
+        }
+        Command::Bench(a) => {
+            let root = a.root.clone().unwrap_or_else(|| PathBuf::from("."));
+            let opts = BenchOptions {
+                walkers: a.walkers.clone(),
+                stores: a.stores.clone(),
+                runs: a.runs,
+                cold: a.cold,
+            };
+            app.emit(Report::Bench(&app.tracker()?.bench(&root, &opts)?))
         }
         Command::Plugins => app.emit(Report::Plugins(&disktracker_engine::plugins()?)),
         Command::Watch(a) => {

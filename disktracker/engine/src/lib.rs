@@ -6,6 +6,7 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bench;
 pub mod diff;
 pub mod explain;
 pub mod hooks;
@@ -21,6 +22,7 @@ pub mod top;
 pub mod tracker;
 pub mod tree;
 
+pub use bench::BenchOptions;
 pub use diff::{DiffFilter, changed_dirs, merge_trees, select};
 pub use explain::{explain, explain_records};
 pub use scan::{ScanOutcome, ScanRetention, resolve_root, run_scan};

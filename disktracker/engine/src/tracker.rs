@@ -16,8 +16,8 @@ use disktracker::registry::{
     self, IndexPlugin, Plugin, PluginInfo, PluginKind, Registry, StorePlugin,
 };
 use disktracker::report::{
-    DeletedReport, DiffReport, ExplainReport, IssueLine, ScanReport, SizeAnswer, SizeReport,
-    SizeStatus, TopReport,
+    BenchReport, DeletedReport, DiffReport, ExplainReport, IssueLine, ScanReport, SizeAnswer,
+    SizeReport, SizeStatus, TopReport,
 };
 use disktracker::{
     CancelToken, Error, ErrorKind, IndexOptions, IndexProvenance, LiveIndex, PluginSettings,
@@ -26,6 +26,7 @@ use disktracker::{
 };
 use disktracker_walker_support::Exclude;
 
+use crate::bench::BenchOptions;
 use crate::diff::{DiffFilter, changed_dirs, select as select_rows};
 use crate::location::{self, Placement};
 use crate::provenance::{self, Roots, Trust};
@@ -39,6 +40,19 @@ pub use live::WatchConfig;
 
 /// More scan threads than this is surely a typo.
 pub const MAX_THREADS: u64 = 1024;
+
+/// Walk options for `threads` workers (from `scan.threads`): a fixed pool
+/// when set, else one worker per core that may grow to 8 per core (at
+/// least 8, at most 64) while the workers wait on the disk.
+pub fn walk_threads(threads: u64) -> WalkOptions {
+    match threads {
+        0 => {
+            let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+            WalkOptions::growing(cores, (cores * 8).clamp(8, 64))
+        }
+        n => WalkOptions::with_threads(usize::try_from(n).unwrap_or(1)),
+    }
+}
 /// Problems listed in a scan report (all are counted).
 const ISSUES_SHOWN: usize = 10;
 /// The origin of a value nobody set.
@@ -180,7 +194,8 @@ impl IndexConfig {
 /// How to scan.
 #[derive(Clone, Debug, Default)]
 pub struct ScanConfig {
-    /// Worker threads; 0 = one per core; at most [`MAX_THREADS`].
+    /// Worker threads; 0 = one per core, growing while they wait on the
+    /// disk (see [`walk_threads`]); at most [`MAX_THREADS`].
     pub threads: u64,
     /// Where `threads` came from, named in errors.
     pub threads_origin: String,
@@ -429,6 +444,28 @@ impl Tracker {
     }
 
     // ---- commands ------------------------------------------------------
+
+    /// Measures every chosen walker, store and index on the tree at `root`
+    /// (see [`crate::bench`]). The database is not opened: stores and
+    /// indexes are written into a temporary directory.
+    pub fn bench(&self, root: &Path, opts: &BenchOptions) -> Result<BenchReport> {
+        let root = resolve_root(root)?;
+        let walk = self.walk_options(&[])?;
+        let observer = &self.observer;
+        crate::bench::Bench {
+            root: &root,
+            walk,
+            ctx: WalkContext {
+                cancel: self.cancel.clone(),
+                progress: Arc::new(ScanProgress::default()),
+                before_dir: None,
+            },
+            opts,
+            settings: &self.cfg.settings,
+            warn: &|m| observer.warning(m),
+        }
+        .run()
+    }
 
     /// Scans `root` (plus `extra_excludes`), stores the snapshot with
     /// retention applied in the same transaction, writes the live index, and
@@ -792,11 +829,9 @@ impl Tracker {
 
     // ---- scanning ------------------------------------------------------
 
-    /// Validates everything cheap (root, walker, threads, excludes, index
-    /// plugin) before touching the database, then walks, stores and indexes.
-    fn scan_and_store(&mut self, root: &Path, extra_excludes: &[String]) -> Result<ScanOutcome> {
-        let root = resolve_root(root)?;
-        let walker_plugin = self.cfg.walker.resolve(registry::walkers()?)?;
+    /// The walk options of the configuration, with `extra_excludes` added;
+    /// checks the thread count and the globs.
+    fn walk_options(&self, extra_excludes: &[String]) -> Result<WalkOptions> {
         let sc = &self.cfg.scan;
         if sc.threads > MAX_THREADS {
             return Err(Error::new(
@@ -807,16 +842,22 @@ impl Tracker {
                 ),
             ));
         }
-        let threads = match sc.threads {
-            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-            n => usize::try_from(n).unwrap_or(1),
-        };
         let mut exclude = sc.exclude.clone();
         exclude.extend(extra_excludes.iter().cloned());
         Exclude::new(&exclude)?;
-        let mut opts = WalkOptions::with_threads(threads);
+        let mut opts = walk_threads(sc.threads);
         opts.one_file_system = sc.one_file_system;
         opts.exclude = exclude;
+        Ok(opts)
+    }
+
+    /// Validates everything cheap (root, walker, threads, excludes, index
+    /// plugin) before touching the database, then walks, stores and indexes.
+    fn scan_and_store(&mut self, root: &Path, extra_excludes: &[String]) -> Result<ScanOutcome> {
+        let root = resolve_root(root)?;
+        let walker_plugin = self.cfg.walker.resolve(registry::walkers()?)?;
+        let opts = self.walk_options(extra_excludes)?;
+        let sc = &self.cfg.scan;
         let retention = sc.retention;
         let index_plugin = self.cfg.index.plugin.resolve(registry::indexes()?)?;
         let index_opts = self.index_options(index_plugin)?;

@@ -15,9 +15,10 @@ use std::path::{Path, PathBuf};
 
 use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{
-    ChangeStatus, ChangeSummary, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport,
-    IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer,
-    SizeReport, SizeStatus, StatusReport, TopReport, WatcherState,
+    BenchLine, BenchPart, BenchReport, ChangeStatus, ChangeSummary, ConfigLine, DeletedReport,
+    DiffReport, ExplainNode, ExplainReport, IssueLine, LogReport, ReconcileLine, ReconcileReport,
+    RootStatus, ScanReport, SizeAnswer, SizeReport, SizeStatus, StatusReport, TopReport,
+    WatcherState,
 };
 use disktracker::{JournalEvent, JournalKind, PluginInfo, PluginKind, Report, ReportKind};
 
@@ -127,6 +128,8 @@ pub struct Fixtures {
     pub log: LogReport,
     /// For [`Report::Reconcile`].
     pub reconcile: ReconcileReport,
+    /// For [`Report::Bench`].
+    pub bench: BenchReport,
 }
 
 impl Default for Fixtures {
@@ -351,11 +354,33 @@ impl Fixtures {
         let mut nothing = ReconcileLine::new(NON_UTF8.to_vec());
         nothing.base = Some(7);
         let reconcile = ReconcileReport::new(vec![folded, nothing]);
+        let mut bench = BenchReport::new(b"/data/projects".to_vec());
+        bench.entries = 1_075_112;
+        bench.dirs = 65_093;
+        bench.runs = 5;
+        bench.cold_refused = Some("cannot drop the page cache: Permission denied".to_owned());
+        let mut walker = BenchLine::new(BenchPart::Walker, "steal");
+        (walker.median_us, walker.min_us, walker.max_us) = (1_880_412, 1_790_000, 2_310_999);
+        walker.per_second = 571_740.4;
+        walker.peak_rss_bytes = Some(41 << 20);
+        let mut store = BenchLine::new(BenchPart::Store, "sqlite");
+        (store.median_us, store.min_us, store.max_us) = (412_000, 398_500, 431_000);
+        store.per_second = 157_992.7;
+        store.peak_rss_bytes = None;
+        store.bytes_per_dir = Some(212.6);
+        store.diff_us = Some(96_400);
+        let mut index = BenchLine::new(BenchPart::Index, "mmap");
+        (index.median_us, index.min_us, index.max_us) = (38_200, 36_000, 52_900);
+        index.per_second = f64::INFINITY;
+        index.bytes_per_dir = Some(f64::NAN);
+        index.lookup_ns = Some(612);
+        bench.lines = vec![walker, store, index];
 
         Fixtures {
             status,
             log,
             reconcile,
+            bench,
             scan,
             top,
             snapshots: vec![s1, s2, snapshot(7, NON_UTF8, -86_400_000, 0)],
@@ -383,6 +408,7 @@ impl Fixtures {
             Report::Status(&self.status),
             Report::Log(&self.log),
             Report::Reconcile(&self.reconcile),
+            Report::Bench(&self.bench),
         ]
     }
 
@@ -487,6 +513,7 @@ impl Fixtures {
         for r in &mut f.reconcile.roots {
             path(&mut r.root);
         }
+        path(&mut f.bench.root);
 
         // Other text from outside the program: hosts, walker and plugin
         // names, OS messages, configuration lines.
@@ -519,6 +546,12 @@ impl Fixtures {
         }
         for c in &mut f.config {
             (c.key, c.value, c.source) = (text(), text(), text());
+        }
+        for l in &mut f.bench.lines {
+            l.name = text();
+        }
+        if f.bench.cold_refused.is_some() {
+            f.bench.cold_refused = Some(text());
         }
         for r in &mut f.status.roots {
             if r.detail.is_some() {
@@ -553,6 +586,8 @@ impl Fixtures {
         f.log.entries.clear();
         f.log.under = None;
         f.reconcile.roots.clear();
+        f.bench.lines.clear();
+        f.bench.cold_refused = None;
         f
     }
 }

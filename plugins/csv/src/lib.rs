@@ -15,6 +15,7 @@
 //! | `sizes`     | path asked                        | `path, status, disk_usage` (the index's path and staleness are in the table and JSON output) |
 //! | `plugins`   | plugin                            | `kind, name, summary` |
 //! | `config`    | configuration value               | `key, value, source` |
+//! | `bench`     | backend measured                  | `root, entries, directories, runs, cold, part, name, median_us, min_us, max_us, per_second, peak_mem_bytes, bytes_per_dir, diff_us, lookup_ns` |
 //!
 //! The scan summary (totals, duration, issues) has no row shape of its own; a
 //! `scan` CSV is the table of its largest directories, like `show` (use the
@@ -324,6 +325,47 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
                     num(l.mutations),
                     num(l.changed_dirs),
                     l.delta_bytes.to_string(),
+                ])?;
+            }
+            Ok(())
+        }
+        Report::Bench(r) => {
+            w.write_record([
+                "root",
+                "entries",
+                "directories",
+                "runs",
+                "cold",
+                "part",
+                "name",
+                "median_us",
+                "min_us",
+                "max_us",
+                "per_second",
+                "peak_mem_bytes",
+                "bytes_per_dir",
+                "diff_us",
+                "lookup_ns",
+            ])?;
+            for l in &r.lines {
+                w.write_record([
+                    path_cell(&r.root),
+                    num(r.entries),
+                    num(r.dirs),
+                    num(r.runs),
+                    num(r.cold),
+                    l.part.as_str().to_owned(),
+                    outside_cell(&l.name),
+                    num(l.median_us),
+                    num(l.min_us),
+                    num(l.max_us),
+                    format!("{:.0}", l.per_second),
+                    opt_num(l.peak_rss_bytes),
+                    l.bytes_per_dir
+                        .map(|b| format!("{b:.1}"))
+                        .unwrap_or_default(),
+                    opt_num(l.diff_us),
+                    opt_num(l.lookup_ns),
                 ])?;
             }
             Ok(())

@@ -88,9 +88,9 @@ use base64::engine::general_purpose::STANDARD;
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_text, path_bytes};
 use disktracker::report::{
-    ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport, IssueLine, LogReport,
-    ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer, SizeReport, StatusReport,
-    TopReport, unsupported,
+    BenchLine, BenchReport, ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport,
+    IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer,
+    SizeReport, StatusReport, TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
 use serde::Serialize;
@@ -161,6 +161,7 @@ impl Reporter for JsonReporter {
             Report::Status(r) => emit(&mut w, report, kind, JWatchStatus::new(r)),
             Report::Log(r) => emit(&mut w, report, kind, JLog::new(r)),
             Report::Reconcile(r) => emit(&mut w, report, kind, JReconcile::new(r)),
+            Report::Bench(r) => emit(&mut w, report, kind, JBench::new(r)),
             _ => return Err(unsupported("json", report)),
         }?;
         w.flush()
@@ -739,6 +740,65 @@ impl<'a> JReconcile<'a> {
                     mutations: l.mutations,
                     changed_directories: l.changed_dirs,
                     disk_usage_delta: l.delta_bytes,
+                })
+                .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JBench<'a> {
+    root: JPath<'a>,
+    entries: u64,
+    directories: u64,
+    runs: u32,
+    cold: bool,
+    cold_refused: Option<&'a str>,
+    backends: Vec<JBenchLine<'a>>,
+}
+
+#[derive(Serialize)]
+struct JBenchLine<'a> {
+    part: &'static str,
+    name: &'a str,
+    median_us: u64,
+    min_us: u64,
+    max_us: u64,
+    per_second: f64,
+    peak_mem_bytes: Option<u64>,
+    bytes_per_dir: Option<f64>,
+    diff_us: Option<u64>,
+    lookup_ns: Option<u64>,
+}
+
+impl<'a> JBench<'a> {
+    fn new(r: &'a BenchReport) -> Self {
+        JBench {
+            root: JPath::new(&r.root),
+            entries: r.entries,
+            directories: r.dirs,
+            runs: r.runs,
+            cold: r.cold,
+            cold_refused: r.cold_refused.as_deref(),
+            backends: r
+                .lines
+                .iter()
+                .map(|l: &'a BenchLine| JBenchLine {
+                    part: l.part.as_str(),
+                    name: &l.name,
+                    median_us: l.median_us,
+                    min_us: l.min_us,
+                    max_us: l.max_us,
+                    // JSON has no NaN or infinity.
+                    per_second: if l.per_second.is_finite() {
+                        l.per_second
+                    } else {
+                        0.0
+                    },
+                    peak_mem_bytes: l.peak_rss_bytes,
+                    bytes_per_dir: l.bytes_per_dir.filter(|b| b.is_finite()),
+                    diff_us: l.diff_us,
+                    lookup_ns: l.lookup_ns,
                 })
                 .collect(),
         }

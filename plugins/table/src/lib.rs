@@ -24,12 +24,13 @@ use std::io::{self, Write};
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_bytes, escape_text as text};
 use disktracker::report::{
-    ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode, ExplainReport, LogReport,
-    ReconcileReport, ScanReport, SizeReport, SizeStatus, StatusReport, TopReport, unsupported,
+    BenchPart, BenchReport, ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode,
+    ExplainReport, LogReport, ReconcileReport, ScanReport, SizeReport, SizeStatus, StatusReport,
+    TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter};
 
-use crate::format::{delta, duration_ms, pct, share, size, utc};
+use crate::format::{delta, duration_ms, duration_ns, pct, rate, share, size, utc};
 use crate::grid::{Align, Grid};
 
 disktracker::register_reporter!(disktracker::registry::ReporterPlugin::new(
@@ -70,6 +71,7 @@ impl Reporter for TableReporter {
             Report::Status(r) => status(r, &mut s),
             Report::Log(r) => log(r, &mut s),
             Report::Reconcile(r) => reconcile(r, &mut s),
+            Report::Bench(r) => bench(r, &mut s),
             _ => return Err(unsupported("table", report)),
         }
         out.write_all(s.as_bytes())
@@ -656,4 +658,65 @@ fn reconcile(r: &ReconcileReport, out: &mut String) {
             _ => writeln!(out, "{root}: not watched yet; nothing to reconcile"),
         };
     }
+}
+
+fn bench(r: &BenchReport, out: &mut String) {
+    let cache = if r.cold {
+        "page cache dropped before every walk"
+    } else {
+        "warm cache"
+    };
+    let _ = writeln!(
+        out,
+        "{}: {}, {}; median of {}, {cache}",
+        escape_bytes(&r.root),
+        plural(r.entries, "entry", "entries"),
+        plural(r.dirs, "directory", "directories"),
+        plural(u64::from(r.runs), "run", "runs"),
+    );
+    if let Some(why) = &r.cold_refused {
+        let _ = writeln!(out, "not cold: {}", text(why));
+    }
+    if r.lines.is_empty() {
+        out.push_str("Nothing measured.\n");
+        return;
+    }
+    let mut g = Grid::new(&[
+        ("PART", Align::Left),
+        ("NAME", Align::Left),
+        ("MEDIAN", Align::Right),
+        ("MIN", Align::Right),
+        ("MAX", Align::Right),
+        ("RATE", Align::Right),
+        ("PEAK MEM", Align::Right),
+        ("BYTES/DIR", Align::Right),
+        ("DIFF", Align::Right),
+        ("LOOKUP", Align::Right),
+    ]);
+    let us = |v: u64| duration_ns(v.saturating_mul(1000));
+    let dash = || "-".to_owned();
+    for l in &r.lines {
+        let what = match l.part {
+            BenchPart::Walker => "entries",
+            _ => "dirs",
+        };
+        g.push(vec![
+            l.part.as_str().to_owned(),
+            text(&l.name).into_owned(),
+            us(l.median_us),
+            us(l.min_us),
+            us(l.max_us),
+            format!("{} {what}", rate(l.per_second)),
+            l.peak_rss_bytes.map_or_else(dash, size),
+            l.bytes_per_dir.map_or_else(dash, |b| format!("{b:.0} B")),
+            l.diff_us.map_or_else(dash, us),
+            l.lookup_ns.map_or_else(dash, duration_ns),
+        ]);
+    }
+    g.write("", out);
+    out.push_str(
+        "walker: one walk; store: one snapshot written (DIFF: two snapshots compared); \
+         index: built from the tree (LOOKUP: one directory); PEAK MEM: resident memory \
+         the operation added at its highest\n",
+    );
 }

@@ -340,11 +340,7 @@ impl Tracker {
         let walker_plugin = self.cfg.walker.resolve(registry::walkers()?)?;
         let walker = (walker_plugin.create)(&self.cfg.settings.for_plugin(walker_plugin)?)?;
         let sc = &self.cfg.scan;
-        let threads = match sc.threads {
-            0 => std::thread::available_parallelism().map_or(1, std::num::NonZero::get),
-            n => usize::try_from(n).unwrap_or(1),
-        };
-        let mut walk_opts = WalkOptions::with_threads(threads);
+        let mut walk_opts = super::walk_threads(sc.threads);
         walk_opts.one_file_system = sc.one_file_system;
         walk_opts.exclude = sc.exclude.clone();
         let tree_opts = TreeOptions {

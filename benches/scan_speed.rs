@@ -1,0 +1,352 @@
+//! Scan speed at default settings, cold and warm, side by side in one run:
+//! `disktracker scan` at its default thread count and at fixed `-j` counts,
+//! a floor walker of our own (below), and pdu.
+//!
+//!     cargo bench --bench scan_speed -- [TREE] [--rounds N] [--warm-only] [--j LIST]
+//!
+//! TREE defaults to /work/bench-tree-1m (`cargo run --release -p
+//! disktracker-testkit --bin gen_tree -- TREE 1000000 1`). Each round runs
+//! every command once, in the same order, so slow drifts of the machine hit
+//! them alike; medians over the rounds are printed with ratios. Cold rounds
+//! drop the page cache (root only) before every command; warm rounds run
+//! every command once untimed first.
+//!
+//! The floor is the least a disk-usage walk can do: `openat` of each
+//! directory relative to its parent's fd, `getdents64`, and one `fstatat`
+//! per entry relative to the directory fd, summing `st_blocks`; no paths,
+//! no store, no hard-link bookkeeping, a plain shared stack for work. This
+//! binary runs it when started as `scan_speed --floor TREE THREADS`.
+//!
+//! `disktracker` runs as `scan` into a fresh database ("scan") and as a
+//! rescan of a database holding the previous snapshot ("rescan", which also
+//! streams the old snapshot against the new one and caches their diff).
+// A failed unwrap in a test or benchmark is a failed check, said where it happened.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+use std::ffi::CString;
+use std::mem::MaybeUninit;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, openat, statat};
+
+/// A directory to read: its name relative to its parent's open fd.
+struct Job {
+    parent: Option<Arc<OwnedFd>>,
+    name: CString,
+}
+
+struct Queue {
+    jobs: Vec<Job>,
+    /// Workers waiting for a job.
+    idle: usize,
+    /// Set when every worker is idle and no job is left.
+    done: bool,
+}
+
+/// Walks `root` with `threads` workers; (entries, bytes of `st_blocks`).
+/// Each worker goes depth first through its own stack and shares half of it
+/// only when another worker waits, so the lock is taken rarely.
+fn floor(root: &Path, threads: usize) -> (u64, u64) {
+    let shared = Arc::new((
+        Mutex::new(Queue {
+            jobs: vec![Job {
+                parent: None,
+                name: CString::new(root.as_os_str().as_encoded_bytes()).unwrap(),
+            }],
+            idle: 0,
+            done: false,
+        }),
+        Condvar::new(),
+        AtomicUsize::new(0),
+    ));
+    let workers: Vec<_> = (0..threads)
+        .map(|_| {
+            let shared = Arc::clone(&shared);
+            std::thread::spawn(move || {
+                let (lock, wake, idle) = &*shared;
+                let mut buf = Vec::with_capacity(64 << 10);
+                let (mut entries, mut bytes) = (0u64, 0u64);
+                let mut local: Vec<Job> = Vec::new();
+                loop {
+                    let job = match local.pop() {
+                        Some(job) => job,
+                        None => {
+                            let mut q = lock.lock().unwrap();
+                            loop {
+                                if let Some(job) = q.jobs.pop() {
+                                    break job;
+                                }
+                                if q.done {
+                                    return (entries, bytes);
+                                }
+                                q.idle += 1;
+                                idle.store(q.idle, Ordering::Relaxed);
+                                if q.idle == threads {
+                                    q.done = true;
+                                    wake.notify_all();
+                                    return (entries, bytes);
+                                }
+                                q = wake.wait(q).unwrap();
+                                q.idle -= 1;
+                                idle.store(q.idle, Ordering::Relaxed);
+                            }
+                        }
+                    };
+                    local.extend(read_dir(&job, &mut buf, &mut entries, &mut bytes));
+                    if local.len() > 1 && idle.load(Ordering::Relaxed) > 0 {
+                        let half = local.len() / 2;
+                        let mut q = lock.lock().unwrap();
+                        q.jobs.extend(local.drain(..half));
+                        wake.notify_all();
+                    }
+                }
+            })
+        })
+        .collect();
+    workers
+        .into_iter()
+        .map(|w| w.join().unwrap())
+        .fold((1, 0), |(e, b), (we, wb)| (e + we, b + wb))
+}
+
+/// Reads one directory: stats every entry, returns its subdirectories.
+fn read_dir(job: &Job, buf: &mut Vec<u8>, entries: &mut u64, bytes: &mut u64) -> Vec<Job> {
+    let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+    let opened = match &job.parent {
+        Some(p) => openat(&**p, job.name.as_c_str(), flags, Mode::empty()),
+        None => openat(CWD, job.name.as_c_str(), flags, Mode::empty()),
+    };
+    let Ok(fd) = opened else { return Vec::new() };
+    let fd = Arc::new(fd);
+    let mut subdirs = Vec::new();
+    let spare: &mut [MaybeUninit<u8>] = buf.spare_capacity_mut();
+    let mut dir = RawDir::new(&*fd, spare);
+    while let Some(Ok(e)) = dir.next() {
+        let name = e.file_name();
+        if name == c"." || name == c".." {
+            continue;
+        }
+        let Ok(st) = statat(&*fd, name, AtFlags::SYMLINK_NOFOLLOW) else {
+            continue;
+        };
+        *entries += 1;
+        *bytes += u64::try_from(st.st_blocks).unwrap_or(0) * 512;
+        if FileType::from_raw_mode(st.st_mode) == FileType::Directory {
+            subdirs.push(Job {
+                parent: Some(Arc::clone(&fd)),
+                name: name.to_owned(),
+            });
+        }
+    }
+    subdirs
+}
+
+fn median(v: &[Duration]) -> Duration {
+    let mut v = v.to_vec();
+    v.sort();
+    v[v.len() / 2]
+}
+
+fn drop_caches() -> bool {
+    rustix::fs::sync();
+    std::fs::write("/proc/sys/vm/drop_caches", "3\n").is_ok()
+}
+
+struct Contender {
+    name: String,
+    cmd: Vec<String>,
+    /// Runs before each timed run, untimed (a fresh database).
+    prepare: Option<Box<dyn Fn()>>,
+}
+
+fn run(c: &Contender) -> Duration {
+    if let Some(p) = &c.prepare {
+        p();
+    }
+    let t = Instant::now();
+    let out = Command::new(&c.cmd[0]).args(&c.cmd[1..]).output().unwrap();
+    let took = t.elapsed();
+    assert!(
+        out.status.success(),
+        "{} failed: {}",
+        c.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    took
+}
+
+fn raise_nofile() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut lim = getrlimit(Resource::Nofile);
+    lim.current = lim.maximum;
+    let _ = setrlimit(Resource::Nofile, lim);
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("--floor") {
+        raise_nofile();
+        let (entries, bytes) = floor(Path::new(&args[1]), args[2].parse().unwrap());
+        println!("{entries} entries, {bytes} bytes");
+        return;
+    }
+    let mut tree = PathBuf::from("/work/bench-tree-1m");
+    let (mut rounds, mut warm_only, mut js) = (7usize, false, vec![8u32, 16, 32]);
+    let mut it = args.iter().filter(|a| *a != "--bench");
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--rounds" => rounds = it.next().unwrap().parse().unwrap(),
+            "--warm-only" => warm_only = true,
+            "--j" => {
+                js = it
+                    .next()
+                    .unwrap()
+                    .split(',')
+                    .map(|j| j.parse().unwrap())
+                    .collect();
+            }
+            other => tree = PathBuf::from(other),
+        }
+    }
+    if !tree.is_dir() {
+        eprintln!(
+            "no benchmark tree at {0}; generate it with `cargo run --release -p \
+             disktracker-testkit --bin gen_tree -- {0} 1000000 1`",
+            tree.display()
+        );
+        return;
+    }
+    let dt = env!("CARGO_BIN_EXE_disktracker").to_owned();
+    let me = std::env::current_exe()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let work = tempfile::tempdir().unwrap();
+    let t = tree.to_string_lossy().into_owned();
+    let fresh = work.path().join("fresh.db");
+    let history = work
+        .path()
+        .join("history.db")
+        .to_string_lossy()
+        .into_owned();
+    let scan = |name: &str, j: Option<u32>, db: &str, fresh: bool| {
+        let mut cmd = vec![dt.clone(), "--db".into(), db.into(), "-q".into()];
+        if let Some(j) = j {
+            cmd.extend(["-j".into(), j.to_string()]);
+        }
+        cmd.extend(["scan".into(), t.clone()]);
+        let dir = work.path().to_owned();
+        Contender {
+            name: name.to_owned(),
+            cmd,
+            prepare: fresh.then(|| {
+                Box::new(move || {
+                    for e in std::fs::read_dir(&dir).unwrap().flatten() {
+                        if e.file_name().to_string_lossy().starts_with("fresh.") {
+                            std::fs::remove_file(e.path()).unwrap();
+                        }
+                    }
+                }) as Box<dyn Fn()>
+            }),
+        }
+    };
+    let f = fresh.to_string_lossy().into_owned();
+    let mut contenders = vec![
+        scan("scan (default)", None, &f, true),
+        scan("rescan (default)", None, &history, false),
+    ];
+    for &j in &js {
+        contenders.push(scan(&format!("scan -j {j}"), Some(j), &f, true));
+    }
+    for threads in [2, 32] {
+        contenders.push(Contender {
+            name: format!("floor, {threads} threads"),
+            cmd: vec![me.clone(), "--floor".into(), t.clone(), threads.to_string()],
+            prepare: None,
+        });
+    }
+    let pdu = Command::new("pdu").arg("--version").output().is_ok();
+    if pdu {
+        contenders.push(Contender {
+            name: "pdu".into(),
+            cmd: vec!["pdu".into(), "--max-depth=1".into(), t.clone()],
+            prepare: None,
+        });
+    } else {
+        eprintln!("pdu not found (`cargo install parallel-disk-usage`): left out");
+    }
+
+    let cold = !warm_only && drop_caches();
+    if !warm_only && !cold {
+        eprintln!("cannot drop the page cache (needs root): warm rounds only");
+    }
+    let mut phases = vec![("warm", false)];
+    if cold {
+        phases.push(("cold", true));
+    }
+    println!("tree {t}, {rounds} rounds; medians, seconds");
+    for (phase, is_cold) in phases {
+        if !is_cold {
+            for c in &contenders {
+                run(c);
+            }
+        }
+        let mut times: BTreeMap<usize, Vec<Duration>> = BTreeMap::new();
+        for _ in 0..rounds {
+            for (i, c) in contenders.iter().enumerate() {
+                if is_cold {
+                    // A rescan's previous snapshot would be read cold too:
+                    // keep the comparison about the walk.
+                    if c.name.starts_with("rescan") {
+                        continue;
+                    }
+                    drop_caches();
+                }
+                times.entry(i).or_default().push(run(c));
+            }
+        }
+        let med: BTreeMap<&str, f64> = times
+            .iter()
+            .map(|(&i, v)| (contenders[i].name.as_str(), median(v).as_secs_f64()))
+            .collect();
+        println!("\n{phase}:");
+        for (&i, v) in &times {
+            let mut s: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
+            s.sort_by(f64::total_cmp);
+            println!(
+                "  {:22} {:7.3}   (min {:.3}, max {:.3})",
+                contenders[i].name,
+                med[contenders[i].name.as_str()],
+                s[0],
+                s[s.len() - 1]
+            );
+        }
+        let default = med["scan (default)"];
+        let (best_name, best) = med
+            .iter()
+            .filter(|(n, _)| n.starts_with("scan -j"))
+            .map(|(n, v)| (*n, *v))
+            .min_by(|a, b| a.1.total_cmp(&b.1))
+            .unwrap_or(("scan (default)", default));
+        println!("  default / best -j ({best_name}): {:.2}x", default / best);
+        println!(
+            "  default / floor, 2 threads:     {:.2}x",
+            default / med["floor, 2 threads"]
+        );
+        if let Some(r) = med.get("rescan (default)") {
+            println!(
+                "  rescan / floor, 2 threads:      {:.2}x",
+                r / med["floor, 2 threads"]
+            );
+        }
+        if let Some(p) = med.get("pdu") {
+            println!("  default / pdu:                  {:.2}x", default / p);
+        }
+    }
+}
