@@ -32,8 +32,14 @@ measure() {
 }
 # Median of RUNS lines of "SECONDS KIB" on stdin, per column.
 median() {
-    awk '{ t[NR] = $1; m[NR] = $2 } END {
-        n = asort(t); asort(m); i = int((n + 1) / 2); print t[i], m[i] }'
+    local lines col1 col2
+    lines=$(cat)
+    col1=$(printf '%s\n' "$lines" | awk 'NF { print $1 }' | sort -g)
+    col2=$(printf '%s\n' "$lines" | awk 'NF { print $2 }' | sort -g)
+    local n mid
+    n=$(printf '%s\n' "$col1" | wc -l)
+    mid=$(( (n + 1) / 2 ))
+    echo "$(printf '%s\n' "$col1" | sed -n "${mid}p") $(printf '%s\n' "$col2" | sed -n "${mid}p")"
 }
 
 printf '%-22s %10s %-12s %9s %12s %10s\n' tree entries operation "median s" "peak RSS" "us/entry"

@@ -1,85 +1,93 @@
 //! Growing the worker pool while the workers wait on the disk.
 //!
 //! Warm, a walk is CPU-bound and one worker per core is best; cold, workers
-//! block in `getdents64` and `statx` reading inodes, the cores idle, and
-//! more requests in flight finish the walk sooner. Rather than guess which
-//! case applies, a governor samples the process's CPU time every
-//! [`TICK`]: while the cores are less than [`BUSY`] used and directories
-//! wait in the deques, it starts one more worker, up to the cap. It never
-//! stops workers: idle ones park and cost nothing.
+//! block in `getdents64` and `statx` while the kernel reads directory blocks
+//! and inodes, and more requests in flight finish the walk sooner. Rather
+//! than guess which case applies, a governor looks every [`TICK`] at the
+//! state of each worker thread (`/proc/self/task/TID/stat`): while some are
+//! in uninterruptible sleep (`D`, waiting for the disk or a network file
+//! system) on [`BLOCKED_TICKS`] ticks in a row and directories wait in the
+//! deques, it doubles the pool, up to the cap. It never stops workers: idle
+//! ones park and cost nothing.
+//!
+//! The process's CPU time is not the signal: a cold walk keeps the cores
+//! 80–90% busy in the kernel (reading and hashing directory blocks, filling
+//! the inode cache) while most workers wait, so an "idle CPU" rule stops
+//! growing at 4–8 workers.
 
-use std::time::{Duration, Instant};
-
-use rustix::time::{ClockId, clock_gettime};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::Duration;
 
 /// How often the governor looks.
 pub(crate) const TICK: Duration = Duration::from_millis(10);
 
-/// Fraction of the cores the walk must keep busy before it stops growing.
-pub(crate) const BUSY: f64 = 0.8;
+/// Consecutive ticks with a blocked worker before the pool grows: a warm
+/// walk may block for a moment (a page of a directory evicted, a journal
+/// commit) without being disk-bound.
+pub(crate) const BLOCKED_TICKS: u32 = 2;
 
-/// Consecutive idle ticks before the pool grows: a warm walk dips below
-/// [`BUSY`] for a tick now and then (parking, a narrow part of the tree);
-/// a cold one stays below.
-pub(crate) const IDLE_TICKS: u32 = 2;
+/// The kernel thread ids of the workers, by worker number; 0 until a worker
+/// has started.
+pub(crate) struct WorkerIds(Vec<AtomicI32>);
 
-/// CPU time used so far by every thread of this process.
-fn process_cpu() -> Duration {
-    let t = clock_gettime(ClockId::ProcessCPUTime);
-    Duration::new(
-        u64::try_from(t.tv_sec).unwrap_or(0),
-        u32::try_from(t.tv_nsec).unwrap_or(0),
-    )
-}
+impl WorkerIds {
+    pub fn new(workers: usize) -> Self {
+        WorkerIds((0..workers).map(|_| AtomicI32::new(0)).collect())
+    }
 
-/// Decides, tick by tick, whether the pool should grow.
-pub(crate) struct Governor {
-    cores: f64,
-    last_wall: Instant,
-    last_cpu: Duration,
-    idle_ticks: u32,
-}
-
-impl Governor {
-    /// Starts measuring now.
-    pub fn new(cores: usize) -> Self {
-        Governor {
-            cores: cores.max(1) as f64,
-            last_wall: Instant::now(),
-            last_cpu: process_cpu(),
-            idle_ticks: 0,
+    /// Called by worker `n` on its own thread.
+    pub fn register(&self, n: usize) {
+        if let Some(slot) = self.0.get(n) {
+            slot.store(
+                rustix::thread::gettid().as_raw_nonzero().get(),
+                Ordering::Relaxed,
+            );
         }
     }
 
-    /// Whether to add workers, given that directories wait in the deques
-    /// (`waiting`); measures the CPU use since the previous call.
-    pub fn should_grow(&mut self, waiting: bool) -> bool {
-        let (wall, cpu) = (Instant::now(), process_cpu());
-        let busy = busy_cores(
-            cpu.saturating_sub(self.last_cpu),
-            wall.duration_since(self.last_wall),
-        );
-        self.last_wall = wall;
-        self.last_cpu = cpu;
-        if waiting && busy < BUSY * self.cores {
-            self.idle_ticks += 1;
-        } else {
-            self.idle_ticks = 0;
+    /// How many started workers are in uninterruptible sleep now.
+    fn blocked(&self) -> usize {
+        self.0
+            .iter()
+            .map(|t| t.load(Ordering::Relaxed))
+            .filter(|&tid| tid != 0 && thread_state(tid) == Some(b'D'))
+            .count()
+    }
+}
+
+/// The state letter of thread `tid` of this process (`R`, `S`, `D`, …).
+fn thread_state(tid: i32) -> Option<u8> {
+    let stat = std::fs::read(format!("/proc/self/task/{tid}/stat")).ok()?;
+    // "TID (COMM) S …": COMM may hold spaces and parentheses, so the state
+    // follows the last ')'.
+    let close = stat.iter().rposition(|&b| b == b')')?;
+    stat.get(close + 2).copied()
+}
+
+/// Decides, tick by tick, whether the pool should grow.
+#[derive(Default)]
+pub(crate) struct Governor {
+    blocked_ticks: u32,
+}
+
+impl Governor {
+    /// Whether to add workers now, given that directories wait in the deques.
+    pub fn should_grow(&mut self, ids: &WorkerIds, waiting: bool) -> bool {
+        self.decide(waiting && ids.blocked() > 0)
+    }
+
+    fn decide(&mut self, blocked_with_work_waiting: bool) -> bool {
+        if !blocked_with_work_waiting {
+            self.blocked_ticks = 0;
+            return false;
         }
-        if self.idle_ticks >= IDLE_TICKS {
-            self.idle_ticks = 0;
+        self.blocked_ticks += 1;
+        if self.blocked_ticks >= BLOCKED_TICKS {
+            self.blocked_ticks = 0;
             return true;
         }
         false
     }
-}
-
-/// Cores kept busy on average: CPU time over wall time.
-fn busy_cores(cpu: Duration, wall: Duration) -> f64 {
-    if wall.is_zero() {
-        return f64::INFINITY;
-    }
-    cpu.as_secs_f64() / wall.as_secs_f64()
 }
 
 #[cfg(test)]
@@ -87,40 +95,33 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_saturated_core_does_not_grow_the_pool() {
-        let mut g = Governor::new(1);
-        for _ in 0..=IDLE_TICKS {
-            let until = Instant::now() + TICK;
-            let mut x = 0u64;
-            while Instant::now() < until {
-                x = std::hint::black_box(x.wrapping_add(1));
-            }
-            assert!(!g.should_grow(true));
-        }
+    fn grows_after_blocked_ticks_in_a_row_only() {
+        let mut g = Governor::default();
+        let pattern = [true, false, true, true, true, true, false, true];
+        let got: Vec<bool> = pattern.iter().map(|&b| g.decide(b)).collect();
+        assert_eq!(got, [false, false, false, true, false, true, false, false]);
     }
 
     #[test]
-    fn idle_cores_grow_the_pool_only_when_work_waits() {
-        // Far more cores than this test process (and any test running beside
-        // it) can keep busy, so the process counts as waiting.
-        let mut g = Governor::new(256);
-        for _ in 1..IDLE_TICKS {
-            std::thread::sleep(TICK);
-            assert!(!g.should_grow(true), "one idle tick is not enough");
-        }
-        std::thread::sleep(TICK);
-        assert!(g.should_grow(true));
-        for _ in 0..IDLE_TICKS {
-            std::thread::sleep(TICK);
-            assert!(!g.should_grow(false), "nothing waits: nothing to grow for");
-        }
-    }
-
-    #[test]
-    fn no_elapsed_time_means_no_growth() {
-        assert!(busy_cores(Duration::ZERO, Duration::ZERO).is_infinite());
-        assert!(
-            (busy_cores(Duration::from_millis(5), Duration::from_millis(10)) - 0.5).abs() < 1e-9
+    fn a_running_or_sleeping_thread_is_not_blocked() {
+        let ids = WorkerIds::new(2);
+        ids.register(0);
+        assert_eq!(
+            thread_state(rustix::thread::gettid().as_raw_nonzero().get()),
+            Some(b'R'),
+            "the thread reading its own state is running"
         );
+        assert_eq!(ids.blocked(), 0);
+        // A thread asleep on a timer sleeps interruptibly: S, not D.
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sleeper = std::thread::spawn(move || {
+            tx.send(rustix::thread::gettid().as_raw_nonzero().get())
+                .unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+        });
+        let tid = rx.recv().unwrap();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(thread_state(tid), Some(b'S'));
+        sleeper.join().unwrap();
     }
 }

@@ -51,7 +51,6 @@ mod node;
 mod sched;
 
 use std::ffi::CStr;
-use std::num::NonZero;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
@@ -140,6 +139,8 @@ struct Walk<'o> {
     root_dev: u64,
     /// Above this many live directory fds, new jobs reopen by path.
     fd_budget: AtomicUsize,
+    /// Kernel thread ids of the workers, for the governor.
+    worker_ids: grow::WorkerIds,
     cancelled: AtomicBool,
 }
 
@@ -183,29 +184,28 @@ impl Walk<'_> {
     ) -> Option<ScopedJoinHandle<'scope, DirArena>> {
         std::thread::Builder::new()
             .name(format!("dt-walk-{n}"))
-            .spawn_scoped(s, move || self.run(local))
+            .spawn_scoped(s, move || self.run(local, n))
             .ok()
     }
 
-    /// The governor: adds a worker per tick while the cores idle and
-    /// directories wait (see [`grow`]), until the walk ends or `spare` runs
-    /// out. Returns the workers it started.
+    /// The governor: doubles the pool while workers wait on the disk and
+    /// directories wait in the deques (see [`grow`]), until the walk ends or
+    /// `spare` runs out. Returns the workers it started.
     fn grow<'scope>(
         &'scope self,
         s: &'scope Scope<'scope, '_>,
         mut running: usize,
-        cores: usize,
         spare: Vec<Worker<Job>>,
     ) -> Vec<ScopedJoinHandle<'scope, DirArena>> {
         let mut started = Vec::new();
         let mut spare = spare.into_iter();
-        let mut governor = grow::Governor::new(cores);
+        let mut governor = grow::Governor::default();
         while !self.sched.is_done() {
             std::thread::park_timeout(grow::TICK);
             if self.sched.is_done() {
                 break;
             }
-            if governor.should_grow(self.sched.has_waiting(running)) {
+            if governor.should_grow(&self.worker_ids, self.sched.has_waiting(running)) {
                 // Doubling reaches the cap in a few ticks: a cold walk
                 // blocks from its first directories on.
                 let batch: Vec<Worker<Job>> = spare.by_ref().take(running).collect();
@@ -221,8 +221,9 @@ impl Walk<'_> {
         started
     }
 
-    fn run(&self, local: Worker<Job>) -> DirArena {
+    fn run(&self, local: Worker<Job>, n: usize) -> DirArena {
         let _stop = StopOnPanic(&self.sched);
+        self.worker_ids.register(n);
         let mut state = WorkerState {
             arena: DirArena::default(),
             buf: Vec::with_capacity(DIRENT_BUF),
@@ -488,6 +489,7 @@ impl Walker for StealWalker {
             ctx,
             root_dev: own.dev,
             fd_budget: AtomicUsize::new(budget),
+            worker_ids: grow::WorkerIds::new(max_threads),
             cancelled: AtomicBool::new(false),
         };
         walk.sched.inject(Job {
@@ -511,13 +513,13 @@ impl Walker for StealWalker {
             // workers while the first ones wait on the disk.
             let spare: Vec<Worker<Job>> = workers.collect();
             let governor = (!spare.is_empty()).then(|| {
-                let cores = std::thread::available_parallelism().map_or(1, NonZero::get);
                 std::thread::Builder::new()
                     .name("dt-walk-grow".to_owned())
-                    .spawn_scoped(s, move || walk.grow(s, threads, cores, spare))
+                    .spawn_scoped(s, move || walk.grow(s, threads, spare))
                     .ok()
             });
-            let mut arenas: Vec<DirArena> = mine.map(|local| walk.run(local)).into_iter().collect();
+            let mut arenas: Vec<DirArena> =
+                mine.map(|local| walk.run(local, 0)).into_iter().collect();
             if let Some(Some(governor)) = governor {
                 governor.thread().unpark();
                 match governor.join() {

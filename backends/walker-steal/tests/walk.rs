@@ -67,17 +67,27 @@ fn low_fd_limit_walks_everything_and_leaks_nothing() {
 }
 
 /// Walks `root` starting with one worker that may grow to `max`, each
-/// directory held up by a sleep as a cold disk would; returns the tree and
-/// how many threads read directories.
-fn walk_blocked(root: &Path, max: usize) -> (disktracker_engine::ScanTree, usize) {
+/// directory held up by a write and `fsync` of `scratch` (the thread waits
+/// for the disk in uninterruptible sleep, as on a cold cache); returns the
+/// tree and how many threads read directories.
+fn walk_blocked(root: &Path, scratch: &Path, max: usize) -> (disktracker_engine::ScanTree, usize) {
     use std::collections::HashSet;
+    use std::io::Write;
     use std::sync::{Arc, Mutex};
     let threads = Arc::new(Mutex::new(HashSet::new()));
     let seen = Arc::clone(&threads);
+    let scratch = scratch.to_owned();
     let ctx = disktracker::WalkContext {
         before_dir: Some(disktracker::DirHook::new(move |_| {
-            seen.lock().unwrap().insert(std::thread::current().id());
-            std::thread::sleep(std::time::Duration::from_millis(2));
+            let me = std::thread::current().id();
+            seen.lock().unwrap().insert(me);
+            let mut f = fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(scratch.join(format!("{me:?}")))
+                .unwrap();
+            f.write_all(&[7u8; 512 << 10]).unwrap();
+            f.sync_all().unwrap();
         })),
         ..disktracker::WalkContext::default()
     };
@@ -90,29 +100,29 @@ fn walk_blocked(root: &Path, max: usize) -> (disktracker_engine::ScanTree, usize
 
 const GROW_VAR: &str = "DT_TEST_GROW_ROOT";
 
-/// While workers wait (here: asleep before each directory, as on a cold
-/// disk) and directories queue up, the pool grows up to its cap, never
-/// beyond, and the totals stay exact; a fixed pool does not grow. The walks
-/// run in a child process: the governor reads the process's CPU time, which
-/// other tests running beside it in this one would inflate.
+/// While workers wait on the disk (here: an `fsync` before each directory)
+/// and directories queue up, the pool grows up to its cap, never beyond,
+/// and the totals stay exact; a fixed pool does not grow. The walks run in
+/// a child process, so that no other test's threads share it.
 #[test]
 fn the_pool_grows_while_workers_wait_and_the_totals_stay_exact() {
     if let Some(root) = std::env::var_os(GROW_VAR) {
         let root = Path::new(&root);
         let want = oracle::compute(root).dirs;
-        let (tree, used) = walk_blocked(root, 6);
+        let (_s, scratch) = tempdir();
+        let (tree, used) = walk_blocked(root, &scratch, 6);
         assert_same("oracle, growing pool", &totals(&tree), &want);
         assert!(
             (2..=6).contains(&used),
             "{used} threads read directories; expected 2 to 6"
         );
-        let (tree, used) = walk_blocked(root, 1);
+        let (tree, used) = walk_blocked(root, &scratch, 1);
         assert_same("oracle, fixed pool", &totals(&tree), &want);
         assert_eq!(used, 1);
         return;
     }
     let (_t, root) = tempdir();
-    for a in 0..12 {
+    for a in 0..20 {
         for b in 0..12 {
             let d = root.join(format!("a{a}/b{b}"));
             fs::create_dir_all(&d).unwrap();
