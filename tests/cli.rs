@@ -143,6 +143,7 @@ fn help_and_version() {
             "status",
             "log",
             "reconcile",
+            "bench",
             "plugins",
             "config",
             "help"

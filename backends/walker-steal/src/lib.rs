@@ -173,7 +173,6 @@ fn issue(dir: u32, path: Vec<u8>, op: &'static str, err: Errno) -> WalkIssue {
 }
 
 impl Walk<'_> {
-    /// A worker: take jobs until the walk is over.
     /// Starts worker number `n` on `local`; `None` if the thread cannot be
     /// spawned (its deque never gets a job, so nothing is lost).
     fn spawn_worker<'scope>(
@@ -221,6 +220,7 @@ impl Walk<'_> {
         started
     }
 
+    /// Worker number `n`: take jobs until the walk is over.
     fn run(&self, local: Worker<Job>, n: usize) -> DirArena {
         let _stop = StopOnPanic(&self.sched);
         self.worker_ids.register(n);

@@ -53,6 +53,7 @@ pub fn walk_threads(threads: u64) -> WalkOptions {
         n => WalkOptions::with_threads(usize::try_from(n).unwrap_or(1)),
     }
 }
+
 /// Problems listed in a scan report (all are counted).
 const ISSUES_SHOWN: usize = 10;
 /// The origin of a value nobody set.
@@ -831,7 +832,7 @@ impl Tracker {
 
     /// The walk options of the configuration, with `extra_excludes` added;
     /// checks the thread count and the globs.
-    fn walk_options(&self, extra_excludes: &[String]) -> Result<WalkOptions> {
+    pub(crate) fn walk_options(&self, extra_excludes: &[String]) -> Result<WalkOptions> {
         let sc = &self.cfg.scan;
         if sc.threads > MAX_THREADS {
             return Err(Error::new(

@@ -340,9 +340,7 @@ impl Tracker {
         let walker_plugin = self.cfg.walker.resolve(registry::walkers()?)?;
         let walker = (walker_plugin.create)(&self.cfg.settings.for_plugin(walker_plugin)?)?;
         let sc = &self.cfg.scan;
-        let mut walk_opts = super::walk_threads(sc.threads);
-        walk_opts.one_file_system = sc.one_file_system;
-        walk_opts.exclude = sc.exclude.clone();
+        let walk_opts = self.walk_options(&[])?;
         let tree_opts = TreeOptions {
             exclude: Exclude::new(&sc.exclude)?,
             one_file_system: sc.one_file_system,
