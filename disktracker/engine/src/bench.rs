@@ -78,6 +78,25 @@ fn per_second(items: u64, d: Duration) -> f64 {
     }
 }
 
+/// A line for `name` with the spread of `times`, the rate of `items` at the
+/// median, and the peak memory added.
+fn timed_line(
+    part: BenchPart,
+    name: &str,
+    times: &mut [Duration],
+    items: u64,
+    peak: Option<u64>,
+) -> BenchLine {
+    let (median, min, max) = spread(times);
+    let mut line = BenchLine::new(part, name);
+    line.median_us = micros(median);
+    line.min_us = micros(min);
+    line.max_us = micros(max);
+    line.per_second = per_second(items, median);
+    line.peak_rss_bytes = peak;
+    line
+}
+
 /// Writes back dirty pages and drops the page cache, dentries and inodes,
 /// so the next walk reads from the disk.
 fn drop_page_cache() -> std::io::Result<()> {
@@ -285,13 +304,7 @@ impl Bench<'_> {
             None => return Err(Error::new(ErrorKind::Usage, "--runs must be at least 1")),
         };
         let entries = tree.stats(0).file_count + tree.len() as u64;
-        let (median, min, max) = spread(&mut times);
-        let mut line = BenchLine::new(BenchPart::Walker, plugin.name);
-        line.median_us = micros(median);
-        line.min_us = micros(min);
-        line.max_us = micros(max);
-        line.per_second = per_second(entries, median);
-        line.peak_rss_bytes = peak;
+        let line = timed_line(BenchPart::Walker, plugin.name, &mut times, entries, peak);
         Ok((line, tree))
     }
 
@@ -348,13 +361,13 @@ impl Bench<'_> {
                 ));
             }
         }
-        let (median, min, max) = spread(&mut writes);
-        let mut line = BenchLine::new(BenchPart::Store, plugin.name);
-        line.median_us = micros(median);
-        line.min_us = micros(min);
-        line.max_us = micros(max);
-        line.per_second = per_second(rows.dirs(), median);
-        line.peak_rss_bytes = peak;
+        let mut line = timed_line(
+            BenchPart::Store,
+            plugin.name,
+            &mut writes,
+            rows.dirs(),
+            peak,
+        );
         line.bytes_per_dir = Some(bytes as f64 / (2 * rows.dirs().max(1)) as f64);
         line.diff_us = Some(micros(spread(&mut diffs).0));
         Ok(Some(line))
@@ -394,13 +407,13 @@ impl Bench<'_> {
             }
             lookups.push(t.elapsed() / u32::try_from(probes.len().max(1)).unwrap_or(u32::MAX));
         }
-        let (median, min, max) = spread(&mut builds);
-        let mut line = BenchLine::new(BenchPart::Index, plugin.name);
-        line.median_us = micros(median);
-        line.min_us = micros(min);
-        line.max_us = micros(max);
-        line.per_second = per_second(rows.dirs(), median);
-        line.peak_rss_bytes = peak;
+        let mut line = timed_line(
+            BenchPart::Index,
+            plugin.name,
+            &mut builds,
+            rows.dirs(),
+            peak,
+        );
         line.bytes_per_dir = Some(bytes as f64 / rows.dirs().max(1) as f64);
         line.lookup_ns = Some(u64::try_from(spread(&mut lookups).0.as_nanos()).unwrap_or(u64::MAX));
         Ok(line)
