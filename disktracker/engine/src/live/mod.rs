@@ -3,7 +3,7 @@
 
 pub mod dispatch;
 pub mod fold;
-mod heap;
+pub(crate) mod heap;
 pub mod reconcile;
 pub mod socket;
 pub mod tree;
