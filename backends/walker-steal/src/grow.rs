@@ -45,13 +45,13 @@ impl WorkerIds {
         }
     }
 
-    /// How many started workers are in uninterruptible sleep now.
-    fn blocked(&self) -> usize {
+    /// Whether a started worker is in uninterruptible sleep now; stops
+    /// reading thread states at the first one that is.
+    fn any_blocked(&self) -> bool {
         self.0
             .iter()
             .map(|t| t.load(Ordering::Relaxed))
-            .filter(|&tid| tid != 0 && thread_state(tid) == Some(b'D'))
-            .count()
+            .any(|tid| tid != 0 && thread_state(tid) == Some(b'D'))
     }
 }
 
@@ -73,7 +73,7 @@ pub(crate) struct Governor {
 impl Governor {
     /// Whether to add workers now, given that directories wait in the deques.
     pub fn should_grow(&mut self, ids: &WorkerIds, waiting: bool) -> bool {
-        self.decide(waiting && ids.blocked() > 0)
+        self.decide(waiting && ids.any_blocked())
     }
 
     fn decide(&mut self, blocked_with_work_waiting: bool) -> bool {
@@ -111,7 +111,7 @@ mod tests {
             Some(b'R'),
             "the thread reading its own state is running"
         );
-        assert_eq!(ids.blocked(), 0);
+        assert!(!ids.any_blocked());
         // A thread asleep on a timer sleeps interruptibly: S, not D.
         let (tx, rx) = std::sync::mpsc::channel();
         let sleeper = std::thread::spawn(move || {

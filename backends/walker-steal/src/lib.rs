@@ -197,9 +197,9 @@ impl Walk<'_> {
         spare: Vec<Worker<Job>>,
     ) -> Vec<ScopedJoinHandle<'scope, DirArena>> {
         let mut started = Vec::new();
-        let mut spare = spare.into_iter();
+        let mut spare = spare.into_iter().peekable();
         let mut governor = grow::Governor::default();
-        while !self.sched.is_done() {
+        while !self.sched.is_done() && spare.peek().is_some() {
             std::thread::park_timeout(grow::TICK);
             if self.sched.is_done() {
                 break;
@@ -208,9 +208,6 @@ impl Walk<'_> {
                 // Doubling reaches the cap in a few ticks: a cold walk
                 // blocks from its first directories on.
                 let batch: Vec<Worker<Job>> = spare.by_ref().take(running).collect();
-                if batch.is_empty() {
-                    break;
-                }
                 for local in batch {
                     running += 1;
                     started.extend(self.spawn_worker(s, running, local));
