@@ -366,6 +366,11 @@ pub struct ReporterPlugin {
     pub settings: &'static [SettingSpec],
     /// Creates the reporter from its settings.
     pub create: fn(&PluginSettings) -> Result<Box<dyn Reporter>>,
+    /// Whether it draws trees: the host then attaches the folded tree of
+    /// the snapshot to `show` ([`TopReport::tree`](crate::report::TopReport::tree))
+    /// and of both snapshots to `diff`, which costs a read of the whole
+    /// subtree that a listing does not need.
+    pub draws_trees: bool,
 }
 
 impl ReporterPlugin {
@@ -383,7 +388,14 @@ impl ReporterPlugin {
             renders,
             settings: &[],
             create,
+            draws_trees: false,
         }
+    }
+
+    /// Declares that it draws trees (see [`ReporterPlugin::draws_trees`]).
+    pub const fn draws_trees(mut self) -> Self {
+        self.draws_trees = true;
+        self
     }
 
     /// Declares the keys of its `[plugins.NAME]` table.

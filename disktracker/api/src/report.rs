@@ -114,6 +114,9 @@ pub struct TopReport {
     pub under: DirRecord,
     /// Largest directories below `under`, largest first.
     pub rows: Vec<DirRecord>,
+    /// The snapshot below `under` as a folded tree, for reporters that draw
+    /// one ([`ReporterPlugin::draws_trees`](crate::registry::ReporterPlugin::draws_trees)).
+    pub tree: Option<TreeNode>,
 }
 
 impl TopReport {
@@ -123,6 +126,7 @@ impl TopReport {
             snapshot,
             under,
             rows,
+            tree: None,
         }
     }
 }
@@ -141,6 +145,9 @@ pub struct DiffReport {
     pub entries: Vec<DiffEntry>,
     /// How many directories changed in all (before `--top` / `--min-delta`).
     pub changed: u64,
+    /// Both snapshots below `under` as one folded tree, for reporters that
+    /// draw one.
+    pub tree: Option<TreeNode>,
 }
 
 impl DiffReport {
@@ -158,6 +165,7 @@ impl DiffReport {
             under,
             entries,
             changed,
+            tree: None,
         }
     }
 }
@@ -403,6 +411,144 @@ impl StatusReport {
     }
 }
 
+/// Disk usage and apparent size of a directory (recursive).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct TreeSize {
+    /// Disk usage, bytes.
+    pub bytes: u64,
+    /// Apparent size, bytes.
+    pub apparent: u64,
+}
+
+impl TreeSize {
+    /// The size of `kind`.
+    pub fn of(&self, kind: SizeKind) -> u64 {
+        match kind {
+            SizeKind::DiskUsage => self.bytes,
+            SizeKind::Apparent => self.apparent,
+        }
+    }
+}
+
+/// A directory of a folded tree (`show` and `diff` for reporters that draw
+/// trees): the largest directories down to a readable depth and count,
+/// each with the rest of its subdirectories folded into one "other" part.
+/// A node's size minus its children's and its folded part is its own files.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TreeNode {
+    /// Absolute path.
+    pub path: Vec<u8>,
+    /// Recursive size (in the newer snapshot of a diff; zero when removed).
+    pub size: TreeSize,
+    /// In a diff: the size in the older snapshot (`None` when added, or
+    /// outside a diff).
+    pub before: Option<TreeSize>,
+    /// Added, removed or (also unchanged, and always outside a diff) changed.
+    pub status: ChangeStatus,
+    /// Subdirectories shown, largest first.
+    pub children: Vec<TreeNode>,
+    /// Subdirectories folded into "other".
+    pub folded: u64,
+    /// Their total size.
+    pub folded_size: TreeSize,
+    /// In a diff: their total size in the older snapshot.
+    pub folded_before: TreeSize,
+}
+
+impl TreeNode {
+    /// A node at `path` of `size` with nothing below it yet.
+    pub fn new(path: Vec<u8>, size: TreeSize) -> Self {
+        TreeNode {
+            path,
+            size,
+            ..TreeNode::default()
+        }
+    }
+
+    /// This node and every node below it.
+    pub fn count(&self) -> usize {
+        1 + self.children.iter().map(TreeNode::count).sum::<usize>()
+    }
+}
+
+/// One row of `history`: a directory's size in one snapshot, or live.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct HistoryPoint {
+    /// The snapshot; `None` for the live value of the index.
+    pub snapshot: Option<SnapshotId>,
+    /// When: the snapshot's start, or the time of the live answer (ms since the epoch).
+    pub at_ms: i64,
+    /// Recursive disk usage; `None` where the directory did not exist.
+    pub bytes: Option<u64>,
+    /// Recursive apparent size; `None` where it did not exist, or is not
+    /// known (the live index keeps disk usage only).
+    pub apparent: Option<u64>,
+    /// Files below it; `None` where unknown.
+    pub files: Option<u64>,
+    /// Disk usage change from the previous row (absent counts as zero);
+    /// `None` on the first row.
+    pub delta_bytes: Option<i128>,
+    /// Apparent size change from the previous row with an apparent size.
+    pub delta_apparent: Option<i128>,
+}
+
+impl HistoryPoint {
+    /// A row for `snapshot` (`None`: live) at `at_ms`, with no sizes yet.
+    pub fn new(snapshot: Option<SnapshotId>, at_ms: i64) -> Self {
+        HistoryPoint {
+            snapshot,
+            at_ms,
+            ..HistoryPoint::default()
+        }
+    }
+}
+
+/// Result of `history`: a directory's size in every snapshot of its root,
+/// oldest first, then its live value when the live index is newer.
+#[derive(Clone, Debug, Default, PartialEq)]
+#[non_exhaustive]
+pub struct HistoryReport {
+    /// The directory.
+    pub path: Vec<u8>,
+    /// The root whose snapshots these are.
+    pub root: Vec<u8>,
+    /// Only snapshots from this time on (ms since the epoch).
+    pub since_ms: Option<i64>,
+    /// The rows, oldest first.
+    pub points: Vec<HistoryPoint>,
+    /// Average change of disk usage per day from the first row to the last;
+    /// `None` with fewer than two rows or no time between them.
+    pub bytes_per_day: Option<f64>,
+    /// The same for the apparent size (rows with one only).
+    pub apparent_per_day: Option<f64>,
+}
+
+impl HistoryReport {
+    /// A history of `path` (under `root`) from `points`, with the average
+    /// growth per day computed from them.
+    pub fn new(path: Vec<u8>, root: Vec<u8>, since_ms: Option<i64>, points: Vec<HistoryPoint>) -> Self {
+        let per_day = |value: &dyn Fn(&HistoryPoint) -> Option<u64>| {
+            let mut known = points.iter().filter_map(|p| value(p).map(|v| (p.at_ms, v)));
+            let first = known.next()?;
+            let last = known.last()?;
+            let days = (last.0 as f64 - first.0 as f64) / 86_400_000.0;
+            (days > 0.0).then(|| (last.1 as f64 - first.1 as f64) / days)
+        };
+        let bytes_per_day = per_day(&|p| p.bytes.or(p.snapshot.map(|_| 0)));
+        let apparent_per_day = per_day(&|p| p.apparent.or(p.snapshot.map(|_| 0)));
+        HistoryReport {
+            path,
+            root,
+            since_ms,
+            points,
+            bytes_per_day,
+            apparent_per_day,
+        }
+    }
+}
+
 /// Result of `log`: journal entries, newest first.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -642,6 +788,8 @@ pub enum Report<'a> {
     Reconcile(&'a ReconcileReport),
     /// `bench`.
     Bench(&'a BenchReport),
+    /// `history`.
+    History(&'a HistoryReport),
 }
 
 /// The kinds of [`Report`], for a reporter to declare what it renders.
@@ -674,6 +822,8 @@ pub enum ReportKind {
     Reconcile,
     /// [`Report::Bench`].
     Bench,
+    /// [`Report::History`].
+    History,
 }
 
 impl ReportKind {
@@ -694,6 +844,7 @@ impl ReportKind {
         ReportKind::Log,
         ReportKind::Reconcile,
         ReportKind::Bench,
+        ReportKind::History,
     ];
 
     /// A short name (`scan`, `top`, …), as used in JSON and in messages.
@@ -712,6 +863,7 @@ impl ReportKind {
             ReportKind::Log => "log",
             ReportKind::Reconcile => "reconcile",
             ReportKind::Bench => "bench",
+            ReportKind::History => "history",
         }
     }
 }
@@ -739,6 +891,7 @@ impl Report<'_> {
             Report::Log(_) => ReportKind::Log,
             Report::Reconcile(_) => ReportKind::Reconcile,
             Report::Bench(_) => ReportKind::Bench,
+            Report::History(_) => ReportKind::History,
         }
     }
 }

@@ -27,9 +27,13 @@ pub struct Cli {
     /// Walker plugin (steal, jwalk, …).
     #[arg(long, value_name = "NAME")]
     pub walker: Option<String>,
-    /// Output format, i.e. reporter plugin (table, json, csv, …).
+    /// Output format, i.e. reporter plugin (table, json, csv, html, prometheus, …).
     #[arg(long, value_name = "NAME")]
     pub format: Option<String>,
+    /// Write the report to FILE (replaced whole, only once complete)
+    /// instead of standard output.
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub output: Option<PathBuf>,
     /// Worker threads for scanning; 0 = one per core, growing up to 8 per
     /// core while they wait on the disk.
     #[arg(long, short = 'j', value_name = "N")]
@@ -70,6 +74,8 @@ pub enum Command {
     Watch(WatchArgs),
     /// Every root of the database: its watcher, state and pending changes.
     Status,
+    /// A directory's size in every snapshot of its root, and live.
+    History(HistoryArgs),
     /// Live changes under PATH from the event journal, newest first.
     Log(LogArgs),
     /// Fold the logged live changes into the store as new snapshots.
@@ -235,6 +241,17 @@ pub struct LogArgs {
     /// At most N entries (the newest).
     #[arg(long, short = 'n', value_name = "N")]
     pub limit: Option<usize>,
+}
+
+/// `history`.
+#[derive(Debug, Args)]
+pub struct HistoryArgs {
+    /// The directory [default: the current directory].
+    #[arg(value_name = "PATH")]
+    pub path: Option<PathBuf>,
+    /// Only snapshots within this long ("30d", "12h").
+    #[arg(long, value_name = "DURATION", value_parser = disktracker::settings::parse_duration)]
+    pub since: Option<std::time::Duration>,
 }
 
 /// `reconcile`.

@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use disktracker::report::ConfigLine;
 use disktracker::{Report, ReportKind, Result};
+use disktracker_engine::folded::TreeLimits;
 use disktracker_engine::{BenchOptions, DiffOptions, Listing, Prune};
 
 use crate::App;
@@ -27,6 +28,7 @@ pub fn report_kind(command: &Command) -> Option<ReportKind> {
         Command::Config => ReportKind::Config,
         Command::Watch(_) => return None,
         Command::Status => ReportKind::Status,
+        Command::History(_) => ReportKind::History,
         Command::Log(_) => ReportKind::Log,
         Command::Reconcile(_) => ReportKind::Reconcile,
     })
@@ -50,6 +52,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Config => "config",
         Command::Watch(_) => "watch",
         Command::Status => "status",
+        Command::History(_) => "history",
         Command::Log(_) => "log",
         Command::Reconcile(_) => "reconcile",
     }
@@ -62,7 +65,16 @@ fn listing(app: &App) -> Listing {
         depth: u32::try_from(r.depth).unwrap_or(u32::MAX),
         top: usize::try_from(r.top).unwrap_or(usize::MAX),
         kind: app.render.size_kind,
+        tree: tree_limits(app),
     }
+}
+
+/// The folded tree's limits when the reporter draws trees.
+fn tree_limits(app: &App) -> Option<TreeLimits> {
+    app.draws_trees.then(|| TreeLimits {
+        kind: app.render.size_kind,
+        ..TreeLimits::default()
+    })
 }
 
 /// Runs `command`.
@@ -100,6 +112,7 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
                 top: usize::try_from(c.top).unwrap_or(usize::MAX),
                 min_delta: c.min_delta,
                 kind: app.render.size_kind,
+                tree: tree_limits(app),
             };
             let report = app.tracker()?.diff(a.a, a.b, a.path.as_deref(), opts)?;
             app.emit(Report::Diff(&report))
@@ -154,6 +167,10 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
             })
         }
         Command::Status => app.emit(Report::Status(&app.tracker()?.status()?)),
+        Command::History(a) => {
+            let path = a.path.clone().unwrap_or_else(|| PathBuf::from("."));
+            app.emit(Report::History(&app.tracker()?.history(&path, a.since)?))
+        }
         Command::Log(a) => {
             let report = app.tracker()?.log(
                 a.path.as_deref(),

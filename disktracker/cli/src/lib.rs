@@ -68,6 +68,10 @@ pub(crate) struct App {
     pub cfg: Layered,
     reporter: Box<dyn Reporter>,
     reporter_name: &'static str,
+    /// The reporter draws trees: `show` and `diff` attach one.
+    pub draws_trees: bool,
+    /// `-o FILE`, else standard output.
+    output: Option<std::path::PathBuf>,
     pub render: RenderOptions,
     pub cancel: CancelToken,
 }
@@ -97,18 +101,54 @@ impl App {
         Ok(App {
             reporter: (reporter_plugin.create)(&settings)?,
             reporter_name: reporter_plugin.name,
+            draws_trees: reporter_plugin.draws_trees,
+            output: cli.output.clone(),
             render: RenderOptions::new(size_kind),
             cancel: CancelToken::new(),
             cfg,
         })
     }
 
-    /// Renders a report to stdout.
+    /// Renders a report to standard output, or to the `-o` file: written
+    /// beside it and renamed over it once complete, so a reader (a web
+    /// server, a metrics collector) never sees half a report.
     pub fn emit(&self, report: Report<'_>) -> Result<()> {
-        let stdout = io::stdout();
-        let mut out = io::BufWriter::new(stdout.lock());
+        let Some(path) = &self.output else {
+            let stdout = io::stdout();
+            let mut out = io::BufWriter::new(stdout.lock());
+            return self.render_to(&report, &mut out);
+        };
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        let cannot = |e: io::Error| {
+            Error::new(
+                ErrorKind::Io,
+                format!("cannot write {}", disktracker::path::escape_path(path)),
+            )
+            .with_source(e)
+            .with_hint("check that its directory exists and is writable")
+        };
+        let mut file = tempfile::Builder::new()
+            .prefix(".disktracker-report-")
+            .tempfile_in(dir)
+            .map_err(cannot)?;
+        {
+            let mut out = io::BufWriter::new(file.as_file_mut());
+            self.render_to(&report, &mut out)?;
+        }
+        // Readable like any file the user creates (a temporary file is 0600).
+        let mode = 0o666 & !current_umask();
+        std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))
+            .map_err(cannot)?;
+        file.persist(path).map_err(|e| cannot(e.error))?;
+        Ok(())
+    }
+
+    fn render_to(&self, report: &Report<'_>, out: &mut dyn Write) -> Result<()> {
         self.reporter
-            .render(&report, &self.render, &mut out)
+            .render(report, &self.render, out)
             .and_then(|()| out.flush())
             .map_err(|e| {
                 if e.kind() == io::ErrorKind::Unsupported {
@@ -375,4 +415,17 @@ pub fn run(cli: Cli) -> Result<()> {
         }
     });
     commands::run(&app, &cli.command)
+}
+
+/// The process's file-creation mask, from `/proc/self/status` (reading it
+/// through umask(2) would change it for a moment); 022 when unknown.
+fn current_umask() -> u32 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("Umask:"))
+                .and_then(|v| u32::from_str_radix(v.trim(), 8).ok())
+        })
+        .unwrap_or(0o022)
 }

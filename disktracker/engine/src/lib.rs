@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod diff;
 pub mod explain;
+pub mod folded;
 pub mod hooks;
 pub mod live;
 pub mod location;

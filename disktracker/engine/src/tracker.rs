@@ -35,6 +35,7 @@ use crate::scan::{ScanOutcome, ScanRetention, now_ms, resolve_root, run_scan};
 use crate::select;
 use crate::top::top_dirs;
 
+mod history;
 mod live;
 pub use live::WatchConfig;
 
@@ -265,6 +266,9 @@ pub struct Listing {
     pub top: usize,
     /// The size ranked by.
     pub kind: SizeKind,
+    /// Attach the folded tree of the subtree too (for a reporter that
+    /// draws trees), ranked by `kind`.
+    pub tree: Option<crate::folded::TreeLimits>,
 }
 
 /// Which changed directories `diff` lists.
@@ -276,6 +280,9 @@ pub struct DiffOptions {
     pub min_delta: u64,
     /// The size compared.
     pub kind: SizeKind,
+    /// Attach the folded tree of both snapshots too (for a reporter that
+    /// draws trees), ranked by `kind`.
+    pub tree: Option<crate::folded::TreeLimits>,
 }
 
 /// What `snapshots prune` deletes.
@@ -554,7 +561,13 @@ impl Tracker {
             true
         })?;
         let rows = top_dirs(&rows, &under, listing.depth, listing.top, listing.kind);
-        Ok(TopReport::new(snap, under, rows))
+        let tree = match listing.tree {
+            Some(limits) => crate::folded::snapshot_tree(&**store, id, under_path, limits)?,
+            None => None,
+        };
+        let mut report = TopReport::new(snap, under, rows);
+        report.tree = tree;
+        Ok(report)
     }
 
     /// Per-directory changes between two snapshots of one root (see
@@ -584,7 +597,13 @@ impl Tracker {
         };
         let (entries, changed) = select_rows(all, &filter);
         let under = path.map_or_else(|| a.meta.root.clone(), <[u8]>::to_vec);
-        Ok(DiffReport::new(a, b, under, entries, changed))
+        let tree = match opts.tree {
+            Some(limits) => crate::folded::diff_tree(&**store, a.id, b.id, &under, limits)?,
+            None => None,
+        };
+        let mut report = DiffReport::new(a, b, under, entries, changed);
+        report.tree = tree;
+        Ok(report)
     }
 
     /// Attributes `path`'s change between two snapshots to its contributors.

@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{
     BenchLine, BenchPart, BenchReport, ChangeStatus, ChangeSummary, ConfigLine, DeletedReport,
-    DiffReport, ExplainNode, ExplainReport, IssueLine, LogReport, ReconcileLine, ReconcileReport,
-    RootStatus, ScanReport, SizeAnswer, SizeReport, SizeStatus, StatusReport, TopReport,
-    WatcherState,
+    DiffReport, ExplainNode, ExplainReport, HistoryPoint, HistoryReport, IssueLine, LogReport, ReconcileLine, ReconcileReport,
+    RootStatus, ScanReport, SizeAnswer, SizeReport, SizeStatus, StatusReport, TopReport, TreeNode,
+    TreeSize, WatcherState,
 };
 use disktracker::{JournalEvent, JournalKind, PluginInfo, PluginKind, Report, ReportKind};
 
@@ -130,6 +130,8 @@ pub struct Fixtures {
     pub reconcile: ReconcileReport,
     /// For [`Report::Bench`].
     pub bench: BenchReport,
+    /// For [`Report::History`].
+    pub history: HistoryReport,
 }
 
 impl Default for Fixtures {
@@ -178,7 +180,8 @@ impl Fixtures {
             ],
             Some(since),
         );
-        let top = TopReport::new(s2.clone(), top_rows[0].clone(), top_rows[1..].to_vec());
+        let mut top = TopReport::new(s2.clone(), top_rows[0].clone(), top_rows[1..].to_vec());
+        top.tree = Some(fixture_tree(&top_rows, false));
 
         let mut root = node(
             entry(b"/data", Some(3 * gib), Some(3 * gib + 1536)),
@@ -217,7 +220,7 @@ impl Fixtures {
         root.other_count = 0;
         let explain = ExplainReport::new(s1.clone(), s2.clone(), 5.0, root);
 
-        let diff = DiffReport::new(
+        let mut diff = DiffReport::new(
             s1.clone(),
             s2.clone(),
             b"/data".to_vec(),
@@ -231,6 +234,7 @@ impl Fixtures {
             ],
             9,
         );
+        diff.tree = Some(fixture_tree(&top_rows, true));
 
         let sizes = SizeReport::new(
             PathBuf::from("/home/u/.disktracker/data.mmap"),
@@ -376,7 +380,33 @@ impl Fixtures {
         index.lookup_ns = Some(612);
         bench.lines = vec![walker, store, index];
 
+        let history = {
+            let mut points = Vec::new();
+            for (id, at, bytes) in [
+                (Some(1), 1_700_000_000_000, Some(3 * gib)),
+                (Some(2), 1_700_086_400_500, None),
+                (Some(5), 1_702_000_000_000, Some(u64::MAX)),
+                (None, 1_702_000_100_000, Some(1023)),
+            ] {
+                let mut p = HistoryPoint::new(id, at);
+                p.bytes = bytes;
+                p.apparent = id.and(bytes.map(|b| b / 2 + 7));
+                p.files = id.and(bytes.map(|_| 1000 + id.unwrap_or(0) as u64));
+                points.push(p);
+            }
+            let mut prev = 0i128;
+            for (i, p) in points.iter_mut().enumerate() {
+                let now = i128::from(p.bytes.unwrap_or(0));
+                p.delta_bytes = (i > 0).then_some(now - prev);
+                prev = now;
+            }
+            points[1].delta_apparent = Some(-(i128::from(3 * gib) / 2 + 7));
+            points[2].delta_apparent = Some(i128::from(u64::MAX / 2 + 7));
+            HistoryReport::new(NON_UTF8.to_vec(), b"/data".to_vec(), Some(-1), points)
+        };
+
         Fixtures {
+            history,
             status,
             log,
             reconcile,
@@ -409,6 +439,7 @@ impl Fixtures {
             Report::Log(&self.log),
             Report::Reconcile(&self.reconcile),
             Report::Bench(&self.bench),
+            Report::History(&self.history),
         ]
     }
 
@@ -514,6 +545,17 @@ impl Fixtures {
             path(&mut r.root);
         }
         path(&mut f.bench.root);
+        path(&mut f.history.path);
+        path(&mut f.history.root);
+        fn tree(n: &mut TreeNode, path: &mut dyn FnMut(&mut Vec<u8>)) {
+            path(&mut n.path);
+            for c in &mut n.children {
+                tree(c, path);
+            }
+        }
+        for t in [&mut f.top.tree, &mut f.diff.tree].into_iter().flatten() {
+            tree(t, &mut path);
+        }
 
         // Other text from outside the program: hosts, walker and plugin
         // names, OS messages, configuration lines.
@@ -588,8 +630,69 @@ impl Fixtures {
         f.reconcile.roots.clear();
         f.bench.lines.clear();
         f.bench.cold_refused = None;
+        f.history = HistoryReport::new(f.history.path.clone(), f.history.root.clone(), None, Vec::new());
+        if let Some(t) = &mut f.top.tree {
+            t.children.clear();
+            (t.folded, t.folded_size) = (0, TreeSize::default());
+        }
+        f.diff.tree = None;
         f
     }
+}
+
+/// A folded tree over `rows` (the first is the top; the rest hang below
+/// their parent path, or below the top): with `diff`, each node also has an
+/// older size, one added node and one removed, and everything folds a
+/// little.
+fn fixture_tree(rows: &[DirRecord], diff: bool) -> TreeNode {
+    let size = |r: &DirRecord| TreeSize {
+        bytes: r.stats.total_bytes,
+        apparent: r.stats.total_apparent,
+    };
+    let node = |i: usize, r: &DirRecord| {
+        let mut n = TreeNode::new(r.path.clone(), size(r));
+        if diff {
+            n.status = match i % 3 {
+                1 => ChangeStatus::Added,
+                2 => ChangeStatus::Removed,
+                _ => ChangeStatus::Changed,
+            };
+            if n.status == ChangeStatus::Removed {
+                n.before = Some(n.size);
+                n.size = TreeSize::default();
+            } else if n.status == ChangeStatus::Changed {
+                n.before = Some(TreeSize {
+                    bytes: n.size.bytes / 2,
+                    apparent: n.size.apparent.saturating_mul(2),
+                });
+            }
+        }
+        n.folded = i as u64;
+        n.folded_size = TreeSize {
+            bytes: n.size.bytes / 8,
+            apparent: n.size.apparent / 8,
+        };
+        n
+    };
+    let mut top = node(0, &rows[0]);
+    fn insert(into: &mut TreeNode, n: TreeNode) {
+        let inside = |p: &[u8]| n.path.starts_with(p) && n.path.get(p.len()) == Some(&b'/');
+        match into.children.iter_mut().find(|c| inside(&c.path)) {
+            Some(c) => insert(c, n),
+            None => into.children.push(n),
+        }
+    }
+    let mut rest: Vec<TreeNode> = rows[1..]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| node(i + 1, r))
+        .collect();
+    // Shallowest first, so every parent is in place before its children.
+    rest.sort_by_key(|n| n.path.len());
+    for n in rest {
+        insert(&mut top, n);
+    }
+    top
 }
 
 /// Gregorian leap rule.

@@ -15,6 +15,7 @@ use rstest::rstest;
 // Linked for their registrations: an unreferenced crate is not linked.
 use disktracker_example_reporter as _;
 use disktracker_reporter_csv as _;
+use disktracker_reporter_html as _;
 use disktracker_reporter_json as _;
 use disktracker_reporter_table as _;
 
@@ -33,7 +34,7 @@ macro_rules! reporters {
     };
 }
 
-reporters!(csv, json, markdown, table);
+reporters!(csv, html, json, markdown, table);
 
 #[test]
 fn every_registered_reporter_has_a_case() {

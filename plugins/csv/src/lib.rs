@@ -15,6 +15,7 @@
 //! | `sizes`     | path asked                        | `path, status, disk_usage` (the index's path and staleness are in the table and JSON output) |
 //! | `plugins`   | plugin                            | `kind, name, summary` |
 //! | `config`    | configuration value               | `key, value, source` |
+//! | `history`   | snapshot (then the live value)    | `snapshot_id` (empty for the live row), `time, path, disk_usage, apparent_size, files, disk_usage_delta, apparent_size_delta` |
 //! | `bench`     | backend measured                  | `root, entries, directories, runs, cold, part, name, median_us, min_us, max_us, per_second, peak_mem_bytes, bytes_per_dir, diff_us, lookup_ns` |
 //!
 //! The scan summary (totals, duration, issues) has no row shape of its own; a
@@ -304,6 +305,33 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
                     e.kind.as_str().to_owned(),
                     e.delta_bytes.map(|d| d.to_string()).unwrap_or_default(),
                     path_cell(&e.path),
+                ])?;
+            }
+            Ok(())
+        }
+        Report::History(r) => {
+            w.write_record([
+                "snapshot_id",
+                "time",
+                "path",
+                "disk_usage",
+                "apparent_size",
+                "files",
+                "disk_usage_delta",
+                "apparent_size_delta",
+            ])?;
+            let opt = |v: Option<u64>| v.map(|v| v.to_string()).unwrap_or_default();
+            let opt_d = |v: Option<i128>| v.map(|v| v.to_string()).unwrap_or_default();
+            for p in &r.points {
+                w.write_record([
+                    p.snapshot.map(|s| s.to_string()).unwrap_or_default(),
+                    text_cell(&iso_utc(p.at_ms)).into_owned(),
+                    path_cell(&r.path),
+                    opt(p.bytes),
+                    opt(p.apparent),
+                    opt(p.files),
+                    opt_d(p.delta_bytes),
+                    opt_d(p.delta_apparent),
                 ])?;
             }
             Ok(())

@@ -76,6 +76,11 @@
 //! - `log`: `under` (path or null), `since_ms`, `entries` (`time_ms, kind
 //!   ("created" | "grew" | "shrank" | "changed" | "removed" | "renamed" |
 //!   "rescanned"), path, is_dir, disk_usage_delta` (null when unknown))
+//! - `history`: `path, root` (paths), `since_ms`, `points` (oldest first:
+//!   `snapshot` (null for the live row), `time_ms, disk_usage,
+//!   apparent_size, files` (null where absent or unknown),
+//!   `disk_usage_delta, apparent_size_delta` (null on the first row)),
+//!   `disk_usage_per_day, apparent_size_per_day` (null when unknown)
 //! - `reconcile`: `roots` (`root` (path), `base`, `snapshot` (null when
 //!   nothing was folded), `mutations, changed_directories, disk_usage_delta`)
 #![forbid(unsafe_code)]
@@ -89,7 +94,7 @@ use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_text, path_bytes};
 use disktracker::report::{
     BenchLine, BenchReport, ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport,
-    IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer,
+    HistoryReport, IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer,
     SizeReport, StatusReport, TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
@@ -162,6 +167,7 @@ impl Reporter for JsonReporter {
             Report::Log(r) => emit(&mut w, report, kind, JLog::new(r)),
             Report::Reconcile(r) => emit(&mut w, report, kind, JReconcile::new(r)),
             Report::Bench(r) => emit(&mut w, report, kind, JBench::new(r)),
+            Report::History(r) => emit(&mut w, report, kind, JHistory::new(r)),
             _ => return Err(unsupported("json", report)),
         }?;
         w.flush()
@@ -708,6 +714,52 @@ impl<'a> JLog<'a> {
                     disk_usage_delta: e.delta_bytes,
                 })
                 .collect(),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JHistory<'a> {
+    path: JPath<'a>,
+    root: JPath<'a>,
+    since_ms: Option<i64>,
+    points: Vec<JHistoryPoint>,
+    disk_usage_per_day: Option<f64>,
+    apparent_size_per_day: Option<f64>,
+}
+
+#[derive(Serialize)]
+struct JHistoryPoint {
+    snapshot: Option<SnapshotId>,
+    time_ms: i64,
+    disk_usage: Option<u64>,
+    apparent_size: Option<u64>,
+    files: Option<u64>,
+    disk_usage_delta: Option<i128>,
+    apparent_size_delta: Option<i128>,
+}
+
+impl<'a> JHistory<'a> {
+    fn new(r: &'a HistoryReport) -> Self {
+        JHistory {
+            path: JPath::new(&r.path),
+            root: JPath::new(&r.root),
+            since_ms: r.since_ms,
+            points: r
+                .points
+                .iter()
+                .map(|p| JHistoryPoint {
+                    snapshot: p.snapshot,
+                    time_ms: p.at_ms,
+                    disk_usage: p.bytes,
+                    apparent_size: p.apparent,
+                    files: p.files,
+                    disk_usage_delta: p.delta_bytes,
+                    apparent_size_delta: p.delta_apparent,
+                })
+                .collect(),
+            disk_usage_per_day: r.bytes_per_day.filter(|v| v.is_finite()),
+            apparent_size_per_day: r.apparent_per_day.filter(|v| v.is_finite()),
         }
     }
 }

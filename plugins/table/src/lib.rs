@@ -25,7 +25,7 @@ use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_bytes, escape_text as text};
 use disktracker::report::{
     BenchPart, BenchReport, ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode,
-    ExplainReport, LogReport, ReconcileReport, ScanReport, SizeReport, SizeStatus, StatusReport,
+    ExplainReport, HistoryReport, LogReport, ReconcileReport, ScanReport, SizeReport, SizeStatus, StatusReport,
     TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter};
@@ -72,6 +72,7 @@ impl Reporter for TableReporter {
             Report::Log(r) => log(r, &mut s),
             Report::Reconcile(r) => reconcile(r, &mut s),
             Report::Bench(r) => bench(r, &mut s),
+            Report::History(r) => history(r, kind, &mut s),
             _ => return Err(unsupported("table", report)),
         }
         out.write_all(s.as_bytes())
@@ -603,6 +604,63 @@ fn status(r: &StatusReport, out: &mut String) {
             text(st.detail.as_deref().unwrap_or_default())
         );
     }
+}
+
+/// A growth per day, signed and human (`+1.2 GiB/day`).
+fn per_day(v: Option<f64>) -> String {
+    match v {
+        // Saturating: a rate beyond ±2^127 bytes a day is not a real one.
+        Some(v) if v.is_finite() => format!("{}/day", delta(v.round() as i128)),
+        _ => "-".to_owned(),
+    }
+}
+
+fn history(r: &HistoryReport, kind: SizeKind, out: &mut String) {
+    let path = escape_bytes(&r.path);
+    if r.points.is_empty() {
+        let _ = writeln!(
+            out,
+            "No snapshot of {} holds {path}{}.",
+            escape_bytes(&r.root),
+            if r.since_ms.is_some() { " in that period" } else { "" }
+        );
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "History of {path} ({}), root {}",
+        kind_name(kind),
+        escape_bytes(&r.root)
+    );
+    let mut g = Grid::new(&[
+        ("SNAPSHOT", Align::Right),
+        ("TIME (UTC)", Align::Left),
+        ("SIZE", Align::Right),
+        ("CHANGE", Align::Right),
+        ("FILES", Align::Right),
+    ]);
+    for p in &r.points {
+        let (value, change) = match kind {
+            SizeKind::DiskUsage => (p.bytes, p.delta_bytes),
+            SizeKind::Apparent => (p.apparent, p.delta_apparent),
+        };
+        g.push(vec![
+            p.snapshot.map_or_else(|| "live".to_owned(), |id| id.to_string()),
+            utc(p.at_ms),
+            value.map_or_else(
+                || if p.snapshot.is_some() { "absent".to_owned() } else { "-".to_owned() },
+                size,
+            ),
+            change.map_or_else(|| "-".to_owned(), delta),
+            p.files.map_or_else(|| "-".to_owned(), |f| f.to_string()),
+        ]);
+    }
+    g.write("", out);
+    let rate = match kind {
+        SizeKind::DiskUsage => r.bytes_per_day,
+        SizeKind::Apparent => r.apparent_per_day,
+    };
+    let _ = writeln!(out, "Average growth: {}", per_day(rate));
 }
 
 fn log(r: &LogReport, out: &mut String) {
