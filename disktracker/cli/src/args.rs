@@ -32,7 +32,7 @@ pub struct Cli {
     pub format: Option<String>,
     /// Write the report to FILE (replaced whole, only once complete)
     /// instead of standard output.
-    #[arg(long, short = 'o', value_name = "FILE")]
+    #[arg(long, short = 'o', value_name = "FILE", global = true)]
     pub output: Option<PathBuf>,
     /// Worker threads for scanning; 0 = one per core, growing up to 8 per
     /// core while they wait on the disk.

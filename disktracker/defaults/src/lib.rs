@@ -15,6 +15,7 @@ use disktracker_events_notify as _;
 use disktracker_index_mmap as _;
 use disktracker_reporter_csv as _;
 use disktracker_reporter_html as _;
+use disktracker_reporter_prometheus as _;
 use disktracker_reporter_json as _;
 use disktracker_reporter_table as _;
 use disktracker_store_redb as _;

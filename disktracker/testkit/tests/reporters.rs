@@ -16,6 +16,7 @@ use rstest::rstest;
 use disktracker_example_reporter as _;
 use disktracker_reporter_csv as _;
 use disktracker_reporter_html as _;
+use disktracker_reporter_prometheus as _;
 use disktracker_reporter_json as _;
 use disktracker_reporter_table as _;
 
@@ -34,7 +35,7 @@ macro_rules! reporters {
     };
 }
 
-reporters!(csv, html, json, markdown, table);
+reporters!(csv, html, json, markdown, prometheus, table);
 
 #[test]
 fn every_registered_reporter_has_a_case() {
