@@ -528,7 +528,12 @@ pub struct HistoryReport {
 impl HistoryReport {
     /// A history of `path` (under `root`) from `points`, with the average
     /// growth per day computed from them.
-    pub fn new(path: Vec<u8>, root: Vec<u8>, since_ms: Option<i64>, points: Vec<HistoryPoint>) -> Self {
+    pub fn new(
+        path: Vec<u8>,
+        root: Vec<u8>,
+        since_ms: Option<i64>,
+        points: Vec<HistoryPoint>,
+    ) -> Self {
         let per_day = |value: &dyn Fn(&HistoryPoint) -> Option<u64>| {
             let mut known = points.iter().filter_map(|p| value(p).map(|v| (p.at_ms, v)));
             let first = known.next()?;

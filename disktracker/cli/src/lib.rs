@@ -140,8 +140,11 @@ impl App {
         }
         // Readable like any file the user creates (a temporary file is 0600).
         let mode = 0o666 & !current_umask();
-        std::fs::set_permissions(file.path(), std::os::unix::fs::PermissionsExt::from_mode(mode))
-            .map_err(cannot)?;
+        std::fs::set_permissions(
+            file.path(),
+            std::os::unix::fs::PermissionsExt::from_mode(mode),
+        )
+        .map_err(cannot)?;
         file.persist(path).map_err(|e| cannot(e.error))?;
         Ok(())
     }

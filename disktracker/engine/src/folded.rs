@@ -120,7 +120,11 @@ pub fn diff_tree(
     })?;
     drop(at);
     for d in &mut dirs {
-        let depth = d.path.split(|&c| c == b'/').filter(|c| !c.is_empty()).count() as u32;
+        let depth = d
+            .path
+            .split(|&c| c == b'/')
+            .filter(|c| !c.is_empty())
+            .count() as u32;
         d.depth = depth.saturating_sub(top_depth);
     }
     dirs.sort_unstable_by(|x, y| x.path.cmp(&y.path));
@@ -198,8 +202,10 @@ fn build(dirs: Vec<Dir>, top: &[u8], limits: TreeLimits, diff: bool) -> Option<T
             parent.folded_size.bytes = parent.folded_size.bytes.saturating_add(now.bytes);
             parent.folded_size.apparent = parent.folded_size.apparent.saturating_add(now.apparent);
             parent.folded_before.bytes = parent.folded_before.bytes.saturating_add(before.bytes);
-            parent.folded_before.apparent =
-                parent.folded_before.apparent.saturating_add(before.apparent);
+            parent.folded_before.apparent = parent
+                .folded_before
+                .apparent
+                .saturating_add(before.apparent);
         }
     }
     // Attach deepest first, so a child is complete when it moves.
@@ -264,7 +270,10 @@ mod tests {
         let a = &t.children[0];
         assert_eq!(a.children.len(), 1);
         assert_eq!(a.children[0].path, b"/r/a/x");
-        assert_eq!((a.folded, a.folded_size.bytes, a.folded_size.apparent), (1, 5, 2));
+        assert_eq!(
+            (a.folded, a.folded_size.bytes, a.folded_size.apparent),
+            (1, 5, 2)
+        );
     }
 
     #[test]
@@ -276,7 +285,10 @@ mod tests {
         };
         let t = build(dirs, b"/r", limits, false).expect("top");
         assert_eq!(t.count(), 2);
-        assert_eq!((t.children[0].folded, t.children[0].folded_size.bytes), (1, 50));
+        assert_eq!(
+            (t.children[0].folded, t.children[0].folded_size.bytes),
+            (1, 50)
+        );
     }
 
     #[test]

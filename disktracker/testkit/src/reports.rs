@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{
     BenchLine, BenchPart, BenchReport, ChangeStatus, ChangeSummary, ConfigLine, DeletedReport,
-    DiffReport, ExplainNode, ExplainReport, HistoryPoint, HistoryReport, IssueLine, LogReport, ReconcileLine, ReconcileReport,
-    RootStatus, ScanReport, SizeAnswer, SizeReport, SizeStatus, StatusReport, TopReport, TreeNode,
-    TreeSize, WatcherState,
+    DiffReport, ExplainNode, ExplainReport, HistoryPoint, HistoryReport, IssueLine, LogReport,
+    ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer, SizeReport, SizeStatus,
+    StatusReport, TopReport, TreeNode, TreeSize, WatcherState,
 };
 use disktracker::{JournalEvent, JournalKind, PluginInfo, PluginKind, Report, ReportKind};
 
@@ -630,7 +630,12 @@ impl Fixtures {
         f.reconcile.roots.clear();
         f.bench.lines.clear();
         f.bench.cold_refused = None;
-        f.history = HistoryReport::new(f.history.path.clone(), f.history.root.clone(), None, Vec::new());
+        f.history = HistoryReport::new(
+            f.history.path.clone(),
+            f.history.root.clone(),
+            None,
+            Vec::new(),
+        );
         if let Some(t) = &mut f.top.tree {
             t.children.clear();
             (t.folded, t.folded_size) = (0, TreeSize::default());

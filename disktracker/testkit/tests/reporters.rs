@@ -16,8 +16,8 @@ use rstest::rstest;
 use disktracker_example_reporter as _;
 use disktracker_reporter_csv as _;
 use disktracker_reporter_html as _;
-use disktracker_reporter_prometheus as _;
 use disktracker_reporter_json as _;
+use disktracker_reporter_prometheus as _;
 use disktracker_reporter_table as _;
 
 /// Declares the tested reporter names and one `#[case]` per name.

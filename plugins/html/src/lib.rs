@@ -208,14 +208,23 @@ fn table(out: &mut String, head: &[(&str, bool)], rows: Vec<Vec<String>>) {
     }
     out.push_str("<table>\n<thead><tr>");
     for (h, num) in head {
-        let _ = write!(out, "<th{}>{}</th>", if *num { " class=\"n\"" } else { "" }, esc(h));
+        let _ = write!(
+            out,
+            "<th{}>{}</th>",
+            if *num { " class=\"n\"" } else { "" },
+            esc(h)
+        );
     }
     out.push_str("</tr></thead>\n<tbody>\n");
     for row in rows {
         out.push_str("<tr>");
         for (i, cell) in row.iter().enumerate() {
             let num = head.get(i).is_some_and(|h| h.1);
-            let _ = write!(out, "<td{}>{cell}</td>", if num { " class=\"n\"" } else { "" });
+            let _ = write!(
+                out,
+                "<td{}>{cell}</td>",
+                if num { " class=\"n\"" } else { "" }
+            );
         }
         out.push_str("</tr>\n");
     }
@@ -586,7 +595,8 @@ fn sizes(r: &SizeReport, page: &mut Page) {
         .iter()
         .map(|a| {
             vec![
-                a.total_bytes.map_or_else(|| "–".to_owned(), |b| esc(&size(b))),
+                a.total_bytes
+                    .map_or_else(|| "–".to_owned(), |b| esc(&size(b))),
                 a.status.as_str().to_owned(),
                 format!("<span class=\"path\">{}</span>", path(&a.path)),
             ]
@@ -594,7 +604,11 @@ fn sizes(r: &SizeReport, page: &mut Page) {
         .collect();
     table(
         &mut page.body,
-        &[("Disk usage", true), ("Source", false), ("Directory", false)],
+        &[
+            ("Disk usage", true),
+            ("Source", false),
+            ("Directory", false),
+        ],
         rows,
     );
     let _ = writeln!(
@@ -631,7 +645,8 @@ fn status(r: &StatusReport, page: &mut Page) {
             vec![
                 format!("<span class=\"path\">{}</span>", path(&s.root)),
                 s.state.map_or("not watched", |st| st.as_str()).to_owned(),
-                s.watcher_pid.map_or_else(|| "–".to_owned(), |p| p.to_string()),
+                s.watcher_pid
+                    .map_or_else(|| "–".to_owned(), |p| p.to_string()),
                 s.snapshot.map_or_else(|| "–".to_owned(), |p| p.to_string()),
                 s.events.to_string(),
                 s.batches.to_string(),
@@ -705,7 +720,8 @@ fn reconcile(r: &ReconcileReport, page: &mut Page) {
             vec![
                 format!("<span class=\"path\">{}</span>", path(&l.root)),
                 l.base.map_or_else(|| "–".to_owned(), |b| b.to_string()),
-                l.snapshot.map_or_else(|| "nothing new".to_owned(), |b| b.to_string()),
+                l.snapshot
+                    .map_or_else(|| "nothing new".to_owned(), |b| b.to_string()),
                 l.mutations.to_string(),
                 l.changed_dirs.to_string(),
                 delta_cell(l.delta_bytes),
@@ -758,7 +774,8 @@ fn bench(r: &BenchReport, page: &mut Page) {
                 us(l.min_us),
                 us(l.max_us),
                 esc(&rate(l.per_second)),
-                l.peak_rss_bytes.map_or_else(|| "–".to_owned(), |b| esc(&size(b))),
+                l.peak_rss_bytes
+                    .map_or_else(|| "–".to_owned(), |b| esc(&size(b))),
                 l.bytes_per_dir
                     .filter(|b| b.is_finite())
                     .map_or_else(|| "–".to_owned(), |b| format!("{b:.0}")),
@@ -812,10 +829,18 @@ fn history(r: &HistoryReport, kind: SizeKind, page: &mut Page) {
                 SizeKind::Apparent => p.delta_apparent,
             };
             vec![
-                p.snapshot.map_or_else(|| "live".to_owned(), |s| s.to_string()),
+                p.snapshot
+                    .map_or_else(|| "live".to_owned(), |s| s.to_string()),
                 esc(&utc(p.at_ms)),
                 value(p).map_or_else(
-                    || if p.snapshot.is_some() { "absent" } else { "–" }.to_owned(),
+                    || {
+                        if p.snapshot.is_some() {
+                            "absent"
+                        } else {
+                            "–"
+                        }
+                        .to_owned()
+                    },
                     |v| esc(&size(v)),
                 ),
                 change.map_or_else(|| "–".to_owned(), delta_cell),
@@ -906,7 +931,11 @@ fn chart(
         .iter()
         .map(|p| format!("{:.1},{:.1}", x(p.0), y(p.1)))
         .collect();
-    let _ = writeln!(out, "<polyline class=\"line\" points=\"{}\"/>", line.join(" "));
+    let _ = writeln!(
+        out,
+        "<polyline class=\"line\" points=\"{}\"/>",
+        line.join(" ")
+    );
     for (t, v, p) in &points {
         let (class, label) = match p.snapshot {
             Some(id) => ("pt", format!("snapshot {id}")),

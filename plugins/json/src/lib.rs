@@ -94,8 +94,8 @@ use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_text, path_bytes};
 use disktracker::report::{
     BenchLine, BenchReport, ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport,
-    HistoryReport, IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer,
-    SizeReport, StatusReport, TopReport, unsupported,
+    HistoryReport, IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport,
+    SizeAnswer, SizeReport, StatusReport, TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
 use serde::Serialize;

@@ -172,7 +172,8 @@ impl Exposition {
             self.order.push(name);
             (help, Vec::new())
         });
-        fam.1.push(format!("{name}{} {}", labels.render(), number(value)));
+        fam.1
+            .push(format!("{name}{} {}", labels.render(), number(value)));
     }
 
     /// The text. With nothing to report it says so in a sample of its own

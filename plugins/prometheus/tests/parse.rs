@@ -82,7 +82,10 @@ fn check_top(top: &TopReport) {
                 .find(|(l, _)| l["path"] == shown && l["kind"] == kind)
                 .unwrap_or_else(|| panic!("no sample for {shown:?} {kind}"));
             assert_eq!(*value, want as f64, "{shown:?} {kind}");
-            assert_eq!(labels["path_escaped"], if escaped { "true" } else { "false" });
+            assert_eq!(
+                labels["path_escaped"],
+                if escaped { "true" } else { "false" }
+            );
             assert_eq!(unescape(&labels["path"]).unwrap(), d.path, "reversible");
             assert_eq!(
                 labels["root"],
@@ -107,10 +110,17 @@ fn quotes_backslashes_and_newlines_in_label_values_are_escaped() {
         dir(b"/data/two\nlines", 1, 12288, 3),
         dir("/data/ünïcödé ok".as_bytes(), 1, 1 << 40, 4),
     ];
-    let top = TopReport::new(snapshot(3, root, 0, 1 << 41), dir(root, 0, 1 << 41, 10), rows);
+    let top = TopReport::new(
+        snapshot(3, root, 0, 1 << 41),
+        dir(root, 0, 1 << 41, 10),
+        rows,
+    );
     let text = render(&Report::Top(&top));
     assert!(text.contains(r#"path="/data/say \"hi\"""#), "{text}");
-    assert!(text.contains("ünïcödé ok"), "printable UTF-8 is kept: {text}");
+    assert!(
+        text.contains("ünïcödé ok"),
+        "printable UTF-8 is kept: {text}"
+    );
     check_top(&top);
 }
 

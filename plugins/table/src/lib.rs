@@ -25,8 +25,8 @@ use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_bytes, escape_text as text};
 use disktracker::report::{
     BenchPart, BenchReport, ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode,
-    ExplainReport, HistoryReport, LogReport, ReconcileReport, ScanReport, SizeReport, SizeStatus, StatusReport,
-    TopReport, unsupported,
+    ExplainReport, HistoryReport, LogReport, ReconcileReport, ScanReport, SizeReport, SizeStatus,
+    StatusReport, TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter};
 
@@ -622,7 +622,11 @@ fn history(r: &HistoryReport, kind: SizeKind, out: &mut String) {
             out,
             "No snapshot of {} holds {path}{}.",
             escape_bytes(&r.root),
-            if r.since_ms.is_some() { " in that period" } else { "" }
+            if r.since_ms.is_some() {
+                " in that period"
+            } else {
+                ""
+            }
         );
         return;
     }
@@ -645,10 +649,17 @@ fn history(r: &HistoryReport, kind: SizeKind, out: &mut String) {
             SizeKind::Apparent => (p.apparent, p.delta_apparent),
         };
         g.push(vec![
-            p.snapshot.map_or_else(|| "live".to_owned(), |id| id.to_string()),
+            p.snapshot
+                .map_or_else(|| "live".to_owned(), |id| id.to_string()),
             utc(p.at_ms),
             value.map_or_else(
-                || if p.snapshot.is_some() { "absent".to_owned() } else { "-".to_owned() },
+                || {
+                    if p.snapshot.is_some() {
+                        "absent".to_owned()
+                    } else {
+                        "-".to_owned()
+                    }
+                },
                 size,
             ),
             change.map_or_else(|| "-".to_owned(), delta),

@@ -18,7 +18,8 @@ impl Tracker {
         let abs = absolute(path)?;
         let path = path_bytes(&abs).to_vec();
         let now = now_ms();
-        let since_ms = since.map(|d| now.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
+        let since_ms =
+            since.map(|d| now.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
         let store = self.store.get(Access::Read)?;
         let covering = store.find_snapshots(&SnapshotQuery::covering(&path).limit(1))?;
         let Some(newest) = covering.into_iter().next() else {
@@ -58,7 +59,8 @@ impl Tracker {
         {
             let newer_file = matches!((index_cursor, watched_cursor), (Some(i), Some(w)) if i > w)
                 || matches!((index_cursor, watched_cursor), (Some(i), None) if i > 0);
-            if answer.status == SizeStatus::Live || (answer.status == SizeStatus::Indexed && newer_file)
+            if answer.status == SizeStatus::Live
+                || (answer.status == SizeStatus::Indexed && newer_file)
             {
                 if newest_is_last {
                     let mut p = HistoryPoint::new(None, now);
