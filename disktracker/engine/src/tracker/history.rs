@@ -59,14 +59,12 @@ impl Tracker {
         {
             let newer_file = matches!((index_cursor, watched_cursor), (Some(i), Some(w)) if i > w)
                 || matches!((index_cursor, watched_cursor), (Some(i), None) if i > 0);
-            if answer.status == SizeStatus::Live
-                || (answer.status == SizeStatus::Indexed && newer_file)
-            {
-                if newest_is_last {
-                    let mut p = HistoryPoint::new(None, now);
-                    p.bytes = Some(bytes);
-                    points.push(p);
-                }
+            let live = answer.status == SizeStatus::Live
+                || (answer.status == SizeStatus::Indexed && newer_file);
+            if live && newest_is_last {
+                let mut p = HistoryPoint::new(None, now);
+                p.bytes = Some(bytes);
+                points.push(p);
             }
         }
         fill_deltas(&mut points);
@@ -101,12 +99,10 @@ mod tests {
     use super::*;
 
     fn point(snapshot: Option<i64>, bytes: Option<u64>) -> HistoryPoint {
-        HistoryPoint {
-            snapshot,
-            bytes,
-            apparent: snapshot.and(bytes.map(|b| b / 2)),
-            ..HistoryPoint::default()
-        }
+        let mut p = HistoryPoint::new(snapshot, 0);
+        p.bytes = bytes;
+        p.apparent = snapshot.and(bytes.map(|b| b / 2));
+        p
     }
 
     #[test]
