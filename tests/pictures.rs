@@ -569,3 +569,107 @@ fn output_to_a_missing_directory_is_a_clean_error() {
     assert!(err.contains("cannot write"), "{err}");
     assert!(stdout(&out).is_empty());
 }
+
+// ---- the shipped metrics example --------------------------------------------
+
+fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config/examples")
+        .join(name)
+}
+
+/// The `ExecStart=` lines of the metrics unit, run as written (binary,
+/// config and output directory moved into the test's place), write files
+/// that parse, with the tree's numbers in them.
+#[test]
+fn the_metrics_example_unit_writes_parsable_textfiles() {
+    use openmetrics_parser::prometheus::parse_prometheus;
+
+    let env = Env::new();
+    let root = env.path().join("tree");
+    build_tree(&root);
+    let db = env.path().join("state/data.db");
+    let config = env.path().join("metrics.toml");
+    let text = fs::read_to_string(example("metrics.toml")).unwrap();
+    assert!(text.contains("/var/lib/disktracker/data.db"));
+    fs::write(
+        &config,
+        text.replace("/var/lib/disktracker/data.db", db.to_str().unwrap()),
+    )
+    .unwrap();
+    ok(&env
+        .cmd()
+        .arg("--config")
+        .arg(&config)
+        .args(["--format", "table", "scan"])
+        .arg(&root)
+        .output()
+        .unwrap());
+    let textfiles = env.path().join("node-exporter");
+    fs::create_dir(&textfiles).unwrap();
+    let unit = fs::read_to_string(example("disktracker-metrics.service")).unwrap();
+    let mut written = Vec::new();
+    for line in unit.lines().filter_map(|l| l.strip_prefix("ExecStart=")) {
+        let line = line
+            .replace("/etc/disktracker/metrics.toml", config.to_str().unwrap())
+            .replace("/var/lib/prometheus/node-exporter", textfiles.to_str().unwrap());
+        let mut words = line.split_whitespace();
+        assert_eq!(words.next(), Some("/usr/local/bin/disktracker"));
+        let out = env.cmd().args(words).output().unwrap();
+        ok(&out);
+        written.push(line);
+    }
+    assert_eq!(written.len(), 3, "{unit}");
+    let o = oracle::compute(&root);
+    let mut files: Vec<PathBuf> = fs::read_dir(&textfiles)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert_eq!(files.len(), 3, "{files:?}");
+    for f in &files {
+        let text = fs::read_to_string(f).unwrap();
+        let parsed = parse_prometheus(&text).unwrap_or_else(|e| panic!("{}: {e:?}", f.display()));
+        assert!(!parsed.families.is_empty());
+        let mode = fs::metadata(f).unwrap().permissions();
+        assert_eq!(
+            std::os::unix::fs::PermissionsExt::mode(&mode) & 0o004,
+            0o004,
+            "the collector (another user) can read {}",
+            f.display()
+        );
+    }
+    let snaps = fs::read_to_string(textfiles.join("disktracker-snapshots.prom")).unwrap();
+    let want = o.dirs[&oracle::key(&root)].total_bytes;
+    assert!(
+        snaps.lines().any(|l| l.starts_with("disktracker_snapshot_bytes{")
+            && l.contains("kind=\"disk_usage\"")
+            && l.ends_with(&format!(" {want}"))),
+        "{snaps}"
+    );
+}
+
+/// The metrics unit and timer pass `systemd-analyze verify`.
+#[test]
+#[ignore = "needs systemd-analyze"]
+fn the_metrics_units_verify() {
+    let env = Env::new();
+    let unit = fs::read_to_string(example("disktracker-metrics.service")).unwrap();
+    let unit = unit.replace("/usr/local/bin/disktracker", env!("CARGO_BIN_EXE_disktracker"));
+    fs::write(env.path().join("disktracker-metrics.service"), unit).unwrap();
+    fs::copy(
+        example("disktracker-metrics.timer"),
+        env.path().join("disktracker-metrics.timer"),
+    )
+    .unwrap();
+    for name in ["disktracker-metrics.service", "disktracker-metrics.timer"] {
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(env.path().join(name))
+            .output()
+            .expect("systemd-analyze");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {err}");
+        assert!(err.trim().is_empty(), "{name}: {err}");
+    }
+}
