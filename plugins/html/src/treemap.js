@@ -92,7 +92,8 @@
 
   function label(item) {
     if (item.other) return item.other + ' more ' + (item.other === 1 ? 'directory' : 'directories');
-    if (item.files) return 'files';
+    // An explanation folds its small contributors into the rest as well.
+    if (item.files) return D.mode === 'explain' ? 'smaller changes and files' : 'files';
     return item.node.n;
   }
 
@@ -159,6 +160,10 @@
       box.appendChild(el);
     });
     document.body.setAttribute('data-treemap', 'ok');
+    // Milliseconds from the start of navigation to this drawing.
+    if (!document.body.hasAttribute('data-first-draw-ms')) {
+      document.body.setAttribute('data-first-draw-ms', String(Math.round(performance.now())));
+    }
     document.body.setAttribute('data-treemap-nodes', String(count));
   }
 
