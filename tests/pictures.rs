@@ -612,7 +612,10 @@ fn the_metrics_example_unit_writes_parsable_textfiles() {
     for line in unit.lines().filter_map(|l| l.strip_prefix("ExecStart=")) {
         let line = line
             .replace("/etc/disktracker/metrics.toml", config.to_str().unwrap())
-            .replace("/var/lib/prometheus/node-exporter", textfiles.to_str().unwrap());
+            .replace(
+                "/var/lib/prometheus/node-exporter",
+                textfiles.to_str().unwrap(),
+            );
         let mut words = line.split_whitespace();
         assert_eq!(words.next(), Some("/usr/local/bin/disktracker"));
         let out = env.cmd().args(words).output().unwrap();
@@ -642,9 +645,11 @@ fn the_metrics_example_unit_writes_parsable_textfiles() {
     let snaps = fs::read_to_string(textfiles.join("disktracker-snapshots.prom")).unwrap();
     let want = o.dirs[&oracle::key(&root)].total_bytes;
     assert!(
-        snaps.lines().any(|l| l.starts_with("disktracker_snapshot_bytes{")
-            && l.contains("kind=\"disk_usage\"")
-            && l.ends_with(&format!(" {want}"))),
+        snaps
+            .lines()
+            .any(|l| l.starts_with("disktracker_snapshot_bytes{")
+                && l.contains("kind=\"disk_usage\"")
+                && l.ends_with(&format!(" {want}"))),
         "{snaps}"
     );
 }
@@ -655,7 +660,10 @@ fn the_metrics_example_unit_writes_parsable_textfiles() {
 fn the_metrics_units_verify() {
     let env = Env::new();
     let unit = fs::read_to_string(example("disktracker-metrics.service")).unwrap();
-    let unit = unit.replace("/usr/local/bin/disktracker", env!("CARGO_BIN_EXE_disktracker"));
+    let unit = unit.replace(
+        "/usr/local/bin/disktracker",
+        env!("CARGO_BIN_EXE_disktracker"),
+    );
     fs::write(env.path().join("disktracker-metrics.service"), unit).unwrap();
     fs::copy(
         example("disktracker-metrics.timer"),

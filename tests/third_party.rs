@@ -105,7 +105,7 @@ fn declined_delete_deletes_nothing() {
             err.contains(&format!(
                 "the {format} reporter does not render deleted reports"
             )) && err.contains("snapshots delete")
-                && err.contains("reporters that render it: csv, json, table"),
+                && err.contains("reporters that render it: csv, html, json, table"),
             "{err}"
         );
         assert!(

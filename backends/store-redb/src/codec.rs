@@ -80,6 +80,11 @@ pub(crate) fn encode_dir(depth: u32, s: &DirStats) -> DirValue {
     v
 }
 
+/// The error count of an encoded directory value, without decoding the rest.
+pub(crate) fn dir_error_count(v: &DirValue) -> u64 {
+    u64_at(v, 4 + 8 * 7)
+}
+
 #[inline]
 fn u64_at(v: &[u8; DIR_VALUE_LEN], at: usize) -> u64 {
     let mut b = [0u8; 8];

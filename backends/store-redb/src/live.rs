@@ -557,6 +557,7 @@ impl RedbStore {
         let mut w = RedbWriter::new(&self.path, txn, id, encoded, d.meta.root.clone());
         let dirs = read.open_table(DIRS).ctx(&self.path, "cannot read")?;
         let mut upserts = d.upserts.iter().peekable();
+        let mut errors = 0u64;
         for (lo, hi) in kept_ranges(base, d.removed) {
             for item in dirs
                 .range::<&[u8]>(lo.as_slice()..hi.as_slice())
@@ -569,16 +570,24 @@ impl RedbStore {
                 let mut replaced = false;
                 while let Some(u) = upserts.next_if(|u| u.path.as_slice() <= path) {
                     replaced |= u.path == path;
+                    errors = errors.saturating_add(u.stats.error_count);
                     w.push(&u.path, &codec::encode_dir(u.depth, &u.stats))?;
                 }
                 if !replaced {
+                    errors = errors.saturating_add(codec::dir_error_count(v.value()));
                     w.push(path, v.value())?;
                 }
             }
         }
         for u in upserts {
+            errors = errors.saturating_add(u.stats.error_count);
             w.push(&u.path, &codec::encode_dir(u.depth, &u.stats))?;
         }
+        // The counts are the rows written, whatever the caller said.
+        let mut meta = d.meta.clone();
+        meta.dir_count = w.rows;
+        meta.error_count = errors;
+        w.meta = encode_meta(&meta)?;
         let (txn, id) = w.finish()?;
         self.insert_deltas(&txn, d.deltas, Some(id))?;
         let id = i64::try_from(id).map_err(|_| bad_record(&self.path, "the next snapshot id"))?;

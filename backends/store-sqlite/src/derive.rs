@@ -214,6 +214,28 @@ fn write_merged(
     sink.flush()
 }
 
+/// Sets snapshot `id`'s directory and error counts from its rows (the
+/// caller's meta cannot know them without reading the whole base).
+fn record_counts(conn: &Connection, id: SnapshotId) -> rusqlite::Result<()> {
+    let (lo, hi): (Option<i64>, Option<i64>) = conn
+        .prepare_cached(crate::tree::RANGE_SQL)?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let (mut dirs, mut errors) = (0u64, 0u64);
+    if let (Some(lo), Some(hi)) = (lo, hi) {
+        let mut stmt = conn.prepare_cached(
+            "SELECT error_count FROM dir_snapshots WHERE id >= ?1 AND id <= ?2 AND +snapshot_id = ?3",
+        )?;
+        let mut rows = stmt.query((lo, hi, id))?;
+        while let Some(r) = rows.next()? {
+            dirs += 1;
+            errors = errors.saturating_add(crate::from_sql_u64(r.get(0)?));
+        }
+    }
+    conn.prepare_cached("UPDATE snapshots SET dir_count = ?2, error_count = ?3 WHERE id = ?1")?
+        .execute((id, crate::to_sql_u64(dirs), crate::to_sql_u64(errors)))?;
+    Ok(())
+}
+
 fn usage(path: &std::path::Path, message: String) -> Error {
     Error::new(
         ErrorKind::Usage,
@@ -304,6 +326,7 @@ pub(crate) fn derive(store: &mut SqliteStore, d: &DerivedSnapshot<'_>) -> Result
             ),
         }
         .ctx(&path, WHAT)?;
+        record_counts(conn, id).ctx(&path, WHAT)?;
         insert_deltas(conn, Some(id), d.deltas).ctx(&path, WHAT)?;
         if let Some(w) = d.watch_state {
             let mut w = w.clone();

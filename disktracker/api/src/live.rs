@@ -246,7 +246,10 @@ pub struct LiveBatch<'a> {
 pub struct DerivedSnapshot<'a> {
     /// The snapshot to start from.
     pub base: SnapshotId,
-    /// The new snapshot's description (same root as the base).
+    /// The new snapshot's description (same root as the base). Its
+    /// `dir_count` and `error_count` are not taken from here: the store
+    /// counts the rows it writes (the caller would need a pass over the
+    /// whole base to know them).
     pub meta: &'a crate::model::SnapshotMeta,
     /// Subtrees of the base left out (each path and everything below it).
     pub removed: &'a [Vec<u8>],

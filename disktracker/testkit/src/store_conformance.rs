@@ -2077,11 +2077,24 @@ pub fn derive_snapshot_equals_the_folded_tree(plugin: &'static StorePlugin) {
         },
     );
     assert!(derived > after, "a new id, above every earlier one");
+    // The directory and error counts are the rows', not the caller's.
+    let counted = |rows: &[DirRecord], meta: &SnapshotMeta| SnapshotMeta {
+        dir_count: rows.len() as u64,
+        error_count: rows
+            .iter()
+            .fold(0u64, |a, r| a.saturating_add(r.stats.error_count)),
+        ..meta.clone()
+    };
+    assert_ne!(
+        meta.dir_count,
+        want.len() as u64,
+        "the given count is wrong on purpose"
+    );
     assert_eq!(
         store.snapshot(derived).expect("snapshot"),
         Some(SnapshotInfo {
             id: derived,
-            meta: meta.clone()
+            meta: counted(&want, &meta)
         })
     );
     assert_reads_match("derived snapshot", store.as_ref(), derived, &want, 5);
@@ -2146,6 +2159,10 @@ pub fn derive_snapshot_equals_the_folded_tree(plugin: &'static StorePlugin) {
         },
     );
     assert_reads_match("derived twice", store.as_ref(), second, &want_2, 9);
+    assert_eq!(
+        store.snapshot(second).expect("snapshot").map(|s| s.meta),
+        Some(counted(&want_2, &meta_for(root, 78)))
+    );
     assert!(store.dir_deltas(second).expect("dir_deltas").is_empty());
     assert_eq!(
         store
@@ -2192,6 +2209,10 @@ pub fn derive_snapshot_equals_the_folded_tree(plugin: &'static StorePlugin) {
         },
     );
     assert_reads_match("root removed", store.as_ref(), only, &fresh, 1);
+    assert_eq!(
+        store.snapshot(only).expect("snapshot").map(|s| s.meta),
+        Some(counted(&fresh, &meta_for(root, 81)))
+    );
     drop(store);
     let store = s.open();
     assert_reads_match("derived, reopened", store.as_ref(), derived, &want, 7);

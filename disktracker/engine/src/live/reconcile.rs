@@ -1,10 +1,9 @@
 //! `reconcile`: fold the mutations logged since a root's cursor into the
 //! store as a new snapshot derived from the last one.
 
-use disktracker::path::is_within;
 use disktracker::report::ReconcileLine;
 use disktracker::{DerivedSnapshot, WatchState};
-use disktracker::{DirRecord, Error, ErrorKind, Result, SnapshotMeta, SnapshotStore};
+use disktracker::{Error, ErrorKind, Result, SnapshotMeta, SnapshotStore};
 
 use super::fold::{Folded, fold};
 
@@ -44,7 +43,7 @@ pub fn reconcile_root(
     })?;
     let folded = fold(&logged, now_ms);
     line.mutations = logged.len() as u64;
-    let meta = derived_meta(&*store, &base.meta, base_id, &folded, now_ms, host)?;
+    let meta = derived_meta(&base.meta, &folded, now_ms, host)?;
     line.changed_dirs = folded.deltas.len() as u64;
     line.delta_bytes = i128::from(meta.total_bytes) - i128::from(base.meta.total_bytes);
     let next = WatchState {
@@ -72,56 +71,40 @@ pub fn reconcile_root(
 }
 
 /// The description of `base` with `folded` applied: root totals from the
-/// new root row, directory and error counts from a merge with the base.
+/// new root row when it changed, else the base's; the directory and error
+/// counts are the store's to count (see [`DerivedSnapshot::meta`]), the
+/// base's stand in here.
 fn derived_meta(
-    store: &dyn SnapshotStore,
     base: &SnapshotMeta,
-    base_id: i64,
     folded: &Folded,
     now_ms: i64,
     host: &str,
 ) -> Result<SnapshotMeta> {
-    let mut upserts = folded.upserts.iter().peekable();
-    let mut dirs = 0u64;
-    let mut errors = 0u64;
-    let mut root: Option<DirRecord> = None;
-    let mut count = |r: &DirRecord| {
-        dirs += 1;
-        errors += r.stats.error_count;
-        if r.depth == 0 {
-            root = Some(r.clone());
-        }
-    };
-    store.visit_tree(base_id, None, &mut |r| {
-        while let Some(u) = upserts.next_if(|u| u.path < r.path) {
-            count(u);
-        }
-        if let Some(u) = upserts.next_if(|u| u.path == r.path) {
-            count(u);
-        } else if !folded.removed.iter().any(|p| is_within(&r.path, p)) {
-            count(r);
-        }
-        true
-    })?;
-    for u in upserts {
-        count(u);
-    }
-    let root = root.ok_or_else(|| {
-        Error::new(
+    if folded
+        .removed
+        .iter()
+        .any(|p| disktracker::path::trim_slashes(p) == disktracker::path::trim_slashes(&base.root))
+    {
+        return Err(Error::new(
             ErrorKind::Corrupt,
             "the folded mutations remove the watched root itself",
-        )
-    })?;
+        ));
+    }
+    let root = folded
+        .upserts
+        .iter()
+        .find(|u| u.path == base.root)
+        .map(|r| &r.stats);
     Ok(SnapshotMeta {
         root: base.root.clone(),
         started_at_ms: now_ms,
         finished_at_ms: now_ms,
         host: host.to_owned(),
-        total_files: root.stats.file_count,
-        total_bytes: root.stats.total_bytes,
-        total_apparent: root.stats.total_apparent,
-        dir_count: dirs,
-        error_count: errors,
+        total_files: root.map_or(base.total_files, |r| r.file_count),
+        total_bytes: root.map_or(base.total_bytes, |r| r.total_bytes),
+        total_apparent: root.map_or(base.total_apparent, |r| r.total_apparent),
+        dir_count: base.dir_count,
+        error_count: base.error_count,
         walker: RECONCILE_WALKER.to_owned(),
     })
 }
