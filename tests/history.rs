@@ -8,31 +8,16 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::{Env, bytes, fails_with, ok};
+use common::{Env, append, bytes, fails_with, ok, write};
 use disktracker_testkit::oracle::{self, Oracle};
 use rstest::rstest;
 use serde_json::Value;
 
 const BACKENDS: [&str; 2] = ["sqlite", "redb"];
-
-fn write(p: &Path, len: usize) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, vec![7u8; len]).unwrap();
-}
-
-fn append(p: &Path, len: usize) {
-    OpenOptions::new()
-        .append(true)
-        .open(p)
-        .unwrap()
-        .write_all(&vec![9u8; len])
-        .unwrap();
-}
 
 fn initial_tree(root: &Path) {
     write(&root.join("grow/file"), 10_000);

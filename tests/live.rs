@@ -13,11 +13,11 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{fails_with, ok, stderr};
+use common::{example, fails_with, ok, stderr};
 use disktracker_testkit::fixtures::handmade_tree;
 use disktracker_testkit::oracle::{self, Oracle};
 use live_support::{Case, Churn, Marked, json_path, mark_time, show, tree_mismatches};
@@ -714,12 +714,6 @@ fn after_a_watcher_stops_the_index_answers_for_every_root(
         let bad = case.size_mismatches(tree, &BTreeSet::new(), "indexed");
         assert!(bad.is_empty(), "{}:\n{}", root.display(), bad.join("\n"));
     }
-}
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("config/examples")
-        .join(name)
 }
 
 /// The example watch configuration loads (no unknown key, every value

@@ -10,15 +10,14 @@ mod common;
 mod live_support;
 
 use std::ffi::OsStr;
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{Env, fails_with, ok, stdout};
+use common::{Env, append, example, fails_with, ok, stdout, write};
 use disktracker::path::escape_bytes;
 use disktracker_testkit::oracle;
 use live_support::Case;
@@ -31,20 +30,6 @@ const INJECTIONS: [&str; 2] = [
     "<script>alert(1)</script>",
     "\"><img src=x onerror=alert(2)>",
 ];
-
-fn write(p: &Path, len: usize) {
-    fs::create_dir_all(p.parent().unwrap()).unwrap();
-    fs::write(p, vec![5u8; len]).unwrap();
-}
-
-fn append(p: &Path, len: usize) {
-    OpenOptions::new()
-        .append(true)
-        .open(p)
-        .unwrap()
-        .write_all(&vec![6u8; len])
-        .unwrap();
-}
 
 /// A small tree with uneven directories, a non-UTF-8 name and the
 /// injection names.
@@ -571,12 +556,6 @@ fn output_to_a_missing_directory_is_a_clean_error() {
 }
 
 // ---- the shipped metrics example --------------------------------------------
-
-fn example(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("config/examples")
-        .join(name)
-}
 
 /// The `ExecStart=` lines of the metrics unit, run as written (binary,
 /// config and output directory moved into the test's place), write files

@@ -108,3 +108,27 @@ pub fn tree(store: &dyn SnapshotStore, id: i64) -> Vec<DirRecord> {
 pub fn bytes(p: &Path) -> Vec<u8> {
     p.as_os_str().as_encoded_bytes().to_vec()
 }
+
+/// Writes `len` bytes to `p`, creating its directories.
+pub fn write(p: &Path, len: usize) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, vec![7u8; len]).unwrap();
+}
+
+/// Appends `len` bytes to the file `p`.
+pub fn append(p: &Path, len: usize) {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(p)
+        .unwrap()
+        .write_all(&vec![9u8; len])
+        .unwrap();
+}
+
+/// A file of `config/examples/`.
+pub fn example(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("config/examples")
+        .join(name)
+}
