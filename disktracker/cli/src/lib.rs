@@ -307,6 +307,10 @@ fn flag_overrides(cli: &Cli) -> Vec<(&'static str, Value)> {
             listing_flags(&a.listing, &mut flags);
         }
         Command::Show(a) => listing_flags(&a.listing, &mut flags),
+        Command::Import(a) => {
+            let args::ImportFormat::Ncdu { listing, .. } = &a.format;
+            listing_flags(listing, &mut flags);
+        }
         Command::Diff(a) => {
             if let Some(n) = a.top {
                 flags.push(("diff.top", int(n)));
