@@ -21,14 +21,14 @@ pub const NOTE: &str = "Written by disktracker from a snapshot, which keeps dire
 /// Path order with `/` sorting before every other byte: a parent, then its
 /// whole subtree, then its next sibling (bytewise order puts `a-b` between
 /// `a` and `a/x`). Names hold no NUL, so `/` as 0 is unambiguous.
-fn tree_order(a: &[u8], b: &[u8]) -> Ordering {
+pub(crate) fn tree_order(a: &[u8], b: &[u8]) -> Ordering {
     let key = |c: &u8| if *c == b'/' { 0 } else { *c };
     a.iter().map(key).cmp(b.iter().map(key))
 }
 
 /// A JSON string of raw bytes, as ncdu writes names: `"` and `\` and
 /// control bytes escaped, everything else (invalid UTF-8 included) as is.
-fn json_bytes(w: &mut dyn Write, s: &[u8]) -> std::io::Result<()> {
+pub(crate) fn json_bytes(w: &mut dyn Write, s: &[u8]) -> std::io::Result<()> {
     w.write_all(b"\"")?;
     let mut start = 0;
     for (i, &c) in s.iter().enumerate() {
