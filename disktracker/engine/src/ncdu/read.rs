@@ -58,6 +58,9 @@ struct Info {
     read_error: bool,
     excluded: bool,
     mtime: Option<u64>,
+    /// How many files a folded entry stands for (`disktracker_files`,
+    /// written by `disktracker export ncdu`; ncdu ignores it).
+    files: Option<u64>,
 }
 
 impl Info {
@@ -73,6 +76,7 @@ impl Info {
         self.read_error = false;
         self.excluded = false;
         self.mtime = None;
+        self.files = None;
     }
 
     fn mtime_ns(&self) -> i64 {
@@ -127,7 +131,7 @@ impl<'a> Input<'a> {
             ErrorKind::Corrupt,
             format!("{}: {what} at byte {offset}", self.source),
         )
-        .with_hint("not a valid ncdu export (`ncdu -o FILE`); nothing was stored")
+        .with_hint("not a complete, valid ncdu export (`ncdu -o FILE`); nothing was stored")
     }
 
     fn err(&self, what: impl std::fmt::Display) -> Error {
@@ -135,7 +139,7 @@ impl<'a> Input<'a> {
     }
 
     fn eof(&self) -> Error {
-        self.err("unexpected end of file (is it truncated?)")
+        self.err("unexpected end of file")
     }
 
     /// Refills the buffer; false at the end of the input.
@@ -495,6 +499,7 @@ impl<'a> Input<'a> {
                 b"dev" => info.dev = Some(self.uint("dev")?),
                 b"nlink" => info.nlink = self.uint("nlink")?,
                 b"mtime" => info.mtime = Some(self.uint("mtime")?),
+                b"disktracker_files" => info.files = Some(self.uint("disktracker_files")?),
                 b"hlnkc" => info.hlnkc = self.boolean("hlnkc")?,
                 b"read_error" => info.read_error = self.boolean("read_error")?,
                 b"notreg" => {
@@ -807,7 +812,7 @@ pub fn read_ncdu(r: &mut dyn Read, source: &str, cancel: &CancelToken) -> Result
             } else {
                 p.direct_bytes += info.dsize;
                 p.direct_apparent += info.asize;
-                p.direct_files += 1;
+                p.direct_files = p.direct_files.saturating_add(info.files.unwrap_or(1));
             }
         }
     }

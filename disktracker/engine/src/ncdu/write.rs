@@ -16,7 +16,8 @@ pub const FILES_ENTRY: &str = "[files]";
 /// Said in the export's metadata (`disktracker_note`).
 pub const NOTE: &str = "Written by disktracker from a snapshot, which keeps directories but \
     no file names: each directory's direct files (with the directory's own inode) are one \
-    entry named [files]; directory totals are exact, hard links counted once.";
+    entry named [files] (its disktracker_files field says how many files it stands for); \
+    directory totals are exact, hard links counted once.";
 
 /// Path order with `/` sorting before every other byte: a parent, then its
 /// whole subtree, then its next sibling (bytewise order puts `a-b` between
@@ -160,7 +161,7 @@ pub fn write_ncdu(
             w.write_all(b",\n{\"name\":").map_err(io)?;
             json_bytes(w, &entry).map_err(io)?;
             sizes(w, s.direct_apparent, s.direct_bytes).map_err(io)?;
-            w.write_all(b"}").map_err(io)?;
+            write!(w, ",\"disktracker_files\":{}}}", s.direct_files).map_err(io)?;
         }
         open.push(&r.path);
     }
