@@ -61,6 +61,8 @@ struct Info {
     /// How many files a folded entry stands for (`disktracker_files`,
     /// written by `disktracker export ncdu`; ncdu ignores it).
     files: Option<u64>,
+    /// The key being read (a buffer kept across entries).
+    key: Vec<u8>,
 }
 
 impl Info {
@@ -480,14 +482,14 @@ impl<'a> Input<'a> {
     /// An info block, after its `{`.
     fn info(&mut self, info: &mut Info, depth: usize, scratch: &mut Vec<u8>) -> Result<()> {
         info.clear();
-        let mut key = Vec::new();
+
         if self.ws_some()? == b'}' {
             self.pos += 1;
             return Ok(());
         }
         loop {
-            self.key(&mut key)?;
-            match key.as_slice() {
+            self.key(&mut info.key)?;
+            match info.key.as_slice() {
                 b"name" => {
                     self.expect(b'"', "a string for \"name\"")?;
                     self.string(&mut info.name)?;
@@ -696,7 +698,7 @@ pub fn read_ncdu(r: &mut dyn Read, source: &str, cancel: &CancelToken) -> Result
             }
         }
         entries += 1;
-        if entries % 65_536 == 0 && cancel.is_cancelled() {
+        if entries & 0xffff == 0 && cancel.is_cancelled() {
             return Err(Error::cancelled());
         }
         inp.ws_some()?;
