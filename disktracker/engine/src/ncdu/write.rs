@@ -115,7 +115,7 @@ pub fn write_ncdu(
     w.write_all(b"}").map_err(io)?;
 
     let mut open: Vec<&[u8]> = Vec::new();
-    for r in &rows {
+    for (n, r) in rows.iter().enumerate() {
         while let Some(top) = open.last() {
             if r.path.len() > top.len() && is_within(&r.path, top) {
                 break;
@@ -135,7 +135,7 @@ pub fn write_ncdu(
                 r.path.rsplit(|&c| c == b'/').next().unwrap_or_default()
             }
         };
-        if open.is_empty() && !std::ptr::eq(r, &rows[0]) {
+        if open.is_empty() && n > 0 {
             return Err(broken(format!(
                 "{} lies outside its root",
                 escape_bytes(&r.path)
