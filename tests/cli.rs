@@ -146,6 +146,8 @@ fn help_and_version() {
             "bench",
             "plugins",
             "config",
+            "import",
+            "export",
             "help"
         ],
         "{help}"
