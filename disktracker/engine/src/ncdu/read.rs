@@ -144,7 +144,10 @@ impl<'a> Input<'a> {
         self.err("unexpected end of file")
     }
 
-    /// Refills the buffer; false at the end of the input.
+    /// Refills the buffer; false at the end of the input. Out of line: the
+    /// byte-level fast paths below stay small.
+    #[cold]
+    #[inline(never)]
     fn fill(&mut self) -> Result<bool> {
         self.base += self.len as u64;
         self.pos = 0;
@@ -189,11 +192,32 @@ impl<'a> Input<'a> {
     /// The next non-whitespace byte, which must exist (not consumed).
     #[inline]
     fn ws_some(&mut self) -> Result<u8> {
+        // ncdu writes no whitespace but a newline after each entry.
+        if let Some(&c) = self.buf[..self.len].get(self.pos)
+            && !matches!(c, b' ' | b'\n' | b'\r' | b'\t')
+        {
+            return Ok(c);
+        }
+        self.ws_some_slow()
+    }
+
+    #[inline(never)]
+    fn ws_some_slow(&mut self) -> Result<u8> {
         self.ws()?.ok_or_else(|| self.eof())
     }
 
     /// Consumes `want` after whitespace, or fails saying what was expected.
+    #[inline]
     fn expect(&mut self, want: u8, what: &str) -> Result<()> {
+        if self.buf[..self.len].get(self.pos) == Some(&want) {
+            self.pos += 1;
+            return Ok(());
+        }
+        self.expect_slow(want, what)
+    }
+
+    #[inline(never)]
+    fn expect_slow(&mut self, want: u8, what: &str) -> Result<()> {
         let c = self.ws_some()?;
         if c != want {
             return Err(self.err(format!("expected {what}, found {}", shown(c))));
@@ -489,26 +513,26 @@ impl<'a> Input<'a> {
         }
         loop {
             self.key(&mut info.key)?;
-            match info.key.as_slice() {
-                b"name" => {
+            match Key::of(&info.key) {
+                Key::Name => {
                     self.expect(b'"', "a string for \"name\"")?;
                     self.string(&mut info.name)?;
                     info.has_name = true;
                 }
-                b"asize" => info.asize = self.size("asize")?,
-                b"dsize" => info.dsize = self.size("dsize")?,
-                b"ino" => info.ino = Some(self.uint("ino")?),
-                b"dev" => info.dev = Some(self.uint("dev")?),
-                b"nlink" => info.nlink = self.uint("nlink")?,
-                b"mtime" => info.mtime = Some(self.uint("mtime")?),
-                b"disktracker_files" => info.files = Some(self.uint("disktracker_files")?),
-                b"hlnkc" => info.hlnkc = self.boolean("hlnkc")?,
-                b"read_error" => info.read_error = self.boolean("read_error")?,
-                b"notreg" => {
+                Key::Asize => info.asize = self.size("asize")?,
+                Key::Dsize => info.dsize = self.size("dsize")?,
+                Key::Ino => info.ino = Some(self.uint("ino")?),
+                Key::Dev => info.dev = Some(self.uint("dev")?),
+                Key::Nlink => info.nlink = self.uint("nlink")?,
+                Key::Mtime => info.mtime = Some(self.uint("mtime")?),
+                Key::Files => info.files = Some(self.uint("disktracker_files")?),
+                Key::Hlnkc => info.hlnkc = self.boolean("hlnkc")?,
+                Key::ReadError => info.read_error = self.boolean("read_error")?,
+                Key::Notreg => {
                     self.boolean("notreg")?;
                 }
                 // A string naming why (`pattern`, `otherfs`, `kernfs`, `frmlnk`).
-                b"excluded" => {
+                Key::Excluded => {
                     if self.ws_some()? == b'f' {
                         self.literal(b"false")?;
                     } else {
@@ -516,7 +540,7 @@ impl<'a> Input<'a> {
                         info.excluded = true;
                     }
                 }
-                _ => self.skip_value(depth + 1, scratch)?,
+                Key::Other => self.skip_value(depth + 1, scratch)?,
             }
             let c = self.ws_some()?;
             self.pos += 1;
@@ -528,6 +552,73 @@ impl<'a> Input<'a> {
                     return Err(self.err(format!("expected ',' or '}}', found {}", shown(c))));
                 }
             }
+        }
+    }
+}
+
+/// The info block fields this reader uses, recognised without a string
+/// comparison per candidate.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Key {
+    Name,
+    Asize,
+    Dsize,
+    Ino,
+    Dev,
+    Nlink,
+    Mtime,
+    Hlnkc,
+    ReadError,
+    Notreg,
+    Excluded,
+    Files,
+    Other,
+}
+
+/// Up to 16 bytes of a key as a number (with its length, unambiguous).
+const fn pack(k: &[u8]) -> u128 {
+    let mut v = 0u128;
+    let mut i = 0;
+    while i < k.len() && i < 16 {
+        v |= (k[i] as u128) << (8 * i);
+        i += 1;
+    }
+    v
+}
+
+impl Key {
+    fn of(k: &[u8]) -> Key {
+        const NAME: u128 = pack(b"name");
+        const ASIZE: u128 = pack(b"asize");
+        const DSIZE: u128 = pack(b"dsize");
+        const INO: u128 = pack(b"ino");
+        const DEV: u128 = pack(b"dev");
+        const NLINK: u128 = pack(b"nlink");
+        const MTIME: u128 = pack(b"mtime");
+        const HLNKC: u128 = pack(b"hlnkc");
+        const READ_ERROR: u128 = pack(b"read_error");
+        const NOTREG: u128 = pack(b"notreg");
+        const EXCLUDED: u128 = pack(b"excluded");
+        if k.len() > 16 {
+            return if k == b"disktracker_files" {
+                Key::Files
+            } else {
+                Key::Other
+            };
+        }
+        match (k.len(), pack(k)) {
+            (4, NAME) => Key::Name,
+            (5, ASIZE) => Key::Asize,
+            (5, DSIZE) => Key::Dsize,
+            (3, INO) => Key::Ino,
+            (3, DEV) => Key::Dev,
+            (5, NLINK) => Key::Nlink,
+            (5, MTIME) => Key::Mtime,
+            (5, HLNKC) => Key::Hlnkc,
+            (10, READ_ERROR) => Key::ReadError,
+            (6, NOTREG) => Key::Notreg,
+            (8, EXCLUDED) => Key::Excluded,
+            _ => Key::Other,
         }
     }
 }
@@ -544,7 +635,10 @@ fn shown(c: u8) -> String {
 /// Whether `name` can be an entry of a directory: not empty, `.` or `..`,
 /// and without `/` or NUL (no file system allows those).
 fn valid_name(name: &[u8]) -> bool {
-    !name.is_empty() && name != b"." && name != b".." && !name.contains(&b'/') && !name.contains(&0)
+    match name {
+        [] | [b'.'] | [b'.', b'.'] => false,
+        _ => !name.iter().any(|&c| c == b'/' || c == 0),
+    }
 }
 
 /// Reads an ncdu export from `r` (`source` names it in errors). The whole
@@ -868,5 +962,37 @@ fn skip_excluded_dir(inp: &mut Input<'_>, depth: usize, scratch: &mut Vec<u8>) -
                 return Err(inp.err(format!("expected ',' or ']', found {}", shown(c))));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::Key;
+
+    #[test]
+    fn keys_are_recognised_exactly() {
+        let known: [(&[u8], Key); 12] = [
+            (b"name", Key::Name),
+            (b"asize", Key::Asize),
+            (b"dsize", Key::Dsize),
+            (b"ino", Key::Ino),
+            (b"dev", Key::Dev),
+            (b"nlink", Key::Nlink),
+            (b"mtime", Key::Mtime),
+            (b"hlnkc", Key::Hlnkc),
+            (b"read_error", Key::ReadError),
+            (b"notreg", Key::Notreg),
+            (b"excluded", Key::Excluded),
+            (b"disktracker_files", Key::Files),
+        ];
+        for (k, want) in known {
+            assert_eq!(Key::of(k), want);
+            // A byte more or less, or a NUL appended, is another key.
+            assert_eq!(Key::of(&k[..k.len() - 1]), Key::Other);
+            assert_eq!(Key::of(&[k, b"\0"].concat()), Key::Other);
+            assert_eq!(Key::of(&[k, b"s"].concat()), Key::Other);
+        }
+        assert_eq!(Key::of(b""), Key::Other);
+        assert_eq!(Key::of(b"disktracker_filez"), Key::Other);
     }
 }
