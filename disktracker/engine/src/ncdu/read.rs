@@ -329,35 +329,42 @@ impl<'a> Input<'a> {
 
     /// A non-negative integer (the only numbers ncdu's fields hold).
     fn uint(&mut self, field: &str) -> Result<u64> {
-        let at = self.offset();
         let c = self.ws_some()?;
-        if c == b'-' {
-            return Err(self.err(format!("negative number for \"{field}\"")));
-        }
+        let at = self.offset();
         if !c.is_ascii_digit() {
-            return Err(self.err(format!(
-                "expected a non-negative integer for \"{field}\", found {}",
-                shown(c)
-            )));
+            return Err(if c == b'-' {
+                self.err(format!("negative number for \"{field}\""))
+            } else {
+                self.err(format!(
+                    "expected a non-negative integer for \"{field}\", found {}",
+                    shown(c)
+                ))
+            });
         }
         let mut v: u64 = 0;
-        let mut digits = 0;
-        while let Some(c) = self.peek()? {
-            if !c.is_ascii_digit() {
-                if matches!(c, b'.' | b'e' | b'E') {
-                    return Err(self.err(format!("\"{field}\" is not an integer")));
+        let mut digits = 0u32;
+        loop {
+            // The digits in the buffer, without a call per byte.
+            while let Some(&c) = self.buf[..self.len].get(self.pos) {
+                if !c.is_ascii_digit() {
+                    break;
                 }
+                if digits == 1 && v == 0 {
+                    return Err(self.err_at(at, "number with a leading zero"));
+                }
+                v = v
+                    .checked_mul(10)
+                    .and_then(|v| v.checked_add(u64::from(c - b'0')))
+                    .ok_or_else(|| self.err_at(at, format!("\"{field}\" out of range")))?;
+                digits += 1;
+                self.pos += 1;
+            }
+            if self.pos < self.len || !self.fill()? {
                 break;
             }
-            if digits == 1 && v == 0 {
-                return Err(self.err_at(at, "number with a leading zero"));
-            }
-            v = v
-                .checked_mul(10)
-                .and_then(|v| v.checked_add(u64::from(c - b'0')))
-                .ok_or_else(|| self.err_at(at, format!("\"{field}\" out of range")))?;
-            digits += 1;
-            self.pos += 1;
+        }
+        if matches!(self.buf[..self.len].get(self.pos), Some(b'.' | b'e' | b'E')) {
+            return Err(self.err(format!("\"{field}\" is not an integer")));
         }
         Ok(v)
     }
@@ -503,6 +510,31 @@ impl<'a> Input<'a> {
         self.expect(b':', "':'")
     }
 
+    /// An info block's key and its colon, recognised; read straight from
+    /// the buffer when it is there whole and unescaped (always, in practice).
+    #[inline]
+    fn field(&mut self, out: &mut Vec<u8>) -> Result<Key> {
+        self.expect(b'"', "a quoted key")?;
+        let rest = &self.buf[self.pos..self.len];
+        let end = rest
+            .iter()
+            .take(24)
+            .position(|&b| b == b'"' || b == b'\\' || b < 0x20);
+        let key = match end {
+            Some(i) if rest[i] == b'"' => {
+                let k = Key::of(&rest[..i]);
+                self.pos += i + 1;
+                k
+            }
+            _ => {
+                self.string(out)?;
+                Key::of(out)
+            }
+        };
+        self.expect(b':', "':'")?;
+        Ok(key)
+    }
+
     /// An info block, after its `{`.
     fn info(&mut self, info: &mut Info, depth: usize, scratch: &mut Vec<u8>) -> Result<()> {
         info.clear();
@@ -512,8 +544,7 @@ impl<'a> Input<'a> {
             return Ok(());
         }
         loop {
-            self.key(&mut info.key)?;
-            match Key::of(&info.key) {
+            match self.field(&mut info.key)? {
                 Key::Name => {
                     self.expect(b'"', "a string for \"name\"")?;
                     self.string(&mut info.name)?;

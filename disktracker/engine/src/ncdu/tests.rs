@@ -325,3 +325,36 @@ proptest! {
         }
     }
 }
+
+/// Hands out at most `n` bytes per read, so every token meets a refill.
+struct Trickle<'a>(&'a [u8], usize);
+
+impl std::io::Read for Trickle<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.1.min(buf.len()).min(self.0.len());
+        buf[..n].copy_from_slice(&self.0[..n]);
+        self.0 = &self.0[n..];
+        Ok(n)
+    }
+}
+
+#[test]
+fn reads_split_anywhere_give_the_same_tree_and_the_same_errors() {
+    let t = sample();
+    let doc = export(&t);
+    for n in [1, 2, 3, 7] {
+        let got = read_ncdu(&mut Trickle(&doc, n), "t", &CancelToken::new()).unwrap();
+        let tree = ScanTree::from_walk(got.walk).unwrap();
+        let whole = ScanTree::from_walk(read(&doc).unwrap().walk).unwrap();
+        assert_eq!(tree.len(), whole.len());
+        for i in 0..tree.len() as u32 {
+            assert_eq!(
+                (tree.path(i), tree.stats(i)),
+                (whole.path(i), whole.stats(i))
+            );
+        }
+        let bad = b"[1,2,{},[{\"name\":\"/r\",\"asize\":123.5}]]";
+        let e = read_ncdu(&mut Trickle(bad, n), "t", &CancelToken::new()).unwrap_err();
+        assert_eq!(offset_of(&e), 33, "{e}");
+    }
+}
