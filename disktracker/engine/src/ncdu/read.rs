@@ -606,7 +606,8 @@ enum Key {
     Other,
 }
 
-/// Up to 16 bytes of a key as a number (with its length, unambiguous).
+/// Up to 16 bytes of a key as a little-endian number (with its length,
+/// unambiguous), for the constants [`Key::of`] matches.
 const fn pack(k: &[u8]) -> u128 {
     let mut v = 0u128;
     let mut i = 0;
@@ -637,7 +638,10 @@ impl Key {
                 Key::Other
             };
         }
-        match (k.len(), pack(k)) {
+        // At run time one copy and one load, not a loop over the bytes.
+        let mut b = [0u8; 16];
+        b[..k.len()].copy_from_slice(k);
+        match (k.len(), u128::from_le_bytes(b)) {
             (4, NAME) => Key::Name,
             (5, ASIZE) => Key::Asize,
             (5, DSIZE) => Key::Dsize,
