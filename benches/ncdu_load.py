@@ -21,7 +21,8 @@ while True:
     except OSError:
         break
     buf += chunk
-    if b"Total disk usage" in buf:
+    # The status line of the browser (an empty directory shows the other).
+    if b"Total disk usage" in buf or b"No items to display" in buf:
         t1 = time.monotonic()
         break
 if t1 is None:
