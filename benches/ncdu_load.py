@@ -3,6 +3,7 @@
 # figure): spawns `ncdu -f FILE` in a pseudo-terminal, waits until its browser
 # shows "Total disk usage" (the load is complete), reads its peak RSS and CPU
 # time from /proc, and quits it with `q`. Usage: benches/ncdu_load.py FILE
+# (a valid export: ncdu reports a broken one in its own screen, not seen here).
 import os, pty, sys, time, select
 f = sys.argv[1]
 t0 = time.monotonic()
