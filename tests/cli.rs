@@ -149,6 +149,8 @@ fn help_and_version() {
             "bench",
             "plugins",
             "config",
+            "import",
+            "export",
             "help"
         ],
         "{help}"

@@ -86,6 +86,52 @@ pub enum Command {
     Plugins,
     /// Print the effective configuration and where each value came from.
     Config,
+    /// Store a snapshot from another tool's export (ncdu).
+    Import(ImportArgs),
+    /// Write a snapshot in another tool's format (ncdu).
+    Export(ExportArgs),
+}
+
+/// `import`.
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// The format.
+    #[command(subcommand)]
+    pub format: ImportFormat,
+}
+
+/// `import …`.
+#[derive(Debug, Subcommand)]
+pub enum ImportFormat {
+    /// ncdu's JSON export (`ncdu -o FILE`, `gdu -o FILE`), format 1.x.
+    Ncdu {
+        /// The export, or `-` for standard input.
+        #[arg(value_name = "FILE|-")]
+        file: PathBuf,
+        /// How many rows and levels to list.
+        #[command(flatten)]
+        listing: ListingArgs,
+    },
+}
+
+/// `export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// The format.
+    #[command(subcommand)]
+    pub format: ExportFormat,
+}
+
+/// `export …`.
+#[derive(Debug, Subcommand)]
+pub enum ExportFormat {
+    /// An ncdu JSON export that `ncdu -f FILE` browses (each directory's
+    /// files are folded into one entry, "[files]": the store keeps no file names).
+    Ncdu {
+        /// Snapshot id [default: the newest snapshot covering the current
+        /// directory, or the newest].
+        snapshot: Option<SnapshotId>,
+    },
 }
 
 /// `scan`.

@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 
 use disktracker::report::ConfigLine;
-use disktracker::{Report, ReportKind, Result};
+use disktracker::{Error, ErrorKind, Report, ReportKind, Result};
 use disktracker_engine::folded::TreeLimits;
 use disktracker_engine::{BenchOptions, DiffOptions, Listing, Prune};
 
 use crate::App;
-use crate::args::{Command, SnapshotsAction};
+use crate::args::{Command, ExportFormat, ImportFormat, SnapshotsAction};
 
 /// The kind of report `command` prints (none for `watch`, which logs to
 /// stderr): checked against the reporter before anything runs.
@@ -31,6 +31,9 @@ pub fn report_kind(command: &Command) -> Option<ReportKind> {
         Command::History(_) => ReportKind::History,
         Command::Log(_) => ReportKind::Log,
         Command::Reconcile(_) => ReportKind::Reconcile,
+        Command::Import(_) => ReportKind::Scan,
+        // Writes a data file, not a report.
+        Command::Export(_) => return None,
     })
 }
 
@@ -55,6 +58,8 @@ pub fn name(command: &Command) -> &'static str {
         Command::History(_) => "history",
         Command::Log(_) => "log",
         Command::Reconcile(_) => "reconcile",
+        Command::Import(_) => "import ncdu",
+        Command::Export(_) => "export ncdu",
     }
 }
 
@@ -181,6 +186,24 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
             app.emit(Report::Log(&report))
         }
         Command::Reconcile(a) => app.emit(Report::Reconcile(&app.tracker()?.reconcile(&a.roots)?)),
+        Command::Import(a) => {
+            let ImportFormat::Ncdu { file, .. } = &a.format;
+            let report = if file.as_os_str() == "-" {
+                let mut stdin = std::io::stdin().lock();
+                app.tracker()?
+                    .import_ncdu(&mut stdin, "standard input", listing(app))?
+            } else {
+                let mut f = std::fs::File::open(file)
+                    .map_err(|e| Error::io("cannot open ncdu export", file, e))?;
+                let source = disktracker::path::escape_path(file).into_owned();
+                app.tracker()?.import_ncdu(&mut f, &source, listing(app))?
+            };
+            app.emit(Report::Scan(&report))
+        }
+        Command::Export(a) => {
+            let ExportFormat::Ncdu { snapshot } = &a.format;
+            export_ncdu(app, *snapshot, app.output.as_deref())
+        }
         Command::Config => {
             let lines: Vec<ConfigLine> = app
                 .cfg
@@ -191,4 +214,40 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
             app.emit(Report::Config(&lines))
         }
     }
+}
+
+/// `export ncdu`: to standard output, or to FILE through a temporary file
+/// beside it, renamed over FILE only once complete (a failed export leaves
+/// no partial file).
+fn export_ncdu(
+    app: &App,
+    snapshot: Option<disktracker::SnapshotId>,
+    output: Option<&std::path::Path>,
+) -> Result<()> {
+    use std::io::Write;
+    let mut tracker = app.tracker()?;
+    let Some(path) = output.filter(|p| p.as_os_str() != "-") else {
+        let stdout = std::io::stdout();
+        let mut out = std::io::BufWriter::with_capacity(1 << 16, stdout.lock());
+        tracker.export_ncdu(snapshot, &mut out)?;
+        return out
+            .flush()
+            .map_err(|e| Error::new(ErrorKind::Io, "cannot write the ncdu export").with_source(e));
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => std::path::Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".disktracker-export")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("cannot create a file in", dir, e))?;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, tmp);
+    tracker.export_ncdu(snapshot, &mut out)?;
+    let tmp = out
+        .into_inner()
+        .map_err(|e| Error::io("cannot write", path, e.into_error()))?;
+    tmp.persist(path)
+        .map_err(|e| Error::io("cannot write", path, e.error))?;
+    Ok(())
 }

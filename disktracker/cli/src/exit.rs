@@ -10,7 +10,8 @@ pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 /// Something named does not exist: scan root, snapshot, path, database.
 pub const NOT_FOUND: u8 = 3;
-/// A database or index file is corrupt, or from a newer DiskTracker.
+/// A database or index file is corrupt, or from a newer DiskTracker; or an
+/// imported ncdu export is malformed, truncated or of an unsupported version.
 pub const CORRUPT: u8 = 4;
 /// The database is locked by another process.
 pub const LOCKED: u8 = 5;

@@ -71,7 +71,7 @@ pub(crate) struct App {
     /// The reporter draws trees: `show` and `diff` attach one.
     pub draws_trees: bool,
     /// `-o FILE`, else standard output.
-    output: Option<std::path::PathBuf>,
+    pub output: Option<std::path::PathBuf>,
     pub render: RenderOptions,
     pub cancel: CancelToken,
 }
@@ -350,6 +350,10 @@ fn flag_overrides(cli: &Cli) -> Vec<(&'static str, Value)> {
             listing_flags(&a.listing, &mut flags);
         }
         Command::Show(a) => listing_flags(&a.listing, &mut flags),
+        Command::Import(a) => {
+            let args::ImportFormat::Ncdu { listing, .. } = &a.format;
+            listing_flags(listing, &mut flags);
+        }
         Command::Diff(a) => {
             if let Some(n) = a.top {
                 flags.push(("diff.top", int(n)));

@@ -13,6 +13,7 @@ pub mod folded;
 pub mod hooks;
 pub mod live;
 pub mod location;
+pub mod ncdu;
 pub mod provenance;
 pub mod retention;
 pub mod scan;
@@ -26,7 +27,7 @@ pub mod tree;
 pub use bench::BenchOptions;
 pub use diff::{DiffFilter, changed_dirs, merge_trees, select};
 pub use explain::{explain, explain_records};
-pub use scan::{ScanOutcome, ScanRetention, resolve_root, run_scan};
+pub use scan::{ScanOutcome, ScanRetention, WalkOrigin, resolve_root, run_scan, store_walk};
 pub use top::top_dirs;
 pub use tracker::{
     DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, SettingsMap,

@@ -6,8 +6,8 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 use disktracker::path::escape_path;
 use disktracker::report::ChangeSummary;
 use disktracker::{
-    Error, ErrorKind, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotQuery, SnapshotStore,
-    WalkContext, WalkOptions, Walker,
+    CancelToken, Error, ErrorKind, Result, SnapshotId, SnapshotInfo, SnapshotMeta, SnapshotQuery,
+    SnapshotStore, WalkContext, WalkOptions, WalkOutput, Walker,
 };
 
 use crate::diff::{SizeRow, StreamMerge};
@@ -117,33 +117,68 @@ pub fn run_scan(
 ) -> Result<ScanOutcome> {
     let start = Instant::now();
     let started_at_ms = now_ms();
-    let root_bytes = disktracker::path::path_bytes(root);
+    let out = walker.walk(root, opts, ctx)?;
+    if ctx.cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
+    let origin = WalkOrigin {
+        started_at_ms,
+        finished_at_ms: None,
+        host: host_name(),
+        walker: walker_name.to_owned(),
+    };
+    store_walk(store, out, &origin, &ctx.cancel, retention, start)
+}
+
+/// Where a walk's output came from, as its snapshot records it.
+#[derive(Clone, Debug)]
+pub struct WalkOrigin {
+    /// When the walk started, ms since the epoch.
+    pub started_at_ms: i64,
+    /// When it finished; `None`: now, once aggregated.
+    pub finished_at_ms: Option<i64>,
+    /// The host walked.
+    pub host: String,
+    /// The walker (or the program whose export was imported).
+    pub walker: String,
+}
+
+/// Aggregates walker output `out` (with the hard-link first-path rule) and
+/// stores it as a snapshot in one transaction, with the deletions
+/// `retention` asks for — the second half of [`run_scan`], shared with
+/// imports. On a warm rescan (the root has a previous snapshot) it streams
+/// the previous snapshot against the new tree, caches the diff and reports
+/// what changed. `start` is when the work began (for the elapsed time).
+pub fn store_walk(
+    store: &mut dyn SnapshotStore,
+    out: WalkOutput,
+    origin: &WalkOrigin,
+    cancel: &CancelToken,
+    retention: ScanRetention,
+    start: Instant,
+) -> Result<ScanOutcome> {
+    let tree = ScanTree::from_walk(out)?;
     // One query: the root's history, newest first (only the newest unless
     // retention needs the rest).
-    let mut query = SnapshotQuery::of_root(root_bytes);
+    let mut query = SnapshotQuery::of_root(tree.root());
     if !retention.is_active() {
         query = query.limit(1);
     }
     let history = store.find_snapshots(&query)?;
     let previous_id = history.first().map(|s| s.id);
-    let out = walker.walk(root, opts, ctx)?;
-    if ctx.cancel.is_cancelled() {
-        return Err(Error::cancelled());
-    }
-    let tree = ScanTree::from_walk(out)?;
     let order = tree.sorted_ids();
     let root_stats = *tree.stats(0);
     let meta = SnapshotMeta {
         root: tree.root().to_vec(),
-        started_at_ms,
-        finished_at_ms: now_ms(),
-        host: host_name(),
+        started_at_ms: origin.started_at_ms,
+        finished_at_ms: origin.finished_at_ms.unwrap_or_else(now_ms),
+        host: origin.host.clone(),
         total_files: root_stats.file_count,
         total_bytes: root_stats.total_bytes,
         total_apparent: root_stats.total_apparent,
         dir_count: tree.len() as u64,
         error_count: tree.error_count(),
-        walker: walker_name.to_owned(),
+        walker: origin.walker.clone(),
     };
     // Streamed in lockstep with the new tree, so the previous snapshot is
     // never copied: a warm rescan costs one read of it, not its size in memory.
@@ -172,7 +207,7 @@ pub fn run_scan(
         }
         None => None,
     };
-    if ctx.cancel.is_cancelled() {
+    if cancel.is_cancelled() {
         return Err(Error::cancelled());
     }
     let pruned = retention_plan(&history, &meta, retention);
@@ -180,7 +215,7 @@ pub fn run_scan(
         let mut w = store.begin_snapshot(&meta)?;
         crate::hooks::step("snapshot-begin");
         for (n, &id) in order.iter().enumerate() {
-            if n % 4096 == 0 && ctx.cancel.is_cancelled() {
+            if n % 4096 == 0 && cancel.is_cancelled() {
                 return Err(Error::cancelled());
             }
             w.write_dir(tree.path(id), tree.depth(id), tree.stats(id))?;
@@ -188,7 +223,7 @@ pub fn run_scan(
         if !pruned.is_empty() {
             w.delete_with(&pruned)?;
         }
-        if ctx.cancel.is_cancelled() {
+        if cancel.is_cancelled() {
             return Err(Error::cancelled());
         }
         crate::hooks::step("snapshot-rows-written");

@@ -31,7 +31,9 @@ use crate::diff::{DiffFilter, changed_dirs, select as select_rows};
 use crate::location::{self, Placement};
 use crate::provenance::{self, Roots, Trust};
 use crate::retention::{self, Retention};
-use crate::scan::{ScanOutcome, ScanRetention, now_ms, resolve_root, run_scan};
+use crate::scan::{
+    ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root, run_scan, store_walk,
+};
 use crate::select;
 use crate::top::top_dirs;
 
@@ -485,6 +487,12 @@ impl Tracker {
         listing: Listing,
     ) -> Result<ScanReport> {
         let outcome = self.scan_and_store(root, extra_excludes)?;
+        Ok(self.stored_report(outcome, listing))
+    }
+
+    /// The report of a stored walk (a scan or an import): warns about the
+    /// entries that could not be read, and lists the largest directories.
+    fn stored_report(&self, outcome: ScanOutcome, listing: Listing) -> ScanReport {
         let tree = &outcome.tree;
         let errors = outcome.snapshot.meta.error_count;
         if errors > 0 {
@@ -511,13 +519,78 @@ impl Tracker {
             .map(|i| IssueLine::new(i.path.clone(), i.op, i.message.clone()))
             .collect();
         let top = tree.top(listing.depth, listing.top, listing.kind);
-        Ok(ScanReport::new(
+        ScanReport::new(
             outcome.snapshot,
             u64::try_from(outcome.elapsed.as_millis()).unwrap_or(u64::MAX),
             top,
             issues,
             outcome.since,
-        ))
+        )
+    }
+
+    /// Stores a snapshot read from ncdu's JSON export (`source` names the
+    /// input in messages), aggregated as a scan aggregates a walk, and
+    /// writes the live index as `scan` does. The whole input is read and
+    /// checked before the database is opened: a malformed or truncated file
+    /// is an [`ErrorKind::Corrupt`] error naming the byte offset, and
+    /// nothing is stored. Host and time come from the export's metadata
+    /// where it has them (ncdu writes `timestamp`), else this host and now.
+    pub fn import_ncdu(
+        &mut self,
+        input: &mut dyn std::io::Read,
+        source: &str,
+        listing: Listing,
+    ) -> Result<ScanReport> {
+        let start = std::time::Instant::now();
+        let index_plugin = self.cfg.index.plugin.resolve(registry::indexes()?)?;
+        let index_opts = self.index_options(index_plugin)?;
+        let parsed = crate::ncdu::read_ncdu(input, source, &self.cancel)?;
+        let now = now_ms();
+        let origin = WalkOrigin {
+            started_at_ms: parsed.timestamp_ms.unwrap_or(now),
+            finished_at_ms: Some(parsed.timestamp_ms.unwrap_or(now)),
+            host: parsed.host.unwrap_or_else(crate::scan::host_name),
+            walker: format!(
+                "import {}",
+                parsed
+                    .program
+                    .as_deref()
+                    .unwrap_or("ncdu (unknown program)")
+            ),
+        };
+        let retention = self.cfg.scan.retention;
+        let store = self.store.get(Access::Write)?;
+        let outcome = store_walk(
+            &mut **store,
+            parsed.walk,
+            &origin,
+            &self.cancel,
+            retention,
+            start,
+        )?;
+        self.after_store(index_plugin, &index_opts, &outcome);
+        Ok(self.stored_report(outcome, listing))
+    }
+
+    /// Writes a snapshot (default: the newest covering the current
+    /// directory, else the newest) to `out` as an ncdu export that `ncdu -f`
+    /// browses (see [`crate::ncdu::write_ncdu`]). Returns the snapshot.
+    pub fn export_ncdu(
+        &mut self,
+        snapshot: Option<SnapshotId>,
+        out: &mut dyn std::io::Write,
+    ) -> Result<SnapshotInfo> {
+        let cwd = absolute(Path::new("."))?;
+        let store = self.store.get(Access::Read)?;
+        let snap = match snapshot {
+            Some(id) => select::by_id(&**store, id)?,
+            None => match store.latest(SnapshotQuery::covering(path_bytes(&cwd)))? {
+                Some(s) => s,
+                None => select::newest_covering(&**store, None)?,
+            },
+        };
+        crate::ncdu::write_ncdu(&**store, &snap, out)?;
+        Ok(snap)
     }
 
     /// Every snapshot, oldest first. A database that does not exist is
@@ -901,6 +974,18 @@ impl Tracker {
         );
         self.observer.walk_finished();
         let outcome = outcome?;
+        self.after_store(index_plugin, &index_opts, &outcome);
+        Ok(outcome)
+    }
+
+    /// After a snapshot is stored (scan or import): says what retention
+    /// deleted, and writes the live index.
+    fn after_store(
+        &mut self,
+        index_plugin: &IndexPlugin,
+        index_opts: &IndexOptions,
+        outcome: &ScanOutcome,
+    ) {
         if !outcome.pruned.is_empty() {
             self.observer.note(&format!(
                 "retention: deleted snapshots {:?}",
@@ -909,13 +994,12 @@ impl Tracker {
         }
         // The snapshot is stored; the index is derived from the database and
         // can be rebuilt, so failing to write it is a warning, not a failed scan.
-        if let Err(e) = self.publish_index(index_plugin, &index_opts, &outcome) {
+        if let Err(e) = self.publish_index(index_plugin, index_opts, outcome) {
             self.observer.warning(&format!(
                 "the live index was not updated: {}; `disktracker size` rebuilds it",
                 without_hint(&e)
             ));
         }
-        Ok(outcome)
     }
 
     // ---- the live index ------------------------------------------------
