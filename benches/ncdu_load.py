@@ -22,8 +22,9 @@ while True:
     except OSError:
         break
     buf += chunk
-    # The status line of the browser (an empty directory shows the other).
-    if b"Total disk usage" in buf or b"No items to display" in buf:
+    # The browser's status line, drawn once the file is loaded ("No items
+    # to display" shows while it still loads).
+    if b"Total disk usage" in buf:
         t1 = time.monotonic()
         break
 if t1 is None:
