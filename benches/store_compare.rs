@@ -37,7 +37,7 @@ fn scan(tree: &Path) -> Vec<DirRecord> {
         .walk(tree, &WalkOptions::default(), &WalkContext::default())
         .unwrap();
     let t = ScanTree::from_walk(out).unwrap();
-    t.sorted_ids().into_iter().map(|i| t.record(i)).collect()
+    t.sorted_ids().iter().map(|&i| t.record(i)).collect()
 }
 
 /// B: A with about 400 directories grown (ancestors re-totalled), about 200

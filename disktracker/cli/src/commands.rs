@@ -193,8 +193,12 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
                 app.tracker()?
                     .import_ncdu(&mut stdin, "standard input", listing(app))?
             } else {
-                let mut f = std::fs::File::open(file)
+                let f = std::fs::File::open(file)
                     .map_err(|e| Error::io("cannot open ncdu export", file, e))?;
+                // A file never blocks for long, so it can be read ahead while
+                // the parse runs (standard input could be a terminal).
+                let mut f = disktracker_engine::ncdu::Prefetch::new(f)
+                    .map_err(|e| Error::io("cannot start reading ncdu export", file, e))?;
                 let source = disktracker::path::escape_path(file).into_owned();
                 app.tracker()?.import_ncdu(&mut f, &source, listing(app))?
             };

@@ -193,8 +193,8 @@ impl Rows {
             root: tree.root().to_vec(),
             rows: tree
                 .sorted_ids()
-                .into_iter()
-                .map(|i| (tree.path(i).to_vec(), tree.depth(i), *tree.stats(i)))
+                .iter()
+                .map(|&i| (tree.path(i).to_vec(), tree.depth(i), *tree.stats(i)))
                 .collect(),
         }
     }

@@ -138,9 +138,10 @@ pub fn entries(
             }
         };
         match fresh {
+            // In path order, as the store wrote it: the index then need
+            // not sort (it checks).
             Some((id, tree)) if id == s.id => {
-                let n = u32::try_from(tree.len()).unwrap_or(u32::MAX);
-                for i in 0..n {
+                for &i in tree.sorted_ids() {
                     keep(tree.path(i), tree.stats(i).total_bytes);
                 }
             }

@@ -18,6 +18,9 @@ pub struct ScanTree {
     path_ranges: Vec<(u32, u32)>,
     paths: Vec<u8>,
     issues: Vec<WalkIssue>,
+    /// [`ScanTree::sorted_ids`], computed once: the store, the diff stream
+    /// and the index all want the same order.
+    sorted: std::sync::OnceLock<Vec<u32>>,
 }
 
 impl ScanTree {
@@ -107,6 +110,7 @@ impl ScanTree {
             path_ranges,
             paths,
             issues: Vec::new(),
+            sorted: std::sync::OnceLock::new(),
         };
         tree.attribute_links(&out);
         for arena in out.arenas {
@@ -206,10 +210,12 @@ impl ScanTree {
     }
 
     /// Directory ids in bytewise path order.
-    pub fn sorted_ids(&self) -> Vec<u32> {
-        let mut ids: Vec<u32> = (0..self.len() as u32).collect();
-        ids.sort_unstable_by(|&a, &b| self.path(a).cmp(self.path(b)));
-        ids
+    pub fn sorted_ids(&self) -> &[u32] {
+        self.sorted.get_or_init(|| {
+            let mut ids: Vec<u32> = (0..self.len() as u32).collect();
+            ids.sort_unstable_by(|&a, &b| self.path(a).cmp(self.path(b)));
+            ids
+        })
     }
 }
 

@@ -33,10 +33,7 @@ fn walk(root: &Path) -> WalkOutput {
 
 fn scan(root: &Path) -> Vec<DirRecord> {
     let tree = ScanTree::from_walk(walk(root)).unwrap();
-    tree.sorted_ids()
-        .into_iter()
-        .map(|i| tree.record(i))
-        .collect()
+    tree.sorted_ids().iter().map(|&i| tree.record(i)).collect()
 }
 
 fn model(root: &Path) -> LiveTree {

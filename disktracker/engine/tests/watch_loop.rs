@@ -191,10 +191,7 @@ fn scan(root: &Path) -> Vec<DirRecord> {
         .walk(root, &WalkOptions::with_threads(2), &WalkContext::default())
         .unwrap();
     let tree = ScanTree::from_walk(out).unwrap();
-    tree.sorted_ids()
-        .into_iter()
-        .map(|i| tree.record(i))
-        .collect()
+    tree.sorted_ids().iter().map(|&i| tree.record(i)).collect()
 }
 
 fn tree(root: &Path) {
