@@ -660,3 +660,37 @@ fn the_metrics_units_verify() {
         assert!(err.trim().is_empty(), "{name}: {err}");
     }
 }
+
+/// `-o -` is standard output, and `-o FILE` replaces FILE whole.
+#[test]
+fn output_dash_is_standard_output_and_a_file_is_replaced() {
+    let env = Env::new();
+    let root = env.path().join("tree");
+    build_tree(&root);
+    ok(&env.run(&["-q", "scan", root.to_str().unwrap()]));
+    let plain = ok(&env.run(&["--format", "csv", "snapshots"]));
+    let dashed = ok(&env.run(&["--format", "csv", "snapshots", "-o", "-"]));
+    assert_eq!(plain, dashed);
+    assert!(!env.path().join("-").exists() && !Path::new("-").exists());
+    let file = env.path().join("snapshots.csv");
+    fs::write(
+        &file,
+        "old content that is longer than the report ".repeat(100),
+    )
+    .unwrap();
+    let out = env
+        .cmd()
+        .args(["--format", "csv", "snapshots", "-o"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(stdout(&out).is_empty());
+    ok(&out);
+    assert_eq!(fs::read_to_string(&file).unwrap(), plain);
+    let leftovers: Vec<_> = fs::read_dir(env.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with(".disktracker-report-"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+}

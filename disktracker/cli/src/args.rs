@@ -31,7 +31,7 @@ pub struct Cli {
     #[arg(long, value_name = "NAME")]
     pub format: Option<String>,
     /// Write the report to FILE (replaced whole, only once complete)
-    /// instead of standard output.
+    /// instead of standard output (`-` is standard output).
     #[arg(long, short = 'o', value_name = "FILE", global = true)]
     pub output: Option<PathBuf>,
     /// Worker threads for scanning; 0 = one per core, growing up to 8 per

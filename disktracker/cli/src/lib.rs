@@ -113,7 +113,8 @@ impl App {
     /// beside it and renamed over it once complete, so a reader (a web
     /// server, a metrics collector) never sees half a report.
     pub fn emit(&self, report: Report<'_>) -> Result<()> {
-        let Some(path) = &self.output else {
+        // `-o -` is standard output, as for `export ncdu`.
+        let Some(path) = self.output.as_ref().filter(|p| p.as_os_str() != "-") else {
             let stdout = io::stdout();
             let mut out = io::BufWriter::new(stdout.lock());
             return self.render_to(&report, &mut out);
