@@ -54,6 +54,23 @@ pub struct Expected {
     pub file_count: u64,
 }
 
+impl Expected {
+    /// Directory `id` of a finished tree, in this shape, for comparison.
+    pub fn of(t: &crate::ScanTree, id: u32) -> Expected {
+        let s = t.stats(id);
+        Expected {
+            path: t.path(id).to_vec(),
+            depth: t.depth(id),
+            direct_bytes: s.direct_bytes,
+            direct_apparent: s.direct_apparent,
+            direct_files: s.direct_files,
+            total_bytes: s.total_bytes,
+            total_apparent: s.total_apparent,
+            file_count: s.file_count,
+        }
+    }
+}
+
 impl Tree {
     /// A root called `root`.
     pub fn new(root: &str) -> Tree {

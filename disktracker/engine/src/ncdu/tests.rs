@@ -71,20 +71,7 @@ fn imported(t: &Tree) -> Vec<Expected> {
         .collect();
     assert_eq!(tree.len(), t.dirs.len());
     (0..t.dirs.len())
-        .map(|i| {
-            let id = by_path[&t.path(i)];
-            let s = tree.stats(id);
-            Expected {
-                path: tree.path(id).to_vec(),
-                depth: tree.depth(id),
-                direct_bytes: s.direct_bytes,
-                direct_apparent: s.direct_apparent,
-                direct_files: s.direct_files,
-                total_bytes: s.total_bytes,
-                total_apparent: s.total_apparent,
-                file_count: s.file_count,
-            }
-        })
+        .map(|i| Expected::of(&tree, by_path[&t.path(i)]))
         .collect()
 }
 

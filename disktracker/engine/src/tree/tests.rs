@@ -9,21 +9,7 @@ use super::ScanTree;
 use crate::synthetic::{Expected, Tree};
 
 fn actual(t: &ScanTree) -> Vec<Expected> {
-    (0..t.len() as u32)
-        .map(|i| {
-            let s = t.stats(i);
-            Expected {
-                path: t.path(i).to_vec(),
-                depth: t.depth(i),
-                direct_bytes: s.direct_bytes,
-                direct_apparent: s.direct_apparent,
-                direct_files: s.direct_files,
-                total_bytes: s.total_bytes,
-                total_apparent: s.total_apparent,
-                file_count: s.file_count,
-            }
-        })
-        .collect()
+    (0..t.len() as u32).map(|i| Expected::of(t, i)).collect()
 }
 
 fn hot(id: u32, parent: u32) -> DirHot {
