@@ -144,6 +144,7 @@ fn help_and_version() {
             "watch",
             "status",
             "history",
+            "fleet",
             "log",
             "reconcile",
             "bench",

@@ -180,7 +180,12 @@ fn sigkill_during_scan_leaves_only_complete_snapshots(#[values("sqlite", "redb")
         }
         inside += usize::from(began.is_some() && committed.is_none());
         let now = assert_only_complete_snapshots(&env, backend);
-        assert_eq!(now, complete + usize::from(committed.is_some()), "kill {i}");
+        // A kill between the commit and its mark leaves a committed
+        // snapshot without the mark: whole, as every snapshot must be.
+        let unmarked_commit = committed.is_none() && began.is_some() && now == complete + 1;
+        if !unmarked_commit {
+            assert_eq!(now, complete + usize::from(committed.is_some()), "kill {i}");
+        }
         complete = now;
     }
     assert!(

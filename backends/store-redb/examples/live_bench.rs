@@ -203,7 +203,7 @@ fn main() -> disktracker::Result<()> {
     })?;
     let (newest, n4) =
         time(&mut || Ok(store.find_snapshots(&SnapshotQuery::any().limit(1))?.len()))?;
-    let (latest, n5) = time(&mut || Ok(store.latest_per_root()?.len()))?;
+    let (latest, n5) = time(&mut || Ok(store.latest_per_root(None)?.len()))?;
     let (all, n6) = time(&mut || Ok(store.snapshots()?.len()))?;
     println!(
         "selection on {n6} snapshots of {} roots, median of {calls} calls:",

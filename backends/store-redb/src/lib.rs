@@ -774,8 +774,8 @@ impl SnapshotStore for RedbStore {
         shield(&self.path, || self.find_snapshots_impl(query))
     }
 
-    fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
-        shield(&self.path, || self.latest_per_root_impl())
+    fn latest_per_root(&self, host: Option<&str>) -> Result<Vec<SnapshotInfo>> {
+        shield(&self.path, || self.latest_per_root_impl(host))
     }
 
     fn append_batch(&mut self, batch: &LiveBatch<'_>) -> Result<i64> {

@@ -92,17 +92,7 @@ impl RedbStore {
             return Ok(Vec::new());
         };
         let candidates = match q.root {
-            RootFilter::Any => {
-                let mut out = Vec::new();
-                for item in snaps.range(..below).ctx(&self.path, "cannot read")?.rev() {
-                    let (k, v) = item.ctx(&self.path, "cannot read")?;
-                    out.push(self.info(k.value(), v.value())?);
-                    if out.len() >= limit {
-                        break;
-                    }
-                }
-                return Ok(out);
-            }
+            RootFilter::Any => return self.filter_every_snapshot(&snaps, q, below, limit),
             RootFilter::Exactly(root) => vec![root],
             RootFilter::Covering(path) => covering_roots(path),
         };
@@ -110,21 +100,30 @@ impl RedbStore {
             // A format 1 file opened read-only has no root index yet.
             return self.filter_every_snapshot(&snaps, q, below, limit);
         };
-        let mut ids = Vec::new();
+        // The host is in the snapshot record, not in the root index: with a
+        // host, each root's entries are read until `limit` of them match.
+        let mut found = Vec::new();
         for root in candidates {
             let range = roots
                 .range::<(&[u8], u64)>((root, 0)..(root, below))
                 .ctx(&self.path, "cannot read")?;
-            for item in range.rev().take(limit) {
-                ids.push(item.ctx(&self.path, "cannot read")?.0.value().1);
+            let mut taken = 0;
+            for item in range.rev() {
+                if taken >= limit {
+                    break;
+                }
+                let id = item.ctx(&self.path, "cannot read")?.0.value().1;
+                let info = self.indexed_info(&snaps, id)?;
+                if q.host.is_none_or(|h| info.meta.host == h) {
+                    found.push(info);
+                    taken += 1;
+                }
             }
         }
-        ids.sort_unstable_by(|a, b| b.cmp(a));
-        ids.dedup();
-        ids.truncate(limit);
-        ids.into_iter()
-            .map(|id| self.indexed_info(&snaps, id))
-            .collect()
+        found.sort_unstable_by_key(|s| std::cmp::Reverse(s.id));
+        found.dedup_by_key(|s| s.id);
+        found.truncate(limit);
+        Ok(found)
     }
 
     /// The snapshot an index entry names; its absence is damage.
@@ -159,20 +158,29 @@ impl RedbStore {
         Ok(out)
     }
 
-    pub(crate) fn latest_per_root_impl(&self) -> Result<Vec<SnapshotInfo>> {
+    pub(crate) fn latest_per_root_impl(&self, host: Option<&str>) -> Result<Vec<SnapshotInfo>> {
         let txn = self.read()?;
         let Some(snaps) = self.table(&txn, SNAPSHOTS)? else {
             return Ok(Vec::new());
         };
+        let mut newest: BTreeMap<(Vec<u8>, String), SnapshotInfo> = BTreeMap::new();
+        let mut keep = |s: SnapshotInfo| {
+            if host.is_none_or(|h| s.meta.host == h) {
+                let key = (s.meta.root.clone(), s.meta.host.clone());
+                if newest.get(&key).is_none_or(|n| n.id < s.id) {
+                    newest.insert(key, s);
+                }
+            }
+        };
         let Some(roots) = self.table(&txn, ROOTS)? else {
             // A format 1 file opened read-only has no root index yet.
-            let mut by_root = BTreeMap::new();
             for s in self.snapshots_impl()? {
-                by_root.insert(s.meta.root.clone(), s);
+                keep(s);
             }
-            return Ok(by_root.into_values().collect());
+            return Ok(newest.into_values().collect());
         };
-        let mut out = Vec::new();
+        // Each root's entries, newest first, until every host has one (with
+        // a host given, until it has): hosts are in the snapshot records.
         let mut previous: Option<Vec<u8>> = None;
         loop {
             // The first index entry after every entry of the previous root.
@@ -188,19 +196,21 @@ impl RedbStore {
                 break;
             };
             let root = item.ctx(&self.path, "cannot read")?.0.value().0.to_vec();
-            let newest = roots
+            let entries = roots
                 .range::<(&[u8], u64)>((root.as_slice(), 0)..=(root.as_slice(), u64::MAX))
-                .ctx(&self.path, "cannot read")?
-                .next_back()
-                .ok_or_else(|| bad_record(&self.path, "the root index"))?
-                .ctx(&self.path, "cannot read")?
-                .0
-                .value()
-                .1;
-            out.push(self.indexed_info(&snaps, newest)?);
+                .ctx(&self.path, "cannot read")?;
+            for entry in entries.rev() {
+                let id = entry.ctx(&self.path, "cannot read")?.0.value().1;
+                let info = self.indexed_info(&snaps, id)?;
+                let matched = host.is_some_and(|h| info.meta.host == h);
+                keep(info);
+                if matched {
+                    break;
+                }
+            }
             previous = Some(root);
         }
-        Ok(out)
+        Ok(newest.into_values().collect())
     }
 
     pub(crate) fn append_batch_impl(&mut self, batch: &LiveBatch<'_>) -> Result<i64> {

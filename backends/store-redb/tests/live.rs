@@ -60,7 +60,7 @@ fn selections_read_the_root_index_not_every_snapshot() {
     // What does include it reports the damage.
     for err in [
         store.snapshots().unwrap_err(),
-        store.latest_per_root().unwrap_err(),
+        store.latest_per_root(None).unwrap_err(),
         store
             .find_snapshots(&SnapshotQuery::of_root(b"/b"))
             .unwrap_err(),
@@ -89,7 +89,7 @@ fn latest_per_root_seeks_each_root_among_many() {
         }
     }
     let got: Vec<(Vec<u8>, i64)> = store
-        .latest_per_root()
+        .latest_per_root(None)
         .unwrap()
         .into_iter()
         .map(|s| (s.meta.root, s.id))

@@ -125,7 +125,7 @@ fn assert_selections(store: &dyn SnapshotStore, seen: &Seen) {
             .unwrap(),
         of_root[1..2]
     );
-    assert_eq!(store.latest_per_root().unwrap(), newest);
+    assert_eq!(store.latest_per_root(None).unwrap(), newest);
 }
 
 /// What the README says the fixture holds, checked on what a store reads.

@@ -457,10 +457,10 @@ impl SnapshotStore for SqliteStore {
         .ctx(&self.path, "selecting snapshots in")
     }
 
-    fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
+    fn latest_per_root(&self, host: Option<&str>) -> Result<Vec<SnapshotInfo>> {
         self.conn
             .prepare_cached(&select::latest_per_root_sql())
-            .and_then(|mut s| s.query_map([], decode_snapshot)?.collect())
+            .and_then(|mut s| s.query_map([host], decode_snapshot)?.collect())
             .ctx(&self.path, "selecting snapshots in")
     }
 

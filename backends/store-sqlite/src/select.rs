@@ -31,6 +31,10 @@ pub(crate) fn find_sql(query: &SnapshotQuery<'_>) -> (String, Vec<Value>) {
         params.push(Value::Integer(before));
         filters.push(format!("id < ?{}", params.len()));
     }
+    if let Some(host) = query.host {
+        params.push(Value::Text(host.to_owned()));
+        filters.push(format!("host = ?{}", params.len()));
+    }
     let roots = match query.root {
         RootFilter::Any => None,
         RootFilter::Exactly(root) => Some(vec![root]),
@@ -55,11 +59,13 @@ pub(crate) fn find_sql(query: &SnapshotQuery<'_>) -> (String, Vec<Value>) {
     (sql, params)
 }
 
-/// The newest snapshot of each root, by root bytes.
+/// The newest snapshot of each root taken by host `?1`, by root bytes;
+/// with `?1` NULL, of each (root, host) pair, by root bytes then host.
 pub(crate) fn latest_per_root_sql() -> String {
     format!(
         "SELECT {SNAPSHOT_COLS} FROM snapshots WHERE id IN \
-         (SELECT max(id) FROM snapshots GROUP BY scan_root_blob) ORDER BY scan_root_blob"
+         (SELECT max(id) FROM snapshots WHERE ?1 IS NULL OR host = ?1 \
+          GROUP BY scan_root_blob, host) ORDER BY scan_root_blob, host"
     )
 }
 

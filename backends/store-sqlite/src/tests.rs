@@ -1096,7 +1096,7 @@ fn a_version_four_database_is_migrated_keeping_its_rows() {
         .expect("a version-1 row is found by its root");
     assert_eq!(old.meta.total_bytes, 4096);
     let per_root: Vec<Vec<u8>> = store
-        .latest_per_root()
+        .latest_per_root(None)
         .unwrap()
         .into_iter()
         .map(|s| s.meta.root)

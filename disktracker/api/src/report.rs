@@ -396,6 +396,84 @@ impl RootStatus {
     }
 }
 
+/// One (host, root) pair of `fleet`: its newest snapshot and its change
+/// over the period.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FleetRow {
+    /// The host that took the snapshots.
+    pub host: String,
+    /// The scanned root.
+    pub root: Vec<u8>,
+    /// The newest snapshot of this host and root.
+    pub snapshot: SnapshotId,
+    /// When it finished, ms since the epoch.
+    pub at_ms: i64,
+    /// How long before the report it finished, ms (never negative).
+    pub age_ms: i64,
+    /// Its recursive disk usage and apparent size.
+    pub size: TreeSize,
+    /// Its file count.
+    pub files: u64,
+    /// The snapshot the change is measured from: the newest finished at or
+    /// before the period's start, else the oldest within it; `None` when
+    /// the newest is the only one.
+    pub baseline: Option<SnapshotId>,
+    /// When the baseline finished, ms since the epoch.
+    pub baseline_at_ms: Option<i64>,
+    /// Change of disk usage from the baseline.
+    pub delta_bytes: Option<i128>,
+    /// Change of apparent size from the baseline.
+    pub delta_apparent: Option<i128>,
+    /// Where the growth is: the deepest directory that grew by at least half
+    /// the largest growth of any directory of the root (in the size kind
+    /// ranked by); `None` when nothing grew.
+    pub growth_path: Option<Vec<u8>>,
+    /// That directory's change in the ranked size kind.
+    pub growth_delta: Option<i128>,
+    /// The newest snapshot is older than the report's `stale_after_ms`.
+    pub stale: bool,
+}
+
+impl FleetRow {
+    /// A row for `host`'s newest snapshot `snapshot` of `root`, nothing else known.
+    pub fn new(host: impl Into<String>, root: Vec<u8>, snapshot: SnapshotId) -> Self {
+        FleetRow {
+            host: host.into(),
+            root,
+            snapshot,
+            ..FleetRow::default()
+        }
+    }
+}
+
+/// Result of `fleet`: per host and root, the newest size and its change
+/// over the period.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct FleetReport {
+    /// When the report was made, ms since the epoch.
+    pub now_ms: i64,
+    /// The period's start, ms since the epoch.
+    pub since_ms: i64,
+    /// A host whose newest snapshot is older than this many ms is stale.
+    pub stale_after_ms: i64,
+    /// The rows, by host and then root bytes.
+    pub rows: Vec<FleetRow>,
+}
+
+impl FleetReport {
+    /// A report made at `now_ms` over the period from `since_ms`.
+    pub fn new(now_ms: i64, since_ms: i64, stale_after_ms: i64, rows: Vec<FleetRow>) -> Self {
+        FleetReport {
+            now_ms,
+            since_ms,
+            stale_after_ms,
+            rows,
+        }
+    }
+}
+
 /// Result of `status`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
@@ -795,6 +873,8 @@ pub enum Report<'a> {
     Bench(&'a BenchReport),
     /// `history`.
     History(&'a HistoryReport),
+    /// `fleet`.
+    Fleet(&'a FleetReport),
 }
 
 /// The kinds of [`Report`], for a reporter to declare what it renders.
@@ -829,6 +909,8 @@ pub enum ReportKind {
     Bench,
     /// [`Report::History`].
     History,
+    /// [`Report::Fleet`].
+    Fleet,
 }
 
 impl ReportKind {
@@ -850,6 +932,7 @@ impl ReportKind {
         ReportKind::Reconcile,
         ReportKind::Bench,
         ReportKind::History,
+        ReportKind::Fleet,
     ];
 
     /// A short name (`scan`, `top`, …), as used in JSON and in messages.
@@ -869,6 +952,7 @@ impl ReportKind {
             ReportKind::Reconcile => "reconcile",
             ReportKind::Bench => "bench",
             ReportKind::History => "history",
+            ReportKind::Fleet => "fleet",
         }
     }
 }
@@ -897,6 +981,7 @@ impl Report<'_> {
             Report::Reconcile(_) => ReportKind::Reconcile,
             Report::Bench(_) => ReportKind::Bench,
             Report::History(_) => ReportKind::History,
+            Report::Fleet(_) => ReportKind::Fleet,
         }
     }
 }

@@ -73,6 +73,11 @@ pub struct StoreOptions {
     pub read_only: bool,
     /// The store plugin's `[plugins.NAME]` settings.
     pub settings: PluginSettings,
+    /// The host this process stores snapshots as. A store shared by many
+    /// hosts (a server) keeps each host's live tables (watch state,
+    /// mutation log, journal, index provenance) apart by it; a file store,
+    /// which one host owns, may ignore it.
+    pub host: String,
 }
 
 impl StoreOptions {
@@ -83,6 +88,7 @@ impl StoreOptions {
             location: StoreLocation::File(path.into()),
             read_only: false,
             settings: PluginSettings::default(),
+            host: String::new(),
         }
     }
 
@@ -92,6 +98,7 @@ impl StoreOptions {
             location: StoreLocation::Url(url.into()),
             read_only: false,
             settings: PluginSettings::default(),
+            host: String::new(),
         }
     }
 
@@ -104,6 +111,12 @@ impl StoreOptions {
     /// Sets the plugin settings.
     pub fn with_settings(mut self, settings: PluginSettings) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// Sets the host this process stores snapshots as.
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
         self
     }
 
@@ -150,6 +163,8 @@ pub struct SnapshotQuery<'a> {
     pub before: Option<SnapshotId>,
     /// At most this many (the newest).
     pub limit: Option<usize>,
+    /// Only snapshots taken by this host ([`SnapshotMeta::host`]); `None`: any host.
+    pub host: Option<&'a str>,
 }
 
 impl<'a> SnapshotQuery<'a> {
@@ -159,6 +174,7 @@ impl<'a> SnapshotQuery<'a> {
             root: RootFilter::Any,
             before: None,
             limit: None,
+            host: None,
         }
     }
 
@@ -190,6 +206,12 @@ impl<'a> SnapshotQuery<'a> {
         self
     }
 
+    /// Only snapshots of `host` (`None`: of every host).
+    pub fn host(mut self, host: Option<&'a str>) -> Self {
+        self.host = host;
+        self
+    }
+
     /// Whether `s` matches (for stores that filter in code, and for tests).
     pub fn matches(&self, s: &SnapshotInfo) -> bool {
         let root_ok = match self.root {
@@ -197,7 +219,9 @@ impl<'a> SnapshotQuery<'a> {
             RootFilter::Exactly(r) => s.meta.root == r,
             RootFilter::Covering(p) => crate::path::is_within(p, &s.meta.root),
         };
-        root_ok && self.before.is_none_or(|b| s.id < b)
+        root_ok
+            && self.before.is_none_or(|b| s.id < b)
+            && self.host.is_none_or(|h| s.meta.host == h)
     }
 }
 
@@ -274,7 +298,7 @@ pub trait SnapshotWriter {
 /// #         let hits = self.snaps.values().rev().map(|s| &s.0).filter(|s| q.matches(s));
 /// #         Ok(hits.take(q.limit.unwrap_or(usize::MAX)).cloned().collect())
 /// #     }
-/// #     fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
+/// #     fn latest_per_root(&self, _: Option<&str>) -> Result<Vec<SnapshotInfo>> {
 /// #         let mut by_root = BTreeMap::new();
 /// #         for (s, _) in self.snaps.values() { by_root.insert(s.meta.root.clone(), s.clone()); }
 /// #         Ok(by_root.into_values().collect())
@@ -357,7 +381,7 @@ pub trait SnapshotWriter {
 /// assert_eq!(store.latest(SnapshotQuery::of_root(b"/srv")).unwrap().unwrap().id, second);
 /// assert_eq!(store.latest(SnapshotQuery::covering(b"/home/u/docs")).unwrap().unwrap().id, other);
 /// assert!(store.latest(SnapshotQuery::covering(b"/srv-old")).unwrap().is_none());
-/// let roots: Vec<Vec<u8>> = store.latest_per_root().unwrap().into_iter().map(|s| s.meta.root).collect();
+/// let roots: Vec<Vec<u8>> = store.latest_per_root(None).unwrap().into_iter().map(|s| s.meta.root).collect();
 /// assert_eq!(roots, [b"/home".to_vec(), b"/srv".to_vec()]);
 ///
 /// // Reading a snapshot: one directory, its children, a subtree in path order.
@@ -382,8 +406,10 @@ pub trait SnapshotStore: Send {
     /// query of the store (never a read of every snapshot).
     fn find_snapshots(&self, query: &SnapshotQuery<'_>) -> Result<Vec<SnapshotInfo>>;
 
-    /// The newest snapshot of every distinct root, sorted by root bytes.
-    fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>>;
+    /// The newest snapshot of every distinct root taken by `host`, sorted by
+    /// root bytes; with no host, the newest of every distinct (root, host)
+    /// pair, sorted by root bytes and then host.
+    fn latest_per_root(&self, host: Option<&str>) -> Result<Vec<SnapshotInfo>>;
 
     /// One snapshot, if it exists.
     fn snapshot(&self, id: SnapshotId) -> Result<Option<SnapshotInfo>>;

@@ -76,6 +76,8 @@ pub enum Command {
     Status,
     /// A directory's size in every snapshot of its root, and live.
     History(HistoryArgs),
+    /// Every host's roots in a shared store: newest size, change over a period, where it grew.
+    Fleet(FleetArgs),
     /// Live changes under PATH from the event journal, newest first.
     Log(LogArgs),
     /// Fold the logged live changes into the store as new snapshots.
@@ -170,6 +172,40 @@ pub struct SnapshotsArgs {
     /// Default: list.
     #[command(subcommand)]
     pub action: Option<SnapshotsAction>,
+    /// Whose snapshots to list or prune.
+    #[command(flatten)]
+    pub hosts: HostsArgs,
+}
+
+/// `--host` / `--all-hosts`.
+#[derive(Debug, Args)]
+pub struct HostsArgs {
+    /// Only this host's snapshots [default: this host's, see `host` in the config].
+    #[arg(long, value_name = "HOST", global = true, conflicts_with = "all_hosts")]
+    pub host: Option<String>,
+    /// Every host's snapshots.
+    #[arg(long, global = true)]
+    pub all_hosts: bool,
+}
+
+/// `--host`, once or once per side of a comparison.
+#[derive(Debug, Args)]
+pub struct SidesArgs {
+    /// Compare this host's snapshots [default: this host's]; given twice,
+    /// the first host's newest snapshot with the second's newest of the same root.
+    #[arg(long, value_name = "HOST", num_args = 1, action = clap::ArgAction::Append)]
+    pub host: Vec<String>,
+}
+
+/// `fleet`.
+#[derive(Debug, Args)]
+pub struct FleetArgs {
+    /// The period over which the change is measured ("7d", "24h") [default: 7d].
+    #[arg(long, value_name = "DURATION", value_parser = disktracker::settings::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Mark hosts whose newest snapshot is older than this as stale.
+    #[arg(long, value_name = "DURATION", value_parser = disktracker::settings::parse_duration, default_value = "2d")]
+    pub stale_after: std::time::Duration,
 }
 
 /// `snapshots …`.
@@ -221,6 +257,9 @@ pub struct DiffArgs {
     /// Hide changes smaller than SIZE ("4096", "10MiB", "1.5GB").
     #[arg(long, value_name = "SIZE", value_parser = disktracker::settings::parse_size)]
     pub min_delta: Option<u64>,
+    /// Whose snapshots.
+    #[command(flatten)]
+    pub sides: SidesArgs,
 }
 
 /// `explain`.
@@ -237,6 +276,9 @@ pub struct ExplainArgs {
     /// Contributor threshold, percent of the parent's change.
     #[arg(long, value_name = "PCT")]
     pub threshold: Option<f64>,
+    /// Whose snapshots.
+    #[command(flatten)]
+    pub sides: SidesArgs,
 }
 
 /// `show`.
@@ -250,6 +292,9 @@ pub struct ShowArgs {
     /// How many rows and levels to list.
     #[command(flatten)]
     pub listing: ListingArgs,
+    /// Whose snapshots [default: this host's].
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
 }
 
 /// `size`.
@@ -298,6 +343,9 @@ pub struct HistoryArgs {
     /// Only snapshots within this long ("30d", "12h").
     #[arg(long, value_name = "DURATION", value_parser = disktracker::settings::parse_duration)]
     pub since: Option<std::time::Duration>,
+    /// Whose snapshots [default: this host's].
+    #[arg(long, value_name = "HOST")]
+    pub host: Option<String>,
 }
 
 /// `reconcile`.

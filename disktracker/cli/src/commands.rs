@@ -5,10 +5,10 @@ use std::path::PathBuf;
 use disktracker::report::ConfigLine;
 use disktracker::{Error, ErrorKind, Report, ReportKind, Result};
 use disktracker_engine::folded::TreeLimits;
-use disktracker_engine::{BenchOptions, DiffOptions, Listing, Prune};
+use disktracker_engine::{BenchOptions, DiffOptions, Hosts, Listing, Prune};
 
 use crate::App;
-use crate::args::{Command, ExportFormat, ImportFormat, SnapshotsAction};
+use crate::args::{Command, ExportFormat, HostsArgs, ImportFormat, SidesArgs, SnapshotsAction};
 
 /// The kind of report `command` prints (none for `watch`, which logs to
 /// stderr): checked against the reporter before anything runs.
@@ -29,6 +29,7 @@ pub fn report_kind(command: &Command) -> Option<ReportKind> {
         Command::Watch(_) => return None,
         Command::Status => ReportKind::Status,
         Command::History(_) => ReportKind::History,
+        Command::Fleet(_) => ReportKind::Fleet,
         Command::Log(_) => ReportKind::Log,
         Command::Reconcile(_) => ReportKind::Reconcile,
         Command::Import(_) => ReportKind::Scan,
@@ -56,6 +57,7 @@ pub fn name(command: &Command) -> &'static str {
         Command::Watch(_) => "watch",
         Command::Status => "status",
         Command::History(_) => "history",
+        Command::Fleet(_) => "fleet",
         Command::Log(_) => "log",
         Command::Reconcile(_) => "reconcile",
         Command::Import(_) => "import ncdu",
@@ -82,6 +84,29 @@ fn tree_limits(app: &App) -> Option<TreeLimits> {
     })
 }
 
+/// The hosts `--host` / `--all-hosts` name.
+fn hosts(a: &HostsArgs) -> Hosts {
+    if a.all_hosts {
+        Hosts::All
+    } else {
+        Hosts::named(a.host.clone())
+    }
+}
+
+/// The hosts of the older and newer side: none given, this host's for both;
+/// one, that host's for both; two, one each.
+fn sides(a: &SidesArgs) -> Result<[Hosts; 2]> {
+    match a.host.as_slice() {
+        [] => Ok([Hosts::This, Hosts::This]),
+        [h] => Ok([Hosts::Named(h.clone()), Hosts::Named(h.clone())]),
+        [older, newer] => Ok([Hosts::Named(older.clone()), Hosts::Named(newer.clone())]),
+        _ => Err(Error::new(
+            ErrorKind::Usage,
+            "--host is given at most twice: the older side's host, then the newer side's",
+        )),
+    }
+}
+
 /// Runs `command`.
 pub fn run(app: &App, command: &Command) -> Result<()> {
     match command {
@@ -91,7 +116,10 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
             app.emit(Report::Scan(&report))
         }
         Command::Snapshots(a) => match a.action.as_ref().unwrap_or(&SnapshotsAction::List) {
-            SnapshotsAction::List => app.emit(Report::Snapshots(&app.tracker()?.snapshots()?)),
+            SnapshotsAction::List => {
+                let hosts = hosts(&a.hosts);
+                app.emit(Report::Snapshots(&app.tracker()?.snapshots(&hosts)?))
+            }
             SnapshotsAction::Delete { ids } => {
                 app.emit(Report::Deleted(&app.tracker()?.delete(ids)?))
             }
@@ -101,14 +129,18 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
                     older_than: p.older_than,
                     root: p.root.clone(),
                     dry_run: p.dry_run,
+                    hosts: hosts(&a.hosts),
                 };
                 app.emit(Report::Deleted(&app.tracker()?.prune(&prune)?))
             }
         },
         Command::Show(a) => {
-            let report = app
-                .tracker()?
-                .show(a.snapshot, a.path.as_deref(), listing(app))?;
+            let report = app.tracker()?.show(
+                a.snapshot,
+                a.path.as_deref(),
+                listing(app),
+                &Hosts::named(a.host.clone()),
+            )?;
             app.emit(Report::Top(&report))
         }
         Command::Diff(a) => {
@@ -119,16 +151,21 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
                 kind: app.render.size_kind,
                 tree: tree_limits(app),
             };
-            let report = app.tracker()?.diff(a.a, a.b, a.path.as_deref(), opts)?;
+            let [older, newer] = sides(&a.sides)?;
+            let report =
+                app.tracker()?
+                    .diff(a.a, a.b, a.path.as_deref(), opts, [&older, &newer])?;
             app.emit(Report::Diff(&report))
         }
         Command::Explain(a) => {
+            let [older, newer] = sides(&a.sides)?;
             let report = app.tracker()?.explain(
                 &a.path,
                 a.from,
                 a.to,
                 app.cfg.config.explain.threshold,
                 app.render.size_kind,
+                [&older, &newer],
             )?;
             app.emit(Report::Explain(&report))
         }
@@ -174,7 +211,16 @@ pub fn run(app: &App, command: &Command) -> Result<()> {
         Command::Status => app.emit(Report::Status(&app.tracker()?.status()?)),
         Command::History(a) => {
             let path = a.path.clone().unwrap_or_else(|| PathBuf::from("."));
-            app.emit(Report::History(&app.tracker()?.history(&path, a.since)?))
+            let hosts = Hosts::named(a.host.clone());
+            app.emit(Report::History(
+                &app.tracker()?.history(&path, a.since, &hosts)?,
+            ))
+        }
+        Command::Fleet(a) => {
+            let report = app
+                .tracker()?
+                .fleet(a.since, a.stale_after, app.render.size_kind)?;
+            app.emit(Report::Fleet(&report))
         }
         Command::Log(a) => {
             let report = app.tracker()?.log(

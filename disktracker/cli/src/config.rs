@@ -66,6 +66,8 @@ pub struct Config {
     pub format: String,
     /// No progress or warnings.
     pub quiet: bool,
+    /// The host snapshots are stored as; empty: the machine's name.
+    pub host: String,
     /// `[scan]`.
     pub scan: ScanConfig,
     /// `[report]`.

@@ -241,6 +241,7 @@ impl App {
                 retention,
             },
             settings: self.cfg.settings_map(),
+            host: self.cfg.config.host.clone(),
         };
         let observer = CliObserver {
             verbose: !c.quiet,

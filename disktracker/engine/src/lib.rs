@@ -27,10 +27,12 @@ pub mod tree;
 pub use bench::BenchOptions;
 pub use diff::{DiffFilter, changed_dirs, merge_trees, select};
 pub use explain::{explain, explain_records};
-pub use scan::{ScanOutcome, ScanRetention, WalkOrigin, resolve_root, run_scan, store_walk};
+pub use scan::{
+    ScanBy, ScanOutcome, ScanRetention, WalkOrigin, resolve_root, run_scan, store_walk,
+};
 pub use top::top_dirs;
 pub use tracker::{
-    DiffOptions, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig, SettingsMap,
-    Silent, SizeResult, Tracker, TrackerConfig, WatchConfig, plugins,
+    DiffOptions, Hosts, IndexConfig, Listing, Observer, PluginChoice, Prune, ScanConfig,
+    SettingsMap, Silent, SizeResult, Tracker, TrackerConfig, WatchConfig, plugins,
 };
 pub use tree::ScanTree;

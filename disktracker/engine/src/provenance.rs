@@ -22,14 +22,14 @@ use disktracker::{
 
 use crate::tree::ScanTree;
 
-/// The newest snapshot of every root (`latest_per_root`), by root bytes.
+/// The newest snapshot of every root taken by one host (`latest_per_root`), by root bytes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Roots(pub Vec<SnapshotInfo>);
 
 impl Roots {
-    /// Reads them from the store (one query).
-    pub fn of(store: &dyn SnapshotStore) -> Result<Roots> {
-        Ok(Roots(store.latest_per_root()?))
+    /// Reads those of `host` from the store (one query).
+    pub fn of(store: &dyn SnapshotStore, host: &str) -> Result<Roots> {
+        Ok(Roots(store.latest_per_root(Some(host))?))
     }
 
     /// `(root, snapshot)` pairs, as recorded in [`IndexProvenance::snapshots`].

@@ -16,16 +16,20 @@ pub struct Retention<'a> {
     pub root: Option<&'a [u8]>,
 }
 
-/// The ids `policy` deletes from `snaps` (any order), ascending. With no
+/// The ids `policy` deletes from `snaps` (any order), ascending, per host and root. With no
 /// rule at all, nothing is deleted.
 pub fn plan(snaps: &[SnapshotInfo], policy: &Retention<'_>) -> Vec<i64> {
     if policy.keep.is_none() && policy.older_than_ms.is_none() {
         return Vec::new();
     }
-    let mut by_root: BTreeMap<&[u8], Vec<&SnapshotInfo>> = BTreeMap::new();
+    // Per host and root: hosts sharing a store keep their own history.
+    let mut by_root: BTreeMap<(&[u8], &str), Vec<&SnapshotInfo>> = BTreeMap::new();
     for s in snaps {
         if policy.root.is_none_or(|r| is_within(&s.meta.root, r)) {
-            by_root.entry(&s.meta.root).or_default().push(s);
+            by_root
+                .entry((&s.meta.root, &s.meta.host))
+                .or_default()
+                .push(s);
         }
     }
     let mut out = Vec::new();

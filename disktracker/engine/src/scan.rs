@@ -108,7 +108,7 @@ pub(crate) fn host_name() -> String {
 /// show rewritten contents behind unchanged sizes.
 pub fn run_scan(
     walker: &dyn Walker,
-    walker_name: &str,
+    by: ScanBy<'_>,
     store: &mut dyn SnapshotStore,
     root: &Path,
     opts: &WalkOptions,
@@ -124,10 +124,19 @@ pub fn run_scan(
     let origin = WalkOrigin {
         started_at_ms,
         finished_at_ms: None,
-        host: host_name(),
-        walker: walker_name.to_owned(),
+        host: by.host.to_owned(),
+        walker: by.walker.to_owned(),
     };
     store_walk(store, out, &origin, &ctx.cancel, retention, start)
+}
+
+/// Who scans, as the snapshot records it.
+#[derive(Clone, Copy, Debug)]
+pub struct ScanBy<'a> {
+    /// The walker plugin's name.
+    pub walker: &'a str,
+    /// The host the snapshot is stored as.
+    pub host: &'a str,
 }
 
 /// Where a walk's output came from, as its snapshot records it.
@@ -160,7 +169,8 @@ pub fn store_walk(
     let tree = ScanTree::from_walk(out)?;
     // One query: the root's history, newest first (only the newest unless
     // retention needs the rest).
-    let mut query = SnapshotQuery::of_root(tree.root());
+    // Retention and the warm comparison are per host and root.
+    let mut query = SnapshotQuery::of_root(tree.root()).host(Some(&origin.host));
     if !retention.is_active() {
         query = query.limit(1);
     }

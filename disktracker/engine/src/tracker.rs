@@ -32,13 +32,16 @@ use crate::location::{self, Placement};
 use crate::provenance::{self, Roots, Trust};
 use crate::retention::{self, Retention};
 use crate::scan::{
-    ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root, run_scan, store_walk,
+    ScanBy, ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root, run_scan, store_walk,
 };
 use crate::select;
 use crate::top::top_dirs;
 
+mod fleet;
 mod history;
 mod live;
+
+pub use fleet::DEFAULT_PERIOD as DEFAULT_FLEET_PERIOD;
 pub use live::WatchConfig;
 
 /// More scan threads than this is surely a typo.
@@ -232,6 +235,9 @@ pub struct TrackerConfig {
     pub scan: ScanConfig,
     /// Every plugin's configured settings (others take their defaults).
     pub settings: SettingsMap,
+    /// The host snapshots are stored as and read for by default; empty:
+    /// this machine's name (uname).
+    pub host: String,
 }
 
 impl TrackerConfig {
@@ -255,6 +261,7 @@ impl TrackerConfig {
                 ..ScanConfig::default()
             },
             settings: SettingsMap::default(),
+            host: String::new(),
         }
     }
 }
@@ -287,6 +294,25 @@ pub struct DiffOptions {
     pub tree: Option<crate::folded::TreeLimits>,
 }
 
+/// Whose snapshots a command reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Hosts {
+    /// This host's ([`Tracker::host`]).
+    #[default]
+    This,
+    /// The named host's.
+    Named(String),
+    /// Every host's.
+    All,
+}
+
+impl Hosts {
+    /// `Named(h)`, or `This` without a name.
+    pub fn named(host: Option<String>) -> Self {
+        host.map_or(Hosts::This, Hosts::Named)
+    }
+}
+
 /// What `snapshots prune` deletes.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Prune {
@@ -298,6 +324,8 @@ pub struct Prune {
     pub root: Option<PathBuf>,
     /// Only say what would be deleted.
     pub dry_run: bool,
+    /// Whose snapshots: retention is per host and root.
+    pub hosts: Hosts,
 }
 
 /// Whether a command only reads the store or may change it.
@@ -318,6 +346,8 @@ struct OpenStore {
 struct StoreHandle {
     place: Placement,
     settings: PluginSettings,
+    /// The host this process stores snapshots as.
+    host: String,
     open: Option<OpenStore>,
     /// Told of a store file other users can read, once it opened as a store.
     observer: Arc<dyn Observer>,
@@ -325,6 +355,16 @@ struct StoreHandle {
 }
 
 impl StoreHandle {
+    /// How to open the store (writable).
+    fn options(&self) -> StoreOptions {
+        match &self.place.store {
+            StoreLocation::File(p) => StoreOptions::file(p.clone()),
+            StoreLocation::Url(u) => StoreOptions::url(u.clone()),
+        }
+        .with_settings(self.settings.clone())
+        .host(self.host.clone())
+    }
+
     /// The open store, opened (or reopened writable) as `access` needs. A
     /// read of a file store that does not exist is [`ErrorKind::NotFound`];
     /// a write creates it (and, for a file, its directory 0700).
@@ -366,12 +406,7 @@ impl StoreHandle {
                     .with_hint("run `disktracker scan DIR` first, or pass --db/--backend"));
                 }
             }
-            let opts = match &self.place.store {
-                StoreLocation::File(p) => StoreOptions::file(p.clone()),
-                StoreLocation::Url(u) => StoreOptions::url(u.clone()),
-            }
-            .read_only(!writable)
-            .with_settings(self.settings.clone());
+            let opts = self.options().read_only(!writable);
             let store = (plugin.open)(&opts)?;
             // Only a file that opened as a store: a damaged one gets its
             // one-line error and nothing else.
@@ -416,6 +451,30 @@ impl Tracker {
         cancel: CancelToken,
     ) -> Result<Tracker> {
         let plugin = cfg.store.resolve(registry::stores()?)?;
+        let mut cfg = cfg;
+        // A server store chosen without --db: its `url` setting says where.
+        if !cfg.db_explicit && plugin.extension.is_empty() {
+            let url = match cfg.settings.for_plugin(plugin)?.get("url") {
+                Some(setting) => setting.value.as_str().unwrap_or_default().to_owned(),
+                None => String::new(),
+            };
+            if url.is_empty() {
+                return Err(Error::new(
+                    ErrorKind::Config,
+                    format!(
+                        "the {} store is a server and no database was named",
+                        plugin.name
+                    ),
+                )
+                .with_hint(format!(
+                    "pass --db {}://USER@HOST/DB, or set url in [plugins.{}]",
+                    plugin.url_schemes.first().copied().unwrap_or("scheme"),
+                    plugin.name
+                )));
+            }
+            cfg.db = url;
+            cfg.db_explicit = true;
+        }
         let place = location::place(&location::Request {
             db: &cfg.db,
             db_explicit: cfg.db_explicit,
@@ -424,9 +483,13 @@ impl Tracker {
             state_dir: cfg.state_dir.as_deref(),
         })?;
         let observer: Arc<dyn Observer> = Arc::from(observer);
+        if cfg.host.is_empty() {
+            cfg.host = crate::scan::host_name();
+        }
         Ok(Tracker {
             store: StoreHandle {
                 settings: cfg.settings.for_plugin(place.plugin)?,
+                host: cfg.host.clone(),
                 place,
                 open: None,
                 observer: Arc::clone(&observer),
@@ -446,6 +509,20 @@ impl Tracker {
     /// The store plugin serving it.
     pub fn store_plugin(&self) -> &'static StorePlugin {
         self.store.place.plugin
+    }
+
+    /// The host this process stores snapshots as, and reads by default.
+    pub fn host(&self) -> &str {
+        &self.cfg.host
+    }
+
+    /// The host filter of `hosts` for store queries (`None`: every host).
+    fn host_filter<'a>(&'a self, hosts: &'a Hosts) -> Option<&'a str> {
+        match hosts {
+            Hosts::This => Some(&self.cfg.host),
+            Hosts::Named(h) => Some(h),
+            Hosts::All => None,
+        }
     }
 
     /// The live index file.
@@ -549,7 +626,7 @@ impl Tracker {
         let origin = WalkOrigin {
             started_at_ms: parsed.timestamp_ms.unwrap_or(now),
             finished_at_ms: Some(parsed.timestamp_ms.unwrap_or(now)),
-            host: parsed.host.unwrap_or_else(crate::scan::host_name),
+            host: parsed.host.unwrap_or_else(|| self.cfg.host.clone()),
             walker: format!(
                 "import {}",
                 parsed
@@ -581,38 +658,52 @@ impl Tracker {
         out: &mut dyn std::io::Write,
     ) -> Result<SnapshotInfo> {
         let cwd = absolute(Path::new("."))?;
+        let host = Some(self.cfg.host.as_str());
         let store = self.store.get(Access::Read)?;
         let snap = match snapshot {
             Some(id) => select::by_id(&**store, id)?,
-            None => match store.latest(SnapshotQuery::covering(path_bytes(&cwd)))? {
+            None => match store.latest(SnapshotQuery::covering(path_bytes(&cwd)).host(host))? {
                 Some(s) => s,
-                None => select::newest_covering(&**store, None)?,
+                None => select::newest_covering(&**store, None, host)?,
             },
         };
         crate::ncdu::write_ncdu(&**store, &snap, out)?;
         Ok(snap)
     }
 
-    /// Every snapshot, oldest first. A database that does not exist is
-    /// [`ErrorKind::NotFound`].
-    pub fn snapshots(&mut self) -> Result<Vec<SnapshotInfo>> {
-        self.store.get(Access::Read)?.snapshots()
+    /// Every snapshot of `hosts`, oldest first. A database that does not
+    /// exist is [`ErrorKind::NotFound`].
+    pub fn snapshots(&mut self, hosts: &Hosts) -> Result<Vec<SnapshotInfo>> {
+        let host = match hosts {
+            Hosts::This => Some(self.cfg.host.clone()),
+            Hosts::Named(h) => Some(h.clone()),
+            Hosts::All => None,
+        };
+        let store = self.store.get(Access::Read)?;
+        let Some(host) = host else {
+            return store.snapshots();
+        };
+        let mut snaps = store.find_snapshots(&SnapshotQuery::any().host(Some(&host)))?;
+        snaps.reverse();
+        Ok(snaps)
     }
 
-    /// The largest directories of a snapshot (default: the newest covering
-    /// `path`, or the newest) under `path` (default: its root).
+    /// The largest directories of a snapshot (default: the newest of
+    /// `hosts` covering `path`, or their newest) under `path` (default: its root).
     pub fn show(
         &mut self,
         snapshot: Option<SnapshotId>,
         path: Option<&Path>,
         listing: Listing,
+        hosts: &Hosts,
     ) -> Result<TopReport> {
         let path = path.map(absolute).transpose()?;
         let path = path.as_deref().map(path_bytes);
+        let host = self.host_filter(hosts).map(str::to_owned);
         let store = self.store.get(Access::Read)?;
         let snap = match snapshot {
             Some(id) => select::by_id(&**store, id)?,
-            None => select::newest_covering(&**store, path)?,
+            None => select::newest_covering(&**store, path, host.as_deref())?,
         };
         let under_path = path.unwrap_or(&snap.meta.root);
         let id = snap.id;
@@ -651,13 +742,20 @@ impl Tracker {
         b: Option<SnapshotId>,
         path: Option<&Path>,
         opts: DiffOptions,
+        hosts: [&Hosts; 2],
     ) -> Result<DiffReport> {
         let path = path.map(absolute).transpose()?;
         let path = path.as_deref().map(path_bytes);
+        let older = self.host_filter(hosts[0]).map(str::to_owned);
+        let newer = self.host_filter(hosts[1]).map(str::to_owned);
         // Writable when it can be, so the computed diff is cached (best
         // effort: a read-only store still gets its answer).
         let store = self.store.get(Access::ReadCaching)?;
-        let (a, b) = select::compared(&**store, a, b, path)?;
+        let sides = select::Sides {
+            older: older.as_deref(),
+            newer: newer.as_deref(),
+        };
+        let (a, b) = select::compared(&**store, a, b, path, sides)?;
         if let Some(p) = path {
             check_inside(p, &a)?;
         }
@@ -687,11 +785,18 @@ impl Tracker {
         to: Option<SnapshotId>,
         threshold_pct: f64,
         kind: SizeKind,
+        hosts: [&Hosts; 2],
     ) -> Result<ExplainReport> {
         let path = absolute(path)?;
         let path = path_bytes(&path);
+        let older = self.host_filter(hosts[0]).map(str::to_owned);
+        let newer = self.host_filter(hosts[1]).map(str::to_owned);
         let store = self.store.get(Access::Read)?;
-        let (a, b) = select::compared(&**store, from, to, Some(path))?;
+        let sides = select::Sides {
+            older: older.as_deref(),
+            newer: newer.as_deref(),
+        };
+        let (a, b) = select::compared(&**store, from, to, Some(path), sides)?;
         check_inside(path, &a)?;
         let root = crate::explain::explain(&**store, a.id, b.id, path, threshold_pct, kind)?;
         Ok(ExplainReport::new(a, b, threshold_pct, root))
@@ -721,6 +826,7 @@ impl Tracker {
         } else {
             Access::Write
         };
+        let host = self.host_filter(&p.hosts).map(str::to_owned);
         let store = self.store.get(access)?;
         let policy = Retention {
             keep: p.keep,
@@ -729,8 +835,10 @@ impl Tracker {
                 .map(|d| now_ms().saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX))),
             root: root.as_deref().map(path_bytes),
         };
-        // The plan needs every snapshot of every root it may touch: one query.
-        let ids = retention::plan(&store.find_snapshots(&SnapshotQuery::any())?, &policy);
+        // The plan needs every snapshot of every root it may touch: one
+        // query. With every host's, the plan keeps per host and root.
+        let snaps = store.find_snapshots(&SnapshotQuery::any().host(host.as_deref()))?;
+        let ids = retention::plan(&snaps, &policy);
         if !p.dry_run {
             delete(&mut **store, &ids)?;
         }
@@ -766,7 +874,7 @@ impl Tracker {
         let plugin = self.index_plugin()?;
         let opts = self.index_options(plugin)?;
         let store = self.store.get(Access::Read)?;
-        let roots = Roots::of(&**store)?;
+        let roots = Roots::of(&**store, &self.cfg.host)?;
         let mut source = None;
         if !roots.is_empty() {
             let recorded = store.index_provenance()?;
@@ -963,15 +1071,11 @@ impl Tracker {
         };
         let store = self.store.get(Access::Write)?;
         self.observer.walk_started(&ctx.progress);
-        let outcome = run_scan(
-            &*walker,
-            walker_plugin.name,
-            &mut **store,
-            &root,
-            &opts,
-            &ctx,
-            retention,
-        );
+        let by = ScanBy {
+            walker: walker_plugin.name,
+            host: &self.cfg.host,
+        };
+        let outcome = run_scan(&*walker, by, &mut **store, &root, &opts, &ctx, retention);
         self.observer.walk_finished();
         let outcome = outcome?;
         self.after_store(index_plugin, &index_opts, &outcome);
@@ -1013,7 +1117,7 @@ impl Tracker {
         outcome: &ScanOutcome,
     ) -> Result<()> {
         let store = self.store.get(Access::Write)?;
-        let roots = Roots::of(&**store)?;
+        let roots = Roots::of(&**store, &self.cfg.host)?;
         let entries =
             provenance::entries(&**store, &roots, Some((outcome.snapshot.id, &outcome.tree)))?;
         let index = (plugin.create)(opts, &mut entries.iter())?;

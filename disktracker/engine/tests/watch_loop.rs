@@ -64,9 +64,13 @@ impl Host {
 
     fn first_scan(&self, root: &Path) -> Result<SnapshotId> {
         let mut store = self.open_store()?;
+        let by = disktracker_engine::ScanBy {
+            walker: "steal",
+            host: "test",
+        };
         let out = run_scan(
             &*Host::walker(),
-            "steal",
+            by,
             &mut *store,
             root,
             &WalkOptions::with_threads(2),

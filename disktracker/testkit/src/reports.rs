@@ -16,9 +16,9 @@ use std::path::{Path, PathBuf};
 use disktracker::model::{DiffEntry, DirRecord, DirStats, SnapshotInfo, SnapshotMeta};
 use disktracker::report::{
     BenchLine, BenchPart, BenchReport, ChangeStatus, ChangeSummary, ConfigLine, DeletedReport,
-    DiffReport, ExplainNode, ExplainReport, HistoryPoint, HistoryReport, IssueLine, LogReport,
-    ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer, SizeReport, SizeStatus,
-    StatusReport, TopReport, TreeNode, TreeSize, WatcherState,
+    DiffReport, ExplainNode, ExplainReport, FleetReport, FleetRow, HistoryPoint, HistoryReport,
+    IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport, SizeAnswer,
+    SizeReport, SizeStatus, StatusReport, TopReport, TreeNode, TreeSize, WatcherState,
 };
 use disktracker::{JournalEvent, JournalKind, PluginInfo, PluginKind, Report, ReportKind};
 
@@ -132,6 +132,8 @@ pub struct Fixtures {
     pub bench: BenchReport,
     /// For [`Report::History`].
     pub history: HistoryReport,
+    /// For [`Report::Fleet`].
+    pub fleet: FleetReport,
 }
 
 impl Default for Fixtures {
@@ -405,7 +407,44 @@ impl Fixtures {
             HistoryReport::new(NON_UTF8.to_vec(), b"/data".to_vec(), Some(-1), points)
         };
 
+        let fleet = {
+            let mut grew = FleetRow::new("web-1", b"/var".to_vec(), 12);
+            grew.at_ms = 1_702_000_000_000;
+            grew.age_ms = 3_600_000;
+            grew.size = TreeSize {
+                bytes: 40 * gib,
+                apparent: 38 * gib,
+            };
+            grew.files = 1_200_000;
+            grew.baseline = Some(3);
+            grew.baseline_at_ms = Some(1_701_400_000_000);
+            grew.delta_bytes = Some(i128::from(5 * gib));
+            grew.delta_apparent = Some(i128::from(4 * gib));
+            grew.growth_path = Some(NON_UTF8.to_vec());
+            grew.growth_delta = Some(i128::from(4 * gib));
+            let mut stale = FleetRow::new("db-2", NON_UTF8.to_vec(), 9);
+            stale.at_ms = -1;
+            stale.age_ms = i64::MAX;
+            stale.size = TreeSize {
+                bytes: u64::MAX,
+                apparent: 0,
+            };
+            stale.stale = true;
+            let mut shrank = FleetRow::new("db-2", b"/srv".to_vec(), 10);
+            shrank.age_ms = 0;
+            shrank.baseline = Some(8);
+            shrank.delta_bytes = Some(i128::from(u64::MAX).saturating_neg());
+            shrank.delta_apparent = Some(-1);
+            FleetReport::new(
+                1_702_003_600_000,
+                1_701_398_800_000,
+                172_800_000,
+                vec![stale, shrank, grew],
+            )
+        };
+
         Fixtures {
+            fleet,
             history,
             status,
             log,
@@ -440,6 +479,7 @@ impl Fixtures {
             Report::Reconcile(&self.reconcile),
             Report::Bench(&self.bench),
             Report::History(&self.history),
+            Report::Fleet(&self.fleet),
         ]
     }
 
@@ -547,6 +587,12 @@ impl Fixtures {
         path(&mut f.bench.root);
         path(&mut f.history.path);
         path(&mut f.history.root);
+        for r in &mut f.fleet.rows {
+            path(&mut r.root);
+            if let Some(g) = &mut r.growth_path {
+                path(g);
+            }
+        }
         fn tree(n: &mut TreeNode, path: &mut dyn FnMut(&mut Vec<u8>)) {
             path(&mut n.path);
             for c in &mut n.children {
@@ -576,6 +622,9 @@ impl Fixtures {
         for s in snapshots {
             s.meta.host = text();
             s.meta.walker = text();
+        }
+        for r in &mut f.fleet.rows {
+            r.host = text();
         }
         for i in &mut f.scan.issues {
             i.op = text();
@@ -630,6 +679,7 @@ impl Fixtures {
         f.reconcile.roots.clear();
         f.bench.lines.clear();
         f.bench.cold_refused = None;
+        f.fleet.rows.clear();
         f.history = HistoryReport::new(
             f.history.path.clone(),
             f.history.root.clone(),

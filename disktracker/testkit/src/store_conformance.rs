@@ -96,6 +96,10 @@ pub const CHECKS: &[crate::Check<StorePlugin>] = &[
         find_snapshots_selects_roots_on_component_boundaries,
     ),
     (
+        "snapshots_are_selected_by_host",
+        snapshots_are_selected_by_host,
+    ),
+    (
         "append_batch_logs_mutations_events_and_state",
         append_batch_logs_mutations_events_and_state,
     ),
@@ -1128,7 +1132,13 @@ fn ids_of(v: &[SnapshotInfo]) -> Vec<SnapshotId> {
 
 /// Writes a one-directory snapshot of `root` (its metadata numbered `n`).
 fn one_dir_snapshot(store: &mut dyn SnapshotStore, root: &[u8], n: u64) -> SnapshotInfo {
-    let meta = meta_for(root, n);
+    hosted_snapshot(store, root, n, "one-host")
+}
+
+/// A one-directory snapshot of `root` taken by `host`.
+fn hosted_snapshot(store: &mut dyn SnapshotStore, root: &[u8], n: u64, host: &str) -> SnapshotInfo {
+    let mut meta = meta_for(root, n);
+    meta.host = host.to_owned();
     let id = write_snapshot(store, &meta, &rows_for(root, &[root], n));
     SnapshotInfo { id, meta }
 }
@@ -1147,7 +1157,12 @@ pub fn find_snapshots_selects_roots_on_component_boundaries(plugin: &'static Sto
         )
     };
     assert!(find(store.as_ref(), SnapshotQuery::any()).is_empty());
-    assert!(store.latest_per_root().expect("latest_per_root").is_empty());
+    assert!(
+        store
+            .latest_per_root(None)
+            .expect("latest_per_root")
+            .is_empty()
+    );
     assert_eq!(store.latest(SnapshotQuery::any()).expect("latest"), None);
 
     let roots: [&[u8]; 9] = [
@@ -1294,7 +1309,8 @@ pub fn find_snapshots_selects_roots_on_component_boundaries(plugin: &'static Sto
         Some(snaps[1].clone())
     );
 
-    let per_root = |store: &dyn SnapshotStore| store.latest_per_root().expect("latest_per_root");
+    let per_root =
+        |store: &dyn SnapshotStore| store.latest_per_root(None).expect("latest_per_root");
     assert_eq!(
         per_root(store.as_ref()),
         [1, 8, 3, 7, 4, 6].map(|k| snaps[k].clone()),
@@ -1316,6 +1332,125 @@ pub fn find_snapshots_selects_roots_on_component_boundaries(plugin: &'static Sto
         ids(&[1, 5, 2, 4, 6]),
         "a root without snapshots is gone"
     );
+}
+
+/// Hosts sharing a store: `find_snapshots` and `latest` keep to the host
+/// asked (combined with every other filter), `latest_per_root` gives the
+/// newest per root of one host, or per (root, host) pair of all.
+pub fn snapshots_are_selected_by_host(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    let plan: [(&[u8], &str); 8] = [
+        (b"/var", "web-1"),
+        (b"/var", "web-2"),
+        (b"/srv", "web-1"),
+        (b"/var", "web-1"),
+        (b"/var/log", "web-2"),
+        (b"/srv", "db\u{e9} \"quoted\""),
+        (b"/var", "web-2"),
+        (b"/var", "web-10"),
+    ];
+    let snaps: Vec<SnapshotInfo> = plan
+        .iter()
+        .enumerate()
+        .map(|(n, (root, host))| hosted_snapshot(store.as_mut(), root, n as u64, host))
+        .collect();
+    let ids = |ks: &[usize]| -> Vec<SnapshotId> { ks.iter().map(|&k| snaps[k].id).collect() };
+    let find = |q: SnapshotQuery<'_>| -> Vec<SnapshotId> {
+        ids_of(
+            &store
+                .find_snapshots(&q)
+                .unwrap_or_else(|e| panic!("find_snapshots({q:?}): {e}")),
+        )
+    };
+    let cases: Vec<(&str, SnapshotQuery<'_>, Vec<SnapshotId>)> = vec![
+        (
+            "any host",
+            SnapshotQuery::any(),
+            ids(&[7, 6, 5, 4, 3, 2, 1, 0]),
+        ),
+        (
+            "web-1",
+            SnapshotQuery::any().host(Some("web-1")),
+            ids(&[3, 2, 0]),
+        ),
+        (
+            "web-1 is not a prefix of web-10",
+            SnapshotQuery::any().host(Some("web-10")),
+            ids(&[7]),
+        ),
+        (
+            "an unknown host",
+            SnapshotQuery::any().host(Some("web")),
+            vec![],
+        ),
+        (
+            "a host with quotes and escapes",
+            SnapshotQuery::any().host(Some("db\u{e9} \"quoted\"")),
+            ids(&[5]),
+        ),
+        (
+            "exactly /var, web-2",
+            SnapshotQuery::of_root(b"/var").host(Some("web-2")),
+            ids(&[6, 1]),
+        ),
+        (
+            "exactly /var, web-2, limit 1",
+            SnapshotQuery::of_root(b"/var").host(Some("web-2")).limit(1),
+            ids(&[6]),
+        ),
+        (
+            "covering /var/log/x, web-2",
+            SnapshotQuery::covering(b"/var/log/x").host(Some("web-2")),
+            ids(&[6, 4, 1]),
+        ),
+        (
+            "covering /var/log/x, web-1, before the 4th",
+            SnapshotQuery::covering(b"/var/log/x")
+                .host(Some("web-1"))
+                .before(snaps[3].id),
+            ids(&[0]),
+        ),
+        (
+            "limit counts matches of the host only",
+            SnapshotQuery::any().host(Some("web-1")).limit(2),
+            ids(&[3, 2]),
+        ),
+    ];
+    for (what, q, want) in &cases {
+        assert_eq!(&find(*q), want, "find_snapshots: {what}");
+    }
+    assert_eq!(
+        store
+            .latest(SnapshotQuery::covering(b"/var/log").host(Some("web-1")))
+            .expect("latest"),
+        Some(snaps[3].clone()),
+        "latest of a host"
+    );
+    let per_root_of = |store: &dyn SnapshotStore, host: Option<&str>| {
+        ids_of(
+            &store
+                .latest_per_root(host)
+                .unwrap_or_else(|e| panic!("latest_per_root({host:?}): {e}")),
+        )
+    };
+    assert_eq!(
+        per_root_of(store.as_ref(), Some("web-1")),
+        ids(&[2, 3]),
+        "newest of each root of web-1, by root bytes"
+    );
+    assert_eq!(per_root_of(store.as_ref(), Some("web-2")), ids(&[6, 4]));
+    assert_eq!(
+        per_root_of(store.as_ref(), Some("nobody")),
+        Vec::<SnapshotId>::new()
+    );
+    assert_eq!(
+        per_root_of(store.as_ref(), None),
+        ids(&[5, 2, 3, 7, 6, 4]),
+        "newest of each (root, host), by root bytes then host"
+    );
+    store.delete_snapshots(&[snaps[6].id]).expect("delete");
+    assert_eq!(per_root_of(store.as_ref(), Some("web-2")), ids(&[1, 4]));
 }
 
 // ---- the live tables ----------------------------------------------------------
@@ -2490,7 +2625,7 @@ pub fn read_only_reads_live_tables_and_refuses_live_writes(plugin: &'static Stor
             store
                 .find_snapshots(&SnapshotQuery::covering(b"/r/a"))
                 .expect("find_snapshots"),
-            store.latest_per_root().expect("latest_per_root"),
+            store.latest_per_root(None).expect("latest_per_root"),
             store
                 .mutations_after(0, Some(root), MAX_LIMIT)
                 .expect("mutations_after"),

@@ -15,6 +15,7 @@
 //! | `sizes`     | path asked                        | `path, status, disk_usage` (the index's path and staleness are in the table and JSON output) |
 //! | `plugins`   | plugin                            | `kind, name, summary` |
 //! | `config`    | configuration value               | `key, value, source` |
+//! | `fleet`     | host and root                     | `host, root, snapshot_id, time, age_seconds, stale, disk_usage, apparent_size, files, baseline_id, disk_usage_delta, apparent_size_delta, growth_path, growth_delta` (empty where unknown) |
 //! | `history`   | snapshot (then the live value)    | `snapshot_id` (empty for the live row), `time, path, disk_usage, apparent_size, files, disk_usage_delta, apparent_size_delta` |
 //! | `bench`     | backend measured                  | `root, entries, directories, runs, cold, part, name, median_us, min_us, max_us, per_second, peak_mem_bytes, bytes_per_dir, diff_us, lookup_ns` |
 //!
@@ -332,6 +333,47 @@ fn render(w: &mut Csv<'_>, report: &Report<'_>, kind: SizeKind) -> csv::Result<(
                     opt(p.files),
                     opt_d(p.delta_bytes),
                     opt_d(p.delta_apparent),
+                ])?;
+            }
+            Ok(())
+        }
+        Report::Fleet(r) => {
+            w.write_record([
+                "host",
+                "root",
+                "snapshot_id",
+                "time",
+                "age_seconds",
+                "stale",
+                "disk_usage",
+                "apparent_size",
+                "files",
+                "baseline_id",
+                "disk_usage_delta",
+                "apparent_size_delta",
+                "growth_path",
+                "growth_delta",
+            ])?;
+            let opt_d = |v: Option<i128>| v.map(|v| v.to_string()).unwrap_or_default();
+            for row in &r.rows {
+                w.write_record([
+                    outside_cell(&row.host),
+                    path_cell(&row.root),
+                    num(row.snapshot),
+                    text_cell(&iso_utc(row.at_ms)).into_owned(),
+                    num(row.age_ms / 1000),
+                    row.stale.to_string(),
+                    num(row.size.bytes),
+                    num(row.size.apparent),
+                    num(row.files),
+                    row.baseline.map(|b| b.to_string()).unwrap_or_default(),
+                    opt_d(row.delta_bytes),
+                    opt_d(row.delta_apparent),
+                    row.growth_path
+                        .as_deref()
+                        .map(path_cell)
+                        .unwrap_or_default(),
+                    opt_d(row.growth_delta),
                 ])?;
             }
             Ok(())

@@ -43,9 +43,9 @@ use disktracker::human::{delta, duration_ms, duration_ns, pct, rate, share, size
 use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_bytes, escape_text};
 use disktracker::report::{
-    BenchPart, BenchReport, ChangeStatus, DiffReport, ExplainNode, ExplainReport, HistoryReport,
-    LogReport, ReconcileReport, ScanReport, SizeReport, StatusReport, TopReport, TreeNode,
-    TreeSize,
+    BenchPart, BenchReport, ChangeStatus, DiffReport, ExplainNode, ExplainReport, FleetReport,
+    HistoryReport, LogReport, ReconcileReport, ScanReport, SizeReport, StatusReport, TopReport,
+    TreeNode, TreeSize,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, ReportKind, Reporter};
 use serde_json::{Value, json};
@@ -107,6 +107,7 @@ impl Reporter for HtmlReporter {
             Report::Reconcile(r) => reconcile(r, &mut page),
             Report::Bench(r) => bench(r, &mut page),
             Report::History(r) => history(r, kind, &mut page),
+            Report::Fleet(r) => fleet(r, kind, &mut page),
             _ => return Err(disktracker::report::unsupported("html", report)),
         }
         // One write: a closed pipe never leaves half a page behind a success.
@@ -676,6 +677,59 @@ fn status(r: &StatusReport, page: &mut Page) {
             ("Last compaction", false),
             ("Last reconcile", false),
             ("Detail", false),
+        ],
+        rows,
+    );
+}
+
+fn fleet(r: &FleetReport, kind: SizeKind, page: &mut Page) {
+    page.title = "Fleet".to_owned();
+    let _ = writeln!(
+        page.body,
+        "<p>Newest snapshot of every host and root; change since {} UTC. \
+         Stale: no snapshot for {}.</p>",
+        esc(&utc(r.since_ms)),
+        esc(&duration_ms(u64::try_from(r.stale_after_ms).unwrap_or(0)))
+    );
+    let rows = r
+        .rows
+        .iter()
+        .map(|row| {
+            let change = match kind {
+                SizeKind::DiskUsage => row.delta_bytes,
+                SizeKind::Apparent => row.delta_apparent,
+            };
+            let age = esc(&duration_ms(u64::try_from(row.age_ms).unwrap_or(0)));
+            vec![
+                text(&row.host),
+                format!("<span class=\"path\">{}</span>", path(&row.root)),
+                esc(&size(row.size.of(kind))),
+                change.map_or_else(|| "–".to_owned(), delta_cell),
+                row.growth_path.as_deref().map_or_else(
+                    || "–".to_owned(),
+                    |p| format!("<span class=\"path\">{}</span>", path(p)),
+                ),
+                row.growth_delta.map_or_else(|| "–".to_owned(), delta_cell),
+                row.snapshot.to_string(),
+                if row.stale {
+                    format!("<span class=\"grow\">{age} (stale)</span>")
+                } else {
+                    age
+                },
+            ]
+        })
+        .collect();
+    table(
+        &mut page.body,
+        &[
+            ("Host", false),
+            ("Root", false),
+            ("Size", true),
+            ("Change", true),
+            ("Grew most", false),
+            ("By", true),
+            ("Snapshot", true),
+            ("Age", true),
         ],
         rows,
     );

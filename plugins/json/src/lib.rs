@@ -81,6 +81,11 @@
 //!   apparent_size, files` (null where absent or unknown),
 //!   `disk_usage_delta, apparent_size_delta` (null on the first row)),
 //!   `disk_usage_per_day, apparent_size_per_day` (null when unknown)
+//! - `fleet`: `time_ms, since_ms, stale_after_ms`, `rows` (by host, then
+//!   root: `host`, `root` (path), `snapshot, time_ms, age_ms, stale,
+//!   disk_usage, apparent_size, files`, `baseline, baseline_time_ms,
+//!   disk_usage_delta, apparent_size_delta` (null without an older
+//!   snapshot in the period), `growth_path` (path or null), `growth_delta`)
 //! - `reconcile`: `roots` (`root` (path), `base`, `snapshot` (null when
 //!   nothing was folded), `mutations, changed_directories, disk_usage_delta`)
 #![forbid(unsafe_code)]
@@ -94,8 +99,8 @@ use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_text, path_bytes};
 use disktracker::report::{
     BenchLine, BenchReport, ChangeStatus, ConfigLine, DiffReport, ExplainNode, ExplainReport,
-    HistoryReport, IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus, ScanReport,
-    SizeAnswer, SizeReport, StatusReport, TopReport, unsupported,
+    FleetReport, HistoryReport, IssueLine, LogReport, ReconcileLine, ReconcileReport, RootStatus,
+    ScanReport, SizeAnswer, SizeReport, StatusReport, TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter, SnapshotId};
 use serde::Serialize;
@@ -168,6 +173,7 @@ impl Reporter for JsonReporter {
             Report::Reconcile(r) => emit(&mut w, report, kind, JReconcile::new(r)),
             Report::Bench(r) => emit(&mut w, report, kind, JBench::new(r)),
             Report::History(r) => emit(&mut w, report, kind, JHistory::new(r)),
+            Report::Fleet(r) => emit(&mut w, report, kind, JFleet::new(r)),
             _ => return Err(unsupported("json", report)),
         }?;
         w.flush()
@@ -760,6 +766,64 @@ impl<'a> JHistory<'a> {
                 .collect(),
             disk_usage_per_day: r.bytes_per_day.filter(|v| v.is_finite()),
             apparent_size_per_day: r.apparent_per_day.filter(|v| v.is_finite()),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct JFleet<'a> {
+    time_ms: i64,
+    since_ms: i64,
+    stale_after_ms: i64,
+    rows: Vec<JFleetRow<'a>>,
+}
+
+#[derive(Serialize)]
+struct JFleetRow<'a> {
+    host: &'a str,
+    root: JPath<'a>,
+    snapshot: SnapshotId,
+    time_ms: i64,
+    age_ms: i64,
+    stale: bool,
+    disk_usage: u64,
+    apparent_size: u64,
+    files: u64,
+    baseline: Option<SnapshotId>,
+    baseline_time_ms: Option<i64>,
+    disk_usage_delta: Option<i128>,
+    apparent_size_delta: Option<i128>,
+    growth_path: Option<JPath<'a>>,
+    growth_delta: Option<i128>,
+}
+
+impl<'a> JFleet<'a> {
+    fn new(r: &'a FleetReport) -> Self {
+        JFleet {
+            time_ms: r.now_ms,
+            since_ms: r.since_ms,
+            stale_after_ms: r.stale_after_ms,
+            rows: r
+                .rows
+                .iter()
+                .map(|row| JFleetRow {
+                    host: &row.host,
+                    root: JPath::new(&row.root),
+                    snapshot: row.snapshot,
+                    time_ms: row.at_ms,
+                    age_ms: row.age_ms,
+                    stale: row.stale,
+                    disk_usage: row.size.bytes,
+                    apparent_size: row.size.apparent,
+                    files: row.files,
+                    baseline: row.baseline,
+                    baseline_time_ms: row.baseline_at_ms,
+                    disk_usage_delta: row.delta_bytes,
+                    apparent_size_delta: row.delta_apparent,
+                    growth_path: row.growth_path.as_deref().map(JPath::new),
+                    growth_delta: row.growth_delta,
+                })
+                .collect(),
         }
     }
 }

@@ -9,6 +9,7 @@
 //! | `diff` | `disktracker_directory_delta_bytes{root,path,kind}` per changed directory listed, `disktracker_diff_changed_directories{root}` |
 //! | `status` | per root: `disktracker_watcher_up`, `disktracker_watcher_state{state}` (1 for the current state, 0 for the others), `…_events`, `…_batches`, `…_queue_depth`, `…_overlay_entries`, `…_pending_mutations`, `…_last_batch_timestamp_seconds` |
 //! | `size` | `disktracker_live_directory_bytes{path,source}` |
+//! | `fleet` | per host and root: `disktracker_fleet_bytes{host,root,kind}`, `…_files`, `…_change_bytes{kind}` (over the period; absent without an older snapshot), `…_snapshot_age_seconds`, `…_stale` (0 or 1) |
 //!
 //! `kind` is `disk_usage` or `apparent`. No sample carries a timestamp:
 //! the textfile collector refuses them, and a scrape's time is the right one
@@ -33,7 +34,9 @@ use std::io::{self, Write};
 
 use disktracker::model::{DirRecord, SnapshotInfo};
 use disktracker::path::{escape_bytes, escape_text};
-use disktracker::report::{DiffReport, StatusReport, TopReport, WatcherState, unsupported};
+use disktracker::report::{
+    DiffReport, FleetReport, StatusReport, TopReport, WatcherState, unsupported,
+};
 use disktracker::{RenderOptions, Report, ReportKind, Reporter};
 
 disktracker::register_reporter!(disktracker::registry::ReporterPlugin::new(
@@ -51,6 +54,7 @@ pub const RENDERS: &[ReportKind] = &[
     ReportKind::Diff,
     ReportKind::Status,
     ReportKind::Sizes,
+    ReportKind::Fleet,
 ];
 
 /// The `prometheus` reporter.
@@ -91,6 +95,7 @@ impl Reporter for PrometheusReporter {
                     }
                 }
             }
+            Report::Fleet(r) => fleet(&mut e, r),
             _ => return Err(unsupported("prometheus", report)),
         }
         out.write_all(e.finish(report.kind()).as_bytes())
@@ -416,5 +421,59 @@ fn status(e: &mut Exposition, r: &StatusReport) {
                 t as f64 / 1000.0,
             );
         }
+    }
+}
+
+/// Per host and root: the newest size, the change over the period, the
+/// snapshot's age and whether it is stale.
+fn fleet(e: &mut Exposition, r: &FleetReport) {
+    let labels = |row: &disktracker::report::FleetRow| {
+        let mut l = Labels::default();
+        l.text("host", &row.host);
+        l.path("root", &row.root);
+        l
+    };
+    for row in &r.rows {
+        for (kind, bytes, change) in [
+            ("disk_usage", row.size.bytes, row.delta_bytes),
+            ("apparent", row.size.apparent, row.delta_apparent),
+        ] {
+            let mut l = labels(row);
+            l.text("kind", kind);
+            e.sample(
+                "disktracker_fleet_bytes",
+                "Recursive size of a host's root in its newest snapshot, bytes.",
+                l,
+                bytes as f64,
+            );
+            if let Some(d) = change {
+                let mut l = labels(row);
+                l.text("kind", kind);
+                e.sample(
+                    "disktracker_fleet_change_bytes",
+                    "Change of a host's root over the report's period, bytes.",
+                    l,
+                    d as f64,
+                );
+            }
+        }
+        e.sample(
+            "disktracker_fleet_files",
+            "Files under a host's root in its newest snapshot.",
+            labels(row),
+            row.files as f64,
+        );
+        e.sample(
+            "disktracker_fleet_snapshot_age_seconds",
+            "How old a host's newest snapshot of a root is, seconds.",
+            labels(row),
+            row.age_ms as f64 / 1000.0,
+        );
+        e.sample(
+            "disktracker_fleet_stale",
+            "1 when a host's newest snapshot of a root is older than the stale limit.",
+            labels(row),
+            f64::from(u8::from(row.stale)),
+        );
     }
 }

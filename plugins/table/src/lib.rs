@@ -25,8 +25,8 @@ use disktracker::model::{DiffEntry, DirRecord, SizeKind, SnapshotInfo};
 use disktracker::path::{escape_bytes, escape_text as text};
 use disktracker::report::{
     BenchPart, BenchReport, ChangeStatus, ConfigLine, DeletedReport, DiffReport, ExplainNode,
-    ExplainReport, HistoryReport, LogReport, ReconcileReport, ScanReport, SizeReport, SizeStatus,
-    StatusReport, TopReport, unsupported,
+    ExplainReport, FleetReport, HistoryReport, LogReport, ReconcileReport, ScanReport, SizeReport,
+    SizeStatus, StatusReport, TopReport, unsupported,
 };
 use disktracker::{PluginInfo, RenderOptions, Report, Reporter};
 
@@ -73,6 +73,7 @@ impl Reporter for TableReporter {
             Report::Reconcile(r) => reconcile(r, &mut s),
             Report::Bench(r) => bench(r, &mut s),
             Report::History(r) => history(r, kind, &mut s),
+            Report::Fleet(r) => fleet(r, kind, &mut s),
             _ => return Err(unsupported("table", report)),
         }
         out.write_all(s.as_bytes())
@@ -672,6 +673,63 @@ fn history(r: &HistoryReport, kind: SizeKind, out: &mut String) {
         SizeKind::Apparent => r.apparent_per_day,
     };
     let _ = writeln!(out, "Average growth: {}", per_day(rate));
+}
+
+fn fleet(r: &FleetReport, kind: SizeKind, out: &mut String) {
+    if r.rows.is_empty() {
+        out.push_str("No snapshots in the database.\n");
+        return;
+    }
+    let _ = writeln!(
+        out,
+        "Fleet ({}), change since {} UTC",
+        kind_name(kind),
+        utc(r.since_ms)
+    );
+    let mut g = Grid::new(&[
+        ("HOST", Align::Left),
+        ("ROOT", Align::Left),
+        ("SIZE", Align::Right),
+        ("CHANGE", Align::Right),
+        ("GREW MOST", Align::Left),
+        ("BY", Align::Right),
+        ("NEWEST", Align::Right),
+        ("AGE", Align::Right),
+    ]);
+    let mut stale = 0u64;
+    for row in &r.rows {
+        let change = match kind {
+            SizeKind::DiskUsage => row.delta_bytes,
+            SizeKind::Apparent => row.delta_apparent,
+        };
+        let age = duration_ms(u64::try_from(row.age_ms).unwrap_or(0));
+        stale += u64::from(row.stale);
+        g.push(vec![
+            text(&row.host).into_owned(),
+            escape_bytes(&row.root).into_owned(),
+            size(row.size.of(kind)),
+            change.map_or_else(|| "-".to_owned(), delta),
+            row.growth_path
+                .as_deref()
+                .map_or_else(|| "-".to_owned(), |p| escape_bytes(p).into_owned()),
+            row.growth_delta.map_or_else(|| "-".to_owned(), delta),
+            row.snapshot.to_string(),
+            if row.stale {
+                format!("{age} STALE")
+            } else {
+                age
+            },
+        ]);
+    }
+    g.write("", out);
+    if stale > 0 {
+        let _ = writeln!(
+            out,
+            "{} without a snapshot for {}.",
+            plural(stale, "root", "roots"),
+            duration_ms(u64::try_from(r.stale_after_ms).unwrap_or(0))
+        );
+    }
 }
 
 fn log(r: &LogReport, out: &mut String) {

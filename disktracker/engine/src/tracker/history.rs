@@ -7,25 +7,37 @@ use disktracker::path::{escape_bytes, path_bytes};
 use disktracker::report::{HistoryPoint, HistoryReport, SizeStatus};
 use disktracker::{Error, ErrorKind, Result, SnapshotQuery};
 
-use super::{Access, Tracker, absolute, now_ms};
+use super::{Access, Hosts, Tracker, absolute, now_ms};
 
 impl Tracker {
     /// `path`'s size in every snapshot of the root of the newest snapshot
     /// covering it (from `since` ago on, if given), oldest first; then its
     /// live size when the index holds changes newer than the last snapshot
     /// (a watcher answers, or compacted logged changes into the file).
-    pub fn history(&mut self, path: &Path, since: Option<Duration>) -> Result<HistoryReport> {
+    pub fn history(
+        &mut self,
+        path: &Path,
+        since: Option<Duration>,
+        hosts: &Hosts,
+    ) -> Result<HistoryReport> {
         let abs = absolute(path)?;
+        let host = self.host_filter(hosts).map(str::to_owned);
+        let me = self.host().to_owned();
         let path = path_bytes(&abs).to_vec();
         let now = now_ms();
         let since_ms =
             since.map(|d| now.saturating_sub(i64::try_from(d.as_millis()).unwrap_or(i64::MAX)));
         let store = self.store.get(Access::Read)?;
-        let covering = store.find_snapshots(&SnapshotQuery::covering(&path).limit(1))?;
+        let covering = store.find_snapshots(
+            &SnapshotQuery::covering(&path)
+                .host(host.as_deref())
+                .limit(1),
+        )?;
         let Some(newest) = covering.into_iter().next() else {
+            let whose = host.map(|h| format!(" of host {h}")).unwrap_or_default();
             return Err(Error::new(
                 ErrorKind::NotFound,
-                format!("no snapshot contains {}", escape_bytes(&path)),
+                format!("no snapshot{whose} contains {}", escape_bytes(&path)),
             )
             .with_hint(format!(
                 "run `disktracker scan` on it or on a directory above it (database {})",
@@ -33,7 +45,10 @@ impl Tracker {
             )));
         };
         let root = newest.meta.root.clone();
-        let mut snaps = store.find_snapshots(&SnapshotQuery::of_root(&root))?;
+        // One host's series: with every host's, the newest snapshot's host.
+        let series_host = host.as_deref().unwrap_or(&newest.meta.host);
+        let mut snaps =
+            store.find_snapshots(&SnapshotQuery::of_root(&root).host(Some(series_host)))?;
         snaps.retain(|s| since_ms.is_none_or(|t| s.meta.started_at_ms >= t));
         snaps.sort_by_key(|s| (s.meta.started_at_ms, s.id));
         let mut points = Vec::with_capacity(snaps.len() + 1);
@@ -48,7 +63,8 @@ impl Tracker {
         let watched_cursor = store.watch_state(&root)?.map(|w| w.mutation_cursor);
         let index_cursor = store.index_provenance()?.map(|p| p.mutation_cursor);
         // With `--since` past the newest snapshot, the live row still follows.
-        let newest_is_last = snaps.last().is_none_or(|s| s.id == newest.id);
+        // The live index is this host's: another host's series has no live row.
+        let newest_is_last = series_host == me && snaps.last().is_none_or(|s| s.id == newest.id);
         // Sizes from the live index: the watcher's answer when it runs;
         // otherwise the file's, when it holds logged changes that no
         // snapshot has folded yet.

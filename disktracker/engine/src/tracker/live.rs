@@ -158,6 +158,7 @@ impl WatchHost for Host {
         let mut store = self.open_store()?;
         publish(
             &mut *store,
+            &self.store_opts.host,
             self.index_plugin,
             &self.index_opts,
             live,
@@ -174,7 +175,7 @@ impl WatchHost for Host {
     }
 
     fn host_name(&self) -> String {
-        crate::scan::host_name()
+        self.store_opts.host.clone()
     }
 }
 
@@ -183,12 +184,13 @@ impl WatchHost for Host {
 /// another wins for its subtree when newer — and records its provenance.
 fn publish(
     store: &mut dyn SnapshotStore,
+    host: &str,
     plugin: &IndexPlugin,
     opts: &disktracker::IndexOptions,
     live: &[(&[u8], SnapshotId, &LiveTree)],
     mutation_cursor: i64,
 ) -> Result<Box<dyn LiveIndex>> {
-    let mut stored = store.latest_per_root()?;
+    let mut stored = store.latest_per_root(Some(host))?;
     stored.retain(|s| !live.iter().any(|(r, ..)| *r == s.meta.root.as_slice()));
     stored.sort_by_key(|s| s.id);
     let mut entries: BTreeMap<Vec<u8>, u64> = BTreeMap::new();
@@ -314,7 +316,7 @@ impl Tracker {
         host: &Host,
     ) -> Option<Box<dyn LiveIndex>> {
         let recorded = store.index_provenance().ok()??;
-        let roots = Roots::of(store).ok()?;
+        let roots = Roots::of(store, &host.store_opts.host).ok()?;
         let index = (host.index_plugin.open)(&host.index_opts).ok()?;
         // The checksum is read only when the file is not the one recorded.
         match crate::provenance::trust(
@@ -350,11 +352,7 @@ impl Tracker {
         let mut index_opts = self.index_options(index_plugin)?;
         index_opts.access = disktracker::IndexAccess::LongRunning;
         let plugin = self.store.place.plugin;
-        let store_opts = match &self.store.place.store {
-            StoreLocation::File(p) => StoreOptions::file(p.clone()),
-            StoreLocation::Url(u) => StoreOptions::url(u.clone()),
-        }
-        .with_settings(self.store.settings.clone());
+        let store_opts = self.store.options();
         Ok(Host {
             store_plugin: plugin,
             store_opts,
@@ -414,7 +412,7 @@ impl Tracker {
             Err(e) => return Err(e),
         };
         let mut roots: BTreeMap<Vec<u8>, RootStatus> = BTreeMap::new();
-        for s in store.latest_per_root()? {
+        for s in store.latest_per_root(Some(&self.cfg.host))? {
             let mut st = RootStatus::new(s.meta.root.clone());
             st.snapshot = Some(s.id);
             roots.insert(s.meta.root.clone(), st);
@@ -525,7 +523,7 @@ impl Tracker {
                 )),
             };
         }
-        let host = crate::scan::host_name();
+        let host = self.cfg.host.clone();
         let store = self.store.get(Access::Write)?;
         let mut lines = Vec::new();
         let states = store.watch_states()?;
