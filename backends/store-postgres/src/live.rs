@@ -741,12 +741,12 @@ pub(crate) fn derive_snapshot(store: &mut PgStore, d: &DerivedSnapshot<'_>) -> R
             .ctx(shown, what)?
             .get(0);
         let last: Option<Vec<u8>> = tx
-            .query_one(
-                "SELECT max(path) FROM dir_snapshots WHERE snapshot_id = $1",
+            .query_opt(
+                "SELECT path FROM dir_snapshots WHERE snapshot_id = $1 ORDER BY path DESC LIMIT 1",
                 &[&d.base],
             )
             .ctx(shown, what)?
-            .get(0);
+            .map(|r| r.get(0));
         if let Some(last) = last {
             let (los, his) = kept(&left_out(d.removed, d.upserts), &just_after(&last));
             tx.execute(COPY_KEPT, &[&id, &d.base, &los, &his])
