@@ -27,7 +27,7 @@ macro_rules! stores {
         /// Runs every conformance check against one store; a failure lists
         /// all the checks that failed, each also printing its own message.
         #[rstest]
-        $(#[case::$name(stringify!($name))] $(#[$attr])*)+
+        $($(#[$attr])* #[case::$name(stringify!($name))])+
         fn conformance(#[case] store: &str) {
             run_all(plugin(store));
         }
