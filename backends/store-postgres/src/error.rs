@@ -93,6 +93,11 @@ pub(crate) fn pg(shown: &str, what: &str, phase: Phase, err: postgres::Error) ->
             )
         } else if *code == SqlState::INSUFFICIENT_PRIVILEGE {
             (ErrorKind::Permission, ROLES_HINT)
+        } else if *code == SqlState::FOREIGN_KEY_VIOLATION {
+            (
+                ErrorKind::NotFound,
+                "a snapshot it refers to was deleted meanwhile; list them with `disktracker snapshots`",
+            )
         } else if *code == SqlState::T_R_SERIALIZATION_FAILURE
             || *code == SqlState::T_R_DEADLOCK_DETECTED
             || *code == SqlState::LOCK_NOT_AVAILABLE
@@ -138,7 +143,7 @@ pub(crate) fn pg(shown: &str, what: &str, phase: Phase, err: postgres::Error) ->
                 "check sslmode and sslrootcert: the certificate must be signed by that CA and, with verify-full, name the host"
             },
         )
-    } else if top.starts_with("authentication error") {
+    } else if top.starts_with("authentication error") || cause.contains("password missing") {
         (
             ErrorKind::Auth,
             "the server wants a password: give it in the URL, PGPASSWORD or ~/.pgpass",

@@ -333,10 +333,24 @@ impl PgStore {
     /// Opens (creating and migrating unless read-only) the store named by
     /// `opts`. See [`open_store`].
     pub fn open(opts: &StoreOptions) -> Result<Self> {
+        Self::open_in(opts, &conninfo::ProcessEnv)
+    }
+
+    /// [`PgStore::open`] with `env` in place of the process environment's
+    /// `PG*` variables (for tests and embedders: changing the process
+    /// environment is not thread-safe).
+    pub fn open_with_env(opts: &StoreOptions, env: &[(&str, &str)]) -> Result<Self> {
+        let map: std::collections::BTreeMap<&str, &str> = env.iter().copied().collect();
+        Self::open_in(opts, &map)
+    }
+
+    fn open_in(opts: &StoreOptions, env: &dyn conninfo::Env) -> Result<Self> {
         let settings = settings::Settings::from_settings(&opts.settings)?;
         let url = match &opts.location {
             StoreLocation::Url(u) if !u.is_empty() => u.clone(),
             _ if !settings.url.is_empty() => settings.url.clone(),
+            // libpq's empty connection string: everything from PG* variables.
+            StoreLocation::Url(u) => u.clone(),
             other => {
                 return Err(Error::new(
                     ErrorKind::Usage,
@@ -353,7 +367,7 @@ impl PgStore {
             connect_timeout: settings.connect_timeout,
             application_name: settings.application_name.clone(),
         };
-        let target = conninfo::resolve(&url, &conninfo::ProcessEnv, &defaults)?;
+        let target = conninfo::resolve(&url, env, &defaults)?;
         let tls = conninfo::tls(&target, &shown)?;
         let mut client = target
             .config
@@ -447,10 +461,25 @@ impl PgStore {
         what: &str,
         f: impl FnOnce(&mut postgres::Transaction<'_>, &mut Cache, &str) -> Result<T>,
     ) -> Result<T> {
+        self.in_transaction_at(postgres::IsolationLevel::ReadCommitted, what, f)
+    }
+
+    /// [`PgStore::in_transaction`] at `level` (`RepeatableRead`: every
+    /// statement sees the same snapshot of the database).
+    pub(crate) fn in_transaction_at<T>(
+        &mut self,
+        level: postgres::IsolationLevel,
+        what: &str,
+        f: impl FnOnce(&mut postgres::Transaction<'_>, &mut Cache, &str) -> Result<T>,
+    ) -> Result<T> {
         let shown = self.shown.clone();
         let client = self.client.get_mut();
         let cache = self.stmts.get_mut();
-        let mut tx = client.transaction().ctx(&shown, what)?;
+        let mut tx = client
+            .build_transaction()
+            .isolation_level(level)
+            .start()
+            .ctx(&shown, what)?;
         let out = f(&mut tx, cache, &shown)?;
         // Dropping `tx` on an error rolls back.
         tx.commit().ctx(&shown, what)?;
@@ -813,13 +842,11 @@ impl SnapshotStore for PgStore {
         self.check_writable("cache a diff")?;
         let what = "caching a diff in";
         self.in_transaction(what, |tx, _, shown| {
-            // Locks both snapshots against a concurrent delete until commit.
+            // The diff_cache_sets row's foreign keys then hold both
+            // snapshots against a concurrent delete until commit.
             let ids = vec![a, b];
             let found = tx
-                .query(
-                    "SELECT id FROM snapshots WHERE id = ANY($1) FOR KEY SHARE",
-                    &[&ids],
-                )
+                .query("SELECT id FROM snapshots WHERE id = ANY($1)", &[&ids])
                 .ctx(shown, what)?;
             for id in [a, b] {
                 if !found.iter().any(|r| r.get::<_, i64>(0) == id) {

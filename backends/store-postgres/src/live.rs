@@ -260,8 +260,8 @@ fn insert_deltas(
     Ok(())
 }
 
-/// Locks the snapshots `ids` against a concurrent delete until commit;
-/// NotFound for the first that does not exist.
+/// NotFound for the first of `ids` that does not exist (the deltas'
+/// foreign key then catches a snapshot deleted meanwhile).
 fn require_snapshots(
     tx: &mut Transaction<'_>,
     shown: &str,
@@ -270,10 +270,7 @@ fn require_snapshots(
 ) -> Result<()> {
     let list: Vec<i64> = ids.iter().copied().collect();
     let found = tx
-        .query(
-            "SELECT id FROM snapshots WHERE id = ANY($1) FOR KEY SHARE",
-            &[&list],
-        )
+        .query("SELECT id FROM snapshots WHERE id = ANY($1)", &[&list])
         .ctx(shown, what)?;
     for id in ids {
         if !found.iter().any(|r| r.get::<_, i64>(0) == *id) {
@@ -711,82 +708,86 @@ pub(crate) fn derive_snapshot(store: &mut PgStore, d: &DerivedSnapshot<'_>) -> R
         ));
     }
     let what = "deriving a snapshot in";
-    store.in_transaction(what, |tx, cache, shown| {
-        let base_root: Option<Vec<u8>> = tx
-            .query_opt(
-                "SELECT scan_root FROM snapshots WHERE id = $1 FOR KEY SHARE",
-                &[&d.base],
-            )
-            .ctx(shown, what)?
-            .map(|r| r.get(0));
-        let Some(base_root) = base_root else {
-            return Err(error::no_snapshot(shown, d.base));
-        };
-        if base_root != root {
-            return Err(usage(
-                shown,
-                format!(
-                    "the base snapshot {} is of {}, not of {}",
-                    d.base,
-                    escape_bytes(&base_root),
-                    escape_bytes(root)
-                ),
-            ));
-        }
-        let id: i64 = tx
-            .query_one(
-                "SELECT nextval(pg_get_serial_sequence('snapshots', 'id'))",
-                &[],
-            )
-            .ctx(shown, what)?
-            .get(0);
-        let last: Option<Vec<u8>> = tx
+    // Repeatable read: the base's row and its directories are read from one
+    // snapshot of the database, even if another host deletes the base
+    // meanwhile (its rows stay visible to this transaction).
+    store.in_transaction_at(
+        postgres::IsolationLevel::RepeatableRead,
+        what,
+        |tx, cache, shown| {
+            let base_root: Option<Vec<u8>> = tx
+                .query_opt("SELECT scan_root FROM snapshots WHERE id = $1", &[&d.base])
+                .ctx(shown, what)?
+                .map(|r| r.get(0));
+            let Some(base_root) = base_root else {
+                return Err(error::no_snapshot(shown, d.base));
+            };
+            if base_root != root {
+                return Err(usage(
+                    shown,
+                    format!(
+                        "the base snapshot {} is of {}, not of {}",
+                        d.base,
+                        escape_bytes(&base_root),
+                        escape_bytes(root)
+                    ),
+                ));
+            }
+            let id: i64 = tx
+                .query_one(
+                    "SELECT nextval(pg_get_serial_sequence('snapshots', 'id'))",
+                    &[],
+                )
+                .ctx(shown, what)?
+                .get(0);
+            let last: Option<Vec<u8>> = tx
             .query_opt(
                 "SELECT path FROM dir_snapshots WHERE snapshot_id = $1 ORDER BY path DESC LIMIT 1",
                 &[&d.base],
             )
             .ctx(shown, what)?
             .map(|r| r.get(0));
-        if let Some(last) = last {
-            let (los, his) = kept(&left_out(d.removed, d.upserts), &just_after(&last));
-            tx.execute(COPY_KEPT, &[&id, &d.base, &los, &his])
-                .ctx(shown, what)?;
-        }
-        let copy = prepare(tx, cache, COPY_DIRS).ctx(shown, what)?;
-        let mut buf = RowBuf::default();
-        for u in d.upserts {
-            buf.push(&u.path, u.depth, &u.stats);
-            if buf.len() >= crate::COPY_BATCH {
-                buf.flush(tx, &copy, id).ctx(shown, what)?;
+            if let Some(last) = last {
+                let (los, his) = kept(&left_out(d.removed, d.upserts), &just_after(&last));
+                tx.execute(COPY_KEPT, &[&id, &d.base, &los, &his])
+                    .ctx(shown, what)?;
             }
-        }
-        buf.flush(tx, &copy, id).ctx(shown, what)?;
-        // The counts the caller cannot know, from the rows written; error
-        // counts are u64 bit patterns, summed as such.
-        let counts = tx
-            .query_one(
-                "SELECT count(*), coalesce(sum(CASE WHEN error_count < 0 \
+            let copy = prepare(tx, cache, COPY_DIRS).ctx(shown, what)?;
+            let mut buf = RowBuf::default();
+            for u in d.upserts {
+                buf.push(&u.path, u.depth, &u.stats);
+                if buf.len() >= crate::COPY_BATCH {
+                    buf.flush(tx, &copy, id).ctx(shown, what)?;
+                }
+            }
+            buf.flush(tx, &copy, id).ctx(shown, what)?;
+            // The counts the caller cannot know, from the rows written; error
+            // counts are u64 bit patterns, summed as such.
+            let counts = tx
+                .query_one(
+                    "SELECT count(*), coalesce(sum(CASE WHEN error_count < 0 \
                  THEN error_count::numeric + 18446744073709551616 \
                  ELSE error_count::numeric END), 0)::text \
                  FROM dir_snapshots WHERE snapshot_id = $1",
-                &[&id],
-            )
-            .ctx(shown, what)?;
-        let dirs = u64::try_from(counts.get::<_, i64>(0)).unwrap_or(0);
-        let errors: u64 = counts
-            .get::<_, String>(1)
-            .parse::<u128>()
-            .map(|v| u64::try_from(v).unwrap_or(u64::MAX))
-            .unwrap_or(u64::MAX);
-        insert_snapshot(tx, cache, Some(id), d.meta, dirs, errors).ctx(shown, what)?;
-        insert_deltas(tx, cache, Some(id), d.deltas).ctx(shown, what)?;
-        if let Some(w) = d.watch_state {
-            let mut w = w.clone();
-            w.last_snapshot = Some(id);
-            upsert_watch(tx, cache, &host, &w).ctx(shown, what)?;
-        }
-        Ok(id)
-    })
+                    &[&id],
+                )
+                .ctx(shown, what)?;
+            let dirs = u64::try_from(counts.get::<_, i64>(0)).unwrap_or(0);
+            let errors: u64 = counts
+                .get::<_, String>(1)
+                .parse::<u128>()
+                .map(|v| u64::try_from(v).unwrap_or(u64::MAX))
+                .unwrap_or(u64::MAX);
+            insert_snapshot(tx, cache, Some(id), d.meta, dirs, errors).ctx(shown, what)?;
+            insert_deltas(tx, cache, Some(id), d.deltas).ctx(shown, what)?;
+            if let Some(w) = d.watch_state {
+                let mut w = w.clone();
+                w.last_snapshot = Some(id);
+                upsert_watch(tx, cache, &host, &w).ctx(shown, what)?;
+            }
+            Ok(id)
+        },
+    )
 }
 
 #[cfg(test)]
@@ -814,7 +815,9 @@ mod tests {
         }
         let (los, his) = kept(&left_out(&[b"/".to_vec()], &[]), b"/z\0");
         assert!(
-            los.iter().zip(&his).all(|(_, hi)| hi.as_slice() <= b"/"),
+            los.iter()
+                .zip(&his)
+                .all(|(_, hi)| hi.as_slice() <= &b"/"[..]),
             "removing / keeps no path: {los:?} {his:?}"
         );
     }
