@@ -165,12 +165,13 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%' && i + 2 < b.len() {
-            if let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2])) {
-                out.push((h * 16 + l) as u8);
-                i += 3;
-                continue;
-            }
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
         }
         out.push(b[i]);
         i += 1;
@@ -318,13 +319,13 @@ pub(crate) fn resolve(conn: &str, env: &dyn Env, defaults: &Defaults) -> Result<
             config_error(&shown, detail)
         })?
     };
-    if config.get_ports().is_empty() {
-        if let Some(p) = env.get("PGPORT") {
-            let port = p
-                .parse::<u16>()
-                .map_err(|_| config_error(&shown, format!("PGPORT={p} is not a port")))?;
-            config.port(port);
-        }
+    if config.get_ports().is_empty()
+        && let Some(p) = env.get("PGPORT")
+    {
+        let port = p
+            .parse::<u16>()
+            .map_err(|_| config_error(&shown, format!("PGPORT={p} is not a port")))?;
+        config.port(port);
     }
     let port = config.get_ports().first().copied().unwrap_or(5432);
     if config.get_hosts().is_empty() && config.get_hostaddrs().is_empty() {
@@ -467,8 +468,8 @@ fn pgpass_fields(line: &str) -> Vec<String> {
     while let Some(c) = chars.next() {
         match c {
             '\\' => {
-                if let Some(n) = chars.next() {
-                    fields.last_mut().map(|f| f.push(n));
+                if let (Some(n), Some(f)) = (chars.next(), fields.last_mut()) {
+                    f.push(n);
                 }
             }
             ':' if fields.len() < 5 => fields.push(String::new()),

@@ -123,6 +123,13 @@ impl TestPostgres {
         PLAIN.get_or_init(|| TestPostgres::start_new(false))
     }
 
+    /// A server of the caller's own (TLS on), for tests that stop and start
+    /// it; stopped and removed when dropped (or, at the latest, when the
+    /// process ends).
+    pub fn private() -> TestPostgres {
+        TestPostgres::start_new(true)
+    }
+
     /// Creates, configures and starts a server; panics saying why not.
     fn start_new(tls: bool) -> TestPostgres {
         let bin = server_bin_dir().unwrap_or_else(|| panic!("{NEEDS}"));
@@ -173,6 +180,8 @@ impl TestPostgres {
         cmd
     }
 
+    // The watchdog must outlive this process, so it is never waited for.
+    #[allow(clippy::zombie_processes)]
     fn watchdog(&self) {
         let stop = match &self.run_as {
             Some(user) => format!("runuser -u {user} -- "),
@@ -448,6 +457,19 @@ impl TestPostgres {
             .expect("sum relation sizes")
             .get(0);
         u64::try_from(n).unwrap_or(0)
+    }
+}
+
+impl Drop for TestPostgres {
+    fn drop(&mut self) {
+        // Only private servers are ever dropped (the shared ones are statics).
+        let _ = self
+            .as_server(&self.bin.join("pg_ctl"))
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-w", "stop", "-m", "immediate"])
+            .output();
+        let _ = std::fs::remove_dir_all(&self.base);
     }
 }
 
