@@ -595,7 +595,10 @@ mod tests {
     #[test]
     fn redact_url_masks_every_password() {
         for (given, shown) in [
-            ("postgres://u:secret@db:5432/x", "postgres://u:***@db:5432/x"),
+            (
+                "postgres://u:secret@db:5432/x",
+                "postgres://u:***@db:5432/x",
+            ),
             ("postgres://u@db/x", "postgres://u@db/x"),
             ("postgres://db/x", "postgres://db/x"),
             (
@@ -619,7 +622,10 @@ mod tests {
                 "host=db password = *** user=u",
             ),
             ("password=secret", "password=***"),
-            ("host=/run/postgresql dbname=x", "host=/run/postgresql dbname=x"),
+            (
+                "host=/run/postgresql dbname=x",
+                "host=/run/postgresql dbname=x",
+            ),
             ("/var/lib/data.db", "/var/lib/data.db"),
         ] {
             let got = redact_url(given);
