@@ -36,6 +36,14 @@ pub enum ErrorKind {
     Io,
     /// A plugin failed or two plugins conflict (exit 1).
     Plugin,
+    /// A database server could not be reached: refused, unreachable, timed
+    /// out, or no usable TLS (exit 9).
+    Unreachable,
+    /// A database server refused the credentials (exit 10).
+    Auth,
+    /// The connection to a database server dropped mid-operation; nothing
+    /// of the operation was stored (exit 11).
+    ConnectionLost,
 }
 
 /// A one-line, contextual error.

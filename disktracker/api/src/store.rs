@@ -40,27 +40,116 @@ impl fmt::Display for StoreLocation {
     }
 }
 
-/// `scheme://user:secret@host/…` → `scheme://user:***@host/…`; anything else unchanged.
+/// A connection string with every password replaced by `***`:
+///
+/// * the user-info password of a URL: `scheme://user:secret@host/…` →
+///   `scheme://user:***@host/…`;
+/// * a `password=` query parameter of a URL: `…?sslmode=require&password=x`
+///   → `…?sslmode=require&password=***`;
+/// * a `password=` pair of a key/value string (libpq's other form, quoted
+///   or not): `host=db password='a b' user=u` → `host=db password=*** user=u`.
+///
+/// Anything else is returned unchanged.
 pub fn redact_url(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
+    match url.find("://") {
+        Some(scheme_end) => redact_uri(url, scheme_end),
+        None => redact_key_values(url),
+    }
+}
+
+fn redact_uri(url: &str, scheme_end: usize) -> String {
     let rest = &url[scheme_end + 3..];
     let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
     let authority = &rest[..authority_end];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
+    let mut out = String::with_capacity(url.len());
+    out.push_str(&url[..scheme_end + 3]);
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = &authority[..at];
+            match userinfo.find(':') {
+                Some(colon) => {
+                    out.push_str(&userinfo[..colon]);
+                    out.push_str(":***");
+                }
+                None => out.push_str(userinfo),
+            }
+            out.push_str(&authority[at..]);
+        }
+        None => out.push_str(authority),
+    }
+    let tail = &rest[authority_end..];
+    let Some(q) = tail.find('?') else {
+        out.push_str(tail);
+        return out;
     };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return url.to_owned();
+    out.push_str(&tail[..=q]);
+    let query = &tail[q + 1..];
+    let (query, fragment) = match query.find('#') {
+        Some(h) => (&query[..h], &query[h..]),
+        None => (query, ""),
     };
-    format!(
-        "{}{}:***{}",
-        &url[..scheme_end + 3],
-        &userinfo[..colon],
-        &rest[at..]
-    )
+    let pairs: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((key, _)) if key.eq_ignore_ascii_case("password") => format!("{key}=***"),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    out.push_str(&pairs.join("&"));
+    out.push_str(fragment);
+    out
+}
+
+/// libpq's `key = value` form: values are bare words or single-quoted with
+/// `\` escapes; only `password`'s value is replaced.
+fn redact_key_values(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = String::with_capacity(s.len());
+    let mut i = 0;
+    while i < b.len() {
+        // Copy whitespace and the key.
+        let start = i;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key_start = i;
+        while i < b.len() && b[i] != b'=' && !b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let key = &s[key_start..i];
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        if i >= b.len() || b[i] != b'=' {
+            // Not a pair: keep the rest as it is.
+            out.push_str(&s[start..]);
+            return out;
+        }
+        i += 1;
+        while i < b.len() && b[i].is_ascii_whitespace() {
+            i += 1;
+        }
+        let value_start = i;
+        if i < b.len() && b[i] == b'\'' {
+            i += 1;
+            while i < b.len() && b[i] != b'\'' {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i = (i + 1).min(b.len());
+        } else {
+            while i < b.len() && !b[i].is_ascii_whitespace() {
+                i += if b[i] == b'\\' { 2 } else { 1 };
+            }
+            i = i.min(b.len());
+        }
+        out.push_str(&s[start..value_start]);
+        if key.eq_ignore_ascii_case("password") {
+            out.push_str("***");
+        } else {
+            out.push_str(&s[value_start..i]);
+        }
+    }
+    out
 }
 
 /// How to open a store.
@@ -522,5 +611,54 @@ pub trait SnapshotStore: Send {
     /// The newest snapshot matching `query`.
     fn latest(&self, query: SnapshotQuery<'_>) -> Result<Option<SnapshotInfo>> {
         Ok(self.find_snapshots(&query.limit(1))?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_masks_every_password() {
+        for (given, shown) in [
+            (
+                "postgres://u:secret@db:5432/x",
+                "postgres://u:***@db:5432/x",
+            ),
+            ("postgres://u@db/x", "postgres://u@db/x"),
+            ("postgres://db/x", "postgres://db/x"),
+            (
+                "postgres://u:p%40ss@db/x?sslmode=require",
+                "postgres://u:***@db/x?sslmode=require",
+            ),
+            (
+                "postgresql://u@db/x?sslmode=require&password=secret&application_name=a",
+                "postgresql://u@db/x?sslmode=require&password=***&application_name=a",
+            ),
+            (
+                "postgres://%2Frun%2Fpostgresql/x?PASSWORD=s#frag",
+                "postgres://%2Frun%2Fpostgresql/x?PASSWORD=***#frag",
+            ),
+            (
+                "host=db password=secret user=u",
+                "host=db password=*** user=u",
+            ),
+            (
+                "host=db password = 'a \\' b' user=u",
+                "host=db password = *** user=u",
+            ),
+            ("password=secret", "password=***"),
+            (
+                "host=/run/postgresql dbname=x",
+                "host=/run/postgresql dbname=x",
+            ),
+            ("/var/lib/data.db", "/var/lib/data.db"),
+        ] {
+            let got = redact_url(given);
+            assert_eq!(got, shown, "{given}");
+            assert!(!got.contains("secret"), "{got}");
+        }
+        let loc = StoreLocation::Url("postgres://u:hunter2@h/d?password=hunter2".into());
+        assert!(!loc.to_string().contains("hunter2"), "{loc}");
     }
 }

@@ -21,6 +21,14 @@ pub const CONFIG: u8 = 6;
 pub const PERMISSION: u8 = 7;
 /// Another database error.
 pub const DATABASE: u8 = 8;
+/// A database server could not be reached (refused, unreachable, timed
+/// out, or TLS could not be set up as required).
+pub const UNREACHABLE: u8 = 9;
+/// A database server refused the credentials.
+pub const AUTH: u8 = 10;
+/// The connection to a database server dropped mid-operation (nothing of
+/// it was stored).
+pub const CONNECTION_LOST: u8 = 11;
 /// Interrupted by Ctrl-C; nothing was stored.
 pub const INTERRUPTED: u8 = 130;
 
@@ -35,6 +43,9 @@ pub fn for_kind(kind: ErrorKind) -> u8 {
         ErrorKind::Permission => PERMISSION,
         ErrorKind::Database => DATABASE,
         ErrorKind::Cancelled => INTERRUPTED,
+        ErrorKind::Unreachable => UNREACHABLE,
+        ErrorKind::Auth => AUTH,
+        ErrorKind::ConnectionLost => CONNECTION_LOST,
         _ => FAILURE,
     }
 }

@@ -7,6 +7,7 @@
 pub mod event_conformance;
 pub mod fixtures;
 pub mod oracle;
+pub mod postgres;
 pub mod reporter_conformance;
 pub mod reports;
 pub mod rng;

@@ -1,7 +1,11 @@
 //! Conformance suite for [`SnapshotStore`] implementations.
 //!
 //! Every check is a plain function taking the store's registration
-//! ([`StorePlugin`]); it opens fresh stores in its own temporary directory,
+//! ([`StorePlugin`]); it opens fresh stores in its own temporary directory
+//! ([`Scratch`]; for a server store, a plugin with URL schemes, a fresh
+//! database on the testkit's PostgreSQL server instead, where "the file"
+//! below means the database: its size is its tables' and indexes', and
+//! "byte-identical" a dump of its catalog and rows),
 //! uses real data and panics with a message naming the duty that failed.
 //! [`CHECKS`] lists them all; `tests/stores.rs` runs every check against
 //! every registered store.
@@ -38,8 +42,8 @@ use disktracker::registry::Plugin as _;
 use disktracker::{
     DerivedSnapshot, DirDelta, DirRecord, DirStats, ErrorKind, IndexProvenance, JournalEvent,
     JournalKind, JournalQuery, LiveBatch, LoggedMutation, Mutation, Result, SnapshotId,
-    SnapshotInfo, SnapshotMeta, SnapshotQuery, SnapshotStore, StoreOptions, StorePlugin,
-    WatchState, registry,
+    SnapshotInfo, SnapshotMeta, SnapshotQuery, SnapshotStore, StoreLocation, StoreOptions,
+    StorePlugin, WatchState, registry,
 };
 
 /// Every check, by name.
@@ -151,33 +155,80 @@ pub fn plugin(name: &str) -> &'static StorePlugin {
     crate::registered(registry::stores(), name)
 }
 
-/// A temporary directory holding one store file.
+/// Where one check's store lives: a temporary directory holding the store
+/// file, or — for a server store (a plugin with URL schemes) — a fresh
+/// empty database on the test server ([`crate::postgres::TestPostgres`]).
 pub struct Scratch {
     dir: tempfile::TempDir,
     plugin: &'static StorePlugin,
     path: PathBuf,
+    /// The database name, for server stores.
+    database: Option<String>,
 }
 
 impl Scratch {
-    /// A new empty directory; the store file is `data.<extension>` in it.
+    /// A new empty directory (the store file is `data.<extension>` in it),
+    /// or a new empty database for a server store.
     pub fn new(plugin: &'static StorePlugin) -> Self {
         let dir = tempfile::tempdir().expect("create a temporary directory");
         let path = dir.path().join(format!("data.{}", plugin.extension));
-        Scratch { dir, plugin, path }
+        let database = (!plugin.url_schemes.is_empty())
+            .then(|| crate::postgres::TestPostgres::shared().create_database());
+        Scratch {
+            dir,
+            plugin,
+            path,
+            database,
+        }
     }
 
-    /// The store file.
+    /// Whether the store is a server's (a database, not a file).
+    pub fn is_server(&self) -> bool {
+        self.database.is_some()
+    }
+
+    /// The store file (file stores; for servers, a path that is never used).
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// The location the store is opened at.
+    pub fn location(&self) -> StoreLocation {
+        match &self.database {
+            Some(db) => StoreLocation::Url(
+                crate::postgres::TestPostgres::shared().socket_url(crate::postgres::SUPERUSER, db),
+            ),
+            None => StoreLocation::File(self.path.clone()),
+        }
+    }
+
+    /// A name the store's errors about this location must mention: the
+    /// file's name, or the database's.
+    pub fn name(&self) -> String {
+        match &self.database {
+            Some(db) => db.clone(),
+            None => self
+                .path
+                .file_name()
+                .and_then(|n| n.to_str())
+                .expect("file name")
+                .to_owned(),
+        }
+    }
+
+    fn options(&self, location: StoreLocation, read_only: bool) -> Result<StoreOptions> {
+        let opts = match location {
+            StoreLocation::File(p) => StoreOptions::file(p),
+            StoreLocation::Url(u) => StoreOptions::url(u),
+        };
+        Ok(opts
+            .read_only(read_only)
+            .with_settings(self.plugin.default_settings()?))
+    }
+
     /// Opens the store read-write or read-only.
     pub fn try_open(&self, read_only: bool) -> Result<Box<dyn SnapshotStore>> {
-        (self.plugin.open)(
-            &StoreOptions::file(self.path.clone())
-                .read_only(read_only)
-                .with_settings(self.plugin.default_settings()?),
-        )
+        (self.plugin.open)(&self.options(self.location(), read_only)?)
     }
 
     /// Opens the store read-write; panics with the store's error.
@@ -186,15 +237,69 @@ impl Scratch {
             .unwrap_or_else(|e| panic!("store {:?}: open failed: {e}", self.plugin.name))
     }
 
-    /// Total bytes of every file in the directory (the store file and any
-    /// sidecar such as a write-ahead log).
+    /// Whether anything of a store exists there: the file, or any table in
+    /// the database.
+    pub fn exists(&self) -> bool {
+        match &self.database {
+            Some(db) => {
+                let n: i64 = crate::postgres::TestPostgres::shared()
+                    .admin_client(db)
+                    .query_one(
+                        "SELECT count(*) FROM pg_tables WHERE schemaname = 'public'",
+                        &[],
+                    )
+                    .expect("count tables")
+                    .get(0);
+                n > 0
+            }
+            None => self.path.exists(),
+        }
+    }
+
+    /// Everything the store keeps, to compare before and after: the file's
+    /// bytes, or a dump of the database (catalog and every row's digest).
+    pub fn contents(&self) -> Vec<u8> {
+        match &self.database {
+            Some(db) => crate::postgres::TestPostgres::shared()
+                .dump(db)
+                .into_bytes(),
+            None => std::fs::read(&self.path).expect("read the store file"),
+        }
+    }
+
+    /// Total bytes the store takes: every file in the directory (the store
+    /// file and any sidecar such as a write-ahead log), or every table of
+    /// the database with its indexes.
     pub fn disk_bytes(&self) -> u64 {
+        if let Some(db) = &self.database {
+            return crate::postgres::TestPostgres::shared().relation_bytes(db);
+        }
         std::fs::read_dir(self.dir.path())
             .expect("list the scratch directory")
             .filter_map(|e| e.ok()?.metadata().ok())
             .filter(std::fs::Metadata::is_file)
             .map(|m| m.len())
             .sum()
+    }
+
+    /// For server stores: opens (read-only or not) a database that does not
+    /// exist, and checks it still does not; `None` for file stores.
+    pub fn try_open_missing_database(
+        &self,
+        read_only: bool,
+    ) -> Option<Result<Box<dyn SnapshotStore>>> {
+        self.database.as_ref()?;
+        let pg = crate::postgres::TestPostgres::shared();
+        let missing = pg.unique_name("missing");
+        let url = pg.socket_url(crate::postgres::SUPERUSER, &missing);
+        let got = self
+            .options(StoreLocation::Url(url), read_only)
+            .and_then(|o| (self.plugin.open)(&o));
+        assert!(
+            !pg.database_exists(&missing),
+            "opening a missing database created it"
+        );
+        Some(got)
     }
 }
 
@@ -970,11 +1075,13 @@ pub fn read_only_reads_and_refuses_writes(plugin: &'static StorePlugin) {
         .err()
         .expect("read-only open of a missing file fails");
     assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
-    assert!(
-        !s.path().exists(),
-        "read-only open created {}",
-        s.path().display()
-    );
+    assert!(!s.exists(), "read-only open created {}", s.location());
+    for read_only in [true, false] {
+        if let Some(got) = s.try_open_missing_database(read_only) {
+            let err = got.err().expect("opening a missing database fails");
+            assert_eq!(err.kind(), ErrorKind::NotFound, "{err}");
+        }
+    }
 
     let rows = rows_for(b"/t", &tricky_paths(), 0);
     let id = {
@@ -985,12 +1092,12 @@ pub fn read_only_reads_and_refuses_writes(plugin: &'static StorePlugin) {
             .expect("store_diff");
         id
     };
-    let before = std::fs::read(s.path()).expect("read the store file");
+    let before = s.contents();
     {
         let mut store = s
             .try_open(true)
             .unwrap_or_else(|e| panic!("read-only open: {e}"));
-        assert_eq!(store.location().file(), Some(s.path()));
+        assert_eq!(store.location(), &s.location());
         assert_records(
             "read-only read",
             &read_tree(store.as_ref(), id, None),
@@ -1014,10 +1121,7 @@ pub fn read_only_reads_and_refuses_writes(plugin: &'static StorePlugin) {
             Some(diff_entries(0))
         );
     }
-    assert!(
-        std::fs::read(s.path()).expect("read the store file") == before,
-        "read-only use changed the file"
-    );
+    assert!(s.contents() == before, "read-only use changed the store");
     let store = s.open();
     assert_eq!(
         store.snapshots().expect("snapshots").len(),
@@ -1027,7 +1131,13 @@ pub fn read_only_reads_and_refuses_writes(plugin: &'static StorePlugin) {
 }
 
 /// A file that is not a store of this kind: Corrupt, named, left alone.
+/// For a server store: a database holding another application's tables
+/// under our table names but not our schema marker (likewise Corrupt and
+/// untouched), and one of our own databases from a newer version.
 pub fn foreign_file_is_corrupt_and_untouched(plugin: &'static StorePlugin) {
+    if !plugin.url_schemes.is_empty() {
+        return foreign_database_is_corrupt_and_untouched(plugin);
+    }
     let mut rng = Rng::new(42);
     let mut big = b"this is not a database\n".to_vec();
     big.extend((0..64 * 1024).map(|_| rng.next_u64() as u8));
@@ -1044,13 +1154,8 @@ pub fn foreign_file_is_corrupt_and_untouched(plugin: &'static StorePlugin) {
                 panic!("{what}: opened a foreign file (read_only: {read_only})")
             });
             assert_eq!(err.kind(), ErrorKind::Corrupt, "{what}: {err}");
-            let name = s
-                .path()
-                .file_name()
-                .and_then(|n| n.to_str())
-                .expect("file name");
             assert!(
-                err.to_string().contains(name),
+                err.to_string().contains(&s.name()),
                 "{what}: the error names the file: {err}"
             );
             assert!(
@@ -1059,6 +1164,67 @@ pub fn foreign_file_is_corrupt_and_untouched(plugin: &'static StorePlugin) {
             );
         }
     }
+}
+
+/// The server half of [`foreign_file_is_corrupt_and_untouched`].
+fn foreign_database_is_corrupt_and_untouched(plugin: &'static StorePlugin) {
+    let pg = crate::postgres::TestPostgres::shared();
+    let cases: [(&str, &str); 3] = [
+        (
+            "another application's snapshots table",
+            "CREATE TABLE snapshots (id serial PRIMARY KEY, taken timestamptz, note text); \
+             INSERT INTO snapshots (taken, note) VALUES (now(), 'theirs');",
+        ),
+        (
+            "every table name of ours, other columns",
+            "CREATE TABLE dir_snapshots (x int); CREATE TABLE mutation_log (y text); \
+             INSERT INTO mutation_log VALUES ('keep me');",
+        ),
+        (
+            "a foreign table of our name",
+            "CREATE TABLE watch_state (host text, note text); \
+             CREATE VIEW fs_events AS SELECT 1 AS id;",
+        ),
+    ];
+    for (what, sql) in cases {
+        let s = Scratch::new(plugin);
+        pg.admin_client(&s.name())
+            .batch_execute(sql)
+            .unwrap_or_else(|e| panic!("{what}: set up: {e}"));
+        let before = s.contents();
+        for read_only in [false, true] {
+            let err = s.try_open(read_only).err().unwrap_or_else(|| {
+                panic!("{what}: opened a foreign database (read_only: {read_only})")
+            });
+            assert_eq!(err.kind(), ErrorKind::Corrupt, "{what}: {err}");
+            assert!(
+                err.to_string().contains(&s.name()),
+                "{what}: the error names the database: {err}"
+            );
+            assert!(s.contents() == before, "{what}: the database was modified");
+        }
+    }
+    // Ours, from a newer version: refused, untouched.
+    let s = Scratch::new(plugin);
+    let id = write_snapshot(
+        s.open().as_mut(),
+        &meta_for(b"/t", 0),
+        &rows_for(b"/t", &[b"/t"], 0),
+    );
+    pg.admin_client(&s.name())
+        .batch_execute("UPDATE disktracker_schema SET version = version + 1")
+        .expect("pretend a newer version");
+    let before = s.contents();
+    for read_only in [false, true] {
+        let err = s
+            .try_open(read_only)
+            .err()
+            .unwrap_or_else(|| panic!("opened a newer database (read_only: {read_only})"));
+        assert_eq!(err.kind(), ErrorKind::Corrupt, "{err}");
+        assert!(err.to_string().contains("newer"), "{err}");
+        assert!(s.contents() == before, "a newer database was modified");
+    }
+    assert!(id > 0);
 }
 
 /// After deleting most snapshots, `reclaim_space` shrinks the files; add/delete
@@ -2640,7 +2806,7 @@ pub fn read_only_reads_live_tables_and_refuses_live_writes(plugin: &'static Stor
     };
     let want = read_all(s.open().as_ref());
     assert_eq!(want.2.len(), 2, "the store holds the mutations");
-    let before = std::fs::read(s.path()).expect("read the store file");
+    let before = s.contents();
     {
         let mut store = s
             .try_open(true)
@@ -2700,8 +2866,5 @@ pub fn read_only_reads_live_tables_and_refuses_live_writes(plugin: &'static Stor
         }
         assert_eq!(read_all(store.as_ref()), want, "nothing changed");
     }
-    assert!(
-        std::fs::read(s.path()).expect("read the store file") == before,
-        "read-only use changed the file"
-    );
+    assert!(s.contents() == before, "read-only use changed the store");
 }

@@ -13,26 +13,36 @@ use disktracker_testkit::store_conformance::{plugin, run_all};
 use rstest::rstest;
 
 // Linked for their registrations: an unreferenced crate is not linked.
+use disktracker_store_postgres as _;
 use disktracker_store_redb as _;
 use disktracker_store_sqlite as _;
 
-/// Declares the tested store names and one `#[case]` per name.
+/// Declares the tested store names and one `#[case]` per name; attributes
+/// before a name (`#[ignore = "needs …"]`) apply to its case only.
 macro_rules! stores {
-    ($($name:ident),+ $(,)?) => {
+    ($($(#[$attr:meta])* $name:ident),+ $(,)?) => {
         /// Every store with a conformance case.
         const STORES: &[&str] = &[$(stringify!($name)),+];
 
         /// Runs every conformance check against one store; a failure lists
         /// all the checks that failed, each also printing its own message.
         #[rstest]
-        $(#[case::$name(stringify!($name))])+
+        $($(#[$attr])* #[case::$name(stringify!($name))])+
         fn conformance(#[case] store: &str) {
             run_all(plugin(store));
         }
     };
 }
 
-stores!(sqlite, redb);
+// The PostgreSQL case runs against the testkit's own throwaway server
+// (`disktracker_testkit::postgres`), which needs the server binaries:
+// `cargo test -- --include-ignored` where they are installed.
+stores!(
+    sqlite,
+    redb,
+    #[ignore = "needs a PostgreSQL server (initdb, pg_ctl): apt-get install postgresql"]
+    postgres,
+);
 
 #[test]
 fn every_registered_store_has_a_case() {
