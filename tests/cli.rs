@@ -33,6 +33,7 @@ fn the_binary_links_exactly_the_first_party_plugins() {
         ("reporter", "json"),
         ("reporter", "prometheus"),
         ("reporter", "table"),
+        ("store", "postgres"),
         ("store", "redb"),
         ("store", "sqlite"),
         ("walker", "jwalk"),

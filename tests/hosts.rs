@@ -1,7 +1,8 @@
-//! Many hosts in one store, end to end: `--host` on every reading command,
-//! diff across two hosts, retention per host and root, and `fleet`. Hosts
-//! are simulated with `DISKTRACKER_HOST`; expected sizes and changes come
-//! from the independent oracle, computed on the tree at each host's scan.
+//! Many hosts in one store, end to end, on every store (PostgreSQL on the
+//! testkit's throwaway server): `--host` on every reading command, diff
+//! across two hosts, retention per host and root, and `fleet`. Hosts are
+//! simulated with `DISKTRACKER_HOST`; expected sizes and changes come from
+//! the independent oracle, computed on the tree at each host's scan.
 // A failed unwrap in a test is a failed check, said where it happened.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -15,18 +16,31 @@ use disktracker_testkit::oracle::{self, Oracle};
 use rstest::rstest;
 use serde_json::Value;
 
-/// Runs `disktracker --backend BACKEND --quiet ARGS…` as `host`.
-fn run_as(env: &Env, backend: &str, host: &str, args: &[&str]) -> Output {
+/// The options that select the store under test: `--backend NAME` for a
+/// file store in the test's home, `--db URL` of a fresh database on the
+/// test server for PostgreSQL.
+fn store_args(backend: &str) -> Vec<String> {
+    if backend == "postgres" {
+        let url = disktracker_testkit::postgres::TestPostgres::shared().fresh_database();
+        vec!["--db".into(), url]
+    } else {
+        vec!["--backend".into(), backend.into()]
+    }
+}
+
+/// Runs `disktracker STORE-OPTIONS --quiet ARGS…` as `host`.
+fn run_as(env: &Env, store: &[String], host: &str, args: &[&str]) -> Output {
     env.cmd()
         .env("DISKTRACKER_HOST", host)
-        .args(["--backend", backend, "--quiet"])
+        .args(store)
+        .arg("--quiet")
         .args(args)
         .output()
         .unwrap()
 }
 
 /// The same, with `--format json`, parsed.
-fn json_as(env: &Env, backend: &str, host: &str, args: &[&str]) -> Value {
+fn json_as(env: &Env, backend: &[String], host: &str, args: &[&str]) -> Value {
     let mut all = vec!["--format", "json"];
     all.extend_from_slice(args);
     serde_json::from_str(&ok(&run_as(env, backend, host, &all))).unwrap()
@@ -50,8 +64,14 @@ fn s(p: &Path) -> &str {
 }
 
 #[rstest]
-fn hosts_share_a_store_and_each_reads_its_own(#[values("sqlite", "redb")] backend: &str) {
+#[case::sqlite("sqlite")]
+#[case::redb("redb")]
+#[ignore = "needs a PostgreSQL server (initdb, pg_ctl): apt-get install postgresql"]
+#[case::postgres("postgres")]
+fn hosts_share_a_store_and_each_reads_its_own(#[case] backend: &str) {
     let env = Env::new();
+    let store = store_args(backend);
+    let backend = store.as_slice();
     let root = env.path().join("var");
     write(&root.join("lib/db"), 200_000);
     write(&root.join("logs/app/old.log"), 10_000);
@@ -270,7 +290,8 @@ fn hosts_share_a_store_and_each_reads_its_own(#[values("sqlite", "redb")] backen
         env.cmd()
             .env("DISKTRACKER_HOST", host)
             .env("DISKTRACKER_RETENTION_KEEP", "1")
-            .args(["--backend", backend, "--quiet", "scan", s(&root)])
+            .args(backend)
+            .args(["--quiet", "scan", s(&root)])
             .output()
             .unwrap()
     };

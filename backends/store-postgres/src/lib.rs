@@ -287,10 +287,27 @@ const FIND_ROOTS: &str = concat!(
     snapshot_cols!(),
     " FROM snapshots WHERE id < $1 AND scan_root = ANY($3) ORDER BY id DESC LIMIT $2"
 );
+const FIND_ANY_OF_HOST: &str = concat!(
+    "SELECT ",
+    snapshot_cols!(),
+    " FROM snapshots WHERE id < $1 AND host = $3 ORDER BY id DESC LIMIT $2"
+);
+const FIND_ROOTS_OF_HOST: &str = concat!(
+    "SELECT ",
+    snapshot_cols!(),
+    " FROM snapshots WHERE id < $1 AND scan_root = ANY($3) AND host = $4 ORDER BY id DESC LIMIT $2"
+);
+// Hosts sort bytewise ("C"), as the other stores sort them, whatever the
+// database's collation.
 const LATEST_PER_ROOT: &str = concat!(
+    "SELECT DISTINCT ON (scan_root, host COLLATE \"C\") ",
+    snapshot_cols!(),
+    " FROM snapshots ORDER BY scan_root, host COLLATE \"C\", id DESC"
+);
+const LATEST_PER_ROOT_OF_HOST: &str = concat!(
     "SELECT DISTINCT ON (scan_root) ",
     snapshot_cols!(),
-    " FROM snapshots ORDER BY scan_root, id DESC"
+    " FROM snapshots WHERE host = $1 ORDER BY scan_root, id DESC"
 );
 const TREE: &str = concat!(
     "SELECT ",
@@ -409,7 +426,7 @@ impl PgStore {
             location,
             shown,
             read_only: opts.read_only,
-            live_host: settings.live_host,
+            live_host: settings.live_host_for(&opts.host),
         })
     }
 
@@ -571,12 +588,23 @@ fn probe(client: &mut Client, shown: &str) -> Result<Probe> {
 /// migrated meanwhile).
 fn migrate(client: &mut Client, shown: &str) -> Result<()> {
     let what = "creating or migrating the tables in";
+    // A session lock taken before the transaction begins: a transaction
+    // that began first could miss the tables another host just created (its
+    // catalog cache is only refreshed when a transaction starts) and fail
+    // creating them again. The server drops the lock if the session dies.
+    client
+        .execute("SELECT pg_advisory_lock($1)", &[&schema::MIGRATION_LOCK])
+        .ctx(shown, what)?;
+    let result = migrate_locked(client, shown, what);
+    let unlocked = client
+        .execute("SELECT pg_advisory_unlock($1)", &[&schema::MIGRATION_LOCK])
+        .ctx(shown, what);
+    result.and(unlocked.map(drop))
+}
+
+/// [`migrate`]'s work, under its lock, in one transaction.
+fn migrate_locked(client: &mut Client, shown: &str, what: &str) -> Result<()> {
     let mut tx = client.transaction().ctx(shown, what)?;
-    tx.execute(
-        "SELECT pg_advisory_xact_lock($1)",
-        &[&schema::MIGRATION_LOCK],
-    )
-    .ctx(shown, what)?;
     let marked: bool = tx
         .query_one("SELECT to_regclass('disktracker_schema') IS NOT NULL", &[])
         .and_then(|r| r.try_get(0))
@@ -677,25 +705,43 @@ impl SnapshotStore for PgStore {
             RootFilter::Exactly(r) => Some(vec![r.to_vec()]),
             RootFilter::Covering(p) => Some(covering_roots(p)),
         };
+        let host = query.host;
         self.with("selecting snapshots in", |c, cache| {
-            let rows = match &roots {
-                None => {
+            let rows = match (&roots, host) {
+                (None, None) => {
                     let s = prepare(c, cache, FIND_ANY)?;
                     c.query(&s, &[&before, &limit])?
                 }
-                Some(roots) => {
+                (None, Some(h)) => {
+                    let s = prepare(c, cache, FIND_ANY_OF_HOST)?;
+                    c.query(&s, &[&before, &limit, &h])?
+                }
+                (Some(roots), None) => {
                     let s = prepare(c, cache, FIND_ROOTS)?;
                     c.query(&s, &[&before, &limit, roots])?
+                }
+                (Some(roots), Some(h)) => {
+                    let s = prepare(c, cache, FIND_ROOTS_OF_HOST)?;
+                    c.query(&s, &[&before, &limit, roots, &h])?
                 }
             };
             rows.iter().map(decode_snapshot).collect()
         })
     }
 
-    fn latest_per_root(&self) -> Result<Vec<SnapshotInfo>> {
+    fn latest_per_root(&self, host: Option<&str>) -> Result<Vec<SnapshotInfo>> {
         self.with("selecting snapshots in", |c, cache| {
-            let s = prepare(c, cache, LATEST_PER_ROOT)?;
-            c.query(&s, &[])?.iter().map(decode_snapshot).collect()
+            let rows = match host {
+                None => {
+                    let s = prepare(c, cache, LATEST_PER_ROOT)?;
+                    c.query(&s, &[])?
+                }
+                Some(h) => {
+                    let s = prepare(c, cache, LATEST_PER_ROOT_OF_HOST)?;
+                    c.query(&s, &[&h])?
+                }
+            };
+            rows.iter().map(decode_snapshot).collect()
         })
     }
 

@@ -26,7 +26,7 @@ pub(crate) const SETTINGS: &[SettingSpec] = &[
     SettingSpec::new(
         "live_host",
         "\"\"",
-        "Whose live tables (mutation log, journal, watch state, index provenance) this host reads and writes; empty: this machine's name.",
+        "Whose live tables (mutation log, journal, watch state, index provenance) this host reads and writes; empty: the host snapshots are stored as (the `host` key, else this machine's name).",
     ),
 ];
 
@@ -46,20 +46,27 @@ impl Settings {
         for (key, setting) in given.iter() {
             s.set(key, setting.value.clone(), &setting.origin)?;
         }
-        let live_host = s.string("live_host")?;
         Ok(Settings {
             url: s.string("url")?,
             connect_timeout: s.duration("connect_timeout")?,
             application_name: s.string("application_name")?,
-            live_host: if live_host.is_empty() {
-                rustix::system::uname()
-                    .nodename()
-                    .to_string_lossy()
-                    .into_owned()
-            } else {
-                live_host
-            },
+            live_host: s.string("live_host")?,
         })
+    }
+
+    /// The host whose live tables are used: the setting, else `stored_as`
+    /// (the host snapshots are stored as), else this machine's name.
+    pub(crate) fn live_host_for(&self, stored_as: &str) -> String {
+        if !self.live_host.is_empty() {
+            self.live_host.clone()
+        } else if !stored_as.is_empty() {
+            stored_as.to_owned()
+        } else {
+            rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned()
+        }
     }
 }
 
@@ -74,7 +81,9 @@ mod tests {
         assert_eq!(s.url, "");
         assert_eq!(s.connect_timeout, Duration::from_secs(10));
         assert_eq!(s.application_name, "disktracker");
-        assert!(!s.live_host.is_empty());
+        assert_eq!(s.live_host, "");
+        assert!(!s.live_host_for("").is_empty());
+        assert_eq!(s.live_host_for("web-1"), "web-1");
         let mut p = PluginSettings::defaults("postgres", SETTINGS).unwrap();
         assert!(p.get("url").unwrap().secret);
         p.set("url", Value::Integer(5), "my.toml").unwrap();

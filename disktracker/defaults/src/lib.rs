@@ -18,6 +18,7 @@ use disktracker_reporter_html as _;
 use disktracker_reporter_json as _;
 use disktracker_reporter_prometheus as _;
 use disktracker_reporter_table as _;
+use disktracker_store_postgres as _;
 use disktracker_store_redb as _;
 use disktracker_store_sqlite as _;
 use disktracker_walker_jwalk as _;

@@ -314,7 +314,8 @@ impl Bench<'_> {
     fn store(&self, plugin: &StorePlugin, rows: &Rows) -> Result<Option<BenchLine>> {
         if plugin.extension.is_empty() {
             (self.warn)(&format!(
-                "store {} keeps no file that a benchmark can create and throw away; not measured",
+                "store {} is a server, not a file this command can create and throw away: not measured \
+                 (`cargo bench --bench store_compare` measures it on a throwaway server)",
                 plugin.name
             ));
             return Ok(None);

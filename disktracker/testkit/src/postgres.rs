@@ -18,7 +18,8 @@
 //!   `127.0.0.1` made at start by the `openssl` command ([`TestPostgres::ca_cert`]);
 //!   [`TestPostgres::shared_without_tls`] starts a second server with TLS off,
 //!   for "TLS required but not offered";
-//! * durability off (`fsync`, `synchronous_commit`): tests, not data.
+//! * durability off (`fsync`, `synchronous_commit`): tests, not data —
+//!   except on [`TestPostgres::durable`], for benchmarks.
 //!
 //! A watchdog shell (its own process group, so Ctrl-C on the tests does
 //! not reach it) waits for the test process to disappear — however it
@@ -49,6 +50,9 @@ pub struct TestPostgres {
     socket_dir: PathBuf,
     port: u16,
     tls: bool,
+    /// PostgreSQL's default durability (fsync, synchronous commit, full
+    /// page writes) instead of the tests' none.
+    durable: bool,
     run_as: Option<String>,
     counter: AtomicU64,
     control: Mutex<()>,
@@ -114,24 +118,31 @@ impl TestPostgres {
     /// The server of this test process, started on first use (TLS on).
     pub fn shared() -> &'static TestPostgres {
         static SHARED: OnceLock<TestPostgres> = OnceLock::new();
-        SHARED.get_or_init(|| TestPostgres::start_new(true))
+        SHARED.get_or_init(|| TestPostgres::start_new(true, false))
     }
 
     /// A second server of this test process with TLS off.
     pub fn shared_without_tls() -> &'static TestPostgres {
         static PLAIN: OnceLock<TestPostgres> = OnceLock::new();
-        PLAIN.get_or_init(|| TestPostgres::start_new(false))
+        PLAIN.get_or_init(|| TestPostgres::start_new(false, false))
     }
 
     /// A server of the caller's own (TLS on), for tests that stop and start
     /// it; stopped and removed when dropped (or, at the latest, when the
     /// process ends).
     pub fn private() -> TestPostgres {
-        TestPostgres::start_new(true)
+        TestPostgres::start_new(true, false)
+    }
+
+    /// A server of the caller's own with PostgreSQL's default durability
+    /// (every commit flushed), for benchmarks whose figures must hold on a
+    /// real server.
+    pub fn durable() -> TestPostgres {
+        TestPostgres::start_new(true, true)
     }
 
     /// Creates, configures and starts a server; panics saying why not.
-    fn start_new(tls: bool) -> TestPostgres {
+    fn start_new(tls: bool, durable: bool) -> TestPostgres {
         let bin = server_bin_dir().unwrap_or_else(|| panic!("{NEEDS}"));
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -156,6 +167,7 @@ impl TestPostgres {
             socket_dir,
             port: free_port(),
             tls,
+            durable,
             run_as,
             counter: AtomicU64::new(0),
             control: Mutex::new(()),
@@ -240,11 +252,13 @@ impl TestPostgres {
         std::fs::write(self.data.join("pg_hba.conf"), hba).expect("write pg_hba.conf");
         let mut conf = format!(
             "\nlisten_addresses = '127.0.0.1'\nport = {}\nunix_socket_directories = '{}'\n\
-             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n\
              max_connections = 200\npassword_encryption = 'scram-sha-256'\n",
             self.port,
             self.socket_dir.display()
         );
+        if !self.durable {
+            conf.push_str("fsync = off\nsynchronous_commit = off\nfull_page_writes = off\n");
+        }
         if self.tls {
             conf.push_str(&format!(
                 "ssl = on\nssl_cert_file = '{}'\nssl_key_file = '{}'\n",
