@@ -356,3 +356,96 @@ fn faults_have_their_own_exit_codes_and_store_nothing() {
     assert!(e.contains("PostgreSQL") || e.contains("server"), "{e}");
     pg.start();
 }
+
+/// config/examples/fleet.toml, pointed at the test server with a role made
+/// by roles.sql, scans into it; its URL is shown as a secret.
+#[test]
+#[ignore = "needs a PostgreSQL server (initdb, pg_ctl): apt-get install postgresql"]
+fn the_fleet_example_config_scans_as_a_host_role() {
+    let env = Env::new();
+    let root = env.path().join("var");
+    treegen::generate(&root, 1_000, 11).unwrap();
+    let pg = TestPostgres::shared();
+    let db = pg.create_database();
+    let owner = pg.socket_url(disktracker_testkit::postgres::SUPERUSER, &db);
+    let roles = Path::new(env!("CARGO_MANIFEST_DIR")).join("backends/store-postgres/sql/roles.sql");
+    pg.admin_client(&db)
+        .batch_execute(&std::fs::read_to_string(roles).unwrap())
+        .unwrap();
+    // The owner's first open creates the tables.
+    ok(&run(&env, &owner, "setup", &["scan", s(&root)]));
+    let role = pg.unique_name("web");
+    pg.create_role(&role, "host-secret", &["disktracker_host"]);
+    let ca = pg.ca_cert();
+    let url = format!(
+        "postgres://{role}:host-secret@localhost:{}/{db}?sslmode=verify-full&sslrootcert={}",
+        pg.port(),
+        ca.display()
+    );
+    let text = std::fs::read_to_string(common::example("fleet.toml")).unwrap();
+    let original = text
+        .lines()
+        .find(|l| l.starts_with("url = "))
+        .unwrap()
+        .to_owned();
+    let config = env.path().join("fleet.toml");
+    std::fs::write(
+        &config,
+        text.replace(&original, &format!("url = \"{url}\"")),
+    )
+    .unwrap();
+    let with_config = |args: &[&str]| {
+        env.cmd()
+            .env("DISKTRACKER_HOST", "web-1")
+            .arg("--config")
+            .arg(&config)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    ok(&with_config(&["scan", s(&root)]));
+    let shown = ok(&with_config(&["config"]));
+    assert!(!shown.contains("host-secret"), "{shown}");
+    let fleet: serde_json::Value =
+        serde_json::from_str(&ok(&with_config(&["--format", "json", "fleet"]))).unwrap();
+    let hosts: Vec<&str> = fleet["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, ["setup", "web-1"]);
+    let want = oracle::compute(&root).dirs[&oracle::key(&root)].total_bytes;
+    assert_eq!(fleet["rows"][1]["disk_usage"].as_u64(), Some(want));
+}
+
+/// The fleet scan's unit and timer pass `systemd-analyze verify`.
+#[test]
+#[ignore = "needs systemd-analyze"]
+fn the_fleet_units_verify() {
+    let env = Env::new();
+    let unit = std::fs::read_to_string(common::example("disktracker-fleet-scan.service")).unwrap();
+    let unit = unit.replace(
+        "/usr/local/bin/disktracker",
+        env!("CARGO_BIN_EXE_disktracker"),
+    );
+    std::fs::write(env.path().join("disktracker-fleet-scan.service"), unit).unwrap();
+    std::fs::copy(
+        common::example("disktracker-fleet-scan.timer"),
+        env.path().join("disktracker-fleet-scan.timer"),
+    )
+    .unwrap();
+    for name in [
+        "disktracker-fleet-scan.service",
+        "disktracker-fleet-scan.timer",
+    ] {
+        let out = Command::new("systemd-analyze")
+            .arg("verify")
+            .arg(env.path().join(name))
+            .output()
+            .expect("systemd-analyze");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{name}: {err}");
+        assert!(err.trim().is_empty(), "{name}: {err}");
+    }
+}

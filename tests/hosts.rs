@@ -285,6 +285,17 @@ fn hosts_share_a_store_and_each_reads_its_own(#[case] backend: &str) {
         "{table}"
     );
 
+    // `size` answers from this host's newest snapshots, from the index on
+    // this machine.
+    let size = |host: &str| {
+        json_as(&env, backend, host, &["size", s(&root)])["answers"][0]["disk_usage"].as_i64()
+    };
+    assert_eq!(size("web-1"), Some(total(&o2, &root)));
+    assert_eq!(size("web-2"), Some(total(&o3, &root)));
+    assert_eq!(size("web-1"), Some(total(&o2, &root)));
+    let e = fails_with(&run_as(&env, backend, "nobody", &["size", s(&root)]), 3);
+    assert!(e.contains("no snapshots of host nobody"), "{e}");
+
     // Retention is per host and root: web-2 keeping one leaves web-1's two.
     let keep_one = |host: &str| {
         env.cmd()

@@ -925,7 +925,7 @@ impl Tracker {
             .and_then(|p| roots.owner(path_bytes(p)))
             .map(|s| s.meta.root.clone());
         let report = SizeReport::new(self.store.place.index.clone(), root, false, answers);
-        let unanswered = unanswered(&report, &roots, self.location());
+        let unanswered = unanswered(&report, &roots, self.location(), &self.cfg.host);
         Ok(SizeResult { report, unanswered })
     }
 
@@ -1198,7 +1198,12 @@ fn without_hint(e: &Error) -> String {
 
 /// The error for the paths of a `size` report that were not answered, if
 /// any: the first one, and the scan that would answer it.
-fn unanswered(report: &SizeReport, roots: &Roots, location: &StoreLocation) -> Option<Error> {
+fn unanswered(
+    report: &SizeReport,
+    roots: &Roots,
+    location: &StoreLocation,
+    host: &str,
+) -> Option<Error> {
     let missing: Vec<&SizeAnswer> = report
         .answers
         .iter()
@@ -1208,7 +1213,7 @@ fn unanswered(report: &SizeReport, roots: &Roots, location: &StoreLocation) -> O
     let path = escape_bytes(&first.path);
     let (what, hint) = match roots.owner(&first.path) {
         None if roots.is_empty() => (
-            format!("{path} is not indexed: {location} holds no snapshots"),
+            format!("{path} is not indexed: {location} holds no snapshots of host {host}"),
             format!("run `disktracker scan {path}`"),
         ),
         None => (
