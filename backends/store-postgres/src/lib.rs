@@ -309,6 +309,16 @@ const LATEST_PER_ROOT_OF_HOST: &str = concat!(
     snapshot_cols!(),
     " FROM snapshots WHERE host = $1 ORDER BY scan_root, id DESC"
 );
+// Both snapshots' rows, joined on the path by a merge of their primary-key
+// ranges: only the changed rows cross the wire.
+const COMPARE: &str = "SELECT coalesce(a.path, b.path), a.total_bytes, a.total_apparent, \
+     b.total_bytes, b.total_apparent \
+     FROM (SELECT path, total_bytes, total_apparent FROM dir_snapshots WHERE snapshot_id = $1) a \
+     FULL JOIN (SELECT path, total_bytes, total_apparent FROM dir_snapshots WHERE snapshot_id = $2) b \
+     ON a.path = b.path \
+     WHERE a.path IS NULL OR b.path IS NULL \
+     OR a.total_bytes <> b.total_bytes OR a.total_apparent <> b.total_apparent \
+     ORDER BY 1";
 const TREE: &str = concat!(
     "SELECT ",
     dir_cols!(),
@@ -881,6 +891,27 @@ impl SnapshotStore for PgStore {
                 ),
             ));
         }
+        Ok(Some(entries))
+    }
+
+    fn compare_snapshots(&self, a: SnapshotId, b: SnapshotId) -> Result<Option<Vec<DiffEntry>>> {
+        let what = "comparing two snapshots in";
+        let entries = self.with(what, |c, cache| {
+            let s = prepare(c, cache, COMPARE)?;
+            c.query(&s, &[&a, &b])?
+                .iter()
+                .map(|r| {
+                    let u = |i: usize| r.try_get::<_, Option<i64>>(i).map(|v| v.map(from_sql_u64));
+                    Ok(DiffEntry {
+                        path: r.try_get(0)?,
+                        bytes_a: u(1)?,
+                        apparent_a: u(2)?,
+                        bytes_b: u(3)?,
+                        apparent_b: u(4)?,
+                    })
+                })
+                .collect::<std::result::Result<Vec<_>, postgres::Error>>()
+        })?;
         Ok(Some(entries))
     }
 

@@ -526,6 +526,17 @@ pub trait SnapshotStore: Send {
     /// A previously stored diff of `a` → `b` (every changed directory), if any.
     fn cached_diff(&self, a: SnapshotId, b: SnapshotId) -> Result<Option<Vec<DiffEntry>>>;
 
+    /// Every directory whose recursive size (either kind) or existence
+    /// differs between snapshots `a` and `b`, in bytewise path order —
+    /// exactly what comparing both trees read in full gives. A store that
+    /// can compare on its side (a server, sparing the transfer of both
+    /// trees) returns it; `None` (the default) leaves the comparison to the
+    /// caller. Both snapshots exist (callers check).
+    fn compare_snapshots(&self, a: SnapshotId, b: SnapshotId) -> Result<Option<Vec<DiffEntry>>> {
+        let _ = (a, b);
+        Ok(None)
+    }
+
     /// Stores the diff `a` → `b` (only changed directories), replacing any earlier one.
     fn store_diff(&mut self, a: SnapshotId, b: SnapshotId, entries: &[DiffEntry]) -> Result<()>;
 

@@ -127,7 +127,10 @@ pub fn changed_dirs(
     if let Some(cached) = store.cached_diff(a, b)? {
         return Ok(cached);
     }
-    let entries = merge_trees(&store.read_tree(a, None)?, &store.read_tree(b, None)?);
+    let entries = match store.compare_snapshots(a, b)? {
+        Some(entries) => entries,
+        None => merge_trees(&store.read_tree(a, None)?, &store.read_tree(b, None)?),
+    };
     let _ = store.store_diff(a, b, &entries);
     Ok(entries)
 }

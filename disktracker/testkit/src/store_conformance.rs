@@ -100,6 +100,10 @@ pub const CHECKS: &[crate::Check<StorePlugin>] = &[
         find_snapshots_selects_roots_on_component_boundaries,
     ),
     (
+        "compare_snapshots_lists_exactly_the_changed_directories",
+        compare_snapshots_lists_exactly_the_changed_directories,
+    ),
+    (
         "snapshots_are_selected_by_host",
         snapshots_are_selected_by_host,
     ),
@@ -744,6 +748,85 @@ pub fn reads_match_an_oracle_on_a_generated_tree(plugin: &'static StorePlugin) {
     for (id, all) in ids.iter().zip(&trees) {
         assert_reads_match("generated tree", store.as_ref(), *id, all, 7);
     }
+}
+
+/// `compare_snapshots`, where a store offers it, lists exactly the
+/// directories whose recursive size (either kind) or existence differs, in
+/// bytewise path order: equal rows are left out even when other fields
+/// differ; an apparent-only change, a removal and an addition are in.
+pub fn compare_snapshots_lists_exactly_the_changed_directories(plugin: &'static StorePlugin) {
+    let s = Scratch::new(plugin);
+    let mut store = s.open();
+    let mut rng = Rng::new(0xd1ff_0123_4567_89ab);
+    let root: &[u8] = b"/t";
+    let mut paths: Vec<Vec<u8>> = tricky_paths().iter().map(|p| p.to_vec()).collect();
+    paths.extend(generated_tree(b"/t/gen", 400, &mut rng));
+    let refs: Vec<&[u8]> = paths.iter().map(Vec::as_slice).collect();
+    let a_rows = rows_for(root, &refs, 3);
+    let mut b_rows = Vec::new();
+    for (i, (path, depth, stats)) in a_rows.iter().enumerate() {
+        let mut st = *stats;
+        match i % 5 {
+            0 => {}
+            // Same sizes, other fields changed: not a change of size.
+            1 => {
+                st.file_count = st.file_count.wrapping_add(1);
+                st.mtime_ns = st.mtime_ns.wrapping_add(1);
+                st.fingerprint = !st.fingerprint;
+            }
+            2 => st.total_apparent = st.total_apparent.wrapping_add(1),
+            3 => st.total_bytes = st.total_bytes.wrapping_sub(4096),
+            _ if path.as_slice() != root => continue,
+            _ => {}
+        }
+        b_rows.push((path.clone(), *depth, st));
+    }
+    for (i, p) in generated_tree(b"/t/new", 60, &mut rng)
+        .into_iter()
+        .enumerate()
+    {
+        let depth = depth_below(root, &p);
+        b_rows.push((p, depth, stats_for(10_000 + i as u64)));
+    }
+    let a = write_snapshot(store.as_mut(), &meta_for(root, 0), &a_rows);
+    let b = write_snapshot(store.as_mut(), &meta_for(root, 1), &b_rows);
+    let Some(got) = store
+        .compare_snapshots(a, b)
+        .unwrap_or_else(|e| panic!("compare_snapshots({a}, {b}): {e}"))
+    else {
+        return;
+    };
+    let sizes = |rows: &[Row]| -> std::collections::BTreeMap<Vec<u8>, (u64, u64)> {
+        rows.iter()
+            .map(|(p, _, st)| (p.clone(), (st.total_bytes, st.total_apparent)))
+            .collect()
+    };
+    let (sa, sb) = (sizes(&a_rows), sizes(&b_rows));
+    let every: BTreeSet<&Vec<u8>> = sa.keys().chain(sb.keys()).collect();
+    let want: Vec<DiffEntry> = every
+        .into_iter()
+        .filter(|p| sa.get(*p) != sb.get(*p))
+        .map(|p| DiffEntry {
+            path: p.clone(),
+            bytes_a: sa.get(p).map(|v| v.0),
+            apparent_a: sa.get(p).map(|v| v.1),
+            bytes_b: sb.get(p).map(|v| v.0),
+            apparent_b: sb.get(p).map(|v| v.1),
+        })
+        .collect();
+    assert!(want.len() > 100 && want.len() < sa.len() + sb.len());
+    assert_eq!(
+        shown(&got.iter().map(|e| e.path.clone()).collect::<Vec<_>>()),
+        shown(&want.iter().map(|e| e.path.clone()).collect::<Vec<_>>()),
+        "compare_snapshots: the changed paths, in order"
+    );
+    assert_eq!(got, want, "compare_snapshots: the sizes on both sides");
+    // The other way round: additions and removals swap.
+    let back = store
+        .compare_snapshots(b, a)
+        .expect("compare_snapshots")
+        .expect("offered");
+    assert_eq!(back.len(), want.len());
 }
 
 /// Every read of snapshot `id` agrees with `all` (its records in path
