@@ -273,6 +273,14 @@ fn faults_have_their_own_exit_codes_and_store_nothing() {
     assert!(!e.contains("wrong-secret"), "the password leaked: {e}");
     assert!(e.contains("alice"), "names the user: {e}");
 
+    // A database that does not exist: not found, and not created.
+    let missing = pg.socket_url(disktracker_testkit::postgres::SUPERUSER, "no_such_db");
+    let e = fails_with(&run(&env, &missing, "h", &["snapshots"]), 3);
+    assert!(e.contains("no_such_db"), "{e}");
+    let e = fails_with(&run(&env, &missing, "h", &["scan", s(&root)]), 3);
+    assert!(e.contains("no_such_db"), "{e}");
+    assert!(!pg.database_exists("no_such_db"));
+
     // A read-only role trying to scan; reading works.
     let roles = Path::new(env!("CARGO_MANIFEST_DIR")).join("backends/store-postgres/sql/roles.sql");
     pg.admin_client(&db)

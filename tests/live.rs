@@ -54,6 +54,19 @@ fn random_changes_keep_live_sizes_and_reconciled_snapshots_equal_to_the_tree(
     #[values("sqlite", "redb")] backend: &'static str,
     #[values(11, 29)] seed: u64,
 ) {
+    random_changes_converge(backend, seed);
+}
+
+/// The same on PostgreSQL: the watcher's index and live tables stay on this
+/// host (its live tables are this host's rows), `reconcile` derives the
+/// snapshot on the server.
+#[test]
+#[ignore = "needs a PostgreSQL server (initdb, pg_ctl): apt-get install postgresql"]
+fn random_changes_on_postgres_keep_live_sizes_and_reconciled_snapshots_equal_to_the_tree() {
+    random_changes_converge("postgres", 11);
+}
+
+fn random_changes_converge(backend: &'static str, seed: u64) {
     let (case, mut w) = watched(backend, &[]);
     let mut churn = Churn::new(&case.root, &case.outside, seed);
     let mut seen = BTreeSet::new();

@@ -36,6 +36,9 @@ pub const STATES: [&str; 5] = ["booting", "catching-up", "live", "rescanning", "
 pub struct Case {
     pub env: Env,
     pub backend: &'static str,
+    /// For a server store (postgres): a fresh database on the testkit's
+    /// throwaway server, given as `--db`.
+    pub url: Option<String>,
     pub root: PathBuf,
     pub outside: PathBuf,
 }
@@ -47,9 +50,12 @@ impl Case {
         let outside = env.path().join("outside");
         fs::create_dir(&root).unwrap();
         fs::create_dir(&outside).unwrap();
+        let url = (backend == "postgres")
+            .then(|| disktracker_testkit::postgres::TestPostgres::shared().fresh_database());
         Case {
             env,
             backend,
+            url,
             root,
             outside,
         }
@@ -58,8 +64,31 @@ impl Case {
     /// The binary with this case's home and store.
     pub fn cmd(&self) -> Command {
         let mut c = self.env.cmd();
-        c.args(["--backend", self.backend]);
+        match &self.url {
+            Some(url) => c.args(["--db", url]),
+            None => c.args(["--backend", self.backend]),
+        };
         c
+    }
+
+    /// How to open this case's store.
+    fn store_options(&self) -> StoreOptions {
+        if let Some(url) = &self.url {
+            return StoreOptions::url(url.clone());
+        }
+        let plugin = registry::stores().unwrap().get(self.backend).unwrap();
+        let path = if plugin.extension == "db" {
+            self.env.db.clone()
+        } else {
+            self.env.db.with_extension(plugin.extension)
+        };
+        StoreOptions::file(path)
+    }
+
+    /// Opens the store read-only through its plugin.
+    pub fn read_store(&self) -> Box<dyn SnapshotStore> {
+        let plugin = registry::stores().unwrap().get(self.backend).unwrap();
+        (plugin.open)(&self.store_options().read_only(true)).unwrap()
     }
 
     pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Output {
@@ -238,12 +267,7 @@ impl Case {
     /// process left behind is recovered), with no other user.
     pub fn open_store(&self) -> Box<dyn SnapshotStore> {
         let plugin = registry::stores().unwrap().get(self.backend).unwrap();
-        let path = if plugin.extension == "db" {
-            self.env.db.clone()
-        } else {
-            self.env.db.with_extension(plugin.extension)
-        };
-        (plugin.open)(&StoreOptions::file(path)).unwrap()
+        (plugin.open)(&self.store_options()).unwrap()
     }
 
     /// The newest snapshot of the root and its rows, read from `store`,
@@ -273,14 +297,14 @@ impl Case {
 
     /// How many snapshots the store holds.
     pub fn snapshot_count(&self) -> usize {
-        self.env.snapshots(self.backend).len()
+        self.read_store().snapshots().unwrap().len()
     }
 
     /// Asserts that the newest stored snapshot of the root equals `want`
     /// directory by directory, every field of both size kinds; returns its id.
     #[track_caller]
     pub fn assert_stored(&self, want: &Oracle, what: &str) -> i64 {
-        let store = self.env.store(self.backend);
+        let store = self.read_store();
         let (info, rows) = self.newest(&*store);
         drop(store);
         let bad = tree_mismatches(&rows, want);

@@ -395,6 +395,10 @@ impl StoreHandle {
             self.open = None;
             let plugin = self.place.plugin;
             let writable = access == Access::Write;
+            if writable && self.place.store.file().is_none() {
+                // A server store's live index lives in the state directory.
+                location::create_state_dir(&self.place.index)?;
+            }
             if let StoreLocation::File(path) = &self.place.store {
                 if writable {
                     location::create_state_dir(path)?;

@@ -272,6 +272,7 @@ impl Tracker {
         if let StoreLocation::File(p) = self.location() {
             super::location::create_state_dir(p)?;
         }
+        crate::location::create_state_dir(self.index_path())?;
         let _lock = lock_watch(&self.sidecar("watch"))?;
         // A root with no snapshot yet is scanned first.
         for r in &resolved {
