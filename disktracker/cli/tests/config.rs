@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use disktracker::ErrorKind;
 use disktracker_cli::config::{Environment, Layered, Source, env_name};
+// Linked for its registration: config/examples/fleet.toml sets its keys.
+use disktracker_store_postgres as _;
 use rstest::rstest;
 use toml::Value;
 
@@ -191,8 +193,9 @@ fn every_example_deployment_config_loads() {
     let files = examples();
     assert!(files.len() >= 3, "example configs present");
     let home = home_with_user_config(None);
+    let plugins = disktracker_cli::config::registered_plugin_specs().unwrap();
     for f in files {
-        let cfg = Layered::load(Some(&f), &env(home.path(), &[]), &[])
+        let cfg = Layered::load_with_plugins(Some(&f), &env(home.path(), &[]), &[], &plugins)
             .unwrap_or_else(|e| panic!("{}: {e}", f.display()));
         // Each example must actually set something.
         assert!(
