@@ -96,6 +96,25 @@ pub fn fold(mutations: &[LoggedMutation], recorded_at_ms: i64) -> Folded {
 /// `base` (a stored tree in path order) with `folded` applied: the tree a
 /// reconcile would store, and the state a restarted watcher resumes from.
 pub fn apply(base: Vec<DirRecord>, folded: &Folded) -> Vec<DirRecord> {
+    let sorted = |v: &[DirRecord]| v.is_sorted_by(|a, b| a.path < b.path);
+    if sorted(&base) && sorted(&folded.upserts) {
+        // As stores read trees and as `fold` makes upserts: merged in one
+        // pass, without a map of every path.
+        let kept = |r: &DirRecord| !folded.removed.iter().any(|p| is_within(&r.path, p));
+        let mut out = Vec::with_capacity(base.len() + folded.upserts.len());
+        let mut ups = folded.upserts.iter().peekable();
+        for r in base.into_iter().filter(kept) {
+            while let Some(u) = ups.next_if(|u| u.path < r.path) {
+                out.push(u.clone());
+            }
+            match ups.next_if(|u| u.path == r.path) {
+                Some(u) => out.push(u.clone()),
+                None => out.push(r),
+            }
+        }
+        out.extend(ups.cloned());
+        return out;
+    }
     let mut out: BTreeMap<Vec<u8>, DirRecord> = base
         .into_iter()
         .filter(|r| !folded.removed.iter().any(|p| is_within(&r.path, p)))

@@ -13,4 +13,4 @@ pub use dispatch::{Dispatched, apply_events};
 pub use fold::{Folded, apply, fold};
 pub use reconcile::reconcile_root;
 pub use tree::{BatchChanges, LiveTree, Reread, TreeOptions};
-pub use watch::{Control, WatchHost, WatchTimings, Watcher};
+pub use watch::{Booting, Control, WatchHost, WatchTimings, Watcher};

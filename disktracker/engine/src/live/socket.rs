@@ -258,9 +258,11 @@ fn handle(conn: UnixStream, answer: &dyn Answer) -> std::io::Result<()> {
         }
         Err(e) => Response::Error(format!("bad request: {e}")),
     };
-    let mut w = &conn;
-    serde_json::to_writer(&mut w, &response)?;
-    w.write_all(b"\n")
+    // One write: serde writes token by token, and every write to a socket
+    // is a system call that may let the reader wake for a partial line.
+    let mut out = serde_json::to_vec(&response)?;
+    out.push(b'\n');
+    (&conn).write_all(&out)
 }
 
 /// Asks the watcher listening on `path`; `None` when none answers in time.
@@ -273,9 +275,9 @@ pub fn ask_with(path: &Path, request: &Request, wait: Duration) -> Option<Respon
     let conn = UnixStream::connect(path).ok()?;
     conn.set_read_timeout(Some(wait)).ok()?;
     conn.set_write_timeout(Some(ASK_TIMEOUT)).ok()?;
-    let mut w = &conn;
-    serde_json::to_writer(&mut w, request).ok()?;
-    w.write_all(b"\n").ok()?;
+    let mut out = serde_json::to_vec(request).ok()?;
+    out.push(b'\n');
+    (&conn).write_all(&out).ok()?;
     let mut line = String::new();
     BufReader::new(&conn).read_line(&mut line).ok()?;
     serde_json::from_str(&line).ok()

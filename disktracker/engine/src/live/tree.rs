@@ -278,11 +278,16 @@ impl LiveTree {
             .flat_map(|a| a.links.iter())
             .filter_map(|l| paths.get(l.dir.index()).map(|p| (l.dir.index(), p.clone())))
             .collect();
-        let entries: Vec<(Vec<u8>, LiveDir)> = paths
+        // The map is built from entries in path order: sorting them by path
+        // instead (a million comparisons of long shared prefixes, and moves
+        // of whole entries) cost more than the rest of this function.
+        let order = path_order(&out.arenas, &slot, &parents, &paths);
+        let (mut paths, mut children) = (paths, children);
+        let entries: Vec<(Vec<u8>, LiveDir)> = order
             .into_iter()
-            .zip(children)
-            .enumerate()
-            .map(|(id, (path, kids))| {
+            .map(|id| {
+                let path = std::mem::take(&mut paths[id]);
+                let kids = std::mem::take(&mut children[id]);
                 let (ai, i) = slot[id];
                 let arena = &out.arenas[ai];
                 let (hot, cold) = (arena.hot(i), arena.cold(i));
@@ -358,7 +363,9 @@ impl LiveTree {
         records: impl IntoIterator<Item = DirRecord>,
         opts: TreeOptions,
     ) -> Result<Self> {
-        let mut dirs = BTreeMap::new();
+        // Stores read trees in path order, so the map is built in bulk; the
+        // children are found through a hash map, not a search per path.
+        let mut entries: Vec<(Vec<u8>, LiveDir)> = Vec::new();
         for r in records {
             if !is_within(&r.path, root) {
                 continue;
@@ -369,8 +376,8 @@ impl LiveTree {
                 apparent: s.direct_apparent,
                 files: s.direct_files,
             };
-            dirs.insert(
-                r.path.clone(),
+            entries.push((
+                r.path,
                 LiveDir {
                     depth: r.depth,
                     mtime_ns: s.mtime_ns,
@@ -389,8 +396,36 @@ impl LiveTree {
                     errors: s.error_count,
                     fingerprint: s.fingerprint,
                 },
-            );
+            ));
         }
+        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
+            // Later records win, as inserting them one by one would.
+            entries.reverse();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            entries.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
+        let at: HashMap<&[u8], usize> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (p, _))| (p.as_slice(), i))
+            .collect();
+        let mut kids: Vec<(usize, Box<[u8]>)> = Vec::new();
+        for (p, _) in &entries {
+            if p.as_slice() == root {
+                continue;
+            }
+            if let Some(parent) = parent_bytes(p)
+                && let Some(&pi) = at.get(parent)
+            {
+                let name = &p[parent.len() + usize::from(!parent.ends_with(b"/"))..];
+                kids.push((pi, name.into()));
+            }
+        }
+        drop(at);
+        for (pi, name) in kids {
+            entries[pi].1.children.insert(name);
+        }
+        let dirs: BTreeMap<Vec<u8>, LiveDir> = entries.into_iter().collect();
         if !dirs.contains_key(root) {
             return Err(Error::new(
                 ErrorKind::NotFound,
@@ -399,15 +434,6 @@ impl LiveTree {
                     disktracker::path::escape_bytes(root)
                 ),
             ));
-        }
-        let paths: Vec<Vec<u8>> = dirs.keys().cloned().collect();
-        for p in paths.iter().filter(|p| p.as_slice() != root) {
-            if let Some(parent) = parent_bytes(p)
-                && let Some(pd) = dirs.get_mut(parent)
-            {
-                let name = &p[parent.len() + usize::from(!parent.ends_with(b"/"))..];
-                pd.children.insert(name.into());
-            }
         }
         Ok(LiveTree::with_dirs(root.to_vec(), opts, dirs))
     }
@@ -983,38 +1009,35 @@ impl LiveTree {
         self.begin_batch();
         self.validated();
         let mut old_dirs = old.dirs.into_iter().peekable();
-        let mut new_paths = self
-            .dirs
-            .keys()
-            .cloned()
-            .collect::<Vec<_>>()
-            .into_iter()
-            .peekable();
+        let mut new_dirs = self.dirs.iter().peekable();
+        let before = &mut self.before;
         loop {
-            let ord = match (old_dirs.peek(), new_paths.peek()) {
+            let ord = match (old_dirs.peek(), new_dirs.peek()) {
                 (None, None) => break,
                 (Some(_), None) => std::cmp::Ordering::Less,
                 (None, Some(_)) => std::cmp::Ordering::Greater,
-                (Some((a, _)), Some(b)) => a.cmp(b),
+                (Some((a, _)), Some((b, _))) => a.cmp(b),
             };
             match ord {
                 std::cmp::Ordering::Less => {
                     #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
                     let (p, d) = old_dirs.next().expect("peeked");
-                    self.before.insert(p, Some(d.stats()));
+                    before.insert(p, Some(d.stats()));
                 }
                 std::cmp::Ordering::Greater => {
                     #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
-                    let p = new_paths.next().expect("peeked");
-                    self.before.insert(p, None);
+                    let (p, _) = new_dirs.next().expect("peeked");
+                    before.insert(p.clone(), None);
                 }
                 std::cmp::Ordering::Equal => {
                     #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
-                    let (p, d) = old_dirs.next().expect("peeked");
-                    new_paths.next();
+                    let ((p, d), (_, now)) = (
+                        old_dirs.next().expect("peeked"),
+                        new_dirs.next().expect("peeked"),
+                    );
                     let s = d.stats();
-                    if self.dirs.get(&p).map(LiveDir::stats) != Some(s) {
-                        self.before.insert(p, Some(s));
+                    if now.stats() != s {
+                        before.insert(p, Some(s));
                     }
                 }
             }
@@ -1050,6 +1073,65 @@ impl LiveTree {
             p = parent_bytes(p)?;
         }
     }
+}
+
+/// The directory ids of a walk in bytewise order of their paths, from the
+/// tree's shape: each directory before its subtree, and among siblings, a
+/// directory's own path and its subtree (the paths under `name/`, which
+/// are contiguous in that order) placed by `name` and `name/` respectively
+/// (`a`, `a-c`, `a-c/…`, `a/…`). Checked, and sorted outright if the walk
+/// gave two siblings one name.
+fn path_order(
+    arenas: &[disktracker::DirArena],
+    slot: &[(usize, usize)],
+    parents: &[usize],
+    paths: &[Vec<u8>],
+) -> Vec<usize> {
+    let n = slot.len();
+    let name = |id: usize| {
+        let (ai, i) = slot[id];
+        arenas[ai].name(i)
+    };
+    // Children of each directory, contiguous (counting sort by parent).
+    let mut start = vec![0usize; n + 1];
+    for &p in parents.iter().skip(1) {
+        start[p + 1] += 1;
+    }
+    for i in 0..n {
+        start[i + 1] += start[i];
+    }
+    let mut fill = start.clone();
+    let mut kids = vec![0usize; n.saturating_sub(1)];
+    for (id, &p) in parents.iter().enumerate().skip(1) {
+        kids[fill[p]] = id;
+        fill[p] += 1;
+    }
+    // (id, true): the directory itself; (id, false): its subtree.
+    let key = |&(id, own): &(usize, bool)| name(id).iter().chain((!own).then_some(&b'/'));
+    let mut order = Vec::with_capacity(n);
+    order.push(0);
+    let mut stack: Vec<(usize, bool)> = Vec::new();
+    let mut items: Vec<(usize, bool)> = Vec::new();
+    let mut expand = |dir: usize, stack: &mut Vec<(usize, bool)>| {
+        items.clear();
+        for &c in &kids[start[dir]..start[dir + 1]] {
+            items.extend([(c, true), (c, false)]);
+        }
+        items.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        stack.extend(items.iter().rev());
+    };
+    expand(0, &mut stack);
+    while let Some((id, own)) = stack.pop() {
+        if own {
+            order.push(id);
+        } else {
+            expand(id, &mut stack);
+        }
+    }
+    if !order.windows(2).all(|w| paths[w[0]] < paths[w[1]]) {
+        order.sort_by(|&a, &b| paths[a].cmp(&paths[b]));
+    }
+    order
 }
 
 fn note_rank(n: Note) -> u8 {

@@ -217,7 +217,8 @@ impl<'h> Watcher<'h> {
     /// `socket_path` at once (state `booting`), loads each root's live state
     /// from the store (or scans a root that has no snapshot), starts
     /// watching, then validates every root against the file system
-    /// (`catching-up`) and goes `live`.
+    /// (`catching-up`) and goes `live`. [`Booting::serve`] then
+    /// [`Booting::boot`], for callers with nothing to do in between.
     pub fn boot(
         host: &'h dyn WatchHost,
         roots: &[PathBuf],
@@ -226,6 +227,40 @@ impl<'h> Watcher<'h> {
         timings: WatchTimings,
         cancel: CancelToken,
     ) -> Result<Self> {
+        Booting::serve(roots, index, socket_path).boot(host, timings, cancel)
+    }
+}
+
+/// A watcher that answers from the published index alone (state
+/// `booting`): made as soon as the index is checked, so that queries are
+/// answered while everything else a watcher needs is set up.
+pub struct Booting {
+    roots: Vec<PathBuf>,
+    shared: Arc<Mutex<Shared>>,
+    tx: Sender<Control>,
+    rx: Receiver<Control>,
+    server: Option<socket::Server>,
+    /// Why there is no server, logged once there is a host to log it.
+    unserved: Option<disktracker::Error>,
+}
+
+impl std::fmt::Debug for Booting {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Booting")
+            .field("roots", &self.roots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Booting {
+    /// Starts answering queries on `socket_path` (when given) from `index`
+    /// (whose provenance the caller checked; `None`: no answer until the
+    /// models load).
+    pub fn serve(
+        roots: &[PathBuf],
+        index: Option<Box<dyn LiveIndex>>,
+        socket_path: Option<&Path>,
+    ) -> Booting {
         let shared = Arc::new(Mutex::new(Shared {
             trees: roots.iter().map(|_| None).collect(),
             roots: roots.iter().map(|r| path_bytes(r).to_vec()).collect(),
@@ -240,20 +275,44 @@ impl<'h> Watcher<'h> {
                 .collect(),
         }));
         let (tx, rx) = channel();
-        let server = match socket_path {
-            Some(p) => {
-                match socket::serve(p, Arc::new(SharedAnswer(shared.clone(), Some(tx.clone())))) {
-                    Ok(s) => Some(s),
-                    Err(e) => {
-                        host.log(&format!(
-                            "warning: {e}; other processes read the index file instead"
-                        ));
-                        None
-                    }
-                }
-            }
-            None => None,
+        let (server, unserved) = match socket_path
+            .map(|p| socket::serve(p, Arc::new(SharedAnswer(shared.clone(), Some(tx.clone())))))
+        {
+            Some(Ok(s)) => (Some(s), None),
+            Some(Err(e)) => (None, Some(e)),
+            None => (None, None),
         };
+        Booting {
+            roots: roots.to_vec(),
+            shared,
+            tx,
+            rx,
+            server,
+            unserved,
+        }
+    }
+
+    /// Loads the models, starts watching and catches up (see [`Watcher::boot`]).
+    pub fn boot(
+        self,
+        host: &dyn WatchHost,
+        timings: WatchTimings,
+        cancel: CancelToken,
+    ) -> Result<Watcher<'_>> {
+        let Booting {
+            roots,
+            shared,
+            tx,
+            rx,
+            server,
+            unserved,
+        } = self;
+        let roots = roots.as_slice();
+        if let Some(e) = unserved {
+            host.log(&format!(
+                "warning: {e}; other processes read the index file instead"
+            ));
+        }
         let mut w = Watcher {
             host,
             timings,
@@ -325,7 +384,9 @@ impl<'h> Watcher<'h> {
         }
         Ok(w)
     }
+}
 
+impl<'h> Watcher<'h> {
     /// Loads what the store knows of every root into its model, taking
     /// each root's event source.
     fn load_models(

@@ -23,7 +23,7 @@ use disktracker_walker_support::Exclude;
 use super::{Access, PluginChoice, Tracker, absolute, now_ms};
 use crate::live::socket::{self, Request, Response};
 use crate::live::{
-    Control, LiveTree, TreeOptions, WatchHost, WatchTimings, Watcher, reconcile_root,
+    Booting, Control, LiveTree, TreeOptions, WatchHost, WatchTimings, reconcile_root,
 };
 use crate::provenance::{Roots, Trust};
 
@@ -84,8 +84,8 @@ fn lock_watch(path: &Path) -> Result<WatchLock> {
     }
     let mut f = std::fs::File::from(fd);
     let _ = f.set_len(0);
+    // Not synced: the pid is only for messages, and no watcher outlives a crash.
     let _ = writeln!(f, "{}", std::process::id());
-    let _ = f.sync_data();
     Ok(WatchLock { _fd: f.into() })
 }
 
@@ -238,6 +238,37 @@ fn publish(
     Ok(index)
 }
 
+/// The published index, when its provenance matches the store exactly;
+/// `None` (the watcher answers from its models and publishes a new one).
+fn current_index(
+    store: &mut dyn SnapshotStore,
+    plugin: &IndexPlugin,
+    opts: &disktracker::IndexOptions,
+    host: &str,
+) -> Option<Box<dyn LiveIndex>> {
+    let recorded = store.index_provenance().ok()??;
+    let roots = Roots::of(store, host).ok()?;
+    let index = (plugin.open)(opts).ok()?;
+    // The checksum is read only when the file is not the one recorded.
+    match crate::provenance::trust(
+        index.path(),
+        &index.identity(),
+        &roots,
+        Some(&recorded),
+        false,
+    ) {
+        Ok(Trust::Exact | Trust::SameBytes) => Some(index),
+        Ok(Trust::Not(why)) => {
+            log_line(&format!("{why}; it will be rebuilt"));
+            None
+        }
+        Err(e) => {
+            log_line(&format!("{e}; it will be rebuilt"));
+            None
+        }
+    }
+}
+
 impl Tracker {
     fn sidecar(&self, extension: &str) -> PathBuf {
         self.index_path().with_extension(extension)
@@ -274,72 +305,84 @@ impl Tracker {
         }
         crate::location::create_state_dir(self.index_path())?;
         let _lock = lock_watch(&self.sidecar("watch"))?;
-        // A root with no snapshot yet is scanned first.
-        for r in &resolved {
-            let has = {
-                let store = self.store.get(Access::Write)?;
-                store
-                    .latest(SnapshotQuery::of_root(path_bytes(r)))?
-                    .is_some()
-            };
-            if !has {
-                log_line(&format!(
-                    "no snapshot of {} yet: scanning it",
-                    escape_path(r)
-                ));
-                self.scan_and_store(r, &[])?;
+        let (index_plugin, index_opts) = self.watch_index()?;
+        // Answer from the index before anything else: a read-only store
+        // (no checkpoint, no migration) says whether every root has a
+        // snapshot and whether the index is the one recorded for them.
+        let early = self
+            .early_index(&resolved, index_plugin, &index_opts)
+            .map(|index| Booting::serve(&resolved, index, Some(&self.socket_path())));
+        if early.is_none() {
+            // A root with no snapshot yet is scanned first.
+            for r in &resolved {
+                let has = {
+                    let store = self.store.get(Access::Write)?;
+                    store
+                        .latest(SnapshotQuery::of_root(path_bytes(r)))?
+                        .is_some()
+                };
+                if !has {
+                    log_line(&format!(
+                        "no snapshot of {} yet: scanning it",
+                        escape_path(r)
+                    ));
+                    self.scan_and_store(r, &[])?;
+                }
             }
         }
+        let booting = match early {
+            Some(b) => b,
+            None => {
+                let host = self.store.host.clone();
+                let store = self.store.get(Access::Write)?;
+                let index = current_index(&mut **store, index_plugin, &index_opts, &host);
+                Booting::serve(&resolved, index, Some(&self.socket_path()))
+            }
+        };
         // Let go of the tracker's own handle: the watcher opens the store per use.
         self.store.open = None;
-        let host = self.watch_host(config)?;
-        let index = {
-            let mut store = host.open_store()?;
-            self.current_index(&mut *store, &host)
-        };
-        let mut watcher = Watcher::boot(
-            &host,
-            &resolved,
-            index,
-            Some(&self.socket_path()),
-            config.timings.clone(),
-            self.cancel.clone(),
-        )?;
+        let host = self.watch_host(config, index_plugin, index_opts)?;
+        let mut watcher = booting.boot(&host, config.timings.clone(), self.cancel.clone())?;
         ready(watcher.control());
         watcher.run()
     }
 
-    /// The published index, when its provenance matches the store exactly;
-    /// `None` (the watcher answers from its models and publishes a new one).
-    fn current_index(
-        &self,
-        store: &mut dyn SnapshotStore,
-        host: &Host,
-    ) -> Option<Box<dyn LiveIndex>> {
-        let recorded = store.index_provenance().ok()??;
-        let roots = Roots::of(store, &host.store_opts.host).ok()?;
-        let index = (host.index_plugin.open)(&host.index_opts).ok()?;
-        // The checksum is read only when the file is not the one recorded.
-        match crate::provenance::trust(
-            index.path(),
-            &index.identity(),
-            &roots,
-            Some(&recorded),
-            false,
-        ) {
-            Ok(Trust::Exact | Trust::SameBytes) => Some(index),
-            Ok(Trust::Not(why)) => {
-                log_line(&format!("{why}; it will be rebuilt"));
-                None
-            }
-            Err(e) => {
-                log_line(&format!("{e}; it will be rebuilt"));
-                None
-            }
-        }
+    /// The index plugin and its options as a watcher uses them.
+    fn watch_index(&self) -> Result<(&'static IndexPlugin, disktracker::IndexOptions)> {
+        let plugin = self.index_plugin()?;
+        let mut opts = self.index_options(plugin)?;
+        opts.access = disktracker::IndexAccess::LongRunning;
+        Ok((plugin, opts))
     }
 
-    fn watch_host(&self, config: &WatchConfig) -> Result<Host> {
+    /// When every root has a snapshot, the published index if its
+    /// provenance matches the store (`Some(None)`: it does not); `None`
+    /// when a root needs a scan first or the store cannot be read as is
+    /// (missing, or of an older schema): the caller then opens it writable.
+    fn early_index(
+        &mut self,
+        roots: &[PathBuf],
+        plugin: &IndexPlugin,
+        opts: &disktracker::IndexOptions,
+    ) -> Option<Option<Box<dyn LiveIndex>>> {
+        let host = self.store.host.clone();
+        let index = {
+            let store = self.store.get(Access::Read).ok()?;
+            for r in roots {
+                store.latest(SnapshotQuery::of_root(path_bytes(r))).ok()??;
+            }
+            current_index(&mut **store, plugin, opts, &host)
+        };
+        self.store.open = None;
+        Some(index)
+    }
+
+    fn watch_host(
+        &self,
+        config: &WatchConfig,
+        index_plugin: &'static IndexPlugin,
+        index_opts: disktracker::IndexOptions,
+    ) -> Result<Host> {
         let walker_plugin = self.cfg.walker.resolve(registry::walkers()?)?;
         let walker = (walker_plugin.create)(&self.cfg.settings.for_plugin(walker_plugin)?)?;
         let sc = &self.cfg.scan;
@@ -349,9 +392,6 @@ impl Tracker {
             one_file_system: sc.one_file_system,
         };
         let events = config.events.resolve(registry::event_sources()?)?;
-        let index_plugin = self.index_plugin()?;
-        let mut index_opts = self.index_options(index_plugin)?;
-        index_opts.access = disktracker::IndexAccess::LongRunning;
         let plugin = self.store.place.plugin;
         let store_opts = self.store.options();
         Ok(Host {
