@@ -678,11 +678,7 @@ impl Tracker {
     /// Every snapshot of `hosts`, oldest first. A database that does not
     /// exist is [`ErrorKind::NotFound`].
     pub fn snapshots(&mut self, hosts: &Hosts) -> Result<Vec<SnapshotInfo>> {
-        let host = match hosts {
-            Hosts::This => Some(self.cfg.host.clone()),
-            Hosts::Named(h) => Some(h.clone()),
-            Hosts::All => None,
-        };
+        let host = self.host_filter(hosts).map(str::to_owned);
         let store = self.store.get(Access::Read)?;
         let Some(host) = host else {
             return store.snapshots();
