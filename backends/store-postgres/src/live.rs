@@ -280,6 +280,10 @@ fn require_snapshots(
     Ok(())
 }
 
+const INSERT_EVENTS: &str = "INSERT INTO fs_events (host, timestamp, event_type, path, delta_bytes, is_dir) \
+     SELECT $1, t, k, p, d, i FROM unnest($2::bigint[], $3::smallint[], $4::bytea[], \
+     $5::bigint[], $6::boolean[]) WITH ORDINALITY AS e(t, k, p, d, i, n) ORDER BY n";
+
 pub(crate) fn append_batch(store: &mut PgStore, batch: &LiveBatch<'_>) -> Result<i64> {
     store.check_writable("append to the mutation log")?;
     let host = store.live_host.clone();
@@ -289,20 +293,17 @@ pub(crate) fn append_batch(store: &mut PgStore, batch: &LiveBatch<'_>) -> Result
         for m in batch.mutations {
             last = Some(insert_mutation(tx, cache, &host, m).ctx(shown, what)?);
         }
-        for e in batch.events {
-            tx.execute(
-                "INSERT INTO fs_events (host, timestamp, event_type, path, delta_bytes, is_dir) \
-                 VALUES ($1, $2, $3, $4, $5, $6)",
-                &[
-                    &host,
-                    &e.time_ms,
-                    &(e.kind.code() as i16),
-                    &e.path,
-                    &e.delta_bytes,
-                    &e.is_dir,
-                ],
-            )
-            .ctx(shown, what)?;
+        if !batch.events.is_empty() {
+            // One statement for the whole batch, in the batch's order.
+            let ev = batch.events;
+            let times: Vec<i64> = ev.iter().map(|e| e.time_ms).collect();
+            let kinds: Vec<i16> = ev.iter().map(|e| e.kind.code() as i16).collect();
+            let paths: Vec<&[u8]> = ev.iter().map(|e| e.path.as_slice()).collect();
+            let deltas: Vec<Option<i64>> = ev.iter().map(|e| e.delta_bytes).collect();
+            let dirs: Vec<bool> = ev.iter().map(|e| e.is_dir).collect();
+            let s = crate::prepare(tx, cache, INSERT_EVENTS).ctx(shown, what)?;
+            tx.execute(&s, &[&host, &times, &kinds, &paths, &deltas, &dirs])
+                .ctx(shown, what)?;
         }
         if let Some(w) = batch.watch_state {
             upsert_watch(tx, cache, &host, w).ctx(shown, what)?;
