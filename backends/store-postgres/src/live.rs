@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use disktracker::path::{descendant_prefix, escape_bytes, is_within, prefix_end, trim_slashes};
+use disktracker::path::{escape_bytes, is_within, just_after, left_out_ranges};
 use disktracker::{
     DerivedSnapshot, DirDelta, DirRecord, DirStats, Error, ErrorKind, IndexProvenance,
     JournalEvent, JournalKind, JournalQuery, LiveBatch, LoggedMutation, Mutation, Result,
@@ -606,42 +606,9 @@ pub(crate) fn set_index_provenance(store: &mut PgStore, p: &IndexProvenance) -> 
 
 // ---- derive_snapshot --------------------------------------------------------
 
-/// The smallest path above `p`.
-fn just_after(p: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(p.len() + 1);
-    v.extend_from_slice(p);
-    v.push(0);
-    v
-}
-
-/// The ranges of the path order left out of the base (each removed subtree
-/// `P`: `[P, P\0)` and `[P/, P0)`; each upsert `U`: `[U, U\0)`), sorted
-/// and merged.
+/// The ranges of the path order left out of the base, sorted and merged.
 fn left_out(removed: &[Vec<u8>], upserts: &[DirRecord]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut ranges = Vec::with_capacity(removed.len() * 2 + upserts.len());
-    for p in removed {
-        let p = trim_slashes(p);
-        ranges.push((p.to_vec(), just_after(p)));
-        let lo = descendant_prefix(p);
-        let hi = prefix_end(&lo);
-        ranges.push((lo, hi));
-    }
-    for u in upserts {
-        ranges.push((u.path.clone(), just_after(&u.path)));
-    }
-    ranges.sort_unstable();
-    let mut merged: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(ranges.len());
-    for (lo, hi) in ranges {
-        match merged.last_mut() {
-            Some(last) if lo <= last.1 => {
-                if hi > last.1 {
-                    last.1 = hi;
-                }
-            }
-            _ => merged.push((lo, hi)),
-        }
-    }
-    merged
+    left_out_ranges(removed, upserts.iter().map(|u| u.path.as_slice()))
 }
 
 /// The complement of `out` within `[b"", end)`: the base's rows to keep.

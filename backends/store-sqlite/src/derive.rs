@@ -22,7 +22,7 @@
 //!   statement (and SQLite copies it through a temporary table, since it
 //!   reads the table it writes), which many short runs cannot pay back.
 
-use disktracker::path::{descendant_prefix, escape_bytes, is_within, prefix_end, trim_slashes};
+use disktracker::path::{escape_bytes, is_within, left_out_ranges};
 use disktracker::{DerivedSnapshot, DirRecord, Error, ErrorKind, Result, SnapshotId};
 use rusqlite::{Connection, OptionalExtension};
 
@@ -68,40 +68,9 @@ enum Step {
     Insert { start: usize, end: usize },
 }
 
-/// The smallest path above `p`: `p` followed by a zero byte.
-fn just_after(p: &[u8]) -> Vec<u8> {
-    let mut v = Vec::with_capacity(p.len() + 1);
-    v.extend_from_slice(p);
-    v.push(0);
-    v
-}
-
 /// The ranges of the path order left out of the base, sorted and merged.
 fn left_out(removed: &[Vec<u8>], upserts: &[DirRecord]) -> Vec<(Vec<u8>, Vec<u8>)> {
-    let mut ranges = Vec::with_capacity(removed.len() * 2 + upserts.len());
-    for p in removed {
-        let p = trim_slashes(p);
-        ranges.push((p.to_vec(), just_after(p)));
-        let lo = descendant_prefix(p);
-        let hi = prefix_end(&lo);
-        ranges.push((lo, hi));
-    }
-    for u in upserts {
-        ranges.push((u.path.clone(), just_after(&u.path)));
-    }
-    ranges.sort_unstable();
-    let mut merged: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(ranges.len());
-    for (lo, hi) in ranges {
-        match merged.last_mut() {
-            Some(last) if lo <= last.1 => {
-                if hi > last.1 {
-                    last.1 = hi;
-                }
-            }
-            _ => merged.push((lo, hi)),
-        }
-    }
-    merged
+    left_out_ranges(removed, upserts.iter().map(|u| u.path.as_slice()))
 }
 
 /// The runs strategy's steps: the runs of base rows (ids `lo..=hi`) to copy

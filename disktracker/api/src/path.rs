@@ -192,6 +192,48 @@ pub fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     end
 }
 
+/// The smallest path above `p`: `p` followed by a zero byte.
+pub fn just_after(p: &[u8]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(p.len() + 1);
+    v.extend_from_slice(p);
+    v.push(0);
+    v
+}
+
+/// The ranges `[lo, hi)` of the bytewise path order that deriving a snapshot
+/// leaves out of its base (each removed subtree `P`: `[P, P\0)` and
+/// `[P/, P0)`, so `P-x` is kept; each path of `replaced`: `[U, U\0)`),
+/// sorted and merged. A store copies the base's rows outside them.
+pub fn left_out_ranges<'a>(
+    removed: &[Vec<u8>],
+    replaced: impl IntoIterator<Item = &'a [u8]>,
+) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut ranges = Vec::with_capacity(removed.len() * 2);
+    for p in removed {
+        let p = trim_slashes(p);
+        ranges.push((p.to_vec(), just_after(p)));
+        let lo = descendant_prefix(p);
+        let hi = prefix_end(&lo);
+        ranges.push((lo, hi));
+    }
+    for u in replaced {
+        ranges.push((u.to_vec(), just_after(u)));
+    }
+    ranges.sort_unstable();
+    let mut merged: Vec<(Vec<u8>, Vec<u8>)> = Vec::with_capacity(ranges.len());
+    for (lo, hi) in ranges {
+        match merged.last_mut() {
+            Some(last) if lo <= last.1 => {
+                if hi > last.1 {
+                    last.1 = hi;
+                }
+            }
+            _ => merged.push((lo, hi)),
+        }
+    }
+    merged
+}
+
 /// The parent of an absolute path in bytes, or `None` for `/`.
 pub fn parent_bytes(path: &[u8]) -> Option<&[u8]> {
     if path.len() <= 1 {
