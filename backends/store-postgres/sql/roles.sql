@@ -49,13 +49,13 @@ BEGIN
         RETURN;
     END IF;
     GRANT SELECT ON disktracker_schema TO disktracker_host;
-    GRANT SELECT, INSERT, DELETE ON snapshots, dir_snapshots, diff_cache_sets, diff_cache,
+    GRANT SELECT, INSERT, DELETE ON snapshots, dir_blocks, diff_cache_sets, diff_cache,
         dir_deltas, mutation_log, mutation_heads, fs_events, watch_state, index_provenance,
         index_provenance_roots TO disktracker_host;
     GRANT UPDATE ON watch_state, index_provenance, mutation_heads TO disktracker_host;
     GRANT USAGE, SELECT ON SEQUENCE snapshots_id_seq, dir_deltas_id_seq, mutation_log_id_seq,
         fs_events_id_seq TO disktracker_host;
-    GRANT SELECT ON disktracker_schema, snapshots, dir_snapshots, diff_cache_sets, diff_cache,
+    GRANT SELECT ON disktracker_schema, snapshots, dir_blocks, diff_cache_sets, diff_cache,
         dir_deltas, mutation_log, mutation_heads, fs_events, watch_state, index_provenance,
         index_provenance_roots TO disktracker_reader;
 END

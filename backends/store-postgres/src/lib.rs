@@ -24,24 +24,26 @@
 //!
 //! `schema.rs` has the tables. A `u64` is a `bigint` holding its bit pattern
 //! (`as i64` and back: exact, though values above `i64::MAX` look negative
-//! in `psql`), the fingerprint two `bigint` halves, a depth an `integer`
-//! holding the `u32`'s bits, paths `bytea`, which PostgreSQL compares
-//! bytewise — the order every read returns. `dir_snapshots` has the primary
-//! key `(snapshot_id, path)`, so a snapshot, a subtree (`path = P` or the
-//! range `P/ ≤ path < P0`) and a directory are one index range each.
-//! Snapshots carry their host; `(host, scan_root, id)` and `(scan_root, id)`
-//! indexes serve the per-host and per-root selections, each one statement.
+//! in `psql`), paths `bytea`, which PostgreSQL compares bytewise — the order
+//! every read returns. A snapshot's directories are `dir_blocks` rows of a
+//! few hundred directories each (`block.rs` encodes them), keyed by
+//! `(snapshot_id, first_path)`: a directory is in the block with the
+//! greatest `first_path` at or before it, a subtree (`path = P` or the range
+//! `P/ ≤ path < P0`) in the blocks from that one to the last starting below
+//! the range's end — one index range each. Snapshots carry their host;
+//! `(host, scan_root, id)` and `(scan_root, id)` indexes serve the per-host
+//! and per-root selections, each one statement.
 //!
 //! # Writing
 //!
 //! A snapshot is one transaction: its `snapshots` row is inserted when the
-//! writer begins (so the id is known), its directories follow in binary
-//! `COPY` batches of [`COPY_BATCH`] rows, retention deletes go in the same
+//! writer begins (so the id is known), its directories follow as blocks in
+//! binary `COPY`s of about a mebibyte, retention deletes go in the same
 //! transaction, and nothing is visible to other sessions before the
 //! commit. A writer dropped without commit rolls back; a lost connection
-//! leaves nothing (the server rolls back). `derive_snapshot` copies the
-//! base's unchanged rows on the server (`INSERT … SELECT` over the kept
-//! path ranges) and `COPY`s only the changed ones.
+//! leaves nothing (the server rolls back). `derive_snapshot` reads the
+//! base's blocks, merges the changes in, and writes the result as new
+//! blocks.
 //!
 //! # Privileges
 //!
@@ -68,8 +70,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod block;
 mod conninfo;
 mod error;
+mod legacy;
 mod live;
 mod schema;
 mod settings;
@@ -80,26 +84,23 @@ use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use disktracker::model::DiffEntry;
-use disktracker::path::{descendant_prefix, parent_bytes, prefix_end, trim_slashes};
+use disktracker::path::{descendant_prefix, escape_bytes, parent_bytes, prefix_end, trim_slashes};
 use disktracker::registry::StorePlugin;
 use disktracker::{
-    DerivedSnapshot, DirDelta, DirRecord, DirStats, Error, ErrorKind, IndexProvenance,
-    JournalEvent, JournalQuery, LiveBatch, LoggedMutation, Result, RootFilter, SnapshotId,
-    SnapshotInfo, SnapshotMeta, SnapshotQuery, SnapshotStore, SnapshotWriter, StoreLocation,
-    StoreOptions, WatchState,
+    DerivedSnapshot, DirDelta, DirRecord, Error, ErrorKind, IndexProvenance, JournalEvent,
+    JournalQuery, LiveBatch, LoggedMutation, Result, RootFilter, SnapshotId, SnapshotInfo,
+    SnapshotMeta, SnapshotQuery, SnapshotStore, SnapshotWriter, StoreLocation, StoreOptions,
+    WatchState,
 };
 use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, GenericClient, Row, Statement};
 
+use crate::block::BlockDecoder;
 use crate::error::{Ctx, Phase};
 
 /// The schema version this build creates and reads.
 pub const SCHEMA_VERSION: i32 = schema::LATEST;
-
-/// Directory rows sent per binary `COPY` (a batch is buffered, then sent
-/// in one `COPY`: a few round trips per snapshot, bounded memory).
-pub const COPY_BATCH: usize = 16_384;
 
 disktracker::register_store!(
     StorePlugin::new(
@@ -179,47 +180,11 @@ pub(crate) fn sql_limit(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
 }
 
-/// The columns of a directory row, in [`decode_dir`] order.
-macro_rules! dir_cols {
-    () => {
-        "path, depth, total_bytes, total_apparent, direct_bytes, direct_apparent, file_count, \
-         direct_files, child_count, error_count, mtime_ns, dev, ino, fingerprint_lo, fingerprint_hi"
-    };
-}
-
 macro_rules! snapshot_cols {
     () => {
         "id, scan_root, host, started_at, finished_at, total_files, total_bytes, total_apparent, \
          dir_count, error_count, walker"
     };
-}
-
-/// Fills `rec` from a [`dir_cols!`] row, reusing `rec.path`'s allocation.
-pub(crate) fn decode_dir(
-    row: &Row,
-    rec: &mut DirRecord,
-) -> std::result::Result<(), postgres::Error> {
-    let path: &[u8] = row.try_get(0)?;
-    rec.path.clear();
-    rec.path.extend_from_slice(path);
-    let depth: i32 = row.try_get(1)?;
-    rec.depth = depth as u32;
-    let u = |i: usize| row.try_get::<_, i64>(i).map(from_sql_u64);
-    rec.stats = DirStats {
-        total_bytes: u(2)?,
-        total_apparent: u(3)?,
-        direct_bytes: u(4)?,
-        direct_apparent: u(5)?,
-        file_count: u(6)?,
-        direct_files: u(7)?,
-        child_count: u(8)?,
-        error_count: u(9)?,
-        mtime_ns: row.try_get(10)?,
-        dev: u(11)?,
-        ino: u(12)?,
-        fingerprint: join_u128(row.try_get(13)?, row.try_get(14)?),
-    };
-    Ok(())
 }
 
 fn decode_snapshot(row: &Row) -> std::result::Result<SnapshotInfo, postgres::Error> {
@@ -259,6 +224,41 @@ impl Under {
             lo,
         }
     }
+}
+
+/// A decoder of one `dir_blocks` row of snapshot `id` (its
+/// [`block_cols!`]); a body it cannot read is corrupt.
+pub(crate) fn open_block<'r>(
+    row: &'r Row,
+    id: SnapshotId,
+    shown: &str,
+    what: &str,
+) -> Result<BlockDecoder<'r>> {
+    let first: &[u8] = row.try_get(0).ctx(shown, what)?;
+    let count: i32 = row.try_get(1).ctx(shown, what)?;
+    let body: &[u8] = row.try_get(2).ctx(shown, what)?;
+    BlockDecoder::new(first, count, body).ok_or_else(|| bad_block(shown, id, first))
+}
+
+/// Decodes the next directory of `d` into `rec`; `false` at the block's end.
+pub(crate) fn next_dir(
+    d: &mut BlockDecoder<'_>,
+    rec: &mut DirRecord,
+    id: SnapshotId,
+    shown: &str,
+) -> Result<bool> {
+    d.next_into(rec)
+        .ok_or_else(|| bad_block(shown, id, d.first_path()))
+}
+
+fn bad_block(shown: &str, id: SnapshotId, first: &[u8]) -> Error {
+    error::corrupt(
+        shown,
+        format!(
+            "the directory block of snapshot {id} starting at {} is malformed",
+            escape_bytes(first)
+        ),
+    )
 }
 
 /// Prepares `sql` once per connection.
@@ -309,39 +309,32 @@ const LATEST_PER_ROOT_OF_HOST: &str = concat!(
     snapshot_cols!(),
     " FROM snapshots WHERE host = $1 ORDER BY scan_root, id DESC"
 );
-// Both snapshots' rows, joined on the path by a merge of their primary-key
-// ranges: only the changed rows cross the wire.
-const COMPARE: &str = "SELECT coalesce(a.path, b.path), a.total_bytes, a.total_apparent, \
-     b.total_bytes, b.total_apparent \
-     FROM (SELECT path, total_bytes, total_apparent FROM dir_snapshots WHERE snapshot_id = $1) a \
-     FULL JOIN (SELECT path, total_bytes, total_apparent FROM dir_snapshots WHERE snapshot_id = $2) b \
-     ON a.path = b.path \
-     WHERE a.path IS NULL OR b.path IS NULL \
-     OR a.total_bytes <> b.total_bytes OR a.total_apparent <> b.total_apparent \
-     ORDER BY 1";
-const TREE: &str = concat!(
+/// The columns a block is decoded from, in [`open_block`] order.
+macro_rules! block_cols {
+    () => {
+        "first_path, dir_count, body"
+    };
+}
+pub(crate) const TREE: &str = concat!(
     "SELECT ",
-    dir_cols!(),
-    " FROM dir_snapshots WHERE snapshot_id = $1 ORDER BY path"
+    block_cols!(),
+    " FROM dir_blocks WHERE snapshot_id = $1 ORDER BY first_path"
 );
-const SUBTREE: &str = concat!(
+/// The blocks that may hold a path in `[$2, $3)`: the one holding `$2` (the
+/// last starting at or before it) and every later one starting before `$3`.
+const BLOCKS_IN: &str = concat!(
     "SELECT ",
-    dir_cols!(),
-    " FROM dir_snapshots WHERE snapshot_id = $1 AND (path = $2 OR (path >= $3 AND path < $4)) \
-     ORDER BY path"
+    block_cols!(),
+    " FROM dir_blocks WHERE snapshot_id = $1 AND first_path < $3 AND first_path >= \
+     coalesce((SELECT first_path FROM dir_blocks WHERE snapshot_id = $1 AND first_path <= $2 \
+     ORDER BY first_path DESC LIMIT 1), $2) ORDER BY first_path"
 );
-const ONE_DIR: &str = concat!(
+/// The block that holds `$2` if the snapshot has it.
+const ONE_BLOCK: &str = concat!(
     "SELECT ",
-    dir_cols!(),
-    " FROM dir_snapshots WHERE snapshot_id = $1 AND path = $2"
-);
-/// The descendants of `$2`, restricted in SQL to immediate children by
-/// counting separators: `$3` is the child prefix (`P/`), `$4` its end.
-const CHILDREN: &str = concat!(
-    "SELECT ",
-    dir_cols!(),
-    " FROM dir_snapshots WHERE snapshot_id = $1 AND path >= $2 AND path < $3 \
-     AND position('\\x2f'::bytea in substring(path from $4)) = 0 ORDER BY path"
+    block_cols!(),
+    " FROM dir_blocks WHERE snapshot_id = $1 AND first_path <= $2 \
+     ORDER BY first_path DESC LIMIT 1"
 );
 const EXISTS: &str = "SELECT 1 FROM snapshots WHERE id = $1";
 
@@ -473,6 +466,27 @@ impl PgStore {
         f(&mut client, &mut cache).ctx(&self.shown, what)
     }
 
+    /// Runs `f` with the connection, the statement cache and the shown
+    /// location; `f` gives its errors their context.
+    pub(crate) fn with_checked<T>(
+        &self,
+        what: &str,
+        f: impl FnOnce(&mut Client, &mut Cache, &str) -> Result<T>,
+    ) -> Result<T> {
+        let (Ok(mut client), Ok(mut cache)) =
+            (self.client.try_borrow_mut(), self.stmts.try_borrow_mut())
+        else {
+            return Err(Error::new(
+                ErrorKind::Plugin,
+                format!(
+                    "{what} {}: the store was called again from inside a visit",
+                    self.shown
+                ),
+            ));
+        };
+        f(&mut client, &mut cache, &self.shown)
+    }
+
     /// Refuses writes to a read-only store.
     pub(crate) fn check_writable(&self, what: &str) -> Result<()> {
         if self.read_only {
@@ -532,7 +546,11 @@ enum Probe {
 /// older, or empty. Newer versions and foreign tables are refused.
 fn probe(client: &mut Client, shown: &str) -> Result<Probe> {
     let what = "inspecting";
-    let names: Vec<&str> = schema::TABLES.to_vec();
+    let names: Vec<&str> = schema::TABLES
+        .iter()
+        .chain(schema::RETIRED)
+        .copied()
+        .collect();
     let row = client
         .query_one(
             "SELECT to_regclass($1) IS NOT NULL, \
@@ -577,12 +595,12 @@ fn probe(client: &mut Client, shown: &str) -> Result<Probe> {
         .with_hint("upgrade disktracker, or point --db at another database; nothing was changed"));
     }
     if version == schema::LATEST {
-        if ours.len() != schema::TABLES.len() {
-            let missing: Vec<&str> = schema::TABLES
-                .iter()
-                .copied()
-                .filter(|t| !ours.iter().any(|o| o == t))
-                .collect();
+        let missing: Vec<&str> = schema::TABLES
+            .iter()
+            .copied()
+            .filter(|t| !ours.iter().any(|o| o == t))
+            .collect();
+        if !missing.is_empty() {
             return Err(error::corrupt(
                 shown,
                 format!("tables are missing: {}", missing.join(", ")),
@@ -644,12 +662,14 @@ fn migrate_locked(client: &mut Client, shown: &str, what: &str) -> Result<()> {
         return tx.commit().ctx(shown, what);
     }
     for m in schema::MIGRATIONS.iter().filter(|m| m.version > from) {
-        tx.batch_execute(m.sql).map_err(|e| {
-            let err = error::pg(shown, what, Phase::Session, e);
-            let msg = format!("{} (migration {}: {})", err.message(), m.version, m.summary);
-            let hint = err.hint().unwrap_or_default().to_owned();
-            Error::new(err.kind(), msg).with_hint(hint)
-        })?;
+        tx.batch_execute(m.sql)
+            .and_then(|()| m.convert.map_or(Ok(()), |convert| convert(&mut tx)))
+            .map_err(|e| {
+                let err = error::pg(shown, what, Phase::Session, e);
+                let msg = format!("{} (migration {}: {})", err.message(), m.version, m.summary);
+                let hint = err.hint().unwrap_or_default().to_owned();
+                Error::new(err.kind(), msg).with_hint(hint)
+            })?;
     }
     tx.execute(
         "UPDATE disktracker_schema SET version = $1, migrated_at = $2 WHERE id = 1",
@@ -672,7 +692,7 @@ pub(crate) fn delete_in(
     }
     let ids: Vec<i64> = ids.to_vec();
     tx.execute(
-        "DELETE FROM dir_snapshots WHERE snapshot_id = ANY($1)",
+        "DELETE FROM dir_blocks WHERE snapshot_id = ANY($1)",
         &[&ids],
     )?;
     tx.execute(
@@ -779,27 +799,35 @@ impl SnapshotStore for PgStore {
     ) -> Result<()> {
         let what = "reading a snapshot from";
         let under = under.map(Under::new);
-        let seen = self.with(what, |c, cache| {
+        let seen = self.with_checked(what, |c, cache, shown| {
             let mut rows = match &under {
                 None => {
-                    let s = prepare(c, cache, TREE)?;
-                    c.query_raw(&s, [&id as &(dyn ToSql + Sync)])?
+                    let s = prepare(c, cache, TREE).ctx(shown, what)?;
+                    c.query_raw(&s, [&id as &(dyn ToSql + Sync)])
                 }
                 Some(u) => {
-                    let s = prepare(c, cache, SUBTREE)?;
-                    let p: [&(dyn ToSql + Sync); 4] = [&id, &u.exact, &u.lo, &u.hi];
-                    c.query_raw(&s, p)?
+                    let s = prepare(c, cache, BLOCKS_IN).ctx(shown, what)?;
+                    let p: [&(dyn ToSql + Sync); 3] = [&id, &u.exact, &u.hi];
+                    c.query_raw(&s, p)
                 }
-            };
+            }
+            .ctx(shown, what)?;
             let mut rec = DirRecord::default();
             let mut seen = false;
-            // One query, streamed: rows are decoded into one record as they
-            // arrive; stopping early drops the rest.
-            while let Some(row) = rows.next()? {
+            // Blocks are streamed and decoded as they arrive; stopping
+            // early drops the rest.
+            while let Some(row) = rows.next().ctx(shown, what)? {
                 seen = true;
-                decode_dir(&row, &mut rec)?;
-                if !visit(&rec) {
-                    break;
+                let mut d = open_block(&row, id, shown, what)?;
+                while next_dir(&mut d, &mut rec, id, shown)? {
+                    let wanted = match &under {
+                        None => true,
+                        Some(u) if rec.path.as_slice() >= u.hi.as_slice() => return Ok(true),
+                        Some(u) => rec.path == u.exact || rec.path.starts_with(&u.lo),
+                    };
+                    if wanted && !visit(&rec) {
+                        return Ok(true);
+                    }
                 }
             }
             Ok(seen)
@@ -812,36 +840,35 @@ impl SnapshotStore for PgStore {
 
     fn dir(&self, id: SnapshotId, path: &[u8]) -> Result<Option<DirRecord>> {
         let path = trim_slashes(path).to_vec();
-        self.with("reading a directory from", |c, cache| {
-            let s = prepare(c, cache, ONE_DIR)?;
-            match c.query_opt(&s, &[&id, &path])? {
-                Some(row) => {
-                    let mut rec = DirRecord::default();
-                    decode_dir(&row, &mut rec)?;
-                    Ok(Some(rec))
+        let what = "reading a directory from";
+        self.with_checked(what, |c, cache, shown| {
+            let s = prepare(c, cache, ONE_BLOCK).ctx(shown, what)?;
+            let Some(row) = c.query_opt(&s, &[&id, &path]).ctx(shown, what)? else {
+                return Ok(None);
+            };
+            let mut d = open_block(&row, id, shown, what)?;
+            let mut rec = DirRecord::default();
+            while next_dir(&mut d, &mut rec, id, shown)? {
+                match rec.path.as_slice().cmp(&path) {
+                    std::cmp::Ordering::Less => {}
+                    std::cmp::Ordering::Equal => return Ok(Some(rec)),
+                    std::cmp::Ordering::Greater => break,
                 }
-                None => Ok(None),
             }
+            Ok(None)
         })
     }
 
     fn children(&self, id: SnapshotId, path: &[u8]) -> Result<Vec<DirRecord>> {
         let u = Under::new(path);
-        // substring() counts from 1: the bytes after the `P/` prefix.
-        let from = i32::try_from(u.lo.len() + 1).unwrap_or(i32::MAX);
-        let out = self.with("reading directories from", |c, cache| {
-            let s = prepare(c, cache, CHILDREN)?;
-            let rows = c.query(&s, &[&id, &u.lo, &u.hi, &from])?;
-            rows.iter()
-                .map(|r| {
-                    let mut rec = DirRecord::default();
-                    decode_dir(r, &mut rec).map(|()| rec)
-                })
-                .collect::<std::result::Result<Vec<_>, _>>()
+        let mut out = Vec::new();
+        // Immediate children: below `P/` with no further separator.
+        self.visit_tree(id, Some(path), &mut |rec| {
+            if rec.path.len() > u.lo.len() && !rec.path[u.lo.len()..].contains(&b'/') {
+                out.push(rec.clone());
+            }
+            true
         })?;
-        if out.is_empty() && !self.exists(id)? {
-            return Err(error::no_snapshot(&self.shown, id));
-        }
         Ok(out)
     }
 
@@ -894,27 +921,6 @@ impl SnapshotStore for PgStore {
         Ok(Some(entries))
     }
 
-    fn compare_snapshots(&self, a: SnapshotId, b: SnapshotId) -> Result<Option<Vec<DiffEntry>>> {
-        let what = "comparing two snapshots in";
-        let entries = self.with(what, |c, cache| {
-            let s = prepare(c, cache, COMPARE)?;
-            c.query(&s, &[&a, &b])?
-                .iter()
-                .map(|r| {
-                    let u = |i: usize| r.try_get::<_, Option<i64>>(i).map(|v| v.map(from_sql_u64));
-                    Ok(DiffEntry {
-                        path: r.try_get(0)?,
-                        bytes_a: u(1)?,
-                        apparent_a: u(2)?,
-                        bytes_b: u(3)?,
-                        apparent_b: u(4)?,
-                    })
-                })
-                .collect::<std::result::Result<Vec<_>, postgres::Error>>()
-        })?;
-        Ok(Some(entries))
-    }
-
     fn store_diff(&mut self, a: SnapshotId, b: SnapshotId, entries: &[DiffEntry]) -> Result<()> {
         self.check_writable("cache a diff")?;
         let what = "caching a diff in";
@@ -957,22 +963,30 @@ impl SnapshotStore for PgStore {
         let tables = schema::TABLES.join(", ");
         let vacuum = format!("VACUUM (ANALYZE) {tables}");
         self.with(what, |c, _| c.batch_execute(&vacuum))?;
-        for table in ["dir_snapshots", "diff_cache"] {
+        // The live rows' size, generously: a block's stored body and key
+        // with tuple and TOAST overhead; a diff row (fixed columns) and its
+        // index entry from the planner's average width.
+        let checks = [
+            (
+                "dir_blocks",
+                "SELECT pg_total_relation_size('dir_blocks'), \
+                 coalesce(sum(pg_column_size(body) * 1.1 + 2 * pg_column_size(first_path) + 128), \
+                 0)::float8 FROM dir_blocks",
+            ),
+            (
+                "diff_cache",
+                "SELECT pg_total_relation_size(c.oid), greatest(c.reltuples, 0)::float8 * \
+                 (2 * coalesce((SELECT sum(avg_width) FROM pg_stats s \
+                 WHERE s.schemaname = n.nspname AND s.tablename = c.relname), 0) + 64)::float8 \
+                 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+                 WHERE c.oid = to_regclass('diff_cache')",
+            ),
+        ];
+        for (table, sql) in checks {
             let loose = self.with(what, |c, _| {
-                let r = c.query_one(
-                    "SELECT pg_total_relation_size(c.oid), greatest(c.reltuples, 0)::float8, \
-                     coalesce((SELECT sum(avg_width) FROM pg_stats s \
-                               WHERE s.schemaname = n.nspname AND s.tablename = c.relname), 0)::float8 \
-                     FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
-                     WHERE c.oid = to_regclass($1)",
-                    &[&table],
-                )?;
+                let r = c.query_one(sql, &[])?;
                 let total: i64 = r.try_get(0)?;
-                let rows: f64 = r.try_get(1)?;
-                let width: f64 = r.try_get(2)?;
-                // A row and its index entry, generously: tuple header, line
-                // pointer, key copy and alignment.
-                let live = rows * (2.0 * width + 64.0);
+                let live: f64 = r.try_get(1)?;
                 Ok(total as f64 > 2.0 * live + 1_048_576.0)
             })?;
             if loose {

@@ -5,7 +5,7 @@
 
 use std::collections::BTreeSet;
 
-use disktracker::path::{escape_bytes, is_within, just_after, left_out_ranges};
+use disktracker::path::{escape_bytes, is_within, left_out_ranges};
 use disktracker::{
     DerivedSnapshot, DirDelta, DirRecord, DirStats, Error, ErrorKind, IndexProvenance,
     JournalEvent, JournalKind, JournalQuery, LiveBatch, LoggedMutation, Mutation, Result,
@@ -14,10 +14,10 @@ use disktracker::{
 use postgres::{Row, Transaction};
 
 use crate::error::{self, Ctx};
-use crate::writer::{COPY_DIRS, RowBuf, insert_snapshot};
+use crate::writer::{BlockSink, COPY_BLOCKS, insert_snapshot};
 use crate::{
-    Cache, PgStore, Under, from_sql_u64, join_u128, now_ms, opt_u64, prepare, split_u128,
-    sql_limit, to_sql_u64,
+    Cache, PgStore, TREE, Under, from_sql_u64, join_u128, next_dir, now_ms, open_block, opt_u64,
+    prepare, split_u128, sql_limit, to_sql_u64,
 };
 
 /// `mutation_log.mutation_type` of a [`Mutation::Upsert`].
@@ -611,37 +611,6 @@ fn left_out(removed: &[Vec<u8>], upserts: &[DirRecord]) -> Vec<(Vec<u8>, Vec<u8>
     left_out_ranges(removed, upserts.iter().map(|u| u.path.as_slice()))
 }
 
-/// The complement of `out` within `[b"", end)`: the base's rows to keep.
-fn kept(out: &[(Vec<u8>, Vec<u8>)], end: &[u8]) -> (Vec<Vec<u8>>, Vec<Vec<u8>>) {
-    let (mut los, mut his) = (Vec::new(), Vec::new());
-    let mut from: Vec<u8> = Vec::new();
-    for (lo, hi) in out {
-        if from.as_slice() < lo.as_slice() {
-            los.push(from.clone());
-            his.push(lo.clone().min(end.to_vec()));
-        }
-        if hi.as_slice() > from.as_slice() {
-            from.clone_from(hi);
-        }
-    }
-    if from.as_slice() < end {
-        los.push(from);
-        his.push(end.to_vec());
-    }
-    (los, his)
-}
-
-/// Copies the base's rows in the kept ranges into the new snapshot, on the
-/// server: one index range scan per range, no row through this process.
-const COPY_KEPT: &str = "INSERT INTO dir_snapshots (snapshot_id, path, depth, total_bytes, \
-     total_apparent, direct_bytes, direct_apparent, file_count, direct_files, child_count, \
-     error_count, mtime_ns, dev, ino, fingerprint_lo, fingerprint_hi) \
-     SELECT $1, b.path, b.depth, b.total_bytes, b.total_apparent, b.direct_bytes, \
-     b.direct_apparent, b.file_count, b.direct_files, b.child_count, b.error_count, b.mtime_ns, \
-     b.dev, b.ino, b.fingerprint_lo, b.fingerprint_hi \
-     FROM unnest($3::bytea[], $4::bytea[]) AS k(lo, hi) \
-     JOIN dir_snapshots b ON b.snapshot_id = $2 AND b.path >= k.lo AND b.path < k.hi";
-
 fn usage(shown: &str, message: String) -> Error {
     Error::new(
         ErrorKind::Usage,
@@ -708,44 +677,43 @@ pub(crate) fn derive_snapshot(store: &mut PgStore, d: &DerivedSnapshot<'_>) -> R
                 )
                 .ctx(shown, what)?
                 .get(0);
-            let last: Option<Vec<u8>> = tx
-            .query_opt(
-                "SELECT path FROM dir_snapshots WHERE snapshot_id = $1 ORDER BY path DESC LIMIT 1",
-                &[&d.base],
-            )
-            .ctx(shown, what)?
-            .map(|r| r.get(0));
-            if let Some(last) = last {
-                let (los, his) = kept(&left_out(d.removed, d.upserts), &just_after(&last));
-                tx.execute(COPY_KEPT, &[&id, &d.base, &los, &his])
-                    .ctx(shown, what)?;
-            }
-            let copy = prepare(tx, cache, COPY_DIRS).ctx(shown, what)?;
-            let mut buf = RowBuf::default();
-            for u in d.upserts {
-                buf.push(&u.path, u.depth, &u.stats);
-                if buf.len() >= crate::COPY_BATCH {
-                    buf.flush(tx, &copy, id).ctx(shown, what)?;
+            let s = prepare(tx, cache, TREE).ctx(shown, what)?;
+            let base_blocks = tx.query(&s, &[&d.base]).ctx(shown, what)?;
+            let copy = prepare(tx, cache, COPY_BLOCKS).ctx(shown, what)?;
+            let mut sink = BlockSink::default();
+            let out = left_out(d.removed, d.upserts);
+            let mut out = out.iter().peekable();
+            let mut upserts = d.upserts.iter().peekable();
+            let mut rec = DirRecord::default();
+            // The base's directories outside the left-out ranges, merged in
+            // path order with the upserts (whose paths are left out).
+            for row in &base_blocks {
+                let mut block = open_block(row, d.base, shown, what)?;
+                while next_dir(&mut block, &mut rec, d.base, shown)? {
+                    while out
+                        .next_if(|(_, hi)| hi.as_slice() <= rec.path.as_slice())
+                        .is_some()
+                    {}
+                    if out
+                        .peek()
+                        .is_some_and(|(lo, _)| lo.as_slice() <= rec.path.as_slice())
+                    {
+                        continue;
+                    }
+                    while let Some(u) = upserts.next_if(|u| u.path < rec.path) {
+                        sink.push(tx, &copy, id, &u.path, u.depth, &u.stats)
+                            .ctx(shown, what)?;
+                    }
+                    sink.push(tx, &copy, id, &rec.path, rec.depth, &rec.stats)
+                        .ctx(shown, what)?;
                 }
             }
-            buf.flush(tx, &copy, id).ctx(shown, what)?;
-            // The counts the caller cannot know, from the rows written; error
-            // counts are u64 bit patterns, summed as such.
-            let counts = tx
-                .query_one(
-                    "SELECT count(*), coalesce(sum(CASE WHEN error_count < 0 \
-                 THEN error_count::numeric + 18446744073709551616 \
-                 ELSE error_count::numeric END), 0)::text \
-                 FROM dir_snapshots WHERE snapshot_id = $1",
-                    &[&id],
-                )
-                .ctx(shown, what)?;
-            let dirs = u64::try_from(counts.get::<_, i64>(0)).unwrap_or(0);
-            let errors: u64 = counts
-                .get::<_, String>(1)
-                .parse::<u128>()
-                .map(|v| u64::try_from(v).unwrap_or(u64::MAX))
-                .unwrap_or(u64::MAX);
+            for u in upserts {
+                sink.push(tx, &copy, id, &u.path, u.depth, &u.stats)
+                    .ctx(shown, what)?;
+            }
+            sink.finish(tx, &copy, id).ctx(shown, what)?;
+            let (dirs, errors) = (sink.dirs, sink.errors);
             insert_snapshot(tx, cache, Some(id), d.meta, dirs, errors).ctx(shown, what)?;
             insert_deltas(tx, cache, Some(id), d.deltas).ctx(shown, what)?;
             if let Some(w) = d.watch_state {
@@ -756,37 +724,4 @@ pub(crate) fn derive_snapshot(store: &mut PgStore, d: &DerivedSnapshot<'_>) -> R
             Ok(id)
         },
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kept_ranges_are_the_complement_of_the_left_out_ones() {
-        let rec = |p: &[u8]| DirRecord {
-            path: p.to_vec(),
-            ..DirRecord::default()
-        };
-        let out = left_out(&[b"/a".to_vec()], &[rec(b"/b")]);
-        let (los, his) = kept(&out, b"/z\0");
-        let inside = |p: &[u8]| {
-            los.iter()
-                .zip(&his)
-                .any(|(lo, hi)| lo.as_slice() <= p && p < hi.as_slice())
-        };
-        for p in [&b"/"[..], b"/a-x", b"/a0", b"/ab", b"/b/c", b"/c", b"/z"] {
-            assert!(inside(p), "{}", escape_bytes(p));
-        }
-        for p in [&b"/a"[..], b"/a/b", b"/a/\xff", b"/b", b"/z\0"] {
-            assert!(!inside(p), "{}", escape_bytes(p));
-        }
-        let (los, his) = kept(&left_out(&[b"/".to_vec()], &[]), b"/z\0");
-        assert!(
-            los.iter()
-                .zip(&his)
-                .all(|(_, hi)| hi.as_slice() <= &b"/"[..]),
-            "removing / keeps no path: {los:?} {his:?}"
-        );
-    }
 }

@@ -13,7 +13,7 @@
 //! `psql` but exact here), the `u128` fingerprint two `bigint` halves,
 //! paths `bytea` (compared bytewise, the order every store keeps).
 //!
-//! `dir_snapshots` and `diff_cache` have no foreign key: a key costs a
+//! `dir_blocks` and `diff_cache` have no foreign key: a key costs a
 //! lookup per inserted row, and their rows are written by the same
 //! transaction that writes (or checks) their snapshot, and deleted with it
 //! explicitly. The small tables keep `ON DELETE CASCADE` keys.
@@ -22,12 +22,17 @@
 //! this machine's name), so many hosts can watch the same paths in one
 //! database without mixing their logs, states and index provenance.
 
-/// One schema step: the version it produces and its statements.
+/// One schema step: the version it produces, its statements, and the rows
+/// it converts after them (in the same transaction).
 pub(crate) struct Migration {
     pub version: i32,
     pub summary: &'static str,
     pub sql: &'static str,
+    pub convert: Option<Convert>,
 }
+
+/// Rewrites rows a migration's statements left in an old layout.
+pub(crate) type Convert = fn(&mut postgres::Transaction<'_>) -> Result<(), postgres::Error>;
 
 /// Key of the advisory lock taken while migrating ("dsktrkmg").
 pub(crate) const MIGRATION_LOCK: i64 = 0x6473_6b74_726b_6d67;
@@ -162,12 +167,35 @@ CREATE TABLE index_provenance_roots (
 );
 "#;
 
+/// Directories in blocks (`block.rs`); the body is stored out of line
+/// uncompressed: it is compact already, and compressing it again costs the
+/// server time on every write for little.
+const V2: &str = r#"
+CREATE TABLE dir_blocks (
+    snapshot_id bigint NOT NULL,
+    first_path bytea NOT NULL,
+    dir_count integer NOT NULL,
+    body bytea NOT NULL,
+    PRIMARY KEY (snapshot_id, first_path)
+);
+ALTER TABLE dir_blocks ALTER COLUMN body SET STORAGE EXTERNAL;
+"#;
+
 /// Every migration, in order. Append only: never edit a released step.
-pub(crate) const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    summary: "create the tables",
-    sql: V1,
-}];
+pub(crate) const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        summary: "create the tables",
+        sql: V1,
+        convert: None,
+    },
+    Migration {
+        version: 2,
+        summary: "directories in blocks",
+        sql: V2,
+        convert: Some(crate::legacy::rows_to_blocks),
+    },
+];
 
 /// The schema version this build writes and understands.
 pub(crate) const LATEST: i32 = MIGRATIONS[MIGRATIONS.len() - 1].version;
@@ -188,7 +216,7 @@ DO $grants$
 BEGIN
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'disktracker_host') THEN
         GRANT SELECT ON disktracker_schema TO disktracker_host;
-        GRANT SELECT, INSERT, DELETE ON snapshots, dir_snapshots, diff_cache_sets, diff_cache,
+        GRANT SELECT, INSERT, DELETE ON snapshots, dir_blocks, diff_cache_sets, diff_cache,
             dir_deltas, mutation_log, mutation_heads, fs_events, watch_state, index_provenance,
             index_provenance_roots TO disktracker_host;
         GRANT UPDATE ON watch_state, index_provenance, mutation_heads TO disktracker_host;
@@ -196,7 +224,7 @@ BEGIN
             mutation_log_id_seq, fs_events_id_seq TO disktracker_host;
     END IF;
     IF EXISTS (SELECT FROM pg_roles WHERE rolname = 'disktracker_reader') THEN
-        GRANT SELECT ON disktracker_schema, snapshots, dir_snapshots, diff_cache_sets, diff_cache,
+        GRANT SELECT ON disktracker_schema, snapshots, dir_blocks, diff_cache_sets, diff_cache,
             dir_deltas, mutation_log, mutation_heads, fs_events, watch_state, index_provenance,
             index_provenance_roots TO disktracker_reader;
     END IF;
@@ -207,7 +235,7 @@ $grants$;
 /// Every table of ours (any of them without the marker: a foreign database).
 pub(crate) const TABLES: &[&str] = &[
     "snapshots",
-    "dir_snapshots",
+    "dir_blocks",
     "diff_cache_sets",
     "diff_cache",
     "dir_deltas",
@@ -219,6 +247,10 @@ pub(crate) const TABLES: &[&str] = &[
     "index_provenance_roots",
 ];
 
+/// Tables of earlier versions, dropped by a migration: still ours when
+/// deciding whether a database belongs to something else.
+pub(crate) const RETIRED: &[&str] = &["dir_snapshots"];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,7 +261,7 @@ mod tests {
             assert_eq!(m.version, i as i32 + 1, "{}", m.summary);
         }
         let all: String = MIGRATIONS.iter().map(|m| m.sql).collect();
-        for t in TABLES {
+        for t in TABLES.iter().chain(RETIRED) {
             assert!(all.contains(&format!("CREATE TABLE {t} (")), "{t}");
         }
     }

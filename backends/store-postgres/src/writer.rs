@@ -1,4 +1,5 @@
-//! Writing one snapshot in one transaction, its directories by binary COPY.
+//! Writing one snapshot in one transaction, its directories as blocks by
+//! binary COPY.
 
 use disktracker::model::DiffEntry;
 use disktracker::path::escape_bytes;
@@ -7,8 +8,9 @@ use postgres::binary_copy::BinaryCopyInWriter;
 use postgres::types::{ToSql, Type};
 use postgres::{Client, Statement, Transaction};
 
+use crate::block::{Block, BlockEncoder};
 use crate::error::Ctx;
-use crate::{COPY_BATCH, Cache, opt_u64, prepare, split_u128, to_sql_u64};
+use crate::{Cache, opt_u64, prepare, to_sql_u64};
 
 const WRITING: &str = "writing a snapshot to";
 
@@ -17,29 +19,15 @@ pub(crate) const INSERT_SNAPSHOT: &str = "INSERT INTO snapshots (id, scan_root, 
      VALUES (coalesce($1, nextval(pg_get_serial_sequence('snapshots', 'id'))), \
      $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id";
 
-pub(crate) const COPY_DIRS: &str = "COPY dir_snapshots (snapshot_id, path, depth, total_bytes, \
-     total_apparent, direct_bytes, direct_apparent, file_count, direct_files, child_count, \
-     error_count, mtime_ns, dev, ino, fingerprint_lo, fingerprint_hi) FROM STDIN (FORMAT binary)";
+pub(crate) const COPY_BLOCKS: &str =
+    "COPY dir_blocks (snapshot_id, first_path, dir_count, body) FROM STDIN (FORMAT binary)";
 
-/// Column types of [`COPY_DIRS`].
-const DIR_TYPES: [Type; 16] = [
-    Type::INT8,
-    Type::BYTEA,
-    Type::INT4,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-    Type::INT8,
-];
+/// Column types of [`COPY_BLOCKS`].
+const BLOCK_TYPES: [Type; 4] = [Type::INT8, Type::BYTEA, Type::INT4, Type::BYTEA];
+
+/// Closed blocks are sent once this many body bytes wait: a few `COPY`
+/// round trips per snapshot, bounded memory.
+const COPY_BYTES: usize = 1 << 20;
 
 /// Inserts the `snapshots` row (with `id`, or the next id); returns the id.
 pub(crate) fn insert_snapshot(
@@ -70,69 +58,78 @@ pub(crate) fn insert_snapshot(
     row.try_get(0)
 }
 
-/// Directory rows waiting for the next COPY: paths end to end, reused from
-/// batch to batch so a row costs no allocation.
+/// A snapshot's directories on their way into `dir_blocks`: encoded into
+/// blocks, which are sent by binary `COPY` about [`COPY_BYTES`] at a time.
+/// Counts the directories and their errors as they pass.
 #[derive(Default)]
-pub(crate) struct RowBuf {
-    paths: Vec<u8>,
-    ends: Vec<usize>,
-    rows: Vec<(u32, DirStats)>,
+pub(crate) struct BlockSink {
+    enc: BlockEncoder,
+    closed: Vec<Block>,
+    closed_bytes: usize,
+    pub dirs: u64,
+    pub errors: u64,
 }
 
-impl RowBuf {
-    pub(crate) fn push(&mut self, path: &[u8], depth: u32, stats: &DirStats) {
-        self.paths.extend_from_slice(path);
-        self.ends.push(self.paths.len());
-        self.rows.push((depth, *stats));
+impl BlockSink {
+    /// Adds one directory (in strictly increasing path order, which the
+    /// caller checks), sending closed blocks when enough wait.
+    pub(crate) fn push(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        copy: &Statement,
+        id: SnapshotId,
+        path: &[u8],
+        depth: u32,
+        stats: &DirStats,
+    ) -> std::result::Result<(), postgres::Error> {
+        self.enc.push(path, depth, stats);
+        self.dirs += 1;
+        self.errors = self.errors.saturating_add(stats.error_count);
+        if self.enc.is_full() {
+            self.close();
+            if self.closed_bytes >= COPY_BYTES {
+                self.send(tx, copy, id)?;
+            }
+        }
+        Ok(())
     }
 
-    pub(crate) fn len(&self) -> usize {
-        self.rows.len()
+    fn close(&mut self) {
+        if let Some(b) = self.enc.take() {
+            self.closed_bytes += b.body.len();
+            self.closed.push(b);
+        }
     }
 
-    /// Sends the buffered rows of snapshot `id` in one binary COPY.
-    pub(crate) fn flush(
+    /// Closes the open block and sends every waiting one.
+    pub(crate) fn finish(
         &mut self,
         tx: &mut Transaction<'_>,
         copy: &Statement,
         id: SnapshotId,
     ) -> std::result::Result<(), postgres::Error> {
-        if self.rows.is_empty() {
+        self.close();
+        self.send(tx, copy, id)
+    }
+
+    fn send(
+        &mut self,
+        tx: &mut Transaction<'_>,
+        copy: &Statement,
+        id: SnapshotId,
+    ) -> std::result::Result<(), postgres::Error> {
+        if self.closed.is_empty() {
             return Ok(());
         }
         let sink = tx.copy_in(copy)?;
-        let mut w = BinaryCopyInWriter::new(sink, &DIR_TYPES);
-        let mut start = 0;
-        for (k, (depth, s)) in self.rows.iter().enumerate() {
-            let path = &self.paths[start..self.ends[k]];
-            start = self.ends[k];
-            let (lo, hi) = split_u128(s.fingerprint);
-            // The depth's bits in an integer column (lossless both ways).
-            let depth = *depth as i32;
-            let row: [&(dyn ToSql + Sync); 16] = [
-                &id,
-                &path,
-                &depth,
-                &to_sql_u64(s.total_bytes),
-                &to_sql_u64(s.total_apparent),
-                &to_sql_u64(s.direct_bytes),
-                &to_sql_u64(s.direct_apparent),
-                &to_sql_u64(s.file_count),
-                &to_sql_u64(s.direct_files),
-                &to_sql_u64(s.child_count),
-                &to_sql_u64(s.error_count),
-                &s.mtime_ns,
-                &to_sql_u64(s.dev),
-                &to_sql_u64(s.ino),
-                &lo,
-                &hi,
-            ];
+        let mut w = BinaryCopyInWriter::new(sink, &BLOCK_TYPES);
+        for b in &self.closed {
+            let row: [&(dyn ToSql + Sync); 4] = [&id, &b.first_path, &b.dir_count, &b.body];
             w.write(&row)?;
         }
         w.finish()?;
-        self.paths.clear();
-        self.ends.clear();
-        self.rows.clear();
+        self.closed.clear();
+        self.closed_bytes = 0;
         Ok(())
     }
 }
@@ -189,9 +186,8 @@ pub(crate) struct Writer<'a> {
     copy: Statement,
     shown: &'a str,
     id: SnapshotId,
-    buf: RowBuf,
+    blocks: BlockSink,
     last: Vec<u8>,
-    rows: u64,
 }
 
 impl<'a> Writer<'a> {
@@ -205,22 +201,21 @@ impl<'a> Writer<'a> {
         let mut tx = client.transaction().ctx(shown, WRITING)?;
         let id = insert_snapshot(&mut tx, cache, None, meta, meta.dir_count, meta.error_count)
             .ctx(shown, WRITING)?;
-        let copy = prepare(&mut tx, cache, COPY_DIRS).ctx(shown, WRITING)?;
+        let copy = prepare(&mut tx, cache, COPY_BLOCKS).ctx(shown, WRITING)?;
         Ok(Writer {
             tx,
             copy,
             shown,
             id,
-            buf: RowBuf::default(),
+            blocks: BlockSink::default(),
             last: Vec::new(),
-            rows: 0,
         })
     }
 }
 
 impl SnapshotWriter for Writer<'_> {
     fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
-        if self.rows > 0 && path <= self.last.as_slice() {
+        if self.blocks.dirs > 0 && path <= self.last.as_slice() {
             return Err(Error::new(
                 ErrorKind::Database,
                 format!(
@@ -234,14 +229,9 @@ impl SnapshotWriter for Writer<'_> {
         }
         self.last.clear();
         self.last.extend_from_slice(path);
-        self.rows += 1;
-        self.buf.push(path, depth, stats);
-        if self.buf.len() >= COPY_BATCH {
-            self.buf
-                .flush(&mut self.tx, &self.copy, self.id)
-                .ctx(self.shown, WRITING)?;
-        }
-        Ok(())
+        self.blocks
+            .push(&mut self.tx, &self.copy, self.id, path, depth, stats)
+            .ctx(self.shown, WRITING)
     }
 
     fn delete_with(&mut self, ids: &[SnapshotId]) -> Result<()> {
@@ -252,8 +242,8 @@ impl SnapshotWriter for Writer<'_> {
 
     fn commit(self: Box<Self>) -> Result<SnapshotId> {
         let mut w = *self;
-        w.buf
-            .flush(&mut w.tx, &w.copy, w.id)
+        w.blocks
+            .finish(&mut w.tx, &w.copy, w.id)
             .ctx(w.shown, WRITING)?;
         w.tx.commit().ctx(w.shown, WRITING)?;
         Ok(w.id)
