@@ -59,7 +59,7 @@ fn random_changes_keep_live_sizes_and_reconciled_snapshots_equal_to_the_tree(
 
 /// The same on PostgreSQL: the watcher's index and live tables stay on this
 /// host (its live tables are this host's rows), `reconcile` derives the
-/// snapshot on the server.
+/// snapshot into the shared database.
 #[test]
 #[ignore = "needs a PostgreSQL server (initdb, pg_ctl): apt-get install postgresql"]
 fn random_changes_on_postgres_keep_live_sizes_and_reconciled_snapshots_equal_to_the_tree() {
