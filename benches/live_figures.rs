@@ -588,25 +588,47 @@ fn used(meta: &fs::Metadata) -> u64 {
 /// as one thread can; the sum of their disk usage, `under` included, from
 /// the writer's own stats.
 fn write_files(under: &Path, dirs: usize, files: usize) -> R<u64> {
+    write_files_on(under, dirs, files, 1)
+}
+
+/// [`write_files`] by `threads` writers, each creating every `threads`-th
+/// directory and its files.
+fn write_files_on(under: &Path, dirs: usize, files: usize, threads: usize) -> R<u64> {
     fs::create_dir(under)?;
-    let body = vec![b'x'; 8192];
-    let mut total = 0;
-    let mut dir_paths = Vec::with_capacity(dirs);
-    for d in 0..dirs {
-        let dir = under.join(format!("d{d:04}"));
-        fs::create_dir(&dir)?;
-        for f in 0..files {
-            let mut file = File::create(dir.join(format!("f{f:03}")))?;
-            // 1..8000 bytes: one or two blocks.
-            file.write_all(&body[..1 + (d * 7919 + f * 104_729) % 8000])?;
-            total += used(&file.metadata()?);
-        }
-        dir_paths.push(dir);
+    let totals: Vec<std::io::Result<u64>> = thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || -> std::io::Result<u64> {
+                    let body = vec![b'x'; 8192];
+                    let mut total = 0;
+                    let mut dir_paths = Vec::new();
+                    for d in (t..dirs).step_by(threads) {
+                        let dir = under.join(format!("d{d:04}"));
+                        fs::create_dir(&dir)?;
+                        for f in 0..files {
+                            let mut file = File::create(dir.join(format!("f{f:03}")))?;
+                            // 1..8000 bytes: one or two blocks.
+                            file.write_all(&body[..1 + (d * 7919 + f * 104_729) % 8000])?;
+                            total += used(&file.metadata()?);
+                        }
+                        dir_paths.push(dir);
+                    }
+                    for d in &dir_paths {
+                        total += used(&fs::metadata(d)?);
+                    }
+                    Ok(total)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("writer panicked"))))
+            .collect()
+    });
+    let mut total = used(&fs::metadata(under)?);
+    for t in totals {
+        total += t?;
     }
-    for d in &dir_paths {
-        total += used(&fs::metadata(d)?);
-    }
-    total += used(&fs::metadata(under)?);
     Ok(total)
 }
 
@@ -662,6 +684,8 @@ struct Bench {
     db: Db,
     runs: usize,
     trials: usize,
+    /// Writer threads of the throughput figure.
+    writers: usize,
     report: Report,
 }
 
@@ -1012,7 +1036,7 @@ impl Bench {
                 })
             };
             let t0 = Instant::now();
-            let want = write_files(&target, 1000, 100)?;
+            let want = write_files_on(&target, 1000, 100, self.writers)?;
             let t1 = Instant::now();
             let tree_want = self.known + base_scratch + want;
             let took = converge(
@@ -1074,7 +1098,8 @@ impl Bench {
         w.check_alive()?;
         let r = &mut self.report;
         r.line(format!(
-            "writer (one thread: mkdir, create, write 1..8000 B, fstat): {}",
+            "writer ({} thread(s): mkdir, create, write 1..8000 B, fstat): {}",
+            self.writers,
             summary(&writes)
         ));
         let files_per_s: Vec<f64> = writes.iter().map(|d| 100_000.0 / d.as_secs_f64()).collect();
@@ -1252,16 +1277,18 @@ fn main() {
     let mut figures = Vec::new();
     let mut runs = 5usize;
     let mut trials = 1000usize;
+    let mut writers = 2usize;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--bench" => {}
             "--runs" => runs = args.next().and_then(|n| n.parse().ok()).unwrap_or(runs),
             "--trials" => trials = args.next().and_then(|n| n.parse().ok()).unwrap_or(trials),
+            "--writers" => writers = args.next().and_then(|n| n.parse().ok()).unwrap_or(writers),
             f if FIGURES.contains(&f) => figures.push(f.to_owned()),
             other => {
                 eprintln!(
-                    "unknown argument {other:?}; figures: {}, options --runs N, --trials N",
+                    "unknown argument {other:?}; figures: {}, options --runs N, --trials N, --writers N",
                     FIGURES.join(" ")
                 );
                 std::process::exit(2);
@@ -1283,13 +1310,20 @@ fn main() {
     let Some(tree) = bench_tree(work.path()) else {
         return;
     };
-    if let Err(e) = run(&tree, work.path(), &figures, runs, trials) {
+    if let Err(e) = run(&tree, work.path(), &figures, runs, trials, writers.max(1)) {
         eprintln!("live_figures: {e}");
         std::process::exit(1);
     }
 }
 
-fn run(tree: &Path, work: &Path, figures: &[String], runs: usize, trials: usize) -> R<()> {
+fn run(
+    tree: &Path,
+    work: &Path,
+    figures: &[String],
+    runs: usize,
+    trials: usize,
+    writers: usize,
+) -> R<()> {
     let scratch = Scratch::new(tree)?;
     println!("tree {}; load {}", tree.display(), load());
     let db = Db::new(work, "sqlite", "sqlite")?;
@@ -1315,6 +1349,7 @@ fn run(tree: &Path, work: &Path, figures: &[String], runs: usize, trials: usize)
         db,
         runs,
         trials,
+        writers,
         report: Report::default(),
     };
     bench.report.line(format!(
