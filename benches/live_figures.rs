@@ -3,13 +3,14 @@
 //! separate processes, as users run it:
 //!
 //!     DISKTRACKER_BENCH_TREE=/work/bench-tree-1m \
-//!         cargo bench --bench live_figures [-- [FIGURE…] [--runs N] [--trials N]]
+//!         cargo bench --bench live_figures [-- [FIGURE…] [--runs N] [--trials N] [--writers N]]
 //!
 //! FIGURE is any of `boot catchup memory latency throughput reconcile`
 //! (default: all, in that order). `--runs` (default 5) is the number of
 //! repetitions of the boot, catch-up and scan timings (throughput and
 //! reconcile use `max(runs / 2, 2)`); `--trials` (default 1000) is the number
-//! of latency trials.
+//! of latency trials; `--writers` (default 2, one per core here) the threads
+//! that write the throughput figure's files.
 //!
 //! Without `DISKTRACKER_BENCH_TREE`, a tree of `DISKTRACKER_BENCH_FILES`
 //! files (default 1,000,000; about 6 KB of disk each) is generated with the
