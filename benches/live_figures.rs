@@ -623,7 +623,10 @@ fn write_files_on(under: &Path, dirs: usize, files: usize, threads: usize) -> R<
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(std::io::Error::other("writer panicked"))))
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("writer panicked")))
+            })
             .collect()
     });
     let mut total = used(&fs::metadata(under)?);
