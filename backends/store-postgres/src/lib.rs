@@ -452,18 +452,7 @@ impl PgStore {
         what: &str,
         f: impl FnOnce(&mut Client, &mut Cache) -> std::result::Result<T, postgres::Error>,
     ) -> Result<T> {
-        let (Ok(mut client), Ok(mut cache)) =
-            (self.client.try_borrow_mut(), self.stmts.try_borrow_mut())
-        else {
-            return Err(Error::new(
-                ErrorKind::Plugin,
-                format!(
-                    "{what} {}: the store was called again from inside a visit",
-                    self.shown
-                ),
-            ));
-        };
-        f(&mut client, &mut cache).ctx(&self.shown, what)
+        self.with_checked(what, |c, cache, shown| f(c, cache).ctx(shown, what))
     }
 
     /// Runs `f` with the connection, the statement cache and the shown
