@@ -254,6 +254,9 @@ pub fn store_walk(
         summary.delta_apparent = i128::from(meta.total_apparent) - i128::from(prev_apparent);
         summary
     });
+    // The pages the writes went through are of no use to what follows (the
+    // live index is built from the tree), and would add to its peak.
+    store.release_memory();
     Ok(ScanOutcome {
         snapshot: SnapshotInfo { id, meta },
         since,
