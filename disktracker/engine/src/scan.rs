@@ -117,6 +117,8 @@ pub fn run_scan(
 ) -> Result<ScanOutcome> {
     let start = Instant::now();
     let started_at_ms = now_ms();
+    // Before the walk, whose workers' arenas are freed once aggregated.
+    crate::live::heap::keep_large_blocks_mapped();
     let out = walker.walk(root, opts, ctx)?;
     if ctx.cancel.is_cancelled() {
         return Err(Error::cancelled());
@@ -167,6 +169,9 @@ pub fn store_walk(
     start: Instant,
 ) -> Result<ScanOutcome> {
     let tree = ScanTree::from_walk(out)?;
+    // The walk's arenas are freed; give their pages back before the store
+    // write and the index add theirs.
+    crate::live::heap::release_free_memory();
     // One query: the root's history, newest first (only the newest unless
     // retention needs the rest).
     // Retention and the warm comparison are per host and root.
@@ -257,6 +262,7 @@ pub fn store_walk(
     // The pages the writes went through are of no use to what follows (the
     // live index is built from the tree), and would add to its peak.
     store.release_memory();
+    crate::live::heap::release_free_memory();
     Ok(ScanOutcome {
         snapshot: SnapshotInfo { id, meta },
         since,
