@@ -12,15 +12,21 @@
 # medians are printed, with microseconds per entry for the scans.
 # Trees come from the project's generator, for example
 #   cargo run --release -p disktracker-testkit --bin gen_tree -- /work/bench-tree-4m 4000000 1
-# Needs GNU time (/usr/bin/time).
+# The binary is this checkout's release build (in $CARGO_TARGET_DIR when
+# set), or $SCALING_BINARY when set (nothing is built then: to compare
+# builds). Needs GNU time (/usr/bin/time).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=3
 if [[ ${1:-} =~ ^[0-9]+$ ]]; then RUNS=$1; shift; fi
 [ $# -gt 0 ] || { echo "usage: benches/scaling.sh [RUNS] TREE..." >&2; exit 2; }
 command -v /usr/bin/time >/dev/null || { echo "missing GNU time (/usr/bin/time)" >&2; exit 1; }
-cargo build --release --quiet
-DT=$PWD/target/release/disktracker
+if [ -n "${SCALING_BINARY:-}" ]; then
+    DT=$(realpath "$SCALING_BINARY")
+else
+    cargo build --release --quiet
+    DT=$(realpath "${CARGO_TARGET_DIR:-target}")/release/disktracker
+fi
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 DB=$WORK/s.db

@@ -730,28 +730,43 @@ where
     W: Write,
     I: Iterator<Item = (&'e [u8], u64)> + Clone,
 {
+    write_visited(w, &mut |f| {
+        for (path, total) in entries.clone() {
+            f(path, total)?;
+        }
+        Ok(())
+    })
+}
+
+/// A visit of every entry: calls its argument with each, in order.
+pub type Visit<'v> = dyn FnMut(&mut dyn FnMut(&[u8], u64) -> io::Result<()>) -> io::Result<()> + 'v;
+
+/// Like [`write_sorted`], with the entries given by a visit, made three
+/// times; each path is needed only for its call. A visit that does not
+/// yield the same entries every time is an [`io::ErrorKind::InvalidInput`]
+/// error (the file is then incomplete: the caller discards it).
+pub fn write_visited<W: Write>(w: &mut W, visit: &mut Visit<'_>) -> io::Result<()> {
     // Pass 1: sizes and rules, so the header can be written first and a bad
     // input never produces a file.
     let mut count: u32 = 0;
     let mut pool_len: u32 = 0;
-    let mut prev: Option<&[u8]> = None;
-    for (path, _) in entries.clone() {
+    let mut prev: Vec<u8> = Vec::new();
+    visit(&mut |path, _| {
         if path.first() != Some(&b'/') {
             return Err(invalid(format!(
                 "index paths must be absolute: \"{}\"",
                 disktracker::path::escape_bytes(path)
             )));
         }
-        if let Some(p) = prev
-            && p >= path
-        {
+        if count > 0 && prev.as_slice() >= path {
             return Err(invalid(format!(
                 "index entries out of order: \"{}\" does not sort after \"{}\"",
                 disktracker::path::escape_bytes(path),
-                disktracker::path::escape_bytes(p)
+                disktracker::path::escape_bytes(&prev)
             )));
         }
-        prev = Some(path);
+        prev.clear();
+        prev.extend_from_slice(path);
         count = count
             .checked_add(1)
             .ok_or_else(|| too_large("the entry count"))?;
@@ -759,7 +774,8 @@ where
         pool_len = pool_len
             .checked_add(len)
             .ok_or_else(|| too_large("the total length of all paths"))?;
-    }
+        Ok(())
+    })?;
     if count == 0 {
         return Err(invalid(
             "an index needs at least one path (its root); there is nothing to index".into(),
@@ -774,21 +790,36 @@ where
     // Pass 2: the entry table. Paths go into the pool in entry order, so a
     // binary search's last steps touch neighbouring pool bytes too.
     let mut offset: u32 = 0;
-    for (path, total) in entries.clone() {
-        let len = path.len() as u32; // checked in pass 1
+    let mut n: u32 = 0;
+    visit(&mut |path, total| {
+        let len = u32::try_from(path.len()).map_err(|_| changed())?;
         let mut e = [0u8; ENTRY_LEN];
         e[0..4].copy_from_slice(&offset.to_le_bytes());
         e[4..8].copy_from_slice(&len.to_le_bytes());
         e[8..16].copy_from_slice(&total.to_le_bytes());
-        w.write_all(&e)?;
-        offset = offset.wrapping_add(len);
+        n += 1;
+        offset = offset.checked_add(len).ok_or_else(changed)?;
+        w.write_all(&e)
+    })?;
+    if (n, offset) != (count, pool_len) {
+        return Err(changed());
     }
 
     // Pass 3: the pool.
-    for (path, _) in entries {
-        w.write_all(path)?;
+    let mut written: u64 = 0;
+    visit(&mut |path, _| {
+        written += path.len() as u64;
+        w.write_all(path)
+    })?;
+    if written != u64::from(pool_len) {
+        return Err(changed());
     }
     Ok(())
+}
+
+/// A visit that yielded other entries than the one before.
+fn changed() -> io::Error {
+    invalid("the index entries changed between passes".into())
 }
 
 /// [`write_sorted`] into a new `Vec`: handy for tests and fuzzing.

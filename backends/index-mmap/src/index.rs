@@ -447,6 +447,23 @@ impl MmapIndex {
         Self::from_file(options, Load::for_access(options.access), file)
     }
 
+    /// Like [`MmapIndex::create`], from entries in strictly increasing path
+    /// order, each needed only while it is written: the file is written in
+    /// three passes over them (sizes, entry table, path pool), so no path
+    /// is kept. Entries out of order are an error and nothing is replaced.
+    pub fn create_sorted(
+        options: &IndexOptions,
+        entries: &dyn disktracker::registry::SortedIndexEntries,
+    ) -> Result<Self> {
+        let path = &options.path;
+        let lock = write::lock(path, options.lock_wait)?;
+        write::remove_leftovers(&lock, path);
+        let tmp = write::write_temp_visited(&lock, path, &mut |f| entries.visit(f))?;
+        let file = write::persist(&lock, tmp, path)?;
+        drop(lock);
+        Self::from_file(options, Load::for_access(options.access), file)
+    }
+
     /// The index file.
     pub fn path(&self) -> &Path {
         &self.path

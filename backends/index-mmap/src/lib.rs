@@ -223,12 +223,22 @@ fn create_plugin(
     Ok(Box::new(MmapIndex::create(options, entries)?))
 }
 
-disktracker::register_index!(disktracker::registry::IndexPlugin::new(
-    "mmap",
-    "memory-mapped sorted path index with an in-memory overlay and atomic compaction (default)",
-    open_plugin,
-    create_plugin,
-));
+fn create_sorted_plugin(
+    options: &IndexOptions,
+    entries: &dyn disktracker::registry::SortedIndexEntries,
+) -> Result<Box<dyn LiveIndex>> {
+    Ok(Box::new(MmapIndex::create_sorted(options, entries)?))
+}
+
+disktracker::register_index!(
+    disktracker::registry::IndexPlugin::new(
+        "mmap",
+        "memory-mapped sorted path index with an in-memory overlay and atomic compaction (default)",
+        open_plugin,
+        create_plugin,
+    )
+    .create_sorted(create_sorted_plugin)
+);
 
 // Lookups from many threads through `&MmapIndex`; the watcher moves it across
 // threads. Keep both true.

@@ -160,13 +160,28 @@ pub(crate) fn remove_leftovers(_lock: &WriteLock, index: &Path) {
 /// a new temporary file beside `index` and syncs it. Call with the lock
 /// held. Dropping the result removes the file; [`persist`] publishes it.
 pub(crate) fn write_temp<'e, I>(
-    _lock: &WriteLock,
+    lock: &WriteLock,
     index: &Path,
     entries: I,
 ) -> Result<tempfile::NamedTempFile>
 where
     I: Iterator<Item = (&'e [u8], u64)> + Clone,
 {
+    write_temp_visited(lock, index, &mut |f| {
+        for (path, total) in entries.clone() {
+            f(path, total)?;
+        }
+        Ok(())
+    })
+}
+
+/// [`write_temp`] with the entries given by a visit (see
+/// [`format::write_visited`]).
+pub(crate) fn write_temp_visited(
+    _lock: &WriteLock,
+    index: &Path,
+    visit: &mut format::Visit<'_>,
+) -> Result<tempfile::NamedTempFile> {
     let dir = dir_of(index);
     let mut prefix = index.file_name().unwrap_or_default().to_owned();
     prefix.push(".");
@@ -179,7 +194,7 @@ where
         .map_err(|e| io_error("cannot create a temporary index in", dir, e))?;
     let written = (|| {
         let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
-        format::write_sorted(&mut w, entries)?;
+        format::write_visited(&mut w, visit)?;
         w.flush()?;
         drop(w);
         tmp.as_file().sync_all()

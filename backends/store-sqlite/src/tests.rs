@@ -1250,3 +1250,102 @@ fn derived_rows_are_one_contiguous_run_in_path_order() {
         );
     }
 }
+
+/// A snapshot write long enough to flush its changed pages to the WAL
+/// several times (see `writer::DirtyBound`) is still one transaction: other
+/// connections and a crash in the middle see none of it, the commit all of
+/// it, and the page cache does not hold it all meanwhile.
+#[test]
+fn a_write_past_the_dirty_bound_is_still_one_transaction() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = db_in(&tmp);
+    let mut store = SqliteStore::open(&opts(&db)).unwrap();
+    let first = write(&mut store, &[b"/first"]);
+    let tail = "x".repeat(200);
+    let rows: Vec<Vec<u8>> = (0..3 * writer::DIRTY_BOUND / writer::DirtyBound::row_bytes(210))
+        .map(|i| format!("/r/{i:07}{tail}").into_bytes())
+        .collect();
+    let wal = tmp.path().join("data.db-wal");
+    let wal_before = std::fs::metadata(&wal).unwrap().len();
+
+    let mut w = store.begin_snapshot(&meta(b"/r")).unwrap();
+    w.write_dir(b"/r", 0, &DirStats::default()).unwrap();
+    for p in &rows {
+        w.write_dir(p, 1, &DirStats::default()).unwrap();
+    }
+    // Mid-transaction: most of it is in the WAL already, uncommitted.
+    let wal_now = std::fs::metadata(&wal).unwrap().len();
+    assert!(
+        wal_now >= wal_before + writer::DIRTY_BOUND as u64,
+        "the changed pages went to the WAL: {wal_before} -> {wal_now}"
+    );
+    let other = Connection::open(&db).unwrap();
+    let count = |c: &Connection, sql: &str| c.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
+    assert_eq!(count(&other, "SELECT count(*) FROM snapshots"), 1);
+    assert_eq!(count(&other, "SELECT count(*) FROM dir_snapshots"), 1);
+
+    // The files as a kill -9 now would leave them (the -shm is rebuilt).
+    let crashed = tmp.path().join("crashed");
+    std::fs::create_dir(&crashed).unwrap();
+    std::fs::copy(&db, crashed.join("data.db")).unwrap();
+    std::fs::copy(&wal, crashed.join("data.db-wal")).unwrap();
+    let after_crash = SqliteStore::open(&opts(&crashed.join("data.db"))).unwrap();
+    let snaps = after_crash.snapshots().unwrap();
+    assert_eq!(snaps.iter().map(|s| s.id).collect::<Vec<_>>(), [first]);
+    let ok: String = after_crash
+        .conn
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(ok, "ok");
+    drop(after_crash);
+
+    let id = w.commit().unwrap();
+    assert_eq!(count(&other, "SELECT count(*) FROM snapshots"), 2);
+    let tree = store.read_tree(id, None).unwrap();
+    assert_eq!(tree.len(), rows.len() + 1);
+    assert!(tree[1..].iter().zip(&rows).all(|(r, p)| &r.path == p));
+}
+
+/// A read longer than a window (see `tree::WINDOW`) is read in several
+/// statements, the mapping dropped between them: every row once, in order,
+/// a subtree across a window's end whole, and a visitor's stop obeyed.
+#[test]
+fn long_reads_cross_windows_whole() {
+    let tmp = tempfile::tempdir().unwrap();
+    let mut store = SqliteStore::open(&opts(&db_in(&tmp))).unwrap();
+    let n = 2 * tree::WINDOW as usize + 100;
+    let mut paths: Vec<Vec<u8>> = vec![b"/r".to_vec()];
+    // "/r/a/…" spans the first window's end; "/r/b/…" follows.
+    paths.extend((0..n).map(|i| {
+        let part = if i < tree::WINDOW as usize + 50 {
+            'a'
+        } else {
+            'b'
+        };
+        format!("/r/{part}/{i:06}").into_bytes()
+    }));
+    paths.sort();
+    let id = {
+        let rows: Vec<&[u8]> = paths.iter().map(Vec::as_slice).collect();
+        write(&mut store, &rows)
+    };
+    let read = |under: Option<&[u8]>, stop_after: usize| {
+        let mut got = Vec::new();
+        store
+            .visit_tree(id, under, &mut |r| {
+                got.push(r.path.clone());
+                got.len() < stop_after
+            })
+            .unwrap();
+        got
+    };
+    assert_eq!(read(None, usize::MAX), paths);
+    let under_a: Vec<Vec<u8>> = paths
+        .iter()
+        .filter(|p| p.starts_with(b"/r/a/"))
+        .cloned()
+        .collect();
+    assert_eq!(read(Some(b"/r/a"), usize::MAX), under_a);
+    let stop = tree::WINDOW as usize + 7;
+    assert_eq!(read(None, stop), paths[..stop]);
+}

@@ -79,6 +79,11 @@ impl<T> SegVec<T> {
     pub(crate) fn is_empty(&self) -> bool {
         self.len == 0
     }
+
+    /// The segments, in order, each freed once the caller is done with it.
+    pub(crate) fn into_segments(self) -> std::vec::IntoIter<Vec<T>> {
+        self.segments.into_iter()
+    }
 }
 
 /// Hot per-directory data.
@@ -228,6 +233,34 @@ impl DirArena {
         let c = self.cold(i);
         &self.names[c.name_start as usize..(c.name_start + c.name_len) as usize]
     }
+
+    /// Total length of the names of every recorded directory.
+    pub fn names_len(&self) -> usize {
+        self.names.len()
+    }
+
+    /// Hands every recorded directory to `f` in the order recorded (hot
+    /// data, cold data, name), freeing the arena's memory as it goes, so
+    /// that whatever `f` copies it into and the arena are never both whole
+    /// in memory. [`DirArena::links`] and [`DirArena::issues`] are dropped:
+    /// take them first. Stops at the first error `f` returns.
+    pub fn drain<E>(
+        self,
+        mut f: impl FnMut(&DirHot, &DirCold, &[u8]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let DirArena {
+            hot, cold, names, ..
+        } = self;
+        let name =
+            |c: &DirCold| &names[c.name_start as usize..(c.name_start + c.name_len) as usize];
+        // Both were pushed together, so their segments match.
+        for (hot, cold) in hot.into_segments().zip(cold.into_segments()) {
+            for (h, c) in hot.iter().zip(&cold) {
+                f(h, c, name(c))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Builds a [`DirStats`] with only the direct parts filled from arena data.
@@ -260,6 +293,35 @@ mod tests {
         assert_eq!(v.get(SEGMENT + 1), Some(&(SEGMENT + 1)));
         assert!((0..v.len()).all(|i| v.get(i) == Some(&i)));
         assert_eq!(v.get(v.len()), None);
+    }
+
+    #[test]
+    fn drain_hands_out_every_directory_in_order() {
+        let mut a = DirArena::default();
+        for i in 0..(SEGMENT + 5) as u32 {
+            let name = format!("d{i}");
+            a.push(
+                DirHot {
+                    id: i,
+                    ..DirHot::default()
+                },
+                name.as_bytes(),
+                DirCold::new(i64::from(i), 0, 0, 0),
+            );
+        }
+        let mut seen = Vec::new();
+        a.drain(|h, c, name| {
+            assert_eq!(c.mtime_ns, i64::from(h.id));
+            seen.push((h.id, name.to_vec()));
+            Ok::<(), ()>(())
+        })
+        .unwrap();
+        assert_eq!(seen.len(), SEGMENT + 5);
+        assert!(
+            seen.iter()
+                .enumerate()
+                .all(|(i, (id, name))| *id == i as u32 && *name == format!("d{i}").as_bytes())
+        );
     }
 
     #[test]

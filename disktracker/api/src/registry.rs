@@ -165,6 +165,21 @@ pub type IndexEntries<'a> = dyn Iterator<Item = (&'a [u8], u64)> + 'a;
 /// Creates (or replaces) an index file from entries.
 pub type IndexCreateFn = fn(&IndexOptions, &mut IndexEntries<'_>) -> Result<Box<dyn LiveIndex>>;
 
+/// `(path, recursive bytes)` pairs in strictly increasing bytewise path
+/// order, which can be read more than once and lend each path only for the
+/// call: the host builds a scan's paths one at a time as they are read, so
+/// an index written from them never needs them all in memory at once.
+pub trait SortedIndexEntries {
+    /// Calls `f` with every entry, in order; stops at the first error `f`
+    /// returns and returns it. Every call yields the same entries.
+    fn visit(&self, f: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> std::io::Result<()>;
+}
+
+/// Creates (or replaces) an index file from entries in path order (see
+/// [`IndexPlugin::create_sorted`]).
+pub type IndexCreateSortedFn =
+    fn(&IndexOptions, &dyn SortedIndexEntries) -> Result<Box<dyn LiveIndex>>;
+
 /// Registration of a [`LiveIndex`]. Build it with [`IndexPlugin::new`] and
 /// submit it with [`register_index!`](crate::register_index).
 ///
@@ -288,6 +303,10 @@ pub struct IndexPlugin {
     pub open: fn(&IndexOptions) -> Result<Box<dyn LiveIndex>>,
     /// Creates (or replaces) the index file with `entries`.
     pub create: IndexCreateFn,
+    /// Creates (or replaces) the index file from entries in path order,
+    /// read as often as it needs. `None`: the host collects the entries
+    /// for [`IndexPlugin::create`] instead (every path in memory at once).
+    pub create_sorted: Option<IndexCreateSortedFn>,
 }
 
 impl IndexPlugin {
@@ -304,12 +323,20 @@ impl IndexPlugin {
             settings: &[],
             open,
             create,
+            create_sorted: None,
         }
     }
 
     /// Declares the keys of its `[plugins.NAME]` table.
     pub const fn settings(mut self, settings: &'static [SettingSpec]) -> Self {
         self.settings = settings;
+        self
+    }
+
+    /// Declares that it can write an index from entries in path order,
+    /// lent one at a time (what the host uses after a scan).
+    pub const fn create_sorted(mut self, create_sorted: IndexCreateSortedFn) -> Self {
+        self.create_sorted = Some(create_sorted);
         self
     }
 }

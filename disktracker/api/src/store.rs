@@ -544,9 +544,10 @@ pub trait SnapshotStore: Send {
     /// store's documented policy (checkpoint, vacuum, compaction).
     fn reclaim_space(&mut self) -> Result<()>;
 
-    /// Gives back memory held for reads (caches, file mappings) after a large
-    /// read, so a scan's peak memory does not include a whole previous
-    /// snapshot. Later reads work as before. The default does nothing.
+    /// Gives back memory held for reads and writes (caches, file mappings)
+    /// after a large read or a snapshot write, so a scan's peak memory does
+    /// not include a whole previous snapshot or the pages the new one went
+    /// through. Later reads work as before. The default does nothing.
     fn release_memory(&mut self) {}
 
     // ---- the live tables -------------------------------------------------

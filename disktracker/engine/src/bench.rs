@@ -191,11 +191,15 @@ impl Rows {
     fn of(tree: &ScanTree) -> Rows {
         Rows {
             root: tree.root().to_vec(),
-            rows: tree
-                .sorted_ids()
-                .iter()
-                .map(|&i| (tree.path(i).to_vec(), tree.depth(i), *tree.stats(i)))
-                .collect(),
+            rows: {
+                let mut rows = Vec::with_capacity(tree.len());
+                let mut it = tree.in_order();
+                while let Some((i, path)) = it.current() {
+                    rows.push((path.to_vec(), tree.depth(i), *tree.stats(i)));
+                    it.advance();
+                }
+                rows
+            },
         }
     }
 

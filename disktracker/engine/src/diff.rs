@@ -46,57 +46,101 @@ pub fn merge_rows<'a, 'b>(
     a: impl IntoIterator<Item = SizeRow<'a>>,
     b: impl IntoIterator<Item = SizeRow<'b>>,
 ) -> Merged {
-    let mut m = StreamMerge::new(b.into_iter());
+    let mut m = StreamMerge::new(IterRows {
+        rows: b.into_iter().peekable(),
+        _rows: std::marker::PhantomData,
+    });
     for ra in a {
         m.push_a(ra);
     }
     m.finish()
 }
 
+/// Side B of a [`StreamMerge`]: rows in bytewise path order, each looked at
+/// before it is taken. A row may borrow from the source itself (a path built
+/// in a buffer that the next row reuses), which an [`Iterator`] cannot do.
+pub trait RowSource {
+    /// The next row, not taken yet; `None` at the end.
+    fn peek(&mut self) -> Option<SizeRow<'_>>;
+    /// Takes the row [`RowSource::peek`] showed.
+    fn advance(&mut self);
+}
+
+/// An iterator's rows as a [`RowSource`] (`'b` is named in the type so that
+/// a peeked row can be lent for as long as the source is borrowed).
+struct IterRows<'b, I: Iterator<Item = SizeRow<'b>>> {
+    rows: std::iter::Peekable<I>,
+    _rows: std::marker::PhantomData<SizeRow<'b>>,
+}
+
+impl<'b, I: Iterator<Item = SizeRow<'b>>> RowSource for IterRows<'b, I> {
+    fn peek(&mut self) -> Option<SizeRow<'_>> {
+        self.rows.peek().copied()
+    }
+
+    fn advance(&mut self) {
+        self.rows.next();
+    }
+}
+
 /// A merge fed one side at a time (for a store's visitor callback) while it
-/// pulls the other side from an iterator; both in bytewise path order.
-pub struct StreamMerge<'b, I: Iterator<Item = SizeRow<'b>>> {
-    b: std::iter::Peekable<I>,
+/// pulls the other side from a [`RowSource`]; both in bytewise path order.
+pub struct StreamMerge<B: RowSource> {
+    b: B,
     out: Merged,
 }
 
-impl<'b, I: Iterator<Item = SizeRow<'b>>> StreamMerge<'b, I> {
+impl<B: RowSource> StreamMerge<B> {
     /// A merge against side B.
-    pub fn new(b: I) -> Self {
+    pub fn new(b: B) -> Self {
         StreamMerge {
-            b: b.peekable(),
+            b,
             out: Merged::default(),
         }
     }
 
     /// Feeds the next row of side A.
     pub fn push_a(&mut self, ra: SizeRow<'_>) {
-        while let Some(rb) = self.b.next_if(|rb| rb.path < ra.path) {
+        while let Some(rb) = self.b.peek().filter(|rb| rb.path < ra.path) {
             self.out.changed.push(added(rb));
+            self.b.advance();
         }
-        match self.b.next_if(|rb| rb.path == ra.path) {
-            Some(rb) if ra.bytes != rb.bytes || ra.apparent != rb.apparent => {
+        let same = match self.b.peek() {
+            Some(rb) if rb.path == ra.path => {
+                if ra.bytes != rb.bytes || ra.apparent != rb.apparent {
+                    self.out.changed.push(DiffEntry {
+                        path: rb.path.to_vec(),
+                        bytes_a: Some(ra.bytes),
+                        apparent_a: Some(ra.apparent),
+                        bytes_b: Some(rb.bytes),
+                        apparent_b: Some(rb.apparent),
+                    });
+                } else {
+                    self.out.rewritten += u64::from(ra.fingerprint != rb.fingerprint);
+                }
+                true
+            }
+            _ => {
                 self.out.changed.push(DiffEntry {
-                    path: rb.path.to_vec(),
+                    path: ra.path.to_vec(),
                     bytes_a: Some(ra.bytes),
                     apparent_a: Some(ra.apparent),
-                    bytes_b: Some(rb.bytes),
-                    apparent_b: Some(rb.apparent),
+                    ..DiffEntry::default()
                 });
+                false
             }
-            Some(rb) => self.out.rewritten += u64::from(ra.fingerprint != rb.fingerprint),
-            None => self.out.changed.push(DiffEntry {
-                path: ra.path.to_vec(),
-                bytes_a: Some(ra.bytes),
-                apparent_a: Some(ra.apparent),
-                ..DiffEntry::default()
-            }),
+        };
+        if same {
+            self.b.advance();
         }
     }
 
     /// Ends side A; what is left of B was added.
     pub fn finish(mut self) -> Merged {
-        self.out.changed.extend(self.b.map(added));
+        while let Some(rb) = self.b.peek() {
+            self.out.changed.push(added(rb));
+            self.b.advance();
+        }
         self.out
     }
 }

@@ -71,6 +71,12 @@ pub struct Entries {
 }
 
 impl Entries {
+    /// Room for `n` more entries of `bytes` path bytes in all.
+    fn reserve(&mut self, n: usize, bytes: usize) {
+        self.bytes.reserve_exact(bytes);
+        self.items.reserve_exact(n);
+    }
+
     fn push(&mut self, path: &[u8], size: u64) {
         let start = self.bytes.len();
         self.bytes.extend_from_slice(path);
@@ -92,6 +98,22 @@ impl Entries {
     /// Whether there is none.
     pub fn is_empty(&self) -> bool {
         self.items.is_empty()
+    }
+
+    /// Sorts by path and keeps one entry per path, the one added last (as
+    /// an index built from them would).
+    fn sort_dedup(&mut self) {
+        let bytes = &self.bytes;
+        let path = |&(s, n, _): &(usize, usize, u64)| &bytes[s..s + n];
+        self.items.sort_by(|a, b| path(a).cmp(path(b)));
+        self.items.dedup_by(|later, kept| {
+            if path(later) == path(kept) {
+                kept.2 = later.2;
+                true
+            } else {
+                false
+            }
+        });
     }
 
     /// Sorts by path, for [`Entries::get`].
@@ -121,37 +143,135 @@ pub fn entries(
 ) -> Result<Entries> {
     let mut out = Entries::default();
     for s in &roots.0 {
-        // Newer snapshots of other roots that may cover part of this one.
-        let newer: Vec<&[u8]> = roots
-            .0
-            .iter()
-            .filter(|o| o.id > s.id && o.meta.root != s.meta.root)
-            .map(|o| &o.meta.root[..])
-            .filter(|r| is_within(r, &s.meta.root) || is_within(&s.meta.root, r))
-            .collect();
+        let newer = newer_than(roots, s);
         if newer.iter().any(|r| is_within(&s.meta.root, r)) {
             continue; // an enclosing root's newer snapshot covers all of it
         }
-        let mut keep = |path: &[u8], size: u64| {
-            if !newer.iter().any(|r| is_within(path, r)) {
-                out.push(path, size);
-            }
-        };
-        match fresh {
+        match fresh.filter(|&(id, _)| id == s.id) {
             // In path order, as the store wrote it: the index then need
             // not sort (it checks).
-            Some((id, tree)) if id == s.id => {
-                for &i in tree.sorted_ids() {
-                    keep(tree.path(i), tree.stats(i).total_bytes);
+            Some((_, tree)) => {
+                // Sized at once: a buffer this large is not reallocated
+                // while it fills.
+                out.reserve(tree.len(), tree.path_bytes());
+                let mut rows = tree.in_order();
+                while let Some((i, path)) = rows.current() {
+                    if !newer.iter().any(|r| is_within(path, r)) {
+                        out.push(path, tree.stats(i).total_bytes);
+                    }
+                    rows.advance();
                 }
             }
-            _ => store.visit_tree(s.id, None, &mut |r: &DirRecord| {
-                keep(&r.path, r.stats.total_bytes);
-                true
-            })?,
+            None => read_root(store, s, &newer, &mut out)?,
         }
     }
     Ok(out)
+}
+
+/// What the index of `roots` holds after a scan, as entries in path order
+/// for [`disktracker::registry::IndexPlugin::create_sorted`]: the other
+/// roots' directories, read from the store, and the fresh tree's, whose
+/// paths are built as they are read (never all at once).
+pub struct IndexSource<'t> {
+    /// Every root's entries but the fresh tree's, sorted, one per path.
+    stored: Entries,
+    fresh: Option<FreshPart<'t>>,
+}
+
+/// The fresh tree's part of an [`IndexSource`].
+struct FreshPart<'t> {
+    tree: &'t ScanTree,
+    /// Roots of newer snapshots inside it, whose directories are theirs.
+    newer: Vec<Vec<u8>>,
+}
+
+impl FreshPart<'_> {
+    fn keeps(&self, path: &[u8]) -> bool {
+        !self.newer.iter().any(|r| is_within(path, r))
+    }
+}
+
+impl disktracker::registry::SortedIndexEntries for IndexSource<'_> {
+    fn visit(&self, f: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> std::io::Result<()> {
+        let mut stored = self.stored.iter().peekable();
+        if let Some(fresh) = &self.fresh {
+            let mut rows = fresh.tree.in_order();
+            while let Some((id, path)) = rows.current() {
+                if fresh.keeps(path) {
+                    while let Some((p, size)) = stored.next_if(|&(p, _)| p < path) {
+                        f(p, size)?;
+                    }
+                    // Roots never share a directory; if they did, the
+                    // fresh scan would be the newer answer.
+                    stored.next_if(|&(p, _)| p == path);
+                    f(path, fresh.tree.stats(id).total_bytes)?;
+                }
+                rows.advance();
+            }
+        }
+        for (p, size) in stored {
+            f(p, size)?;
+        }
+        Ok(())
+    }
+}
+
+/// [`entries`] as an [`IndexSource`]: the same directories, with those of
+/// the snapshot just stored (`fresh`) left in its tree.
+pub fn index_source<'t>(
+    store: &dyn SnapshotStore,
+    roots: &Roots,
+    fresh: Option<(SnapshotId, &'t ScanTree)>,
+) -> Result<IndexSource<'t>> {
+    let mut stored = Entries::default();
+    let mut fresh_part = None;
+    for s in &roots.0 {
+        let newer = newer_than(roots, s);
+        if newer.iter().any(|r| is_within(&s.meta.root, r)) {
+            continue; // an enclosing root's newer snapshot covers all of it
+        }
+        match fresh.filter(|&(id, _)| id == s.id) {
+            Some((_, tree)) => {
+                fresh_part = Some(FreshPart {
+                    tree,
+                    newer: newer.into_iter().map(<[u8]>::to_vec).collect(),
+                });
+            }
+            None => read_root(store, s, &newer, &mut stored)?,
+        }
+    }
+    stored.sort_dedup();
+    Ok(IndexSource {
+        stored,
+        fresh: fresh_part,
+    })
+}
+
+/// The roots of snapshots newer than `s` that lie inside its root or
+/// around it: their directories are theirs.
+fn newer_than<'r>(roots: &'r Roots, s: &SnapshotInfo) -> Vec<&'r [u8]> {
+    roots
+        .0
+        .iter()
+        .filter(|o| o.id > s.id && o.meta.root != s.meta.root)
+        .map(|o| &o.meta.root[..])
+        .filter(|r| is_within(r, &s.meta.root) || is_within(&s.meta.root, r))
+        .collect()
+}
+
+/// Adds the directories of stored snapshot `s` that none of `newer` covers.
+fn read_root(
+    store: &dyn SnapshotStore,
+    s: &SnapshotInfo,
+    newer: &[&[u8]],
+    out: &mut Entries,
+) -> Result<()> {
+    store.visit_tree(s.id, None, &mut |r: &DirRecord| {
+        if !newer.iter().any(|n| is_within(&r.path, n)) {
+            out.push(&r.path, r.stats.total_bytes);
+        }
+        true
+    })
 }
 
 /// What a reader found about the index file against the recorded provenance.

@@ -10,9 +10,9 @@ use disktracker::{
     SnapshotStore, WalkContext, WalkOptions, WalkOutput, Walker,
 };
 
-use crate::diff::{SizeRow, StreamMerge};
+use crate::diff::{RowSource, SizeRow, StreamMerge};
 use crate::retention::{self, Retention};
-use crate::tree::ScanTree;
+use crate::tree::{InOrder, ScanTree};
 
 /// What a finished scan produced.
 #[derive(Debug)]
@@ -117,6 +117,8 @@ pub fn run_scan(
 ) -> Result<ScanOutcome> {
     let start = Instant::now();
     let started_at_ms = now_ms();
+    // Before the walk, whose workers' arenas are freed once aggregated.
+    crate::live::heap::keep_large_blocks_mapped();
     let out = walker.walk(root, opts, ctx)?;
     if ctx.cancel.is_cancelled() {
         return Err(Error::cancelled());
@@ -167,6 +169,9 @@ pub fn store_walk(
     start: Instant,
 ) -> Result<ScanOutcome> {
     let tree = ScanTree::from_walk(out)?;
+    // The walk's arenas are freed; give their pages back before the store
+    // write and the index add theirs.
+    crate::live::heap::release_free_memory();
     // One query: the root's history, newest first (only the newest unless
     // retention needs the rest).
     // Retention and the warm comparison are per host and root.
@@ -176,7 +181,6 @@ pub fn store_walk(
     }
     let history = store.find_snapshots(&query)?;
     let previous_id = history.first().map(|s| s.id);
-    let order = tree.sorted_ids();
     let root_stats = *tree.stats(0);
     let meta = SnapshotMeta {
         root: tree.root().to_vec(),
@@ -194,16 +198,7 @@ pub fn store_walk(
     // never copied: a warm rescan costs one read of it, not its size in memory.
     let merged = match previous_id {
         Some(prev) => {
-            let new_rows = order.iter().map(|&i| {
-                let s = tree.stats(i);
-                SizeRow {
-                    path: tree.path(i),
-                    bytes: s.total_bytes,
-                    apparent: s.total_apparent,
-                    fingerprint: s.fingerprint,
-                }
-            });
-            let mut m = StreamMerge::new(new_rows);
+            let mut m = StreamMerge::new(TreeRows::new(&tree));
             let mut prev_root = (0, 0);
             store.visit_tree(prev, None, &mut |r| {
                 if r.depth == 0 {
@@ -224,11 +219,16 @@ pub fn store_walk(
     let id = {
         let mut w = store.begin_snapshot(&meta)?;
         crate::hooks::step("snapshot-begin");
-        for (n, &id) in order.iter().enumerate() {
-            if n % 4096 == 0 && cancel.is_cancelled() {
+        // Paths are built as the rows go out, in path order, never all at once.
+        let mut rows = tree.in_order();
+        let mut n = 0usize;
+        while let Some((id, path)) = rows.current() {
+            if n.is_multiple_of(4096) && cancel.is_cancelled() {
                 return Err(Error::cancelled());
             }
-            w.write_dir(tree.path(id), tree.depth(id), tree.stats(id))?;
+            w.write_dir(path, tree.depth(id), tree.stats(id))?;
+            rows.advance();
+            n += 1;
         }
         if !pruned.is_empty() {
             w.delete_with(&pruned)?;
@@ -259,6 +259,10 @@ pub fn store_walk(
         summary.delta_apparent = i128::from(meta.total_apparent) - i128::from(prev_apparent);
         summary
     });
+    // The pages the writes went through are of no use to what follows (the
+    // live index is built from the tree), and would add to its peak.
+    store.release_memory();
+    crate::live::heap::release_free_memory();
     Ok(ScanOutcome {
         snapshot: SnapshotInfo { id, meta },
         since,
@@ -296,4 +300,37 @@ fn retention_plan(
     let mut ids = retention::plan(&snaps, &policy);
     ids.retain(|&id| id != NEW);
     ids
+}
+
+/// The new tree as side B of the warm comparison, its paths built as the
+/// merge reaches them.
+struct TreeRows<'t> {
+    tree: &'t ScanTree,
+    rows: InOrder<'t>,
+}
+
+impl<'t> TreeRows<'t> {
+    fn new(tree: &'t ScanTree) -> Self {
+        TreeRows {
+            tree,
+            rows: tree.in_order(),
+        }
+    }
+}
+
+impl RowSource for TreeRows<'_> {
+    fn peek(&mut self) -> Option<SizeRow<'_>> {
+        let (id, path) = self.rows.current()?;
+        let s = self.tree.stats(id);
+        Some(SizeRow {
+            path,
+            bytes: s.total_bytes,
+            apparent: s.total_apparent,
+            fingerprint: s.fingerprint,
+        })
+    }
+
+    fn advance(&mut self) {
+        self.rows.advance();
+    }
 }

@@ -1118,9 +1118,18 @@ impl Tracker {
     ) -> Result<()> {
         let store = self.store.get(Access::Write)?;
         let roots = Roots::of(&**store, &self.cfg.host)?;
-        let entries =
-            provenance::entries(&**store, &roots, Some((outcome.snapshot.id, &outcome.tree)))?;
-        let index = (plugin.create)(opts, &mut entries.iter())?;
+        let fresh = Some((outcome.snapshot.id, &outcome.tree));
+        let index = match plugin.create_sorted {
+            // The scan's paths are built as the index reads them, not
+            // collected first (they would be most of a large scan's peak).
+            Some(create_sorted) => {
+                create_sorted(opts, &provenance::index_source(&**store, &roots, fresh)?)?
+            }
+            None => {
+                let entries = provenance::entries(&**store, &roots, fresh)?;
+                (plugin.create)(opts, &mut entries.iter())?
+            }
+        };
         crate::hooks::step("index-written");
         if let Some(p) = provenance::provenance_of(index.path(), &index.identity(), &roots)? {
             store.set_index_provenance(&p)?;

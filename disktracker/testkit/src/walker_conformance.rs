@@ -158,21 +158,21 @@ pub fn scan(
 /// Every directory's numbers in the oracle's shape, by absolute path.
 pub fn totals(tree: &ScanTree) -> BTreeMap<Vec<u8>, Expected> {
     (0..tree.len() as u32)
-        .map(|id| (tree.path(id).to_vec(), Expected::from(tree.stats(id))))
+        .map(|id| (tree.path(id), Expected::from(tree.stats(id))))
         .collect()
 }
 
 /// Every directory's identity and fingerprint in the oracle's shape, by path.
 pub fn identities(tree: &ScanTree) -> BTreeMap<Vec<u8>, Identity> {
     (0..tree.len() as u32)
-        .map(|id| (tree.path(id).to_vec(), Identity::from(tree.stats(id))))
+        .map(|id| (tree.path(id), Identity::from(tree.stats(id))))
         .collect()
 }
 
 /// Every directory's full record (identity, mtime, fingerprint too), by path.
 pub fn records(tree: &ScanTree) -> BTreeMap<Vec<u8>, DirStats> {
     (0..tree.len() as u32)
-        .map(|id| (tree.path(id).to_vec(), *tree.stats(id)))
+        .map(|id| (tree.path(id), *tree.stats(id)))
         .collect()
 }
 
@@ -772,7 +772,7 @@ pub fn check_consistent(tree: &ScanTree) {
             s.error_count,
             per_dir[id as usize],
             "{}",
-            escape_bytes(tree.path(id))
+            escape_bytes(&tree.path(id))
         );
         let (bytes, apparent, files) = sums[id as usize];
         assert_eq!(

@@ -13,3 +13,22 @@ pub fn release_free_memory() {
         libc::malloc_trim(0);
     }
 }
+
+/// Keeps every large block (128 KiB and more) in a mapping of its own, so
+/// that freeing it gives its pages back at once (glibc; a no-op elsewhere).
+///
+/// glibc raises this threshold, up to 32 MiB, each time a mapped block is
+/// freed; from then on such blocks come from the arenas. A walk's worker
+/// threads then keep the segments of their arenas in their own malloc
+/// arenas, and once freed those stay resident: `malloc_trim` does not shrink
+/// the top of a thread's arena. On a scan of 260,000 directories that was
+/// 10–20 MiB of the peak, varying with how many workers ran. Setting the
+/// threshold (at glibc's default) turns the raising off.
+pub fn keep_large_blocks_mapped() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt takes no pointers and changes a setting under the
+    // main arena's lock; any thread may call it at any time.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
+    }
+}

@@ -66,9 +66,8 @@ fn export(t: &Tree) -> Vec<u8> {
 fn imported(t: &Tree) -> Vec<Expected> {
     let got = read(&export(t)).unwrap();
     let tree = ScanTree::from_walk(got.walk).unwrap();
-    let by_path: std::collections::HashMap<Vec<u8>, u32> = (0..tree.len() as u32)
-        .map(|i| (tree.path(i).to_vec(), i))
-        .collect();
+    let by_path: std::collections::HashMap<Vec<u8>, u32> =
+        (0..tree.len() as u32).map(|i| (tree.path(i), i)).collect();
     assert_eq!(tree.len(), t.dirs.len());
     (0..t.dirs.len())
         .map(|i| Expected::of(&tree, by_path[&t.path(i)]))

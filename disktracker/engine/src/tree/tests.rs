@@ -164,9 +164,115 @@ proptest! {
         let tree = ScanTree::from_walk(out).unwrap();
         prop_assert_eq!(actual(&tree), t.expected());
         // Path order is bytewise.
-        let sorted: Vec<Vec<u8>> = tree.sorted_ids().iter().map(|&i| tree.path(i).to_vec()).collect();
+        let sorted: Vec<Vec<u8>> = tree.sorted_ids().iter().map(|&i| tree.path(i)).collect();
         let mut want = sorted.clone();
         want.sort();
         prop_assert_eq!(sorted, want);
+    }
+}
+
+prop_compose! {
+    /// A tree whose sibling names share prefixes and differ in bytes on
+    /// both sides of `/` (`-`, `.`, `\u{1}` below it; `0`, `a`, `é` above):
+    /// where path order and name order part ways.
+    fn prefix_trees()(n in 1usize..60)(
+        parents in proptest::collection::vec(any::<proptest::sample::Index>(), n - 1),
+        names in proptest::collection::vec(
+            proptest::collection::vec(prop_oneof![Just("-"), Just("."), Just("\u{1}"), Just("0"), Just("a"), Just("\u{e9}")], 1..4),
+            n - 1,
+        ),
+        root in prop_oneof![Just("/r"), Just("/")],
+    ) -> Tree {
+        let mut t = Tree::new(root);
+        let mut taken = std::collections::HashSet::new();
+        for (i, (parent, name)) in parents.iter().zip(names).enumerate() {
+            let parent = parent.index(i + 1);
+            let mut name = name.concat();
+            // Siblings' names are unique, as in a directory.
+            while !taken.insert((parent, name.clone())) {
+                name.push('a');
+            }
+            t.dir(parent, &name, 1, 0);
+        }
+        t
+    }
+}
+
+/// `t`'s paths as the oracle builds them, the root "/" without a doubled slash.
+fn oracle_path(t: &Tree, i: usize) -> Vec<u8> {
+    let p = t.path(i);
+    match p.strip_prefix(b"//") {
+        Some(rest) => [b"/", rest].concat(),
+        None => p,
+    }
+}
+
+proptest! {
+    #[test]
+    fn path_order_is_the_bytewise_order_of_the_full_paths(t in prefix_trees()) {
+        let n = t.dirs.len();
+        let order: Vec<usize> = (0..n).collect();
+        let tree = ScanTree::from_walk(t.walk(1, &vec![0; n], &order, &[])).unwrap();
+        let mut want: Vec<Vec<u8>> = (0..n).map(|i| oracle_path(&t, i)).collect();
+        want.sort();
+        let got: Vec<Vec<u8>> = tree.sorted_ids().iter().map(|&i| tree.path(i)).collect();
+        prop_assert_eq!(&got, &want);
+        // The cursor in order builds the same paths.
+        let mut rows = tree.in_order();
+        let mut streamed = Vec::new();
+        while let Some((id, path)) = rows.current() {
+            let want_path = oracle_path(&t, id as usize);
+            prop_assert_eq!(path, want_path.as_slice());
+            streamed.push(path.to_vec());
+            rows.advance();
+        }
+        prop_assert_eq!(streamed, want);
+    }
+
+    #[test]
+    fn a_cursor_builds_any_path_in_any_order(
+        t in prefix_trees(),
+        picks in proptest::collection::vec(any::<proptest::sample::Index>(), 1..80),
+    ) {
+        let n = t.dirs.len();
+        let order: Vec<usize> = (0..n).collect();
+        let tree = ScanTree::from_walk(t.walk(1, &vec![0; n], &order, &[])).unwrap();
+        let mut cursor = super::PathCursor::new(&tree);
+        for pick in picks {
+            let id = pick.index(n);
+            let want = oracle_path(&t, id);
+            prop_assert_eq!(cursor.path(id as u32), want.as_slice());
+        }
+    }
+}
+
+#[test]
+fn top_breaks_ties_by_path() {
+    let mut t = Tree::new("/r");
+    // Equal totals, so the order is the paths': "/r/a-b" before "/r/a/c"
+    // although the name "a" sorts before "a-b".
+    let a = t.dir(0, "a", 0, 0);
+    t.dir(a, "c", 100, 0);
+    t.dir(0, "a-b", 100, 0);
+    t.dir(0, "0", 100, 0);
+    let n = t.dirs.len();
+    let order: Vec<usize> = (0..n).rev().collect();
+    let tree = ScanTree::from_walk(t.walk(2, &[0, 1, 0, 1, 0], &order, &[])).unwrap();
+    let top: Vec<Vec<u8>> = tree
+        .top(5, 10, disktracker::SizeKind::DiskUsage)
+        .into_iter()
+        .map(|r| r.path)
+        .collect();
+    assert_eq!(top, [&b"/r/0"[..], b"/r/a", b"/r/a-b", b"/r/a/c"]);
+}
+
+proptest! {
+    #[test]
+    fn path_bytes_is_the_total_length_of_the_paths(t in prefix_trees()) {
+        let n = t.dirs.len();
+        let order: Vec<usize> = (0..n).collect();
+        let tree = ScanTree::from_walk(t.walk(1, &vec![0; n], &order, &[])).unwrap();
+        let total: usize = (0..n as u32).map(|i| tree.path(i).len()).sum();
+        prop_assert_eq!(tree.path_bytes(), total);
     }
 }
