@@ -265,12 +265,14 @@ fn tls_required_but_not_offered_is_a_clear_error() {
 #[test]
 #[ignore = "needs a PostgreSQL server (initdb, pg_ctl): apt-get install postgresql"]
 fn the_server_stopped_mid_write_leaves_nothing_and_the_next_snapshot_commits() {
-    let pg = TestPostgres::private();
+    // Default durability: a committed snapshot must survive an immediate
+    // stop (without synchronous commit its WAL may still be unwritten).
+    let pg = TestPostgres::durable();
     let url = pg.fresh_database();
     let root: &[u8] = b"/srv";
     let mut store = open(&url).unwrap();
     let kept = one_snapshot(&mut store, root, 0);
-    let rows: Vec<(Vec<u8>, DirStats)> = (0..40_000u64)
+    let rows: Vec<(Vec<u8>, DirStats)> = (0..160_000u64)
         .map(|i| {
             (
                 format!("/srv/d{i:06}").into_bytes(),
@@ -283,13 +285,14 @@ fn the_server_stopped_mid_write_leaves_nothing_and_the_next_snapshot_commits() {
         .collect();
     {
         let mut w = store.begin_snapshot(&meta_for(root, 1)).unwrap();
-        // More than one COPY batch has gone to the server.
-        for (p, s) in &rows[..20_000] {
+        // Blocks of several COPYs (about a mebibyte each) have gone to the
+        // server.
+        for (p, s) in &rows[..80_000] {
             w.write_dir(p, 1, s).unwrap();
         }
         pg.stop();
         let mut failed = None;
-        for (p, s) in &rows[20_000..] {
+        for (p, s) in &rows[80_000..] {
             if let Err(e) = w.write_dir(p, 1, s) {
                 failed = Some(e);
                 break;
