@@ -220,3 +220,30 @@ fn a_database_others_can_read_is_warned_about(#[values("sqlite", "redb")] backen
         "{err}"
     );
 }
+
+#[test]
+fn a_log_left_without_its_database_is_not_replayed_into_a_new_one() {
+    let (env, root) = setup();
+    ok(&env.run(&["--backend", "sqlite", "--quiet", "scan", &root]));
+    let mut log = env.db.clone().into_os_string();
+    log.push("-wal");
+    let log = std::path::PathBuf::from(log);
+    let kept = fs::read(&log).unwrap();
+    assert!(!kept.is_empty(), "a scan leaves its snapshot in the log");
+    // `rm data.db`, forgetting the log beside it.
+    fs::remove_file(&env.db).unwrap();
+    let err = fails_with(
+        &env.run(&["--backend", "sqlite", "--quiet", "scan", &root]),
+        8,
+    );
+    assert!(
+        err.contains("write-ahead log") && err.contains("-wal"),
+        "{err}"
+    );
+    assert!(!env.db.exists(), "no new database over the log");
+    assert_eq!(fs::read(&log).unwrap(), kept, "the log is untouched");
+    // Once the user removes it, a new database starts empty.
+    fs::remove_file(&log).unwrap();
+    ok(&env.run(&["--backend", "sqlite", "--quiet", "scan", &root]));
+    assert_eq!(count(&env, &[]), 1);
+}

@@ -306,6 +306,7 @@ fn check_parent(path: &Path) -> Result<()> {
 /// the scanned root, which other users should not read. Returns quietly
 /// when another process created the file first.
 fn create(path: &Path) -> Result<()> {
+    refuse_orphaned_log(path)?;
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => Path::new("."),
@@ -337,6 +338,30 @@ fn create(path: &Path) -> Result<()> {
         // Another process created it first (the temporary file is removed).
         Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(cannot(e.error)),
+    }
+}
+
+/// A write-ahead log left beside a database that is gone (deleted without
+/// it) would be replayed into a new file of the same name: its old
+/// snapshots would come back, or the new file would be corrupt. Refused:
+/// the log may be all that is left of the user's data.
+fn refuse_orphaned_log(path: &Path) -> Result<()> {
+    let mut log = path.as_os_str().to_owned();
+    log.push("-wal");
+    let log = PathBuf::from(log);
+    match std::fs::symlink_metadata(&log) {
+        Ok(m) if m.len() > 0 => Err(Error::new(
+            ErrorKind::Database,
+            format!(
+                "cannot create database {}: its write-ahead log {} is still there without it",
+                escape_path(path),
+                escape_path(&log),
+            ),
+        )
+        .with_hint(
+            "restore the database file beside it, or remove the log (and its -shm file) to start a new database",
+        )),
+        _ => Ok(()),
     }
 }
 

@@ -141,30 +141,21 @@ pub fn entries(
     roots: &Roots,
     fresh: Option<(SnapshotId, &ScanTree)>,
 ) -> Result<Entries> {
+    let source = index_source(store, roots, fresh)?;
     let mut out = Entries::default();
-    for s in &roots.0 {
-        let newer = newer_than(roots, s);
-        if newer.iter().any(|r| is_within(&s.meta.root, r)) {
-            continue; // an enclosing root's newer snapshot covers all of it
-        }
-        match fresh.filter(|&(id, _)| id == s.id) {
-            // In path order, as the store wrote it: the index then need
-            // not sort (it checks).
-            Some((_, tree)) => {
-                // Sized at once: a buffer this large is not reallocated
-                // while it fills.
-                out.reserve(tree.len(), tree.path_bytes());
-                let mut rows = tree.in_order();
-                while let Some((i, path)) = rows.current() {
-                    if !newer.iter().any(|r| is_within(path, r)) {
-                        out.push(path, tree.stats(i).total_bytes);
-                    }
-                    rows.advance();
-                }
-            }
-            None => read_root(store, s, &newer, &mut out)?,
-        }
-    }
+    let (fresh_dirs, fresh_bytes) = source
+        .fresh
+        .as_ref()
+        .map_or((0, 0), |f| (f.tree.len(), f.tree.path_bytes()));
+    // Sized at once: a buffer this large is not reallocated while it fills.
+    out.reserve(
+        source.stored.len() + fresh_dirs,
+        source.stored.bytes.len() + fresh_bytes,
+    );
+    let Ok(()) = source.merge(|path, size| {
+        out.push(path, size);
+        Ok::<(), std::convert::Infallible>(())
+    });
     Ok(out)
 }
 
@@ -191,8 +182,12 @@ impl FreshPart<'_> {
     }
 }
 
-impl disktracker::registry::SortedIndexEntries for IndexSource<'_> {
-    fn visit(&self, f: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> std::io::Result<()> {
+impl IndexSource<'_> {
+    /// Calls `f` with every entry, in path order, one per path.
+    fn merge<E>(
+        &self,
+        mut f: impl FnMut(&[u8], u64) -> std::result::Result<(), E>,
+    ) -> std::result::Result<(), E> {
         let mut stored = self.stored.iter().peekable();
         if let Some(fresh) = &self.fresh {
             let mut rows = fresh.tree.in_order();
@@ -213,6 +208,12 @@ impl disktracker::registry::SortedIndexEntries for IndexSource<'_> {
             f(p, size)?;
         }
         Ok(())
+    }
+}
+
+impl disktracker::registry::SortedIndexEntries for IndexSource<'_> {
+    fn visit(&self, f: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> std::io::Result<()> {
+        self.merge(f)
     }
 }
 

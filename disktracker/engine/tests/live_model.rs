@@ -371,7 +371,7 @@ fn run(seed: u64, steps: usize) {
         let mut changes = tree.end_batch(step as i64);
         if tree.needs_validation() {
             let fresh = model(&root);
-            let more = tree.replace_with(fresh, step as i64);
+            let more = tree.replace_with(fresh, step as i64, None);
             changes.mutations.extend(more.mutations);
         }
         for m in changes.mutations {
@@ -413,7 +413,7 @@ fn a_rescan_after_lost_events_replaces_the_model_exactly() {
     fs::write(root.join("new/deeper/x"), vec![1u8; 5000]).unwrap();
     fs::write(root.join("w/j"), vec![1u8; 9000]).unwrap();
     let before: Vec<DirRecord> = tree.records().collect();
-    let changes = tree.replace_with(model(&root), 1);
+    let changes = tree.replace_with(model(&root), 1, None);
     assert_same(
         &tree.records().collect::<Vec<_>>(),
         &scan(&root),
@@ -440,6 +440,36 @@ fn a_rescan_after_lost_events_replaces_the_model_exactly() {
             .iter()
             .any(|j| j.kind == disktracker::JournalKind::Rescanned)
     );
+}
+
+/// A batch whose journal entries wait for a rescan (a hard link's other
+/// names to place) is journaled by that rescan, from the root's total
+/// before the batch, even when the rescan itself finds nothing more.
+#[test]
+fn a_rescan_journals_the_batch_it_settles() {
+    let (_t, base) = tempdir();
+    let root = base.join("r");
+    fs::create_dir(&root).unwrap();
+    initial_tree(&root);
+    let total = |root: &Path| scan(root)[0].stats.total_bytes;
+    let before = total(&root);
+    fs::write(root.join("w/grown"), vec![1u8; 70_000]).unwrap();
+    // The model already holds the batch's changes; the rescan agrees.
+    let mut tree = model(&root);
+    let changes = tree.replace_with(model(&root), 1, Some(before));
+    assert!(changes.mutations.is_empty(), "{:?}", changes.mutations);
+    let rescanned: Vec<_> = changes
+        .journal
+        .iter()
+        .filter(|j| j.kind == disktracker::JournalKind::Rescanned)
+        .collect();
+    assert_eq!(rescanned.len(), 1, "{:?}", changes.journal);
+    let grown = i64::try_from(total(&root)).unwrap() - i64::try_from(before).unwrap();
+    assert!(grown >= 70_000, "{grown}");
+    assert_eq!(rescanned[0].delta_bytes, Some(grown));
+    // Without a base, a rescan that finds nothing journals nothing.
+    let quiet = tree.replace_with(model(&root), 2, None);
+    assert!(quiet.is_empty());
 }
 
 /// A re-read costs the directories the events name, not the hard-link

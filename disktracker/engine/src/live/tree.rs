@@ -1001,10 +1001,23 @@ impl LiveTree {
         BatchChanges { mutations, journal }
     }
 
+    /// The root's recursive disk usage, if the model has the root.
+    pub fn root_total(&self) -> Option<u64> {
+        self.dirs.get(&self.root).map(|d| d.total.bytes)
+    }
+
     /// Replaces the whole model with `fresh` (a validation walk of the same
-    /// root) and returns the differences as one batch.
-    pub fn replace_with(&mut self, fresh: LiveTree, time_ms: i64) -> BatchChanges {
-        let old_root = self.dirs.get(&self.root).map(|d| d.total.bytes);
+    /// root) and returns the differences as one batch. Its journal entry
+    /// says how the root changed since `journal_base` (the root's total
+    /// before changes not journaled yet) or else since the model replaced.
+    pub fn replace_with(
+        &mut self,
+        fresh: LiveTree,
+        time_ms: i64,
+        journal_base: Option<u64>,
+    ) -> BatchChanges {
+        let unjournaled = journal_base.is_some();
+        let old_root = journal_base.or_else(|| self.root_total());
         let old = std::mem::replace(self, fresh);
         self.begin_batch();
         self.validated();
@@ -1043,8 +1056,8 @@ impl LiveTree {
             }
         }
         let mut changes = self.end_batch(time_ms);
-        let now = self.dirs.get(&self.root).map(|d| d.total.bytes);
-        if !changes.mutations.is_empty() {
+        let now = self.root_total();
+        if !changes.mutations.is_empty() || unjournaled {
             changes.journal.push(JournalEvent {
                 time_ms,
                 kind: JournalKind::Rescanned,

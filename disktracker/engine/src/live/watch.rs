@@ -102,6 +102,10 @@ struct Watched {
     base: SnapshotId,
     status: RootState,
     unwatched: Vec<PathBuf>,
+    /// The root's total before a batch whose journal entries were left out
+    /// (a hard link's other names to place): the rescan that follows
+    /// journals the change from there.
+    journal_base: Option<u64>,
     source: Option<Box<dyn EventSource>>,
     /// Watches each directory a walk of this root reaches (sources that
     /// watch as walked).
@@ -435,6 +439,7 @@ impl<'h> Watcher<'h> {
                     ..RootState::default()
                 },
                 unwatched: Vec::new(),
+                journal_base: None,
                 source: Some(source),
                 before_dir: hook,
             });
@@ -531,7 +536,7 @@ impl<'h> Watcher<'h> {
             let tree = s.trees[i]
                 .as_mut()
                 .expect("every root has a model after boot");
-            let changes = tree.replace_with(fresh, now_ms());
+            let changes = tree.replace_with(fresh, now_ms(), self.roots[i].journal_base.take());
             self.roots[i].status.state = back.as_str().into();
             s.status = self.roots.iter().map(|r| r.status.clone()).collect();
             changes
@@ -751,12 +756,15 @@ impl<'h> Watcher<'h> {
                 let tree = s.trees[i]
                     .as_mut()
                     .expect("every root has a model after boot");
+                let root_before = tree.root_total();
                 tree.begin_batch();
                 let d = apply_events(tree, &mine);
                 let mut changes = tree.end_batch(now_ms());
                 if tree.needs_validation() {
-                    // Finished below, outside the lock.
+                    // Where the linked files count is settled by the rescan
+                    // below, outside the lock, which journals the change.
                     changes.journal.clear();
+                    self.roots[i].journal_base = self.roots[i].journal_base.or(root_before);
                 }
                 (changes, d)
             };
