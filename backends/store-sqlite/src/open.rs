@@ -350,7 +350,9 @@ fn refuse_orphaned_log(path: &Path) -> Result<()> {
     log.push("-wal");
     let log = PathBuf::from(log);
     match std::fs::symlink_metadata(&log) {
-        Ok(m) if m.len() > 0 => Err(Error::new(
+        // Unless another process has just created the database and written
+        // to it: then there is nothing to create.
+        Ok(m) if m.len() > 0 && std::fs::symlink_metadata(path).is_err() => Err(Error::new(
             ErrorKind::Database,
             format!(
                 "cannot create database {}: its write-ahead log {} is still there without it",
