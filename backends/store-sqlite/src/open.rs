@@ -346,9 +346,7 @@ fn create(path: &Path) -> Result<()> {
 /// snapshots would come back, or the new file would be corrupt. Refused:
 /// the log may be all that is left of the user's data.
 fn refuse_orphaned_log(path: &Path) -> Result<()> {
-    let mut log = path.as_os_str().to_owned();
-    log.push("-wal");
-    let log = PathBuf::from(log);
+    let log = crate::checkpoint::wal_path(path);
     match std::fs::symlink_metadata(&log) {
         // Unless another process has just created the database and written
         // to it: then there is nothing to create.
