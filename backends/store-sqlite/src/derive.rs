@@ -145,7 +145,8 @@ fn write_runs(
 /// the new snapshot's rows are written (SQLite allows inserting into a table
 /// while a SELECT on it steps; whether the SELECT would see the new rows is
 /// undefined, and `id <= hi` excludes them anyway). `removed` are the
-/// left-out ranges of the removed subtrees only.
+/// left-out ranges of the removed subtrees only. Returns the new snapshot's
+/// directory and error counts: every one of its rows passes through here.
 fn write_merged(
     conn: &Connection,
     id: SnapshotId,
@@ -153,7 +154,7 @@ fn write_merged(
     (lo, hi): (i64, i64),
     removed: &[(Vec<u8>, Vec<u8>)],
     upserts: &[DirRecord],
-) -> rusqlite::Result<()> {
+) -> rusqlite::Result<(u64, u64)> {
     let mut sink = RowSink::new(conn, id)?;
     let mut up = 0;
     let mut cut = 0;
@@ -180,12 +181,29 @@ fn write_merged(
     for u in &upserts[up..] {
         sink.push(&u.path, u.depth, &u.stats)?;
     }
-    sink.flush()
+    sink.flush()?;
+    Ok((sink.rows, sink.errors))
 }
 
-/// Sets snapshot `id`'s directory and error counts from its rows (the
-/// caller's meta cannot know them without reading the whole base).
-fn record_counts(conn: &Connection, id: SnapshotId) -> rusqlite::Result<()> {
+/// Sets snapshot `id`'s directory and error counts (the caller's meta
+/// cannot know them without reading the whole base): `counted` when every
+/// row was counted as it was written, else from its rows.
+fn record_counts(
+    conn: &Connection,
+    id: SnapshotId,
+    counted: Option<(u64, u64)>,
+) -> rusqlite::Result<()> {
+    let (dirs, errors) = match counted {
+        Some(c) => c,
+        None => count_rows(conn, id)?,
+    };
+    conn.prepare_cached("UPDATE snapshots SET dir_count = ?2, error_count = ?3 WHERE id = ?1")?
+        .execute((id, crate::to_sql_u64(dirs), crate::to_sql_u64(errors)))?;
+    Ok(())
+}
+
+/// Snapshot `id`'s rows and the sum of their error counts, read back.
+fn count_rows(conn: &Connection, id: SnapshotId) -> rusqlite::Result<(u64, u64)> {
     let (lo, hi): (Option<i64>, Option<i64>) = conn
         .prepare_cached(crate::tree::RANGE_SQL)?
         .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
@@ -200,9 +218,7 @@ fn record_counts(conn: &Connection, id: SnapshotId) -> rusqlite::Result<()> {
             errors = errors.saturating_add(crate::from_sql_u64(r.get(0)?));
         }
     }
-    conn.prepare_cached("UPDATE snapshots SET dir_count = ?2, error_count = ?3 WHERE id = ?1")?
-        .execute((id, crate::to_sql_u64(dirs), crate::to_sql_u64(errors)))?;
-    Ok(())
+    Ok((dirs, errors))
 }
 
 fn usage(path: &std::path::Path, message: String) -> Error {
@@ -277,11 +293,12 @@ pub(crate) fn derive(store: &mut SqliteStore, d: &DerivedSnapshot<'_>) -> Result
             _ => None,
         };
         let id = insert_snapshot(conn, d.meta).ctx(&path, WHAT)?;
-        match (range, steps) {
-            (_, Some(steps)) => write_runs(conn, id, d.base, &steps, d.upserts),
+        // Runs are copied by SQLite: their rows are counted afterwards.
+        let counted = match (range, steps) {
+            (_, Some(steps)) => write_runs(conn, id, d.base, &steps, d.upserts).map(|()| None),
             (Some(range), None) => {
                 let removed = left_out(d.removed, &[]);
-                write_merged(conn, id, d.base, range, &removed, d.upserts)
+                write_merged(conn, id, d.base, range, &removed, d.upserts).map(Some)
             }
             (None, None) => write_runs(
                 conn,
@@ -292,10 +309,11 @@ pub(crate) fn derive(store: &mut SqliteStore, d: &DerivedSnapshot<'_>) -> Result
                     end: d.upserts.len(),
                 }],
                 d.upserts,
-            ),
+            )
+            .map(|()| None),
         }
         .ctx(&path, WHAT)?;
-        record_counts(conn, id).ctx(&path, WHAT)?;
+        record_counts(conn, id, counted).ctx(&path, WHAT)?;
         insert_deltas(conn, Some(id), d.deltas).ctx(&path, WHAT)?;
         if let Some(w) = d.watch_state {
             let mut w = w.clone();

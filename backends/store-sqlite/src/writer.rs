@@ -169,6 +169,10 @@ pub(crate) struct RowSink<'a> {
     ends: Vec<usize>,
     pending: Vec<(u32, DirStats)>,
     dirty: DirtyBound,
+    /// Rows pushed, and the sum of their error counts (saturating): the
+    /// snapshot's counts, when every row goes through this sink.
+    pub(crate) rows: u64,
+    pub(crate) errors: u64,
 }
 
 impl<'a> RowSink<'a> {
@@ -184,6 +188,8 @@ impl<'a> RowSink<'a> {
             ends: Vec::with_capacity(BATCH),
             pending: Vec::with_capacity(BATCH),
             dirty: DirtyBound::default(),
+            rows: 0,
+            errors: 0,
         })
     }
 
@@ -197,6 +203,8 @@ impl<'a> RowSink<'a> {
         self.paths.extend_from_slice(path);
         self.ends.push(self.paths.len());
         self.pending.push((depth, *stats));
+        self.rows += 1;
+        self.errors = self.errors.saturating_add(stats.error_count);
         if self.pending.len() == BATCH {
             self.flush()?;
         }
@@ -259,7 +267,6 @@ pub(crate) struct Writer<'a> {
     /// The previous row's path, to enforce strictly increasing path order,
     /// which the row-id based reads depend on.
     last: Vec<u8>,
-    rows: u64,
     committed: bool,
 }
 
@@ -302,7 +309,6 @@ impl<'a> Writer<'a> {
                 id,
                 rows_in,
                 last: Vec::new(),
-                rows: 0,
                 committed: false,
             }),
             Err(e) => {
@@ -328,12 +334,11 @@ impl<'a> Writer<'a> {
 
 impl SnapshotWriter for Writer<'_> {
     fn write_dir(&mut self, path: &[u8], depth: u32, stats: &DirStats) -> Result<()> {
-        if self.rows > 0 && path <= self.last.as_slice() {
+        if self.rows_in.rows > 0 && path <= self.last.as_slice() {
             return Err(self.out_of_order(path));
         }
         self.last.clear();
         self.last.extend_from_slice(path);
-        self.rows += 1;
         self.rows_in
             .push(path, depth, stats)
             .ctx(self.path, WRITING)
