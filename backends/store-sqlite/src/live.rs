@@ -42,8 +42,38 @@ const UPSERT_WATCH: &str = "INSERT INTO watch_state (watch_root, last_event_time
 const WATCH_COLS: &str =
     "watch_root, last_event_time, last_reconcile_time, last_snapshot_id, mutation_cursor";
 
-const INSERT_DELTA: &str = "INSERT INTO dir_deltas (snapshot_id, path_blob, path_utf8, \
-     previous_bytes, current_bytes, delta_bytes, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+macro_rules! insert_delta_head {
+    () => {
+        "INSERT INTO dir_deltas (snapshot_id, path_blob, path_utf8, previous_bytes, \
+         current_bytes, delta_bytes, recorded_at) VALUES "
+    };
+}
+
+const INSERT_DELTA: &str = concat!(insert_delta_head!(), "(?1, ?2, ?3, ?4, ?5, ?6, ?7)");
+
+/// Deltas inserted per statement by [`insert_deltas`]: a statement per
+/// row costs more than its row (a reconcile records one per changed
+/// directory and ancestor).
+const DELTA_BATCH: usize = 64;
+
+/// Values of one row of [`INSERT_DELTA`].
+const DELTA_VALUES: usize = 7;
+
+/// [`INSERT_DELTA`] for [`DELTA_BATCH`] rows.
+fn insert_delta_batch_sql() -> &'static str {
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SQL.get_or_init(|| {
+        let rows: Vec<String> = (0..DELTA_BATCH)
+            .map(|k| {
+                let vals: Vec<String> = (1..=DELTA_VALUES)
+                    .map(|i| format!("?{}", k * DELTA_VALUES + i))
+                    .collect();
+                format!("({})", vals.join(", "))
+            })
+            .collect();
+        format!("{}{}", insert_delta_head!(), rows.join(", "))
+    })
+}
 
 /// `path_blob` is `?N` itself or lies below it: `?N+1 <= path_blob < ?N+2`
 /// (see [`Under`]).
@@ -248,22 +278,34 @@ pub(crate) fn insert_deltas(
     snapshot: Option<SnapshotId>,
     deltas: &[DirDelta],
 ) -> rusqlite::Result<()> {
-    let mut s = conn.prepare_cached(INSERT_DELTA)?;
-    for d in deltas {
+    let bind = |s: &mut rusqlite::CachedStatement<'_>, at: usize, d: &DirDelta| {
         // delta_bytes is the seed's column; the exact delta is recomputed
         // from the two sides when read.
         let delta = d
             .delta_bytes()
             .clamp(i128::from(i64::MIN), i128::from(i64::MAX)) as i64;
-        s.execute(rusqlite::params![
-            snapshot.unwrap_or(d.snapshot),
-            d.path,
-            std::str::from_utf8(&d.path).ok(),
-            opt_u64(d.previous_bytes),
-            to_sql_u64(d.current_bytes),
-            delta,
-            d.recorded_at_ms,
-        ])?;
+        s.raw_bind_parameter(at, snapshot.unwrap_or(d.snapshot))?;
+        s.raw_bind_parameter(at + 1, &d.path)?;
+        s.raw_bind_parameter(at + 2, std::str::from_utf8(&d.path).ok())?;
+        s.raw_bind_parameter(at + 3, opt_u64(d.previous_bytes))?;
+        s.raw_bind_parameter(at + 4, to_sql_u64(d.current_bytes))?;
+        s.raw_bind_parameter(at + 5, delta)?;
+        s.raw_bind_parameter(at + 6, d.recorded_at_ms)
+    };
+    let mut chunks = deltas.chunks_exact(DELTA_BATCH);
+    if chunks.len() > 0 {
+        let mut batch = conn.prepare_cached(insert_delta_batch_sql())?;
+        for chunk in &mut chunks {
+            for (k, d) in chunk.iter().enumerate() {
+                bind(&mut batch, 1 + k * DELTA_VALUES, d)?;
+            }
+            batch.raw_execute()?;
+        }
+    }
+    let mut one = conn.prepare_cached(INSERT_DELTA)?;
+    for d in chunks.remainder() {
+        bind(&mut one, 1, d)?;
+        one.raw_execute()?;
     }
     Ok(())
 }

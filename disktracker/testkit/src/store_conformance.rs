@@ -2221,12 +2221,40 @@ pub fn dir_deltas_round_trip_in_path_order(plugin: &'static StorePlugin) {
         "other snapshots' deltas stay"
     );
     drop(store);
-    let store = s.open();
+    let mut store = s.open();
     assert_eq!(
         store.dir_deltas(b).expect("dir_deltas"),
         deltas_of(b, &sample_deltas(2)),
         "kept after reopening"
     );
+    // Many at once (a reconcile records one per changed directory and
+    // ancestor; stores may insert them in batches): every one, exact.
+    let many: Vec<DirDelta> = (0..1000u64)
+        .map(|i| {
+            delta(
+                format!("/t/many/{i:04}").as_bytes(),
+                (i % 3 != 0).then_some(i * 4096),
+                i * 512 + 1,
+                i64::try_from(i).unwrap_or(0),
+            )
+        })
+        .collect();
+    for n in [1, 63, 64, 65, 129, 1000] {
+        let d = one_dir_snapshot(store.as_mut(), b"/t", 3).id;
+        let some: Vec<DirDelta> = many[..n]
+            .iter()
+            .map(|x| DirDelta {
+                snapshot: d,
+                ..x.clone()
+            })
+            .collect();
+        store.record_dir_deltas(&some).expect("record_dir_deltas");
+        assert_eq!(
+            store.dir_deltas(d).expect("dir_deltas"),
+            deltas_of(d, &some),
+            "{n} deltas in one call"
+        );
+    }
 }
 
 fn watch(root: &[u8], n: i64) -> WatchState {
