@@ -234,7 +234,7 @@ fn usage(path: &std::path::Path, message: String) -> Error {
 
 /// [`disktracker::SnapshotStore::derive_snapshot`].
 pub(crate) fn derive(store: &mut SqliteStore, d: &DerivedSnapshot<'_>) -> Result<SnapshotId> {
-    store.check_writable("derive a snapshot")?;
+    store.check_writable_now("derive a snapshot")?;
     let path = store.path.clone();
     let root = d.meta.root.as_slice();
     if let Some(w) = d.upserts.windows(2).find(|w| w[0].path >= w[1].path) {

@@ -292,6 +292,17 @@ impl SqliteStore {
         }
     }
 
+    /// Refuses writes to a read-only store, without waiting for the
+    /// background checkpoint: SQLite lets it copy the log while this
+    /// connection appends to it (the log then restarts at a later write).
+    pub(crate) fn check_writable_now(&self, what: &str) -> Result<()> {
+        if self.read_only {
+            Err(error::read_only(&self.path, what))
+        } else {
+            Ok(())
+        }
+    }
+
     fn snapshot_exists(&self, id: SnapshotId) -> rusqlite::Result<bool> {
         self.conn
             .prepare_cached("SELECT 1 FROM snapshots WHERE id = ?1")?
