@@ -800,6 +800,11 @@ impl Bench {
             let mut w = Watch::spawn(&self.db, &self.tree)?;
             let live = w.wait_live(Duration::from_secs(600))?;
             catchups.push(live - w.spawned);
+            // The log line follows the state by a little.
+            let seen = Instant::now();
+            while w.line_at("caught up").is_none() && seen.elapsed() < Duration::from_secs(2) {
+                thread::sleep(Duration::from_millis(5));
+            }
             if let (Some(b), Some(c)) = (w.line_at("booting"), w.line_at("caught up")) {
                 walks.push(c - b);
             }

@@ -33,12 +33,14 @@
 //!   listings judged by their entries' own type).
 //! * **Stopping** wakes the reader through an eventfd, drops the sink and
 //!   joins the thread.
-#![forbid(unsafe_code)]
+#![deny(unsafe_code)]
+
+mod at_fd;
 
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::mem::MaybeUninit;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -117,7 +119,9 @@ impl EventSource for InotifySource {
 
     fn watch_as_walked(&mut self, root: &Path, sink: Sender<FsEvent>) -> Result<Option<DirHook>> {
         let shared = self.start(root, sink)?;
-        Ok(Some(DirHook::new(move |dir| shared.watch_walked(dir))))
+        Ok(Some(DirHook::with_fd(move |dir, fd| {
+            shared.watch_walked(dir, fd);
+        })))
     }
 
     fn stop(&mut self) -> Result<()> {
@@ -222,7 +226,12 @@ const WATCHES_HINT: &str = "raise fs.inotify.max_user_watches \
 impl Shared {
     /// Watches `dir` (not below it), recording its path.
     fn add(&self, dir: &Path) -> std::result::Result<(), Errno> {
-        let wd = inotify::add_watch(&self.fd, dir, MASK)?;
+        self.add_at(dir, None)
+    }
+
+    /// Watches `dir`, open as `fd` when given (see [`at_fd`]).
+    fn add_at(&self, dir: &Path, fd: Option<BorrowedFd<'_>>) -> std::result::Result<(), Errno> {
+        let wd = at_fd::add_watch(&self.fd, dir, fd, MASK)?;
         lock(&self.watches).insert(wd, dir.to_path_buf());
         Ok(())
     }
@@ -235,11 +244,11 @@ impl Shared {
     /// The walk hook: watches `dir`. Running out of watches is reported as
     /// [`FsEventKind::Unwatched`], once; a directory that
     /// vanished or cannot be read is the walk's business.
-    fn watch_walked(&self, dir: &Path) {
+    fn watch_walked(&self, dir: &Path, fd: Option<BorrowedFd<'_>>) {
         if self.stopped.load(Ordering::Relaxed) {
             return;
         }
-        if let Err(Errno::NOSPC) = self.add(dir) {
+        if let Err(Errno::NOSPC) = self.add_at(dir, fd) {
             self.report_unwatched(dir);
         }
     }

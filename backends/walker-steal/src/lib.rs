@@ -51,7 +51,7 @@ mod node;
 mod sched;
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -251,12 +251,25 @@ impl Walk<'_> {
             fingerprint: Fingerprint::default(),
             entries: 0,
         };
-        if let Some(hook) = &self.ctx.before_dir {
-            hook.call(disktracker::path::bytes_path(&node.absolute(None)));
-        }
+        // The hook runs once the directory is open and before it is read:
+        // given the descriptor, a watcher need not resolve the path again.
+        let hook = |fd: Option<BorrowedFd<'_>>| {
+            if let Some(hook) = &self.ctx.before_dir {
+                let path = node.absolute(None);
+                let path = disktracker::path::bytes_path(&path);
+                match fd {
+                    Some(fd) => hook.call_with_fd(path, fd),
+                    None => hook.call(path),
+                }
+            }
+        };
         match self.open(open, &node) {
-            Ok(fd) => self.read_dir(fd, &node, local, state, &mut acc),
+            Ok(fd) => {
+                hook(Some(fd.as_fd()));
+                self.read_dir(fd, &node, local, state, &mut acc);
+            }
             Err(e) => {
+                hook(None);
                 acc.hot.errors += 1;
                 let path = node.absolute(None);
                 state

@@ -110,11 +110,23 @@ fn the_pool_grows_while_workers_wait_and_the_totals_stay_exact() {
         let root = Path::new(&root);
         let want = oracle::compute(root).dirs;
         let (_s, scratch) = tempdir();
-        let (tree, used) = walk_blocked(root, &scratch, 6);
-        assert_same("oracle, growing pool", &totals(&tree), &want);
+        // The governor samples the workers' states every 10 ms and each
+        // `fsync` here takes a millisecond or two, so on a busy machine a
+        // walk may end before it saw a worker wait twice in a row: up to
+        // three walks, of which one must grow, and none beyond the cap.
+        let mut grown = Vec::new();
+        for _ in 0..3 {
+            let (tree, used) = walk_blocked(root, &scratch, 6);
+            assert_same("oracle, growing pool", &totals(&tree), &want);
+            assert!(used <= 6, "{used} threads read directories; the cap is 6");
+            grown.push(used);
+            if used >= 2 {
+                break;
+            }
+        }
         assert!(
-            (2..=6).contains(&used),
-            "{used} threads read directories; expected 2 to 6"
+            grown.iter().any(|&used| used >= 2),
+            "threads reading directories in each walk: {grown:?}; expected 2 to 6 in one"
         );
         let (tree, used) = walk_blocked(root, &scratch, 1);
         assert_same("oracle, fixed pool", &totals(&tree), &want);

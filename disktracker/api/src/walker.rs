@@ -1,5 +1,6 @@
 //! The [`Walker`] plugin trait: traverse one root and report per-directory records.
 
+use std::os::fd::BorrowedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -107,19 +108,40 @@ impl WalkOptions {
 /// Called with a directory's absolute path before a walk reads its entries:
 /// an [`EventSource`](crate::EventSource) watching a tree as it is walked
 /// (see [`EventSource::watch_as_walked`](crate::EventSource::watch_as_walked)).
+/// Walkers that open the directory first pass its descriptor too
+/// ([`DirHook::call_with_fd`]), so that the hook need not look the path up
+/// again.
 #[derive(Clone)]
-pub struct DirHook(Arc<dyn Fn(&Path) + Send + Sync>);
+pub struct DirHook(Arc<DirHookFn>);
+
+/// What a [`DirHook`] calls: the directory's path, and its descriptor when
+/// the walker has it open.
+type DirHookFn = dyn Fn(&Path, Option<BorrowedFd<'_>>) + Send + Sync;
 
 impl DirHook {
-    /// A hook calling `f`.
+    /// A hook calling `f` with the directory's path.
     pub fn new(f: impl Fn(&Path) + Send + Sync + 'static) -> Self {
+        DirHook(Arc::new(move |dir: &Path, _: Option<BorrowedFd<'_>>| {
+            f(dir);
+        }))
+    }
+
+    /// A hook calling `f` with the directory's path and, when the walker
+    /// has it, the directory opened for reading (not read yet).
+    pub fn with_fd(f: impl Fn(&Path, Option<BorrowedFd<'_>>) + Send + Sync + 'static) -> Self {
         DirHook(Arc::new(f))
     }
 
     /// Calls the hook for `dir`.
     #[inline]
     pub fn call(&self, dir: &Path) {
-        (self.0)(dir);
+        (self.0)(dir, None);
+    }
+
+    /// Calls the hook for `dir`, open as `fd` and not read yet.
+    #[inline]
+    pub fn call_with_fd(&self, dir: &Path, fd: BorrowedFd<'_>) {
+        (self.0)(dir, Some(fd));
     }
 }
 

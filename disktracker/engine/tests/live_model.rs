@@ -513,3 +513,48 @@ fn a_reread_after_a_walk_does_not_cascade_through_hard_links() {
         "after the append",
     );
 }
+
+/// A catch-up at boot compares its walk with the stored records without
+/// building a model of them: the changes are those of replacing a model
+/// built from the same records, in whatever order the records come, and
+/// the result equals a fresh scan.
+#[test]
+fn a_catch_up_against_stored_records_equals_replacing_their_model() {
+    let (_t, base) = tempdir();
+    let root = base.join("r");
+    fs::create_dir(&root).unwrap();
+    initial_tree(&root);
+    let stored = scan(&root);
+    // Changes made while no watcher ran.
+    fs::remove_dir_all(root.join("a/b")).unwrap();
+    fs::create_dir_all(root.join("new/deeper")).unwrap();
+    fs::write(root.join("new/deeper/x"), vec![1u8; 5000]).unwrap();
+    fs::write(root.join("w/j"), vec![1u8; 9000]).unwrap();
+    fs::hard_link(root.join("w/j"), root.join("new/j-again")).unwrap();
+    let rb = root.as_os_str().as_encoded_bytes();
+
+    let mut old = LiveTree::from_records(rb, stored.clone(), TreeOptions::default()).unwrap();
+    let want = old.replace_with(model(&root), 1, None);
+    assert!(!want.mutations.is_empty());
+    let mut reversed = stored.clone();
+    reversed.reverse();
+    for (records, what) in [(stored.clone(), "in path order"), (reversed, "reversed")] {
+        let (tree, got) = LiveTree::validated_from_stored(model(&root), records, 1);
+        assert_eq!(got, want, "changes against the records {what}");
+        assert_same(&tree.records().collect::<Vec<_>>(), &scan(&root), what);
+    }
+    let log: Vec<LoggedMutation> = want
+        .mutations
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| LoggedMutation {
+            id: i as i64 + 1,
+            mutation: m,
+        })
+        .collect();
+    assert_same(
+        &apply(stored, &fold(&log, 0)),
+        &scan(&root),
+        "folded catch-up",
+    );
+}

@@ -38,6 +38,10 @@ pub const CHECKS: &[crate::Check<EventSourcePlugin>] = &[
         watching_as_walked_covers_the_walked_tree,
     ),
     (
+        "watching_as_walked_through_descriptors_covers_the_walked_tree",
+        watching_as_walked_through_descriptors_covers_the_walked_tree,
+    ),
+    (
         "moves_out_of_the_root_are_reported",
         moves_out_of_the_root_are_reported,
     ),
@@ -245,6 +249,20 @@ pub fn directories_moved_in_are_watched(plugin: &'static EventSourcePlugin) {
 /// been called for every directory, as a walk would, a change anywhere in
 /// the tree is reported.
 pub fn watching_as_walked_covers_the_walked_tree(plugin: &'static EventSourcePlugin) {
+    watch_as_walked(plugin, false);
+}
+
+/// The same, with the hook given each directory open (as walkers that open
+/// a directory before reading it call it, possibly from a thread of their
+/// own): a change anywhere is reported, and neither the process's working
+/// directory nor the calling thread's is left inside the tree.
+pub fn watching_as_walked_through_descriptors_covers_the_walked_tree(
+    plugin: &'static EventSourcePlugin,
+) {
+    watch_as_walked(plugin, true);
+}
+
+fn watch_as_walked(plugin: &'static EventSourcePlugin, with_fd: bool) {
     let dir = tempfile::tempdir().expect("temp dir");
     let root = dir.path().canonicalize().expect("canonical temp dir");
     fs::create_dir_all(root.join("a/b/c")).unwrap();
@@ -253,18 +271,34 @@ pub fn watching_as_walked_covers_the_walked_tree(plugin: &'static EventSourcePlu
         .expect("the source is created");
     let (tx, rx) = channel();
     let hook = source.watch_as_walked(&root, tx).expect("watching starts");
+    let cwd = std::env::current_dir().expect("working directory");
     if let Some(hook) = &hook {
-        let mut stack = vec![root.clone()];
-        while let Some(d) = stack.pop() {
-            hook.call(&d);
-            for e in fs::read_dir(&d).unwrap() {
-                let e = e.unwrap();
-                if e.file_type().unwrap().is_dir() {
-                    stack.push(e.path());
+        let walk = || {
+            let mut stack = vec![root.clone()];
+            while let Some(d) = stack.pop() {
+                if with_fd {
+                    let fd = fs::File::open(&d).expect("directory opens");
+                    hook.call_with_fd(&d, std::os::fd::AsFd::as_fd(&fd));
+                } else {
+                    hook.call(&d);
+                }
+                for e in fs::read_dir(&d).unwrap() {
+                    let e = e.unwrap();
+                    if e.file_type().unwrap().is_dir() {
+                        stack.push(e.path());
+                    }
                 }
             }
-        }
+            fs::read_link("/proc/thread-self/cwd").expect("the thread's working directory")
+        };
+        let thread_cwd = std::thread::scope(|s| s.spawn(walk).join().expect("walk thread"));
+        assert!(
+            !thread_cwd.starts_with(&root),
+            "the walking thread was left in {}",
+            thread_cwd.display()
+        );
     }
+    assert_eq!(std::env::current_dir().expect("working directory"), cwd);
     let mut w = Watched {
         _dir: dir,
         outside: root.join("d"),

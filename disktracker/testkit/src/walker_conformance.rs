@@ -538,10 +538,21 @@ fn before_dir_runs_before_each_directory_is_read(plugin: &'static WalkerPlugin) 
     let t = handmade(true);
     let hooked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
     let seen = std::sync::Arc::clone(&hooked);
+    let wrong_fd = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Vec<u8>>::new()));
+    let wrong = std::sync::Arc::clone(&wrong_fd);
     let ctx = WalkContext {
-        before_dir: Some(disktracker::DirHook::new(move |dir| {
+        before_dir: Some(disktracker::DirHook::with_fd(move |dir, fd| {
             // Unwritable directories (none in this tree) would only fail here.
             let _ = fs::write(dir.join("written-by-the-hook"), [7u8; 5000]);
+            // A descriptor given with the path is that directory, open.
+            let same = fd.is_none_or(|fd| {
+                let open = rustix::fs::fstat(fd).map(|st| (st.st_dev, st.st_ino));
+                let named = rustix::fs::stat(dir).map(|st| (st.st_dev, st.st_ino));
+                open.is_ok() && open == named
+            });
+            if !same {
+                wrong.lock().expect("wrong list").push(key(dir));
+            }
             seen.lock().expect("hook list").push(key(dir));
         })),
         ..WalkContext::default()
@@ -556,6 +567,11 @@ fn before_dir_runs_before_each_directory_is_read(plugin: &'static WalkerPlugin) 
     let mut dirs: Vec<Vec<u8>> = totals(&tree).into_keys().collect();
     dirs.sort();
     assert_eq!(hooked, dirs, "the hook ran once per directory");
+    let wrong_fd = wrong_fd.lock().expect("wrong list").clone();
+    assert!(
+        wrong_fd.is_empty(),
+        "the hook was given a descriptor of another file with {wrong_fd:?}"
+    );
 }
 
 fn progress_counts_every_directory(plugin: &'static WalkerPlugin) {

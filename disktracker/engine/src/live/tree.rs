@@ -272,12 +272,44 @@ impl LiveTree {
             totals[parents[id]].add(t);
         }
         let root = paths[0].clone();
-        let link_dirs: HashMap<usize, Vec<u8>> = out
-            .arenas
-            .iter()
-            .flat_map(|a| a.links.iter())
-            .filter_map(|l| paths.get(l.dir.index()).map(|p| (l.dir.index(), p.clone())))
-            .collect();
+        // Files with several links count in the directory of their first
+        // path, and up its ancestors; placed here by directory id, before
+        // the map exists.
+        let mut links: HashMap<InodeKey, LinkGroup> = HashMap::new();
+        let mut linked: Vec<Vec<(Box<[u8]>, InodeKey)>> = vec![Vec::new(); n];
+        let mut owned = vec![Sizes::default(); n];
+        let mut first: HashMap<InodeKey, usize> = HashMap::new();
+        for link in out.arenas.iter().flat_map(|a| a.links.iter()) {
+            let dir = link.dir.index();
+            let Some(dir_path) = paths.get(dir) else {
+                continue;
+            };
+            let key = (link.dev, link.ino);
+            linked[dir].push((link.name.clone(), key));
+            let full = join_bytes(dir_path, &link.name);
+            let g = links.entry(key).or_default();
+            g.size = Sizes {
+                bytes: link.bytes,
+                apparent: link.apparent,
+                files: 1,
+            };
+            if g.holders.first().is_none_or(|f| full < *f) {
+                first.insert(key, dir);
+            }
+            g.holders.insert(full);
+        }
+        for (key, &dir) in &first {
+            let size = links[key].size;
+            owned[dir].add(size);
+            let mut at = dir;
+            loop {
+                totals[at].add(size);
+                if at == 0 {
+                    break;
+                }
+                at = parents[at];
+            }
+        }
         // The map is built from entries in path order: sorting them by path
         // instead (a million comparisons of long shared prefixes, and moves
         // of whole entries) cost more than the rest of this function.
@@ -303,10 +335,10 @@ impl LiveTree {
                     ino: cold.ino,
                     own_size_blocks: None,
                     plain,
-                    owned: Sizes::default(),
+                    owned: owned[id],
                     total: totals[id],
                     children: kids.into_iter().collect(),
-                    linked: Vec::new(),
+                    linked: std::mem::take(&mut linked[id]),
                     errors: u64::from(hot.errors),
                     fingerprint: cold.fingerprint,
                 };
@@ -314,43 +346,7 @@ impl LiveTree {
             })
             .collect();
         let mut tree = LiveTree::with_dirs(root, opts, entries.into_iter().collect());
-        // Files with several links: their size goes to the first path's
-        // directory and up its ancestors.
-        for link in out.arenas.iter().flat_map(|a| a.links.iter()) {
-            let Some(dir) = link_dirs.get(&link.dir.index()).cloned() else {
-                continue;
-            };
-            let full = join_bytes(&dir, &link.name);
-            let key = (link.dev, link.ino);
-            if let Some(d) = tree.dirs.get_mut(&dir) {
-                d.linked.push((link.name.clone(), key));
-            }
-            let g = tree.links.entry(key).or_default();
-            g.size = Sizes {
-                bytes: link.bytes,
-                apparent: link.apparent,
-                files: 1,
-            };
-            g.holders.insert(full);
-        }
-        for key in tree.links.keys().copied().collect::<Vec<_>>() {
-            if let Some(owner) = tree.links[&key].owner().map(<[u8]>::to_vec) {
-                let size = tree.links[&key].size;
-                if let Some(d) = tree.dirs.get_mut(&owner) {
-                    d.owned.add(size);
-                }
-                let mut at = Some(owner.as_slice());
-                while let Some(p) = at {
-                    if let Some(d) = tree.dirs.get_mut(p) {
-                        d.total.add(size);
-                    }
-                    if p == tree.root.as_slice() {
-                        break;
-                    }
-                    at = parent_bytes(p);
-                }
-            }
-        }
+        tree.links = links;
         Ok(tree)
     }
 
@@ -1019,9 +1015,55 @@ impl LiveTree {
         let unjournaled = journal_base.is_some();
         let old_root = journal_base.or_else(|| self.root_total());
         let old = std::mem::replace(self, fresh);
+        let old = old.dirs.into_iter().map(|(p, d)| {
+            let s = d.stats();
+            (p, s)
+        });
+        self.validated_against(old, old_root, unjournaled, time_ms)
+    }
+
+    /// The model of `fresh` (a validation walk) with its differences from
+    /// `stored` (the root's directories as the store holds them, pending
+    /// mutations applied) as one batch, as [`LiveTree::replace_with`] gives
+    /// them against a model built from `stored`, without building that
+    /// model: a catch-up at boot.
+    pub fn validated_from_stored(
+        fresh: LiveTree,
+        stored: Vec<DirRecord>,
+        time_ms: i64,
+    ) -> (LiveTree, BatchChanges) {
+        let mut tree = fresh;
+        let mut old: Vec<(Vec<u8>, DirStats)> = stored
+            .into_iter()
+            .filter(|r| is_within(&r.path, &tree.root))
+            .map(|r| (r.path, r.stats))
+            .collect();
+        if !old.is_sorted_by(|a, b| a.0 < b.0) {
+            // Later records win, as in [`LiveTree::from_records`].
+            old.reverse();
+            old.sort_by(|a, b| a.0.cmp(&b.0));
+            old.dedup_by(|later, earlier| later.0 == earlier.0);
+        }
+        let old_root = old
+            .iter()
+            .find(|(p, _)| *p == tree.root)
+            .map(|(_, s)| s.total_bytes);
+        let changes = tree.validated_against(old.into_iter(), old_root, false, time_ms);
+        (tree, changes)
+    }
+
+    /// This model, just walked, against `old` (every directory as it was,
+    /// in path order): the differences as one batch.
+    fn validated_against(
+        &mut self,
+        old: impl Iterator<Item = (Vec<u8>, DirStats)>,
+        old_root: Option<u64>,
+        unjournaled: bool,
+        time_ms: i64,
+    ) -> BatchChanges {
         self.begin_batch();
         self.validated();
-        let mut old_dirs = old.dirs.into_iter().peekable();
+        let mut old_dirs = old.peekable();
         let mut new_dirs = self.dirs.iter().peekable();
         let before = &mut self.before;
         loop {
@@ -1034,8 +1076,8 @@ impl LiveTree {
             match ord {
                 std::cmp::Ordering::Less => {
                     #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
-                    let (p, d) = old_dirs.next().expect("peeked");
-                    before.insert(p, Some(d.stats()));
+                    let (p, s) = old_dirs.next().expect("peeked");
+                    before.insert(p, Some(s));
                 }
                 std::cmp::Ordering::Greater => {
                     #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
@@ -1044,11 +1086,10 @@ impl LiveTree {
                 }
                 std::cmp::Ordering::Equal => {
                     #[allow(clippy::expect_used)] // cannot fail: the match is on what peek saw
-                    let ((p, d), (_, now)) = (
+                    let ((p, s), (_, now)) = (
                         old_dirs.next().expect("peeked"),
                         new_dirs.next().expect("peeked"),
                     );
-                    let s = d.stats();
                     if now.stats() != s {
                         before.insert(p, Some(s));
                     }
@@ -1120,7 +1161,20 @@ fn path_order(
         fill[p] += 1;
     }
     // (id, true): the directory itself; (id, false): its subtree.
-    let key = |&(id, own): &(usize, bool)| name(id).iter().chain((!own).then_some(&b'/'));
+    // As `name` and `name/` compare bytewise: the common length of the two
+    // names by `memcmp`, then what is left of the longer one (with the
+    // slash) byte by byte.
+    let cmp = |&(a, own_a): &(usize, bool), &(b, own_b): &(usize, bool)| {
+        let (na, nb) = (name(a), name(b));
+        let n = na.len().min(nb.len());
+        na[..n].cmp(&nb[..n]).then_with(|| {
+            let slash = |own: bool| (!own).then_some(&b'/');
+            na[n..]
+                .iter()
+                .chain(slash(own_a))
+                .cmp(nb[n..].iter().chain(slash(own_b)))
+        })
+    };
     let mut order = Vec::with_capacity(n);
     order.push(0);
     let mut stack: Vec<(usize, bool)> = Vec::new();
@@ -1130,7 +1184,7 @@ fn path_order(
         for &c in &kids[start[dir]..start[dir + 1]] {
             items.extend([(c, true), (c, false)]);
         }
-        items.sort_unstable_by(|a, b| key(a).cmp(key(b)));
+        items.sort_unstable_by(cmp);
         stack.extend(items.iter().rev());
     };
     expand(0, &mut stack);

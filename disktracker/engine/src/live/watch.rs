@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use disktracker::path::{escape_bytes, escape_path, is_within, path_bytes};
 use disktracker::report::{ReconcileLine, WatcherState};
 use disktracker::{
-    CancelToken, DirHook, EventSource, FsEvent, LiveIndex, Result, SnapshotId, SnapshotStore,
-    WalkOutput,
+    CancelToken, DirHook, DirRecord, EventSource, FsEvent, LiveIndex, Result, SnapshotId,
+    SnapshotStore, WalkOutput,
 };
 use disktracker::{JournalQuery, LiveBatch, Mutation, WatchState};
 
@@ -106,6 +106,10 @@ struct Watched {
     /// (a hard link's other names to place): the rescan that follows
     /// journals the change from there.
     journal_base: Option<u64>,
+    /// What the store holds for the root (pending mutations applied) until
+    /// the catch-up walk replaces it: no model is built from it while the
+    /// index answers.
+    stored: Option<Vec<DirRecord>>,
     source: Option<Box<dyn EventSource>>,
     /// Watches each directory a walk of this root reaches (sources that
     /// watch as walked).
@@ -370,6 +374,7 @@ impl Booting {
                 // Stopped during catch-up: `run` stops at once, keeping
                 // what the store knew (the next boot catches up).
                 Err(e) if e.kind() == disktracker::ErrorKind::Cancelled => {
+                    w.keep_stored()?;
                     w.host.log(&format!(
                         "stopping before {} caught up; the next watch catches up",
                         escape_path(&w.roots[i].root)
@@ -426,8 +431,15 @@ impl<'h> Watcher<'h> {
             let pending = store.mutations_after(from, Some(rb), usize::MAX)?;
             cursor = cursor.max(pending.last().map_or(from, |m| m.id));
             let records = apply(store.read_tree(base, Some(rb))?, &fold(&pending, 0));
-            let tree = LiveTree::from_records(rb, records, host.tree_options(root)?)?;
-            lock(&w.shared).trees[i] = Some(tree);
+            // While the index answers, the catch-up compares its walk with
+            // the records themselves; a model is built only to answer.
+            let stored = if lock(&w.shared).index.is_some() {
+                Some(records)
+            } else {
+                let tree = LiveTree::from_records(rb, records, host.tree_options(root)?)?;
+                lock(&w.shared).trees[i] = Some(tree);
+                None
+            };
             w.roots.push(Watched {
                 root: root.clone(),
                 base,
@@ -440,6 +452,7 @@ impl<'h> Watcher<'h> {
                 },
                 unwatched: Vec::new(),
                 journal_base: None,
+                stored,
                 source: Some(source),
                 before_dir: hook,
             });
@@ -519,6 +532,23 @@ impl<'h> Watcher<'h> {
         self.apply_fresh(i, fresh)
     }
 
+    /// Builds the model of every root still known only by its stored
+    /// records (a stop during catch-up keeps what the store knew).
+    fn keep_stored(&mut self) -> Result<()> {
+        for i in 0..self.roots.len() {
+            if let Some(records) = self.roots[i].stored.take() {
+                let root = &self.roots[i].root;
+                let tree = LiveTree::from_records(
+                    path_bytes(root),
+                    records,
+                    self.host.tree_options(root)?,
+                )?;
+                lock(&self.shared).trees[i] = Some(tree);
+            }
+        }
+        Ok(())
+    }
+
     /// Replaces root `i`'s model with `fresh` (a walk of it), logs the
     /// differences, and goes back to live (degraded while parts of it
     /// cannot be watched).
@@ -532,11 +562,19 @@ impl<'h> Watcher<'h> {
         // sees the fresh sizes never sees the state of the walk before them.
         let changes = {
             let mut s = lock(&self.shared);
-            #[allow(clippy::expect_used)] // boot fails without a model of every root
-            let tree = s.trees[i]
-                .as_mut()
-                .expect("every root has a model after boot");
-            let changes = tree.replace_with(fresh, now_ms(), self.roots[i].journal_base.take());
+            let journal_base = self.roots[i].journal_base.take();
+            let changes = match (s.trees[i].as_mut(), self.roots[i].stored.take()) {
+                (Some(tree), _) => tree.replace_with(fresh, now_ms(), journal_base),
+                (None, stored) => {
+                    let (tree, changes) = LiveTree::validated_from_stored(
+                        fresh,
+                        stored.unwrap_or_default(),
+                        now_ms(),
+                    );
+                    s.trees[i] = Some(tree);
+                    changes
+                }
+            };
             self.roots[i].status.state = back.as_str().into();
             s.status = self.roots.iter().map(|r| r.status.clone()).collect();
             changes
