@@ -10,8 +10,10 @@
 //!   once to watch and once to validate) and nothing falls between the walk
 //!   and the events. Every later walk (a rescan after lost events) calls it
 //!   again, which re-watches directories whose creation was lost with the
-//!   events and refreshes every watch's path. [`EventSource::watch`] walks
-//!   the directories itself (listing only, no `stat`).
+//!   events and refreshes every watch's path. Given the walker's open
+//!   directory, the watch goes through it instead of the path (see
+//!   `at_fd`). [`EventSource::watch`] walks the directories itself
+//!   (listing only, no `stat`).
 //! * **Only what changes sizes.** The mask is create, delete, modify,
 //!   attribute change (a hard link's count), both halves of a move and the
 //!   watched directory's own removal or move. Opens, reads and closes are
