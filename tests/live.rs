@@ -337,7 +337,8 @@ fn sigint_and_sigterm_flush_the_batch_and_leave_an_index_equal_to_the_tree(
 /// never waits for the next event. The signal goes at delays spread over a
 /// boot of this tree (measured first), counted from the `booting` line (the
 /// handler is installed before it; a signal before the process has set up
-/// its handler gets the default action, as for any program).
+/// its handler gets the default action, as for any program). Each stop
+/// leaves an index that answers every directory as the tree is.
 #[test]
 fn sigterm_at_any_moment_of_boot_exits_0() {
     let case = Case::new("sqlite");
@@ -351,6 +352,7 @@ fn sigterm_at_any_moment_of_boot_exits_0() {
         }
         Instant::now()
     };
+    let want = oracle::compute(&case.root);
     let mut w = case.watch();
     let start = booting(&w);
     case.wait_live(&mut w);
@@ -361,7 +363,53 @@ fn sigterm_at_any_moment_of_boot_exits_0() {
         booting(&w);
         sleep(boot * k / 10);
         w.stop(Signal::TERM);
+        // Whenever it stopped, the index it left holds the whole tree.
+        let bad = case.size_mismatches(&want, &BTreeSet::new(), "indexed");
+        assert!(bad.is_empty(), "after a stop at {k}/10 of boot: {bad:#?}");
     }
+}
+
+/// A stop while the catch-up walks (held there by the test hook until the
+/// signal is in) ends the catch-up and leaves the index as the store knew
+/// the root: its snapshot with the mutations logged since (not reconciled),
+/// used as it is by `size`, every directory as the tree is.
+#[rstest]
+fn a_stop_during_catch_up_keeps_the_logged_changes_in_the_index(
+    #[values("sqlite", "redb")] backend: &'static str,
+) {
+    let case = Case::new(backend);
+    handmade_tree(&case.root).unwrap();
+    // Enough directories that the walk, resumed with the signal pending,
+    // is still going when the signal's handler has cancelled it.
+    for i in 0..2000 {
+        fs::create_dir_all(case.root.join(format!("wide/d{i:04}"))).unwrap();
+    }
+    case.scan(&case.root);
+    let mut w = case.watch();
+    case.wait_live(&mut w);
+    let mut churn = Churn::new(&case.root, &case.outside, 29);
+    churn.steps(15);
+    let want = case.converge(&w, &mut BTreeSet::new(), &churn);
+    w.stop(Signal::TERM);
+
+    let mut w = case.watch_with(&[("DT_TEST_PAUSE", "catch-up-walk")]);
+    let start = Instant::now();
+    while !w.log().contains("paused: catch-up-walk") {
+        assert!(start.elapsed() < Duration::from_secs(10), "{}", w.log());
+        sleep(Duration::from_millis(5));
+    }
+    w.signal(Signal::TERM);
+    w.signal(Signal::CONT);
+    let (status, _) = w
+        .wait_exit(Duration::from_secs(10))
+        .unwrap_or_else(|| panic!("still running after SIGTERM:\n{}", w.log()));
+    assert_eq!(status.code(), Some(0), "{status}:\n{}", w.log());
+    assert!(w.log().contains("the next watch catches up"), "{}", w.log());
+    let out = case.cmd().arg("size").arg(&case.root).output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("rebuilding"), "{}", stderr(&out));
+    let bad = case.size_mismatches(&want, &BTreeSet::new(), "indexed");
+    assert!(bad.is_empty(), "{bad:#?}\n{}", w.log());
 }
 
 /// One watcher per database: a second `watch` (of the same root or

@@ -7,6 +7,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fs;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, channel};
 use std::time::{Duration, Instant};
@@ -108,10 +109,22 @@ fn overflow_is_a_rescan_of_the_root() {
         s.watch(&root, tx).unwrap();
         s
     };
-    // Faster than one thread reads 16 events at a time, with a margin.
+    // Faster than one thread reads 16 events at a time, with a margin:
+    // creates alone (~25 µs each) let a reader on the other core keep up
+    // now and then, so mostly mode changes (a `chmod` is a microsecond or
+    // two), alternating between two files since the kernel merges an event
+    // equal to the last one queued.
+    let pair = [root.join("a"), root.join("b")];
+    for f in &pair {
+        fs::write(f, b"x").unwrap();
+    }
     for round in 0..20 {
         for i in 0..2000 {
             fs::write(root.join(format!("f{round}-{i}")), b"x").unwrap();
+        }
+        for i in 0..20_000u32 {
+            let mode = if (i / 2) % 2 == 0 { 0o600 } else { 0o644 };
+            fs::set_permissions(&pair[(i % 2) as usize], fs::Permissions::from_mode(mode)).unwrap();
         }
         let seen = wait_for(&rx, Duration::from_millis(200), |e| {
             e.kind == FsEventKind::RescanNeeded
@@ -124,7 +137,9 @@ fn overflow_is_a_rescan_of_the_root() {
             return;
         }
     }
-    panic!("no overflow reported with a queue of 16 events and 40,000 creates");
+    panic!(
+        "no overflow reported with a queue of 16 events, 40,000 creates and 400,000 mode changes"
+    );
 }
 
 fn out_of_watches_names_the_sysctl() {

@@ -350,6 +350,7 @@ impl Booting {
         let hooks: Vec<Option<DirHook>> = sources.iter().map(|s| s.1.clone()).collect();
         let cancel = w.cancel.clone();
         let walk_all = || -> Vec<Result<LiveTree>> {
+            crate::hooks::step("catch-up-walk");
             roots
                 .iter()
                 .zip(&hooks)
