@@ -12,11 +12,11 @@ use std::fs;
 use std::os::unix::fs::symlink;
 use std::path::{Path, PathBuf};
 
-use disktracker::LoggedMutation;
 use disktracker::registry::Plugin as _;
 use disktracker::{
     DirRecord, FsEvent, FsEventKind, WalkContext, WalkOptions, WalkOutput, registry,
 };
+use disktracker::{LoggedMutation, Mutation};
 use disktracker_engine::ScanTree;
 use disktracker_engine::live::{LiveTree, TreeOptions, apply, apply_events, fold};
 use disktracker_testkit::fixtures::tempdir;
@@ -38,6 +38,18 @@ fn scan(root: &Path) -> Vec<DirRecord> {
 
 fn model(root: &Path) -> LiveTree {
     LiveTree::from_walk(&walk(root), TreeOptions::default()).unwrap()
+}
+
+/// `mutations` as the store logs them, numbered from 1.
+fn logged(mutations: Vec<Mutation>) -> Vec<LoggedMutation> {
+    mutations
+        .into_iter()
+        .enumerate()
+        .map(|(i, m)| LoggedMutation {
+            id: i as i64 + 1,
+            mutation: m,
+        })
+        .collect()
 }
 
 fn show(r: &DirRecord) -> String {
@@ -420,15 +432,7 @@ fn a_rescan_after_lost_events_replaces_the_model_exactly() {
         "after the rescan",
     );
     // The mutations, folded over the old model, give the new one.
-    let log: Vec<LoggedMutation> = changes
-        .mutations
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| LoggedMutation {
-            id: i as i64 + 1,
-            mutation: m,
-        })
-        .collect();
+    let log = logged(changes.mutations);
     assert_same(
         &apply(before, &fold(&log, 0)),
         &scan(&root),
@@ -543,15 +547,7 @@ fn a_catch_up_against_stored_records_equals_replacing_their_model() {
         assert_eq!(got, want, "changes against the records {what}");
         assert_same(&tree.records().collect::<Vec<_>>(), &scan(&root), what);
     }
-    let log: Vec<LoggedMutation> = want
-        .mutations
-        .into_iter()
-        .enumerate()
-        .map(|(i, m)| LoggedMutation {
-            id: i as i64 + 1,
-            mutation: m,
-        })
-        .collect();
+    let log = logged(want.mutations);
     assert_same(
         &apply(stored, &fold(&log, 0)),
         &scan(&root),
