@@ -45,6 +45,19 @@ fn watched(backend: &'static str, vars: &[(&str, &str)]) -> (Case, live_support:
     (case, w)
 }
 
+/// Scans the root, then a watcher logs `steps` seeded changes and stops
+/// without reconciling them; the tree as it is then.
+fn logged_changes(case: &Case, seed: u64, steps: usize) -> Oracle {
+    case.scan(&case.root);
+    let mut w = case.watch();
+    case.wait_live(&mut w);
+    let mut churn = Churn::new(&case.root, &case.outside, seed);
+    churn.steps(steps);
+    let want = case.converge(&w, &mut BTreeSet::new(), &churn);
+    w.stop(Signal::TERM);
+    want
+}
+
 /// The invariant (DESIGN §5): after seeded random changes and a quiet
 /// period, every directory's live `size` equals the oracle, and after
 /// `reconcile` the newest snapshot equals it too, every field of both size
@@ -345,11 +358,7 @@ fn sigterm_at_any_moment_of_boot_exits_0() {
     handmade_tree(&case.root).unwrap();
     case.scan(&case.root);
     let booting = |w: &live_support::Watcher| {
-        let start = Instant::now();
-        while !w.log().contains("booting") {
-            assert!(start.elapsed() < Duration::from_secs(10), "{}", w.log());
-            sleep(Duration::from_millis(1));
-        }
+        w.wait_log("booting");
         Instant::now()
     };
     let want = oracle::compute(&case.root);
@@ -384,20 +393,10 @@ fn a_stop_during_catch_up_keeps_the_logged_changes_in_the_index(
     for i in 0..2000 {
         fs::create_dir_all(case.root.join(format!("wide/d{i:04}"))).unwrap();
     }
-    case.scan(&case.root);
-    let mut w = case.watch();
-    case.wait_live(&mut w);
-    let mut churn = Churn::new(&case.root, &case.outside, 29);
-    churn.steps(15);
-    let want = case.converge(&w, &mut BTreeSet::new(), &churn);
-    w.stop(Signal::TERM);
+    let want = logged_changes(&case, 29, 15);
 
     let mut w = case.watch_with(&[("DT_TEST_PAUSE", "catch-up-walk")]);
-    let start = Instant::now();
-    while !w.log().contains("paused: catch-up-walk") {
-        assert!(start.elapsed() < Duration::from_secs(10), "{}", w.log());
-        sleep(Duration::from_millis(5));
-    }
+    w.wait_log("paused: catch-up-walk");
     w.signal(Signal::TERM);
     w.signal(Signal::CONT);
     let (status, _) = w
@@ -762,13 +761,7 @@ fn after_a_watcher_stops_the_index_answers_for_every_root(
         fs::write(other.join("x/y/f"), vec![5u8; 12_345 * (i + 1)]).unwrap();
         case.scan(other);
     }
-    case.scan(&case.root);
-    let mut w = case.watch();
-    case.wait_live(&mut w);
-    let mut churn = Churn::new(&case.root, &case.outside, 43);
-    churn.steps(20);
-    let want = case.converge(&w, &mut BTreeSet::new(), &churn);
-    w.stop(Signal::TERM);
+    let want = logged_changes(&case, 43, 20);
     let mut trees = vec![(want, case.root.clone())];
     trees.extend(others.iter().map(|o| (oracle::compute(o), o.clone())));
     for (tree, root) in &trees {

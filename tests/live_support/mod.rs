@@ -395,6 +395,20 @@ impl Watcher {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits (up to 10 s) until its stderr holds `text`.
+    #[track_caller]
+    pub fn wait_log(&self, text: &str) {
+        let start = Instant::now();
+        while !self.log().contains(text) {
+            assert!(
+                start.elapsed() < Duration::from_secs(10),
+                "no {text:?} in:\n{}",
+                self.log()
+            );
+            sleep(Duration::from_millis(1));
+        }
+    }
+
     pub fn running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }

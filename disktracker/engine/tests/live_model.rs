@@ -346,6 +346,16 @@ fn initial_tree(root: &Path) {
     fs::hard_link(root.join("a/f"), root.join("w/1/f-link")).unwrap();
 }
 
+/// A fresh root (in a temporary directory, kept while the guard lives)
+/// holding [`initial_tree`].
+fn initial_root() -> (tempfile::TempDir, PathBuf) {
+    let (t, base) = tempdir();
+    let root = base.join("r");
+    fs::create_dir(&root).unwrap();
+    initial_tree(&root);
+    (t, root)
+}
+
 fn run(seed: u64, steps: usize) {
     let (_t, base) = tempdir();
     let root = base.join("root");
@@ -414,10 +424,7 @@ fn random_change_sequences_keep_the_model_equal_to_a_scan() {
 
 #[test]
 fn a_rescan_after_lost_events_replaces_the_model_exactly() {
-    let (_t, base) = tempdir();
-    let root = base.join("r");
-    fs::create_dir(&root).unwrap();
-    initial_tree(&root);
+    let (_t, root) = initial_root();
     let mut tree = model(&root);
     // Changes nobody reported.
     fs::remove_dir_all(root.join("a/b")).unwrap();
@@ -451,10 +458,7 @@ fn a_rescan_after_lost_events_replaces_the_model_exactly() {
 /// before the batch, even when the rescan itself finds nothing more.
 #[test]
 fn a_rescan_journals_the_batch_it_settles() {
-    let (_t, base) = tempdir();
-    let root = base.join("r");
-    fs::create_dir(&root).unwrap();
-    initial_tree(&root);
+    let (_t, root) = initial_root();
     let total = |root: &Path| scan(root)[0].stats.total_bytes;
     let before = total(&root);
     fs::write(root.join("w/grown"), vec![1u8; 70_000]).unwrap();
@@ -524,10 +528,7 @@ fn a_reread_after_a_walk_does_not_cascade_through_hard_links() {
 /// the result equals a fresh scan.
 #[test]
 fn a_catch_up_against_stored_records_equals_replacing_their_model() {
-    let (_t, base) = tempdir();
-    let root = base.join("r");
-    fs::create_dir(&root).unwrap();
-    initial_tree(&root);
+    let (_t, root) = initial_root();
     let stored = scan(&root);
     // Changes made while no watcher ran.
     fs::remove_dir_all(root.join("a/b")).unwrap();

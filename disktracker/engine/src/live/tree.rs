@@ -394,12 +394,7 @@ impl LiveTree {
                 },
             ));
         }
-        if !entries.is_sorted_by(|a, b| a.0 < b.0) {
-            // Later records win, as inserting them one by one would.
-            entries.reverse();
-            entries.sort_by(|a, b| a.0.cmp(&b.0));
-            entries.dedup_by(|later, earlier| later.0 == earlier.0);
-        }
+        in_path_order(&mut entries);
         let at: HashMap<&[u8], usize> = entries
             .iter()
             .enumerate()
@@ -1038,12 +1033,7 @@ impl LiveTree {
             .filter(|r| is_within(&r.path, &tree.root))
             .map(|r| (r.path, r.stats))
             .collect();
-        if !old.is_sorted_by(|a, b| a.0 < b.0) {
-            // Later records win, as in [`LiveTree::from_records`].
-            old.reverse();
-            old.sort_by(|a, b| a.0.cmp(&b.0));
-            old.dedup_by(|later, earlier| later.0 == earlier.0);
-        }
+        in_path_order(&mut old);
         let old_root = old
             .iter()
             .find(|(p, _)| *p == tree.root)
@@ -1199,6 +1189,16 @@ fn path_order(
         order.sort_by(|&a, &b| paths[a].cmp(&paths[b]));
     }
     order
+}
+
+/// Sorts records by path, one per path: a later record wins, as inserting
+/// them one by one would. Stores read trees in path order already.
+fn in_path_order<T>(records: &mut Vec<(Vec<u8>, T)>) {
+    if !records.is_sorted_by(|a, b| a.0 < b.0) {
+        records.reverse();
+        records.sort_by(|a, b| a.0.cmp(&b.0));
+        records.dedup_by(|later, earlier| later.0 == earlier.0);
+    }
 }
 
 fn note_rank(n: Note) -> u8 {
