@@ -2,7 +2,7 @@
 //! `disktracker scan` at its default thread count and at fixed `-j` counts,
 //! a floor walker of our own (below), and pdu.
 //!
-//!     cargo bench --bench scan_speed -- [TREE] [--rounds N] [--warm-only] [--j LIST]
+//!     cargo bench --bench scan_speed -- [TREE] [--rounds N] [--warm-only] [--j LIST] [--store-bound]
 //!
 //! TREE defaults to /work/bench-tree-1m (`cargo run --release -p
 //! disktracker-testkit --bin gen_tree -- TREE 1000000 1`). Each round runs
@@ -20,6 +20,13 @@
 //! `disktracker` runs as `scan` into a fresh database ("scan") and as a
 //! rescan of a database holding the previous snapshot ("rescan", which also
 //! streams the old snapshot against the new one and caches their diff).
+//!
+//! Two more contenders bound what a store can cost (`--store-bound`): the
+//! SQLite write of the tree's snapshot alone ("store write"), and the same
+//! write on a thread of its own while the 2-thread floor walks ("floor +
+//! store beside it"): the least any scan that stores the tree can take,
+//! however well it overlaps its write with its walk. Both read the tree
+//! first, untimed, and time themselves (`wall_ns=` on their output).
 // A failed unwrap in a test or benchmark is a failed check, said where it happened.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -33,6 +40,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
+use disktracker::{DirRecord, SnapshotMeta, StoreOptions, WalkContext, WalkOptions, registry};
+use disktracker_defaults as _;
+use disktracker_engine::ScanTree;
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, openat, statat};
 
 /// A directory to read: its name relative to its parent's open fd.
@@ -147,6 +157,65 @@ fn read_dir(job: &Job, buf: &mut Vec<u8>, entries: &mut u64, bytes: &mut u64) ->
     subdirs
 }
 
+/// The tree's directories in path order, as a scan stores them.
+fn records(tree: &Path) -> Vec<DirRecord> {
+    let walker = (registry::walkers().unwrap().get("steal").unwrap().create)(
+        &disktracker::PluginSettings::empty("steal"),
+    )
+    .unwrap();
+    let out = walker
+        .walk(tree, &WalkOptions::default(), &WalkContext::default())
+        .unwrap();
+    let t = ScanTree::from_walk(out).unwrap();
+    t.sorted_ids().iter().map(|&i| t.record(i)).collect()
+}
+
+/// Writes `rows` as one snapshot into a new SQLite database under `dir`
+/// (opened before the clock starts, as a scan opens its store before it
+/// walks); returns how long the write took.
+fn store_write(dir: &Path, rows: &[DirRecord]) -> Duration {
+    let plugin = registry::stores().unwrap().get("sqlite").unwrap();
+    let mut store = (plugin.open)(&StoreOptions::file(dir.join("bound.db"))).unwrap();
+    let meta = SnapshotMeta {
+        root: rows[0].path.clone(),
+        dir_count: rows.len() as u64,
+        walker: "bench".into(),
+        ..SnapshotMeta::default()
+    };
+    let t = Instant::now();
+    let mut w = store.begin_snapshot(&meta).unwrap();
+    for r in rows {
+        w.write_dir(&r.path, r.depth, &r.stats).unwrap();
+    }
+    w.commit().unwrap();
+    t.elapsed()
+}
+
+/// `--store-bound TREE beside|alone`: the store write of TREE's snapshot,
+/// alone or beside the 2-thread floor; prints its own wall time.
+fn store_bound(tree: &Path, beside: bool) {
+    raise_nofile();
+    let rows = records(tree);
+    let dir = tempfile::tempdir().unwrap();
+    let t = Instant::now();
+    let write = if beside {
+        std::thread::scope(|s| {
+            let writer = s.spawn(|| store_write(dir.path(), &rows));
+            floor(tree, 2);
+            writer.join().unwrap()
+        })
+    } else {
+        store_write(dir.path(), &rows)
+    };
+    let wall = t.elapsed();
+    println!(
+        "{} rows, write {:.1} ms, wall_ns={}",
+        rows.len(),
+        write.as_secs_f64() * 1e3,
+        wall.as_nanos()
+    );
+}
+
 fn median(v: &[Duration]) -> Duration {
     let mut v = v.to_vec();
     v.sort();
@@ -163,6 +232,8 @@ struct Contender {
     cmd: Vec<String>,
     /// Runs before each timed run, untimed (a fresh database).
     prepare: Option<Box<dyn Fn()>>,
+    /// Times itself: its `wall_ns=` replaces the process's wall time.
+    timed_inside: bool,
 }
 
 fn run(c: &Contender) -> Duration {
@@ -178,7 +249,15 @@ fn run(c: &Contender) -> Duration {
         c.name,
         String::from_utf8_lossy(&out.stderr)
     );
-    took
+    if !c.timed_inside {
+        return took;
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let ns = stdout
+        .split_once("wall_ns=")
+        .and_then(|(_, rest)| rest.trim().parse().ok())
+        .unwrap_or_else(|| panic!("{} printed no wall_ns=: {stdout}", c.name));
+    Duration::from_nanos(ns)
 }
 
 fn raise_nofile() {
@@ -196,13 +275,19 @@ fn main() {
         println!("{entries} entries, {bytes} bytes");
         return;
     }
+    if args.first().map(String::as_str) == Some("--store-bound-child") {
+        store_bound(Path::new(&args[1]), args[2] == "beside");
+        return;
+    }
     let mut tree = PathBuf::from("/work/bench-tree-1m");
     let (mut rounds, mut warm_only, mut js) = (7usize, false, vec![8u32, 16, 32]);
+    let mut bound = false;
     let mut it = args.iter().filter(|a| *a != "--bench");
     while let Some(a) = it.next() {
         match a.as_str() {
             "--rounds" => rounds = it.next().unwrap().parse().unwrap(),
             "--warm-only" => warm_only = true,
+            "--store-bound" => bound = true,
             "--j" => {
                 js = it
                     .next()
@@ -245,6 +330,7 @@ fn main() {
         Contender {
             name: name.to_owned(),
             cmd,
+            timed_inside: false,
             prepare: fresh.then(|| {
                 Box::new(move || {
                     for e in std::fs::read_dir(&dir).unwrap().flatten() {
@@ -269,7 +355,23 @@ fn main() {
             name: format!("floor, {threads} threads"),
             cmd: vec![me.clone(), "--floor".into(), t.clone(), threads.to_string()],
             prepare: None,
+            timed_inside: false,
         });
+    }
+    if bound {
+        for (name, how) in [("store write", "alone"), ("floor + store beside", "beside")] {
+            contenders.push(Contender {
+                name: name.into(),
+                cmd: vec![
+                    me.clone(),
+                    "--store-bound-child".into(),
+                    t.clone(),
+                    how.into(),
+                ],
+                prepare: None,
+                timed_inside: true,
+            });
+        }
     }
     let pdu = Command::new("pdu").arg("--version").output().is_ok();
     if pdu {
@@ -277,6 +379,7 @@ fn main() {
             name: "pdu".into(),
             cmd: vec!["pdu".into(), "--max-depth=1".into(), t.clone()],
             prepare: None,
+            timed_inside: false,
         });
     } else {
         eprintln!("pdu not found (`cargo install parallel-disk-usage`): left out");
@@ -301,9 +404,10 @@ fn main() {
         for _ in 0..rounds {
             for (i, c) in contenders.iter().enumerate() {
                 if is_cold {
-                    // A rescan's previous snapshot would be read cold too:
+                    // A rescan's previous snapshot would be read cold too,
+                    // and the store bounds read the tree before they time:
                     // keep the comparison about the walk.
-                    if c.name.starts_with("rescan") {
+                    if c.name.starts_with("rescan") || c.timed_inside {
                         continue;
                     }
                     drop_caches();
@@ -347,6 +451,12 @@ fn main() {
         }
         if let Some(p) = med.get("pdu") {
             println!("  default / pdu:                  {:.2}x", default / p);
+        }
+        if let Some(b) = med.get("floor + store beside") {
+            println!(
+                "  (floor + store beside) / floor: {:.2}x (the least a stored scan can take)",
+                b / med["floor, 2 threads"]
+            );
         }
     }
 }

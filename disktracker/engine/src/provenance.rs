@@ -15,9 +15,10 @@ use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 use disktracker::path::{escape_bytes, escape_path, is_within};
+use disktracker::registry::{IndexCreateSortedFn, IndexPlugin};
 use disktracker::{
-    DirRecord, Error, FileIdentity, IndexProvenance, Result, SnapshotId, SnapshotInfo,
-    SnapshotStore,
+    DirRecord, Error, FileIdentity, IndexOptions, IndexProvenance, Result, SnapshotId,
+    SnapshotInfo, SnapshotMeta, SnapshotStore,
 };
 
 use crate::tree::ScanTree;
@@ -214,6 +215,127 @@ impl IndexSource<'_> {
 impl disktracker::registry::SortedIndexEntries for IndexSource<'_> {
     fn visit(&self, f: &mut dyn FnMut(&[u8], u64) -> std::io::Result<()>) -> std::io::Result<()> {
         self.merge(f)
+    }
+}
+
+/// Stands for the id of a snapshot being written, which the store assigns
+/// only at its commit; as the largest id it is the newest, as it will be.
+const WRITING: SnapshotId = SnapshotId::MAX;
+
+/// Writes the live index of a snapshot while its rows are written (see
+/// [`crate::scan::store_walk_beside`]): the index file costs its writing,
+/// its sync and a read for its checksum, none of which needs the snapshot
+/// committed. The file replaces the old one before the commit; its
+/// provenance is recorded only after it, so until then (or for good, when
+/// the write fails) readers find the file unproven and rebuild it from the
+/// database, as they do when a scan dies between the two today.
+pub struct IndexBeside<'a> {
+    /// The index plugin; without `create_sorted` the index is written after
+    /// the commit instead.
+    pub plugin: &'a IndexPlugin,
+    /// Where and how.
+    pub opts: &'a IndexOptions,
+    /// The host whose roots the index holds.
+    pub host: &'a str,
+}
+
+/// An [`IndexBeside`] ready to run: what it reads from the store is read.
+pub struct IndexJob<'a, 't> {
+    create: IndexCreateSortedFn,
+    opts: &'a IndexOptions,
+    source: IndexSource<'t>,
+    pairs: Vec<(Vec<u8>, SnapshotId)>,
+}
+
+/// The index written beside a snapshot's rows, not yet proven.
+#[derive(Debug)]
+pub struct StagedIndex {
+    path: std::path::PathBuf,
+    identity: FileIdentity,
+    /// `None`: the file was replaced again before its checksum was read.
+    checksum: Option<u64>,
+    /// The `(root, snapshot)` pairs it holds, [`WRITING`] for the new one.
+    pairs: Vec<(Vec<u8>, SnapshotId)>,
+}
+
+impl IndexBeside<'_> {
+    /// Reads what the index needs from `store` before the write of `meta`
+    /// (whose directories are `tree`) begins: the host's roots as they will
+    /// be once it is committed, and the other roots' directories. `None`
+    /// when the plugin cannot write from a sorted source.
+    pub fn prepare<'a, 't>(
+        &'a self,
+        store: &dyn SnapshotStore,
+        tree: &'t ScanTree,
+        meta: &SnapshotMeta,
+    ) -> Result<Option<IndexJob<'a, 't>>> {
+        let Some(create) = self.plugin.create_sorted else {
+            return Ok(None);
+        };
+        let mut roots = Roots::of(store, self.host)?;
+        if meta.host == self.host {
+            roots.0.retain(|s| s.meta.root != meta.root);
+            roots.0.push(SnapshotInfo {
+                id: WRITING,
+                meta: meta.clone(),
+            });
+        }
+        let source = index_source(store, &roots, Some((WRITING, tree)))?;
+        Ok(Some(IndexJob {
+            create,
+            opts: self.opts,
+            source,
+            pairs: roots.pairs(),
+        }))
+    }
+}
+
+impl IndexJob<'_, '_> {
+    /// Writes the index file and reads its checksum.
+    pub fn run(self) -> Result<StagedIndex> {
+        let index = (self.create)(self.opts, &self.source)?;
+        let identity = index.identity();
+        let path = index.path().to_path_buf();
+        drop(index);
+        let checksum = checksum(&path, &identity)?;
+        crate::hooks::step("index-staged");
+        Ok(StagedIndex {
+            checksum,
+            path,
+            identity,
+            pairs: self.pairs,
+        })
+    }
+}
+
+impl StagedIndex {
+    /// Its provenance once the new snapshot is committed as `id`, provided
+    /// the host's roots are then `roots` (another scan may have committed
+    /// meanwhile); `None` leaves the file unproven, for readers to rebuild.
+    pub fn provenance(&self, id: SnapshotId, roots: &Roots) -> Option<IndexProvenance> {
+        let checksum = self.checksum?;
+        let mut held: Vec<_> = self
+            .pairs
+            .iter()
+            .map(|(root, s)| (root.clone(), if *s == WRITING { id } else { *s }))
+            .collect();
+        let mut now = roots.pairs();
+        held.sort();
+        now.sort();
+        (held == now).then(|| IndexProvenance {
+            snapshots: roots.pairs(),
+            len: self.identity.len,
+            dev: self.identity.dev,
+            ino: self.identity.ino,
+            mtime_ns: self.identity.mtime_ns,
+            checksum,
+            mutation_cursor: 0,
+        })
+    }
+
+    /// The index file.
+    pub fn path(&self) -> &Path {
+        &self.path
     }
 }
 
@@ -439,5 +561,49 @@ mod tests {
         assert_eq!(got, [(&b"/a"[..], 1), (b"/a/x", 3), (b"/b", 2)]);
         assert_eq!(e.get(b"/a/x"), Some(3));
         assert_eq!(e.get(b"/c"), None);
+    }
+
+    fn staged(pairs: &[(&str, SnapshotId)]) -> StagedIndex {
+        StagedIndex {
+            path: "/x/data.mmap".into(),
+            identity: FileIdentity {
+                len: 120,
+                dev: 1,
+                ino: 2,
+                mtime_ns: 3,
+            },
+            checksum: Some(99),
+            pairs: pairs
+                .iter()
+                .map(|(r, id)| (r.as_bytes().to_vec(), *id))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_staged_index_is_proven_only_for_the_roots_it_holds() {
+        let held = staged(&[("/a", 4), ("/b", WRITING)]);
+        // Committed as 9, nothing else changed: proven, with the real id, in
+        // the store's order.
+        let now = Roots(vec![snap(9, "/b"), snap(4, "/a")]);
+        let p = held.provenance(9, &now).expect("proven");
+        assert_eq!(p.snapshots, [(b"/b".to_vec(), 9), (b"/a".to_vec(), 4)]);
+        assert_eq!(
+            (p.len, p.dev, p.ino, p.mtime_ns, p.checksum),
+            (120, 1, 2, 3, 99)
+        );
+        assert_eq!(p.mutation_cursor, 0);
+        // Another scan of /a committed meanwhile: the file does not hold it.
+        let moved = Roots(vec![snap(9, "/b"), snap(10, "/a")]);
+        assert!(held.provenance(9, &moved).is_none());
+        // A root appeared meanwhile.
+        let more = Roots(vec![snap(9, "/b"), snap(4, "/a"), snap(11, "/c")]);
+        assert!(held.provenance(9, &more).is_none());
+        // The new snapshot is not the one committed.
+        assert!(held.provenance(8, &now).is_none());
+        // The file was replaced before its checksum was read.
+        let mut unread = staged(&[("/a", 4), ("/b", WRITING)]);
+        unread.checksum = None;
+        assert!(unread.provenance(9, &now).is_none());
     }
 }

@@ -11,6 +11,7 @@ use disktracker::{
 };
 
 use crate::diff::{RowSource, SizeRow, StreamMerge};
+use crate::provenance::{IndexBeside, StagedIndex};
 use crate::retention::{self, Retention};
 use crate::tree::{InOrder, ScanTree};
 
@@ -27,6 +28,9 @@ pub struct ScanOutcome {
     pub elapsed: std::time::Duration,
     /// Snapshots of the same root that retention deleted with this one.
     pub pruned: Vec<SnapshotId>,
+    /// The live index written beside the rows ([`store_walk_beside`]), its
+    /// provenance not yet recorded; `None` when none was asked for.
+    pub index: Option<Result<StagedIndex>>,
 }
 
 /// Retention applied with every scan, to the scanned root's snapshots only.
@@ -115,6 +119,19 @@ pub fn run_scan(
     ctx: &WalkContext,
     retention: ScanRetention,
 ) -> Result<ScanOutcome> {
+    let (out, origin, start) = walk_to_store(walker, by, root, opts, ctx)?;
+    store_walk(store, out, &origin, &ctx.cancel, retention, start)
+}
+
+/// The first half of [`run_scan`]: walks `root`; returns the walk, where it
+/// came from and when the work began.
+pub fn walk_to_store(
+    walker: &dyn Walker,
+    by: ScanBy<'_>,
+    root: &Path,
+    opts: &WalkOptions,
+    ctx: &WalkContext,
+) -> Result<(WalkOutput, WalkOrigin, Instant)> {
     let start = Instant::now();
     let started_at_ms = now_ms();
     // Before the walk, whose workers' arenas are freed once aggregated.
@@ -129,7 +146,7 @@ pub fn run_scan(
         host: by.host.to_owned(),
         walker: by.walker.to_owned(),
     };
-    store_walk(store, out, &origin, &ctx.cancel, retention, start)
+    Ok((out, origin, start))
 }
 
 /// Who scans, as the snapshot records it.
@@ -167,6 +184,21 @@ pub fn store_walk(
     cancel: &CancelToken,
     retention: ScanRetention,
     start: Instant,
+) -> Result<ScanOutcome> {
+    store_walk_beside(store, out, origin, cancel, retention, start, None)
+}
+
+/// [`store_walk`], writing the live index (`index`) on a thread of its own
+/// while the rows are written; the result is [`ScanOutcome::index`], and
+/// recording its provenance is left to the caller, after the commit.
+pub fn store_walk_beside(
+    store: &mut dyn SnapshotStore,
+    out: WalkOutput,
+    origin: &WalkOrigin,
+    cancel: &CancelToken,
+    retention: ScanRetention,
+    start: Instant,
+    index: Option<&IndexBeside<'_>>,
 ) -> Result<ScanOutcome> {
     let tree = ScanTree::from_walk(out)?;
     // The walk's arenas are freed; give their pages back before the store
@@ -216,29 +248,25 @@ pub fn store_walk(
         return Err(Error::cancelled());
     }
     let pruned = retention_plan(&history, &meta, retention);
-    let id = {
-        let mut w = store.begin_snapshot(&meta)?;
-        crate::hooks::step("snapshot-begin");
-        // Paths are built as the rows go out, in path order, never all at once.
-        let mut rows = tree.in_order();
-        let mut n = 0usize;
-        while let Some((id, path)) = rows.current() {
-            if n.is_multiple_of(4096) && cancel.is_cancelled() {
-                return Err(Error::cancelled());
-            }
-            w.write_dir(path, tree.depth(id), tree.stats(id))?;
-            rows.advance();
-            n += 1;
-        }
-        if !pruned.is_empty() {
-            w.delete_with(&pruned)?;
-        }
-        if cancel.is_cancelled() {
-            return Err(Error::cancelled());
-        }
-        crate::hooks::step("snapshot-rows-written");
-        w.commit()?
-    };
+    // Read before the write holds the store; a failure costs the index, not the scan.
+    let index_job = index.map(|i| i.prepare(&*store, &tree, &meta)).transpose();
+    let (id, index) = std::thread::scope(|s| {
+        let index = match index_job {
+            Ok(Some(Some(job))) => Some(Ok(s.spawn(move || job.run()))),
+            Ok(_) => None,
+            Err(e) => Some(Err(e)),
+        };
+        let id = write_snapshot(store, &tree, &meta, &pruned, cancel);
+        let index = index.map(|job| {
+            job.and_then(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(Error::new(ErrorKind::Plugin, "the index writer panicked"))
+                })
+            })
+        });
+        (id, index)
+    });
+    let id = id?;
     crate::hooks::step("snapshot-committed");
     if !pruned.is_empty() {
         store.reclaim_space()?;
@@ -269,7 +297,40 @@ pub fn store_walk(
         tree,
         elapsed: start.elapsed(),
         pruned,
+        index,
     })
+}
+
+/// Writes `tree` as the snapshot `meta` in one transaction, deleting
+/// `pruned` in it; returns the new snapshot's id.
+fn write_snapshot(
+    store: &mut dyn SnapshotStore,
+    tree: &ScanTree,
+    meta: &SnapshotMeta,
+    pruned: &[SnapshotId],
+    cancel: &CancelToken,
+) -> Result<SnapshotId> {
+    let mut w = store.begin_snapshot(meta)?;
+    crate::hooks::step("snapshot-begin");
+    // Paths are built as the rows go out, in path order, never all at once.
+    let mut rows = tree.in_order();
+    let mut n = 0usize;
+    while let Some((id, path)) = rows.current() {
+        if n.is_multiple_of(4096) && cancel.is_cancelled() {
+            return Err(Error::cancelled());
+        }
+        w.write_dir(path, tree.depth(id), tree.stats(id))?;
+        rows.advance();
+        n += 1;
+    }
+    if !pruned.is_empty() {
+        w.delete_with(pruned)?;
+    }
+    if cancel.is_cancelled() {
+        return Err(Error::cancelled());
+    }
+    crate::hooks::step("snapshot-rows-written");
+    w.commit()
 }
 
 /// The snapshots of the root (`history`, newest first) that `retention`

@@ -29,10 +29,11 @@ use disktracker_walker_support::Exclude;
 use crate::bench::BenchOptions;
 use crate::diff::{DiffFilter, changed_dirs, select as select_rows};
 use crate::location::{self, Placement};
-use crate::provenance::{self, Roots, Trust};
+use crate::provenance::{self, IndexBeside, Roots, StagedIndex, Trust};
 use crate::retention::{self, Retention};
 use crate::scan::{
-    ScanBy, ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root, run_scan, store_walk,
+    ScanBy, ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root, store_walk_beside,
+    walk_to_store,
 };
 use crate::select;
 use crate::top::top_dirs;
@@ -641,15 +642,22 @@ impl Tracker {
         };
         let retention = self.cfg.scan.retention;
         let store = self.store.get(Access::Write)?;
-        let outcome = store_walk(
+        let beside = IndexBeside {
+            plugin: index_plugin,
+            opts: &index_opts,
+            host: &self.cfg.host,
+        };
+        let mut outcome = store_walk_beside(
             &mut **store,
             parsed.walk,
             &origin,
             &self.cancel,
             retention,
             start,
+            Some(&beside),
         )?;
-        self.after_store(index_plugin, &index_opts, &outcome);
+        let staged = outcome.index.take();
+        self.after_store(index_plugin, &index_opts, &outcome, staged);
         Ok(self.stored_report(outcome, listing))
     }
 
@@ -1075,10 +1083,27 @@ impl Tracker {
             walker: walker_plugin.name,
             host: &self.cfg.host,
         };
-        let outcome = run_scan(&*walker, by, &mut **store, &root, &opts, &ctx, retention);
+        let beside = IndexBeside {
+            plugin: index_plugin,
+            opts: &index_opts,
+            host: &self.cfg.host,
+        };
+        let outcome =
+            walk_to_store(&*walker, by, &root, &opts, &ctx).and_then(|(out, origin, start)| {
+                store_walk_beside(
+                    &mut **store,
+                    out,
+                    &origin,
+                    &ctx.cancel,
+                    retention,
+                    start,
+                    Some(&beside),
+                )
+            });
         self.observer.walk_finished();
-        let outcome = outcome?;
-        self.after_store(index_plugin, &index_opts, &outcome);
+        let mut outcome = outcome?;
+        let staged = outcome.index.take();
+        self.after_store(index_plugin, &index_opts, &outcome, staged);
         Ok(outcome)
     }
 
@@ -1089,6 +1114,7 @@ impl Tracker {
         index_plugin: &IndexPlugin,
         index_opts: &IndexOptions,
         outcome: &ScanOutcome,
+        staged: Option<Result<StagedIndex>>,
     ) {
         if !outcome.pruned.is_empty() {
             self.observer.note(&format!(
@@ -1098,7 +1124,13 @@ impl Tracker {
         }
         // The snapshot is stored; the index is derived from the database and
         // can be rebuilt, so failing to write it is a warning, not a failed scan.
-        if let Err(e) = self.publish_index(index_plugin, index_opts, outcome) {
+        let published = match staged {
+            Some(staged) => {
+                staged.and_then(|staged| self.prove_index(&staged, outcome.snapshot.id))
+            }
+            None => self.publish_index(index_plugin, index_opts, outcome),
+        };
+        if let Err(e) = published {
             self.observer.warning(&format!(
                 "the live index was not updated: {}; `disktracker size` rebuilds it",
                 without_hint(&e)
@@ -1135,6 +1167,21 @@ impl Tracker {
             store.set_index_provenance(&p)?;
             crate::hooks::step("provenance-recorded");
         }
+        Ok(())
+    }
+
+    /// Records the provenance of the index written beside snapshot `id`'s
+    /// rows, now that it is committed (unless another scan committed
+    /// meanwhile: then the file stays unproven and the next reader rebuilds it).
+    fn prove_index(&mut self, staged: &StagedIndex, id: SnapshotId) -> Result<()> {
+        crate::hooks::step("index-written");
+        let store = self.store.get(Access::Write)?;
+        let roots = Roots::of(&**store, &self.cfg.host)?;
+        let Some(p) = staged.provenance(id, &roots) else {
+            return Ok(());
+        };
+        store.set_index_provenance(&p)?;
+        crate::hooks::step("provenance-recorded");
         Ok(())
     }
 
