@@ -112,6 +112,7 @@ disktracker::register_store!(
     )
     .url_schemes(&["postgres", "postgresql"])
     .settings(settings::SETTINGS)
+    .reads_beside_writes()
 );
 
 /// Opens the PostgreSQL store named by `opts` (a URL, or the `url` setting),

@@ -189,6 +189,7 @@ disktracker::register_store!(
         open_store
     )
     .settings(settings::SETTINGS)
+    .reads_beside_writes()
 );
 
 /// Opens the SQLite store at `opts.path` (the database file itself),

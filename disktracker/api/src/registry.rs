@@ -117,6 +117,11 @@ pub struct StorePlugin {
     pub settings: &'static [SettingSpec],
     /// Opens (creating and migrating unless read-only) the store.
     pub open: fn(&StoreOptions) -> Result<Box<dyn SnapshotStore>>,
+    /// Whether a second, read-only handle opens at once in the same process
+    /// while the first writes, and reads what was committed before (SQLite
+    /// in WAL mode, a server): a warm rescan then reads the previous
+    /// snapshot beside the new one's write.
+    pub reads_beside_writes: bool,
 }
 
 impl StorePlugin {
@@ -137,7 +142,15 @@ impl StorePlugin {
             url_schemes: &[],
             settings: &[],
             open,
+            reads_beside_writes: false,
         }
+    }
+
+    /// Declares that a read-only handle can be opened and read while another
+    /// handle of the same process writes ([`StorePlugin::reads_beside_writes`]).
+    pub const fn reads_beside_writes(mut self) -> Self {
+        self.reads_beside_writes = true;
+        self
     }
 
     /// Declares the URL schemes it serves.

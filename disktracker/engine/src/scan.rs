@@ -10,7 +10,7 @@ use disktracker::{
     SnapshotStore, WalkContext, WalkOptions, WalkOutput, Walker,
 };
 
-use crate::diff::{RowSource, SizeRow, StreamMerge};
+use crate::diff::{Merged, RowSource, SizeRow, StreamMerge};
 use crate::provenance::{IndexBeside, StagedIndex};
 use crate::retention::{self, Retention};
 use crate::tree::{InOrder, ScanTree};
@@ -185,8 +185,32 @@ pub fn store_walk(
     retention: ScanRetention,
     start: Instant,
 ) -> Result<ScanOutcome> {
-    store_walk_beside(store, out, origin, cancel, retention, start, None)
+    store_walk_beside(
+        store,
+        out,
+        origin,
+        cancel,
+        retention,
+        start,
+        &Beside::default(),
+    )
 }
+
+/// What [`store_walk_beside`] does on threads of its own while the new
+/// snapshot's rows are written.
+#[derive(Default)]
+pub struct Beside<'a> {
+    /// Writes the live index.
+    pub index: Option<IndexBeside<'a>>,
+    /// Opens a second, read-only handle on the store: a warm rescan then
+    /// streams the previous snapshot against the new tree through it, beside
+    /// the write, instead of before it. `None`, or a handle that cannot be
+    /// opened (a store that allows one handle per process), reads it first.
+    pub reader: Option<&'a OpenReader<'a>>,
+}
+
+/// Opens a read-only handle on a store (see [`Beside::reader`]).
+pub type OpenReader<'a> = dyn Fn() -> Result<Box<dyn SnapshotStore>> + Sync + 'a;
 
 /// [`store_walk`], writing the live index (`index`) on a thread of its own
 /// while the rows are written; the result is [`ScanOutcome::index`], and
@@ -198,7 +222,7 @@ pub fn store_walk_beside(
     cancel: &CancelToken,
     retention: ScanRetention,
     start: Instant,
-    index: Option<&IndexBeside<'_>>,
+    beside: &Beside<'_>,
 ) -> Result<ScanOutcome> {
     let tree = ScanTree::from_walk(out)?;
     // The walk's arenas are freed; give their pages back before the store
@@ -226,47 +250,49 @@ pub fn store_walk_beside(
         error_count: tree.error_count(),
         walker: origin.walker.clone(),
     };
-    // Streamed in lockstep with the new tree, so the previous snapshot is
-    // never copied: a warm rescan costs one read of it, not its size in memory.
-    let merged = match previous_id {
-        Some(prev) => {
-            let mut m = StreamMerge::new(TreeRows::new(&tree));
-            let mut prev_root = (0, 0);
-            store.visit_tree(prev, None, &mut |r| {
-                if r.depth == 0 {
-                    prev_root = (r.stats.total_bytes, r.stats.total_apparent);
-                }
-                m.push_a(SizeRow::from(r));
-                true
-            })?;
-            store.release_memory();
-            Some((prev, prev_root, m.finish()))
-        }
-        None => None,
+    // A second handle reads the previous snapshot while the rows are written.
+    let mut reader = match (previous_id, beside.reader) {
+        (Some(_), Some(open)) => open().ok(),
+        _ => None,
+    };
+    let mut merged = match (previous_id, &reader) {
+        (Some(prev), None) => Some(merge_previous(store, prev, &tree)?),
+        _ => None,
     };
     if cancel.is_cancelled() {
         return Err(Error::cancelled());
     }
     let pruned = retention_plan(&history, &meta, retention);
     // Read before the write holds the store; a failure costs the index, not the scan.
-    let index_job = index.map(|i| i.prepare(&*store, &tree, &meta)).transpose();
-    let (id, index) = std::thread::scope(|s| {
+    let index_job = beside
+        .index
+        .as_ref()
+        .map(|i| i.prepare(&*store, &tree, &meta))
+        .transpose();
+    let (id, index, merged_beside) = std::thread::scope(|s| {
         let index = match index_job {
             Ok(Some(Some(job))) => Some(Ok(s.spawn(move || job.run()))),
             Ok(_) => None,
             Err(e) => Some(Err(e)),
         };
-        let id = write_snapshot(store, &tree, &meta, &pruned, cancel);
-        let index = index.map(|job| {
-            job.and_then(|h| {
-                h.join().unwrap_or_else(|_| {
-                    Err(Error::new(ErrorKind::Plugin, "the index writer panicked"))
-                })
-            })
-        });
-        (id, index)
+        let tree = &tree;
+        let merging = previous_id
+            .zip(reader.as_mut())
+            .map(|(prev, r)| s.spawn(move || merge_previous(&mut **r, prev, tree)));
+        let id = write_snapshot(store, tree, &meta, &pruned, cancel);
+        let index = index.map(|job| job.and_then(|h| joined(h, "the index writer")));
+        let merged = merging.map(|h| joined(h, "the reader of the previous snapshot"));
+        (id, index, merged)
     });
     let id = id?;
+    drop(reader);
+    if let (Some(beside), Some(prev)) = (merged_beside, previous_id) {
+        // The handle failed while reading: once more through the store.
+        merged = Some(match beside {
+            Ok(m) => m,
+            Err(_) => merge_previous(store, prev, &tree)?,
+        });
+    }
     crate::hooks::step("snapshot-committed");
     if !pruned.is_empty() {
         store.reclaim_space()?;
@@ -299,6 +325,34 @@ pub fn store_walk_beside(
         pruned,
         index,
     })
+}
+
+/// Streams snapshot `prev` against the new `tree` (path order on both
+/// sides, so the previous snapshot is never copied: a warm rescan costs one
+/// read of it, not its size in memory); returns it with its root's totals
+/// and the merge.
+fn merge_previous(
+    store: &mut dyn SnapshotStore,
+    prev: SnapshotId,
+    tree: &ScanTree,
+) -> Result<(SnapshotId, (u64, u64), Merged)> {
+    let mut m = StreamMerge::new(TreeRows::new(tree));
+    let mut prev_root = (0, 0);
+    store.visit_tree(prev, None, &mut |r| {
+        if r.depth == 0 {
+            prev_root = (r.stats.total_bytes, r.stats.total_apparent);
+        }
+        m.push_a(SizeRow::from(r));
+        true
+    })?;
+    store.release_memory();
+    Ok((prev, prev_root, m.finish()))
+}
+
+/// The result of a scoped thread; its panic as an error.
+fn joined<T>(h: std::thread::ScopedJoinHandle<'_, Result<T>>, what: &str) -> Result<T> {
+    h.join()
+        .unwrap_or_else(|_| Err(Error::new(ErrorKind::Plugin, format!("{what} panicked"))))
 }
 
 /// Writes `tree` as the snapshot `meta` in one transaction, deleting

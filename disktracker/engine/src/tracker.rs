@@ -32,8 +32,8 @@ use crate::location::{self, Placement};
 use crate::provenance::{self, IndexBeside, Roots, StagedIndex, Trust};
 use crate::retention::{self, Retention};
 use crate::scan::{
-    ScanBy, ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root, store_walk_beside,
-    walk_to_store,
+    Beside, ScanBy, ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root,
+    store_walk_beside, walk_to_store,
 };
 use crate::select;
 use crate::top::top_dirs;
@@ -366,6 +366,17 @@ impl StoreHandle {
         .host(self.host.clone())
     }
 
+    /// Opens another, read-only handle on the store, for a thread of its own
+    /// (see [`Beside::reader`]).
+    /// `None` for a store that cannot read beside a write in one process.
+    fn reader(&self) -> Option<impl Fn() -> Result<Box<dyn SnapshotStore>> + Sync + use<>> {
+        let plugin = self.place.plugin;
+        let opts = self.options().read_only(true);
+        plugin
+            .reads_beside_writes
+            .then_some(move || (plugin.open)(&opts))
+    }
+
     /// The open store, opened (or reopened writable) as `access` needs. A
     /// read of a file store that does not exist is [`ErrorKind::NotFound`];
     /// a write creates it (and, for a file, its directory 0700).
@@ -641,12 +652,16 @@ impl Tracker {
             ),
         };
         let retention = self.cfg.scan.retention;
-        let store = self.store.get(Access::Write)?;
-        let beside = IndexBeside {
-            plugin: index_plugin,
-            opts: &index_opts,
-            host: &self.cfg.host,
+        let open_reader = self.store.reader();
+        let beside = Beside {
+            index: Some(IndexBeside {
+                plugin: index_plugin,
+                opts: &index_opts,
+                host: &self.cfg.host,
+            }),
+            reader: open_reader.as_ref().map(|r| r as _),
         };
+        let store = self.store.get(Access::Write)?;
         let mut outcome = store_walk_beside(
             &mut **store,
             parsed.walk,
@@ -654,7 +669,7 @@ impl Tracker {
             &self.cancel,
             retention,
             start,
-            Some(&beside),
+            &beside,
         )?;
         let staged = outcome.index.take();
         self.after_store(index_plugin, &index_opts, &outcome, staged);
@@ -1077,15 +1092,19 @@ impl Tracker {
             progress: Arc::new(ScanProgress::default()),
             before_dir: None,
         };
+        let open_reader = self.store.reader();
+        let beside = Beside {
+            index: Some(IndexBeside {
+                plugin: index_plugin,
+                opts: &index_opts,
+                host: &self.cfg.host,
+            }),
+            reader: open_reader.as_ref().map(|r| r as _),
+        };
         let store = self.store.get(Access::Write)?;
         self.observer.walk_started(&ctx.progress);
         let by = ScanBy {
             walker: walker_plugin.name,
-            host: &self.cfg.host,
-        };
-        let beside = IndexBeside {
-            plugin: index_plugin,
-            opts: &index_opts,
             host: &self.cfg.host,
         };
         let outcome =
@@ -1097,7 +1116,7 @@ impl Tracker {
                     &ctx.cancel,
                     retention,
                     start,
-                    Some(&beside),
+                    &beside,
                 )
             });
         self.observer.walk_finished();
