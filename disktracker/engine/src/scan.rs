@@ -287,9 +287,9 @@ pub fn store_walk_beside(
     let id = id?;
     drop(reader);
     if let (Some(beside), Some(prev)) = (merged_beside, previous_id) {
-        // The handle failed while reading: once more through the store.
         merged = Some(match beside {
             Ok(m) => m,
+            // The second handle failed while reading: the store reads it.
             Err(_) => merge_previous(store, prev, &tree)?,
         });
     }

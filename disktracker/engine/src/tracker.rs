@@ -32,7 +32,7 @@ use crate::location::{self, Placement};
 use crate::provenance::{self, IndexBeside, Roots, StagedIndex, Trust};
 use crate::retention::{self, Retention};
 use crate::scan::{
-    Beside, ScanBy, ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root,
+    Beside, OpenReader, ScanBy, ScanOutcome, ScanRetention, WalkOrigin, now_ms, resolve_root,
     store_walk_beside, walk_to_store,
 };
 use crate::select;
@@ -369,12 +369,12 @@ impl StoreHandle {
     /// Opens another, read-only handle on the store, for a thread of its own
     /// (see [`Beside::reader`]).
     /// `None` for a store that cannot read beside a write in one process.
-    fn reader(&self) -> Option<impl Fn() -> Result<Box<dyn SnapshotStore>> + Sync + use<>> {
+    fn reader(&self) -> Option<Box<OpenReader<'static>>> {
         let plugin = self.place.plugin;
         let opts = self.options().read_only(true);
         plugin
             .reads_beside_writes
-            .then_some(move || (plugin.open)(&opts))
+            .then(|| Box::new(move || (plugin.open)(&opts)) as Box<OpenReader<'static>>)
     }
 
     /// The open store, opened (or reopened writable) as `access` needs. A
@@ -653,14 +653,12 @@ impl Tracker {
         };
         let retention = self.cfg.scan.retention;
         let open_reader = self.store.reader();
-        let beside = Beside {
-            index: Some(IndexBeside {
-                plugin: index_plugin,
-                opts: &index_opts,
-                host: &self.cfg.host,
-            }),
-            reader: open_reader.as_ref().map(|r| r as _),
-        };
+        let beside = beside_write(
+            index_plugin,
+            &index_opts,
+            &self.cfg.host,
+            open_reader.as_deref(),
+        );
         let store = self.store.get(Access::Write)?;
         let mut outcome = store_walk_beside(
             &mut **store,
@@ -1093,14 +1091,12 @@ impl Tracker {
             before_dir: None,
         };
         let open_reader = self.store.reader();
-        let beside = Beside {
-            index: Some(IndexBeside {
-                plugin: index_plugin,
-                opts: &index_opts,
-                host: &self.cfg.host,
-            }),
-            reader: open_reader.as_ref().map(|r| r as _),
-        };
+        let beside = beside_write(
+            index_plugin,
+            &index_opts,
+            &self.cfg.host,
+            open_reader.as_deref(),
+        );
         let store = self.store.get(Access::Write)?;
         self.observer.walk_started(&ctx.progress);
         let by = ScanBy {
@@ -1215,6 +1211,20 @@ impl Tracker {
         o.probe_table = self.cfg.index.probe_table;
         o.settings = self.cfg.settings.for_plugin(plugin)?;
         Ok(o)
+    }
+}
+
+/// What a scan or an import does beside its write: the live index with
+/// `plugin`, and a warm rescan's read through `reader`.
+fn beside_write<'a>(
+    plugin: &'a IndexPlugin,
+    opts: &'a IndexOptions,
+    host: &'a str,
+    reader: Option<&'a OpenReader<'a>>,
+) -> Beside<'a> {
+    Beside {
+        index: Some(IndexBeside { plugin, opts, host }),
+        reader,
     }
 }
 
