@@ -40,10 +40,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use disktracker::{DirRecord, SnapshotMeta, StoreOptions, WalkContext, WalkOptions, registry};
+use disktracker::{DirRecord, SnapshotMeta, StoreOptions, registry};
 use disktracker_defaults as _;
-use disktracker_engine::ScanTree;
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, openat, statat};
+
+mod common;
 
 /// A directory to read: its name relative to its parent's open fd.
 struct Job {
@@ -157,19 +158,6 @@ fn read_dir(job: &Job, buf: &mut Vec<u8>, entries: &mut u64, bytes: &mut u64) ->
     subdirs
 }
 
-/// The tree's directories in path order, as a scan stores them.
-fn records(tree: &Path) -> Vec<DirRecord> {
-    let walker = (registry::walkers().unwrap().get("steal").unwrap().create)(
-        &disktracker::PluginSettings::empty("steal"),
-    )
-    .unwrap();
-    let out = walker
-        .walk(tree, &WalkOptions::default(), &WalkContext::default())
-        .unwrap();
-    let t = ScanTree::from_walk(out).unwrap();
-    t.sorted_ids().iter().map(|&i| t.record(i)).collect()
-}
-
 /// Writes `rows` as one snapshot into a new SQLite database under `dir`
 /// (opened before the clock starts, as a scan opens its store before it
 /// walks); returns how long the write took.
@@ -195,7 +183,7 @@ fn store_write(dir: &Path, rows: &[DirRecord]) -> Duration {
 /// alone or beside the 2-thread floor; prints its own wall time.
 fn store_bound(tree: &Path, beside: bool) {
     raise_nofile();
-    let rows = records(tree);
+    let rows = common::records(tree);
     let dir = tempfile::tempdir().unwrap();
     let t = Instant::now();
     let write = if beside {

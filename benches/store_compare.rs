@@ -24,29 +24,16 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use disktracker::{
-    DirRecord, SizeKind, SnapshotMeta, SnapshotStore, StoreOptions, WalkContext, WalkOptions,
-    registry,
-};
+use disktracker::{DirRecord, SizeKind, SnapshotMeta, SnapshotStore, StoreOptions, registry};
 use disktracker_defaults as _;
-use disktracker_engine::{DiffFilter, ScanTree, changed_dirs, merge_trees, select};
+use disktracker_engine::{DiffFilter, changed_dirs, merge_trees, select};
 use disktracker_testkit::postgres::TestPostgres;
+
+mod common;
 
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
-}
-
-fn scan(tree: &Path) -> Vec<DirRecord> {
-    let walker = (registry::walkers().unwrap().get("steal").unwrap().create)(
-        &disktracker::PluginSettings::empty("steal"),
-    )
-    .unwrap();
-    let out = walker
-        .walk(tree, &WalkOptions::default(), &WalkContext::default())
-        .unwrap();
-    let t = ScanTree::from_walk(out).unwrap();
-    t.sorted_ids().iter().map(|&i| t.record(i)).collect()
 }
 
 /// B: A with about 400 directories grown (ancestors re-totalled), about 200
@@ -133,7 +120,7 @@ fn main() {
         );
         return;
     }
-    let a = scan(&tree);
+    let a = common::records(&tree);
     let b = changed_copy(&a);
     let root = a[0].path.clone();
     let dirs = a.len();
