@@ -40,7 +40,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use disktracker::{DirRecord, SnapshotMeta, StoreOptions, registry};
+use disktracker::{DirRecord, StoreOptions, registry};
 use disktracker_defaults as _;
 use rustix::fs::{AtFlags, CWD, FileType, Mode, OFlags, RawDir, openat, statat};
 
@@ -164,19 +164,7 @@ fn read_dir(job: &Job, buf: &mut Vec<u8>, entries: &mut u64, bytes: &mut u64) ->
 fn store_write(dir: &Path, rows: &[DirRecord]) -> Duration {
     let plugin = registry::stores().unwrap().get("sqlite").unwrap();
     let mut store = (plugin.open)(&StoreOptions::file(dir.join("bound.db"))).unwrap();
-    let meta = SnapshotMeta {
-        root: rows[0].path.clone(),
-        dir_count: rows.len() as u64,
-        walker: "bench".into(),
-        ..SnapshotMeta::default()
-    };
-    let t = Instant::now();
-    let mut w = store.begin_snapshot(&meta).unwrap();
-    for r in rows {
-        w.write_dir(&r.path, r.depth, &r.stats).unwrap();
-    }
-    w.commit().unwrap();
-    t.elapsed()
+    common::write_snapshot(&mut *store, &rows[0].path, rows).1
 }
 
 /// `--store-bound TREE beside|alone`: the store write of TREE's snapshot,

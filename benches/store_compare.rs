@@ -24,7 +24,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use disktracker::{DirRecord, SizeKind, SnapshotMeta, SnapshotStore, StoreOptions, registry};
+use disktracker::{DirRecord, SizeKind, StoreOptions, registry};
 use disktracker_defaults as _;
 use disktracker_engine::{DiffFilter, changed_dirs, merge_trees, select};
 use disktracker_testkit::postgres::TestPostgres;
@@ -76,22 +76,6 @@ fn changed_copy(a: &[DirRecord]) -> Vec<DirRecord> {
     b.sort_by(|x, y| x.path.cmp(&y.path));
     b.dedup_by(|x, y| x.path == y.path);
     b
-}
-
-fn write(store: &mut dyn SnapshotStore, root: &[u8], rows: &[DirRecord]) -> (i64, Duration) {
-    let meta = SnapshotMeta {
-        root: root.to_vec(),
-        dir_count: rows.len() as u64,
-        walker: "bench".into(),
-        ..SnapshotMeta::default()
-    };
-    let t = Instant::now();
-    let mut w = store.begin_snapshot(&meta).unwrap();
-    for r in rows {
-        w.write_dir(&r.path, r.depth, &r.stats).unwrap();
-    }
-    let id = w.commit().unwrap();
-    (id, t.elapsed())
 }
 
 fn file_bytes(path: &Path) -> u64 {
@@ -156,8 +140,8 @@ fn main() {
                 (StoreOptions::file(path.clone()), None)
             };
             let mut store = (plugin.open)(&options).unwrap();
-            let (ia, ta) = write(&mut *store, &root, &a);
-            let (ib, tb) = write(&mut *store, &root, &b);
+            let (ia, ta) = common::write_snapshot(&mut *store, &root, &a);
+            let (ib, tb) = common::write_snapshot(&mut *store, &root, &b);
             wa.push(ta);
             wb.push(tb);
             drop(store);
@@ -249,7 +233,7 @@ fn concurrent_hosts(pg: &TestPostgres, root: &[u8]) {
                     let options = StoreOptions::url(url).host(format!("host-{h:02}"));
                     let mut store = (plugin.open)(&options).unwrap();
                     (0..ROUNDS)
-                        .map(|_| write(&mut *store, &rows[0].path, rows).1)
+                        .map(|_| common::write_snapshot(&mut *store, &rows[0].path, rows).1)
                         .collect::<Vec<_>>()
                 })
             })
