@@ -29,7 +29,7 @@ pub use diff::{DiffFilter, changed_dirs, merge_trees, select};
 pub use explain::{explain, explain_records};
 pub use scan::{
     Beside, OpenReader, ScanBy, ScanOutcome, ScanRetention, WalkOrigin, resolve_root, run_scan,
-    store_walk, store_walk_beside, walk_to_store,
+    store_walk_beside, walk_to_store,
 };
 pub use top::top_dirs;
 pub use tracker::{

@@ -250,7 +250,6 @@ pub struct IndexJob<'a, 't> {
 /// The index written beside a snapshot's rows, not yet proven.
 #[derive(Debug)]
 pub struct StagedIndex {
-    path: std::path::PathBuf,
     identity: FileIdentity,
     /// `None`: the file was replaced again before its checksum was read.
     checksum: Option<u64>,
@@ -295,13 +294,11 @@ impl IndexJob<'_, '_> {
     pub fn run(self) -> Result<StagedIndex> {
         let index = (self.create)(self.opts, &self.source)?;
         let identity = index.identity();
-        let path = index.path().to_path_buf();
+        let checksum = checksum(index.path(), &identity)?;
         drop(index);
-        let checksum = checksum(&path, &identity)?;
         crate::hooks::step("index-staged");
         Ok(StagedIndex {
             checksum,
-            path,
             identity,
             pairs: self.pairs,
         })
@@ -322,20 +319,7 @@ impl StagedIndex {
         let mut now = roots.pairs();
         held.sort();
         now.sort();
-        (held == now).then(|| IndexProvenance {
-            snapshots: roots.pairs(),
-            len: self.identity.len,
-            dev: self.identity.dev,
-            ino: self.identity.ino,
-            mtime_ns: self.identity.mtime_ns,
-            checksum,
-            mutation_cursor: 0,
-        })
-    }
-
-    /// The index file.
-    pub fn path(&self) -> &Path {
-        &self.path
+        (held == now).then(|| proven(&self.identity, checksum, roots))
     }
 }
 
@@ -502,7 +486,13 @@ pub fn provenance_of(
     identity: &FileIdentity,
     roots: &Roots,
 ) -> Result<Option<IndexProvenance>> {
-    Ok(checksum(path, identity)?.map(|checksum| IndexProvenance {
+    Ok(checksum(path, identity)?.map(|checksum| proven(identity, checksum, roots)))
+}
+
+/// The provenance of the index file `identity` with bytes `checksum`,
+/// holding the newest snapshots of `roots` and no logged mutation.
+fn proven(identity: &FileIdentity, checksum: u64, roots: &Roots) -> IndexProvenance {
+    IndexProvenance {
         snapshots: roots.pairs(),
         len: identity.len,
         dev: identity.dev,
@@ -510,7 +500,7 @@ pub fn provenance_of(
         mtime_ns: identity.mtime_ns,
         checksum,
         mutation_cursor: 0,
-    }))
+    }
 }
 
 #[cfg(test)]
@@ -565,7 +555,6 @@ mod tests {
 
     fn staged(pairs: &[(&str, SnapshotId)]) -> StagedIndex {
         StagedIndex {
-            path: "/x/data.mmap".into(),
             identity: FileIdentity {
                 len: 120,
                 dev: 1,

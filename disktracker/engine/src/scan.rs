@@ -120,7 +120,15 @@ pub fn run_scan(
     retention: ScanRetention,
 ) -> Result<ScanOutcome> {
     let (out, origin, start) = walk_to_store(walker, by, root, opts, ctx)?;
-    store_walk(store, out, &origin, &ctx.cancel, retention, start)
+    store_walk_beside(
+        store,
+        out,
+        &origin,
+        &ctx.cancel,
+        retention,
+        start,
+        &Beside::default(),
+    )
 }
 
 /// The first half of [`run_scan`]: walks `root`; returns the walk, where it
@@ -171,31 +179,6 @@ pub struct WalkOrigin {
     pub walker: String,
 }
 
-/// Aggregates walker output `out` (with the hard-link first-path rule) and
-/// stores it as a snapshot in one transaction, with the deletions
-/// `retention` asks for — the second half of [`run_scan`], shared with
-/// imports. On a warm rescan (the root has a previous snapshot) it streams
-/// the previous snapshot against the new tree, caches the diff and reports
-/// what changed. `start` is when the work began (for the elapsed time).
-pub fn store_walk(
-    store: &mut dyn SnapshotStore,
-    out: WalkOutput,
-    origin: &WalkOrigin,
-    cancel: &CancelToken,
-    retention: ScanRetention,
-    start: Instant,
-) -> Result<ScanOutcome> {
-    store_walk_beside(
-        store,
-        out,
-        origin,
-        cancel,
-        retention,
-        start,
-        &Beside::default(),
-    )
-}
-
 /// What [`store_walk_beside`] does on threads of its own while the new
 /// snapshot's rows are written.
 #[derive(Default)]
@@ -206,15 +189,23 @@ pub struct Beside<'a> {
     /// streams the previous snapshot against the new tree through it, beside
     /// the write, instead of before it. `None`, or a handle that cannot be
     /// opened (a store that allows one handle per process), reads it first.
-    pub reader: Option<&'a OpenReader<'a>>,
+    pub reader: Option<Box<OpenReader<'a>>>,
 }
 
 /// Opens a read-only handle on a store (see [`Beside::reader`]).
 pub type OpenReader<'a> = dyn Fn() -> Result<Box<dyn SnapshotStore>> + Sync + 'a;
 
-/// [`store_walk`], writing the live index (`index`) on a thread of its own
-/// while the rows are written; the result is [`ScanOutcome::index`], and
-/// recording its provenance is left to the caller, after the commit.
+/// Aggregates walker output `out` (with the hard-link first-path rule) and
+/// stores it as a snapshot in one transaction, with the deletions
+/// `retention` asks for — the second half of [`run_scan`], shared with
+/// imports. On a warm rescan (the root has a previous snapshot) it streams
+/// the previous snapshot against the new tree, caches the diff and reports
+/// what changed. `start` is when the work began (for the elapsed time).
+///
+/// What `beside` asks for runs on threads of its own while the rows are
+/// written: the live index (its result is [`ScanOutcome::index`]; recording
+/// its provenance is left to the caller, after the commit) and the read of
+/// the previous snapshot through a second handle.
 pub fn store_walk_beside(
     store: &mut dyn SnapshotStore,
     out: WalkOutput,
@@ -251,7 +242,7 @@ pub fn store_walk_beside(
         walker: origin.walker.clone(),
     };
     // A second handle reads the previous snapshot while the rows are written.
-    let mut reader = match (previous_id, beside.reader) {
+    let mut reader = match (previous_id, &beside.reader) {
         (Some(_), Some(open)) => open().ok(),
         _ => None,
     };

@@ -652,13 +652,7 @@ impl Tracker {
             ),
         };
         let retention = self.cfg.scan.retention;
-        let open_reader = self.store.reader();
-        let beside = beside_write(
-            index_plugin,
-            &index_opts,
-            &self.cfg.host,
-            open_reader.as_deref(),
-        );
+        let beside = beside_write(&self.store, index_plugin, &index_opts, &self.cfg.host);
         let store = self.store.get(Access::Write)?;
         let mut outcome = store_walk_beside(
             &mut **store,
@@ -669,6 +663,7 @@ impl Tracker {
             start,
             &beside,
         )?;
+        drop(beside);
         let staged = outcome.index.take();
         self.after_store(index_plugin, &index_opts, &outcome, staged);
         Ok(self.stored_report(outcome, listing))
@@ -1090,13 +1085,7 @@ impl Tracker {
             progress: Arc::new(ScanProgress::default()),
             before_dir: None,
         };
-        let open_reader = self.store.reader();
-        let beside = beside_write(
-            index_plugin,
-            &index_opts,
-            &self.cfg.host,
-            open_reader.as_deref(),
-        );
+        let beside = beside_write(&self.store, index_plugin, &index_opts, &self.cfg.host);
         let store = self.store.get(Access::Write)?;
         self.observer.walk_started(&ctx.progress);
         let by = ScanBy {
@@ -1117,6 +1106,7 @@ impl Tracker {
             });
         self.observer.walk_finished();
         let mut outcome = outcome?;
+        drop(beside);
         let staged = outcome.index.take();
         self.after_store(index_plugin, &index_opts, &outcome, staged);
         Ok(outcome)
@@ -1215,16 +1205,16 @@ impl Tracker {
 }
 
 /// What a scan or an import does beside its write: the live index with
-/// `plugin`, and a warm rescan's read through `reader`.
+/// `plugin`, and a warm rescan's read through a second handle on `store`.
 fn beside_write<'a>(
+    store: &StoreHandle,
     plugin: &'a IndexPlugin,
     opts: &'a IndexOptions,
     host: &'a str,
-    reader: Option<&'a OpenReader<'a>>,
 ) -> Beside<'a> {
     Beside {
         index: Some(IndexBeside { plugin, opts, host }),
-        reader,
+        reader: store.reader(),
     }
 }
 

@@ -103,7 +103,8 @@ fn a_rescan_finds_the_same_changes_whichever_handle_reads_the_previous_snapshot(
         asked.fetch_add(1, Ordering::Relaxed);
         Err(Error::new(ErrorKind::Database, "refused"))
     };
-    let readers: [Option<&OpenReader<'_>>; 3] = [None, Some(&second), Some(&refused)];
+    let readers: [Option<Box<OpenReader<'_>>>; 3] =
+        [None, Some(Box::new(second)), Some(Box::new(refused))];
     let mut seen: Vec<(ChangeSummary, Vec<DiffEntry>, Vec<DirRecord>)> = Vec::new();
     for (store, reader) in stores.iter_mut().zip(readers) {
         let beside = Beside {
