@@ -15,6 +15,7 @@
 //! the inode cache) while most workers wait, so an "idle CPU" rule stops
 //! growing at 4–8 workers.
 
+use std::io::Read;
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::time::Duration;
 
@@ -57,9 +58,16 @@ impl WorkerIds {
 
 /// The state letter of thread `tid` of this process (`R`, `S`, `D`, …).
 fn thread_state(tid: i32) -> Option<u8> {
-    let stat = std::fs::read(format!("/proc/self/task/{tid}/stat")).ok()?;
-    // "TID (COMM) S …": COMM may hold spaces and parentheses, so the state
-    // follows the last ')'.
+    // The state is within the first 32 bytes ("TID (COMM) S", COMM at most
+    // 15 bytes), so one short read does: `fs::read` would stat the file and
+    // read it in growing chunks, some ten system calls per worker and tick.
+    let mut buf = [0u8; 128];
+    let n = std::fs::File::open(format!("/proc/self/task/{tid}/stat"))
+        .and_then(|mut f| f.read(&mut buf))
+        .ok()?;
+    let stat = buf.get(..n)?;
+    // COMM may hold spaces and parentheses, so the state follows the last
+    // ')'; every field after it is a number.
     let close = stat.iter().rposition(|&b| b == b')')?;
     stat.get(close + 2).copied()
 }
