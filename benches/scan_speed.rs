@@ -7,7 +7,8 @@
 //! TREE defaults to /work/bench-tree-1m (`cargo run --release -p
 //! disktracker-testkit --bin gen_tree -- TREE 1000000 1`). Each round runs
 //! every command once, in the same order, so slow drifts of the machine hit
-//! them alike; medians over the rounds are printed with ratios. Cold rounds
+//! them alike; medians over the rounds are printed with ratios, each ratio
+//! both of the medians and as the median of the rounds' own ratios. Cold rounds
 //! drop the page cache (root only) before every command; warm rounds run
 //! every command once untimed first.
 //!
@@ -407,32 +408,56 @@ fn main() {
                 s[s.len() - 1]
             );
         }
-        let default = med["scan (default)"];
-        let (best_name, best) = med
+        let best = med
             .iter()
             .filter(|(n, _)| n.starts_with("scan -j"))
-            .map(|(n, v)| (*n, *v))
-            .min_by(|a, b| a.1.total_cmp(&b.1))
-            .unwrap_or(("scan (default)", default));
-        println!("  default / best -j ({best_name}): {:.2}x", default / best);
-        println!(
-            "  default / floor, 2 threads:     {:.2}x",
-            default / med["floor, 2 threads"]
+            .min_by(|a, b| a.1.total_cmp(b.1))
+            .map_or("scan (default)", |(n, _)| *n);
+        let index = |name: &str| contenders.iter().position(|c| c.name == name);
+        // Two readings of each ratio: of the medians, and the median of the
+        // rounds' own ratios. A round runs its commands within seconds of
+        // each other, so the second is the one a drifting machine moves less.
+        let ratio = |label: &str, a: &str, b: &str| {
+            let (Some(va), Some(vb)) = (
+                index(a).and_then(|i| times.get(&i)),
+                index(b).and_then(|i| times.get(&i)),
+            ) else {
+                return;
+            };
+            let mut rounds: Vec<f64> = va
+                .iter()
+                .zip(vb)
+                .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
+                .collect();
+            rounds.sort_by(f64::total_cmp);
+            println!(
+                "  {label:32} {:.2}x   (per round: median {:.2}x, {:.2}x to {:.2}x)",
+                med[a] / med[b],
+                rounds[rounds.len() / 2],
+                rounds[0],
+                rounds[rounds.len() - 1]
+            );
+        };
+        ratio(
+            &format!("default / best -j ({best}):"),
+            "scan (default)",
+            best,
         );
-        if let Some(r) = med.get("rescan (default)") {
-            println!(
-                "  rescan / floor, 2 threads:      {:.2}x",
-                r / med["floor, 2 threads"]
-            );
-        }
-        if let Some(p) = med.get("pdu") {
-            println!("  default / pdu:                  {:.2}x", default / p);
-        }
-        if let Some(b) = med.get("floor + store beside") {
-            println!(
-                "  (floor + store beside) / floor: {:.2}x (the least a stored scan can take)",
-                b / med["floor, 2 threads"]
-            );
-        }
+        ratio(
+            "default / floor, 2 threads:",
+            "scan (default)",
+            "floor, 2 threads",
+        );
+        ratio(
+            "rescan / floor, 2 threads:",
+            "rescan (default)",
+            "floor, 2 threads",
+        );
+        ratio("default / pdu:", "scan (default)", "pdu");
+        ratio(
+            "(floor + store beside) / floor:",
+            "floor + store beside",
+            "floor, 2 threads",
+        );
     }
 }
