@@ -193,10 +193,11 @@ fn store_bound(tree: &Path, beside: bool) {
     );
 }
 
-fn median(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    v[v.len() / 2]
+/// Median, least and greatest of `v` (not empty).
+fn spread(v: impl IntoIterator<Item = f64>) -> (f64, f64, f64) {
+    let mut v: Vec<f64> = v.into_iter().collect();
+    v.sort_by(f64::total_cmp);
+    (v[v.len() / 2], v[0], v[v.len() - 1])
 }
 
 fn drop_caches() -> bool {
@@ -392,20 +393,17 @@ fn main() {
                 times.entry(i).or_default().push(run(c));
             }
         }
+        let secs = |v: &[Duration]| spread(v.iter().map(Duration::as_secs_f64));
         let med: BTreeMap<&str, f64> = times
             .iter()
-            .map(|(&i, v)| (contenders[i].name.as_str(), median(v).as_secs_f64()))
+            .map(|(&i, v)| (contenders[i].name.as_str(), secs(v).0))
             .collect();
         println!("\n{phase}:");
         for (&i, v) in &times {
-            let mut s: Vec<f64> = v.iter().map(Duration::as_secs_f64).collect();
-            s.sort_by(f64::total_cmp);
+            let (median, min, max) = secs(v);
             println!(
-                "  {:22} {:7.3}   (min {:.3}, max {:.3})",
-                contenders[i].name,
-                med[contenders[i].name.as_str()],
-                s[0],
-                s[s.len() - 1]
+                "  {:22} {median:7.3}   (min {min:.3}, max {max:.3})",
+                contenders[i].name
             );
         }
         let best = med
@@ -424,18 +422,14 @@ fn main() {
             ) else {
                 return;
             };
-            let mut rounds: Vec<f64> = va
-                .iter()
-                .zip(vb)
-                .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64())
-                .collect();
-            rounds.sort_by(f64::total_cmp);
+            let (median, min, max) = spread(
+                va.iter()
+                    .zip(vb)
+                    .map(|(x, y)| x.as_secs_f64() / y.as_secs_f64()),
+            );
             println!(
-                "  {label:32} {:.2}x   (per round: median {:.2}x, {:.2}x to {:.2}x)",
-                med[a] / med[b],
-                rounds[rounds.len() / 2],
-                rounds[0],
-                rounds[rounds.len() - 1]
+                "  {label:32} {:.2}x   (per round: median {median:.2}x, {min:.2}x to {max:.2}x)",
+                med[a] / med[b]
             );
         };
         ratio(
