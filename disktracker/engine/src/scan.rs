@@ -31,6 +31,10 @@ pub struct ScanOutcome {
     /// The live index written beside the rows ([`store_walk_beside`]), its
     /// provenance not yet recorded; `None` when none was asked for.
     pub index: Option<Result<StagedIndex>>,
+    /// Why there is no [`Self::since`] although the root had a snapshot: it
+    /// was deleted (another process's `snapshots delete` or retention)
+    /// before this scan read it. The new snapshot is stored all the same.
+    pub since_lost: Option<Error>,
 }
 
 /// Retention applied with every scan, to the scanned root's snapshots only.
@@ -246,8 +250,9 @@ pub fn store_walk_beside(
         (Some(_), Some(open)) => open().ok(),
         _ => None,
     };
+    let mut since_lost = None;
     let mut merged = match (previous_id, &reader) {
-        (Some(prev), None) => Some(merge_previous(store, prev, &tree)?),
+        (Some(prev), None) => unless_gone(merge_previous(store, prev, &tree), &mut since_lost)?,
         _ => None,
     };
     if cancel.is_cancelled() {
@@ -278,11 +283,11 @@ pub fn store_walk_beside(
     let id = id?;
     drop(reader);
     if let (Some(beside), Some(prev)) = (merged_beside, previous_id) {
-        merged = Some(match beside {
-            Ok(m) => m,
+        merged = match beside {
+            Ok(m) => Some(m),
             // The second handle failed while reading: the store reads it.
-            Err(_) => merge_previous(store, prev, &tree)?,
-        });
+            Err(_) => unless_gone(merge_previous(store, prev, &tree), &mut since_lost)?,
+        };
     }
     crate::hooks::step("snapshot-committed");
     if !pruned.is_empty() {
@@ -315,7 +320,22 @@ pub fn store_walk_beside(
         elapsed: start.elapsed(),
         pruned,
         index,
+        since_lost,
     })
+}
+
+/// The previous snapshot's merge, or `None` when that snapshot no longer
+/// exists (its error goes to `lost`): a snapshot deleted while the scan ran
+/// costs the change summary, never the scan.
+fn unless_gone<T>(read: Result<T>, lost: &mut Option<Error>) -> Result<Option<T>> {
+    match read {
+        Ok(merged) => Ok(Some(merged)),
+        Err(e) if e.kind() == ErrorKind::NotFound => {
+            *lost = Some(e);
+            Ok(None)
+        }
+        Err(e) => Err(e),
+    }
 }
 
 /// Streams snapshot `prev` against the new `tree` (path order on both

@@ -586,6 +586,12 @@ impl Tracker {
     /// The report of a stored walk (a scan or an import): warns about the
     /// entries that could not be read, and lists the largest directories.
     fn stored_report(&self, outcome: ScanOutcome, listing: Listing) -> ScanReport {
+        if let Some(e) = &outcome.since_lost {
+            self.observer.warning(&format!(
+                "no change summary: the previous snapshot was deleted while this scan ran ({})",
+                without_hint(e)
+            ));
+        }
         let tree = &outcome.tree;
         let errors = outcome.snapshot.meta.error_count;
         if errors > 0 {

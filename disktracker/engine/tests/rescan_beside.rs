@@ -152,3 +152,59 @@ fn a_rescan_finds_the_same_changes_whichever_handle_reads_the_previous_snapshot(
         assert_eq!(&other.2, rows, "stored snapshot, reader {i}");
     }
 }
+
+/// Another process deletes the root's previous snapshot (`snapshots delete`,
+/// or its own scan's retention) after this rescan chose it and before it
+/// read it: through the second handle (its read fails, and so does the
+/// store's after the commit) or with no second handle (the store's read
+/// before the write fails). The scan is stored all the same, without a
+/// change summary, and says why.
+#[test]
+fn a_previous_snapshot_deleted_during_a_rescan_costs_the_summary_not_the_scan() {
+    let (_t, dir) = tempdir();
+    let root = dir.join("tree");
+    file(&root.join("a/f"), 10_000);
+    file(&root.join("b/g"), 3_000);
+    for offered in [true, false] {
+        let db = dir.join(format!("offered-{offered}.db"));
+        let mut store = open(&db);
+        let first = scan(&mut *store, &root, &Beside::default()).snapshot.id;
+        let deleted = AtomicUsize::new(0);
+        // Runs once the rescan has chosen `first`, just before its write.
+        let delete_then_open = || -> Result<Box<dyn SnapshotStore>> {
+            deleted.fetch_add(open(&db).delete_snapshots(&[first])?, Ordering::Relaxed);
+            if offered {
+                (registry::stores().unwrap().get("sqlite").unwrap().open)(
+                    &options(&db).read_only(true),
+                )
+            } else {
+                Err(Error::new(ErrorKind::Database, "refused"))
+            }
+        };
+        let beside = Beside {
+            reader: Some(Box::new(delete_then_open)),
+            ..Beside::default()
+        };
+        let out = scan(&mut *store, &root, &beside);
+        assert_eq!(deleted.load(Ordering::Relaxed), 1, "offered: {offered}");
+        assert!(out.since.is_none(), "offered: {offered}");
+        let lost = out.since_lost.expect("the scan says why it has no summary");
+        assert_eq!(lost.kind(), ErrorKind::NotFound, "{lost}");
+        let ids: Vec<i64> = store.snapshots().unwrap().iter().map(|s| s.id).collect();
+        assert_eq!(ids, [out.snapshot.id], "offered: {offered}");
+        let rows = snapshot(&*store, out.snapshot.id);
+        let sizes: Vec<(String, u64)> = rows
+            .iter()
+            .map(|r| {
+                let path = String::from_utf8_lossy(&r.path);
+                let rel = path.strip_prefix(root.to_str().unwrap()).unwrap();
+                (rel.to_owned(), r.stats.file_count)
+            })
+            .collect();
+        assert_eq!(
+            sizes,
+            [("".into(), 2), ("/a".into(), 1), ("/b".into(), 1)],
+            "the new snapshot is the tree, offered: {offered}"
+        );
+    }
+}
