@@ -6,8 +6,10 @@
 mod common;
 
 use std::fs;
+use std::io::{BufRead, BufReader, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
+use std::process::Stdio;
 
 use common::{Env, fails_with, ok, stderr};
 use disktracker_testkit::fixtures::handmade_tree;
@@ -278,6 +280,51 @@ fn deleting_leaves_others_and_reports_ids() {
         store.read_tree(snaps[1].id, None).unwrap().len() as u64,
         snaps[1].meta.dir_count
     );
+}
+
+/// Two deletions of overlapping snapshots at once (`snapshots delete` or
+/// `prune`): the second finds one of its snapshots already gone when it
+/// deletes. Every snapshot it asked for is gone then, as asked, so it
+/// succeeds and says what the other process deleted; it used to exit 8
+/// with its own part of the deletion committed.
+#[rstest]
+#[case::delete(&["snapshots", "delete", "1", "2"])]
+#[case::prune(&["snapshots", "prune", "--keep", "1"])]
+fn a_snapshot_deleted_meanwhile_by_another_process_is_not_a_failure(#[case] args: &[&str]) {
+    let (env, root) = env_with_snapshot();
+    for _ in 0..2 {
+        ok(&env.run(&["--quiet", "scan", &root]));
+    }
+    let ids: Vec<i64> = env.snapshots("sqlite").iter().map(|s| s.id).collect();
+    assert_eq!(ids, [1, 2, 3]);
+    let mut paused = env
+        .cmd()
+        .env("DT_TEST_PAUSE", "snapshots-chosen")
+        .args(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(paused.stderr.take().unwrap());
+    let mut line = String::new();
+    err.read_line(&mut line).unwrap();
+    assert_eq!(line.trim(), "paused: snapshots-chosen");
+    ok(&env.run(&["snapshots", "delete", "1"]));
+    rustix::process::kill_process(
+        rustix::process::Pid::from_child(&paused),
+        rustix::process::Signal::CONT,
+    )
+    .unwrap();
+    let mut rest = String::new();
+    err.read_to_string(&mut rest).unwrap();
+    let status = paused.wait().unwrap();
+    assert!(status.success(), "{status:?}: {rest}");
+    assert!(
+        rest.contains("1 of these snapshots were deleted by another process meanwhile"),
+        "{rest}"
+    );
+    let left: Vec<i64> = env.snapshots("sqlite").iter().map(|s| s.id).collect();
+    assert_eq!(left, [3]);
 }
 
 const LOCKED: i32 = 5;
