@@ -836,7 +836,6 @@ impl Tracker {
         let mut ids = ids.to_vec();
         ids.sort_unstable();
         ids.dedup();
-        crate::hooks::step("snapshots-chosen");
         delete(&mut **store, &ids, &*self.observer)?;
         Ok(DeletedReport::new(ids, false))
     }
@@ -863,7 +862,6 @@ impl Tracker {
         let snaps = store.find_snapshots(&SnapshotQuery::any().host(host.as_deref()))?;
         let ids = retention::plan(&snaps, &policy);
         if !p.dry_run {
-            crate::hooks::step("snapshots-chosen");
             delete(&mut **store, &ids, &*self.observer)?;
         }
         Ok(DeletedReport::new(ids, p.dry_run))
@@ -1354,6 +1352,7 @@ fn delete(
     if ids.is_empty() {
         return Ok(());
     }
+    crate::hooks::step("snapshots-chosen");
     let n = store.delete_snapshots(ids)?;
     // The others existed when the command chose them: another process
     // deleted them since. Every one asked for is gone, as asked.
