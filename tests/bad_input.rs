@@ -6,12 +6,11 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::process::CommandExt;
-use std::process::Stdio;
 
-use common::{Env, fails_with, ok, stderr};
+use common::{Env, Paused, fails_with, ok, stderr};
 use disktracker_testkit::fixtures::handmade_tree;
 use rstest::rstest;
 
@@ -297,27 +296,14 @@ fn a_snapshot_deleted_meanwhile_by_another_process_is_not_a_failure(#[case] args
     }
     let ids: Vec<i64> = env.snapshots("sqlite").iter().map(|s| s.id).collect();
     assert_eq!(ids, [1, 2, 3]);
-    let mut paused = env
-        .cmd()
-        .env("DT_TEST_PAUSE", "snapshots-chosen")
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut err = BufReader::new(paused.stderr.take().unwrap());
-    let mut line = String::new();
-    err.read_line(&mut line).unwrap();
-    assert_eq!(line.trim(), "paused: snapshots-chosen");
+    let mut cmd = env.cmd();
+    cmd.args(args);
+    let mut paused = Paused::at(cmd, "snapshots-chosen");
     ok(&env.run(&["snapshots", "delete", "1"]));
-    rustix::process::kill_process(
-        rustix::process::Pid::from_child(&paused),
-        rustix::process::Signal::CONT,
-    )
-    .unwrap();
+    paused.resume();
     let mut rest = String::new();
-    err.read_to_string(&mut rest).unwrap();
-    let status = paused.wait().unwrap();
+    paused.stderr.read_to_string(&mut rest).unwrap();
+    let status = paused.child.wait().unwrap();
     assert!(status.success(), "{status:?}: {rest}");
     assert!(
         rest.contains("1 of these snapshots were deleted by another process meanwhile"),

@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 use std::thread::sleep;
 use std::time::{Duration, Instant};
 
-use common::{Env, ok};
+use common::{Env, Paused, ok};
 use disktracker::{StoreOptions, registry};
 use rstest::rstest;
 
@@ -244,22 +244,11 @@ fn ctrl_c_cancels_and_stores_nothing() {
 
 /// Runs `args` until the engine's test hook stops it at `step`, then kills it.
 fn killed_at(env: &Env, args: &[&str], step: &str) {
-    let mut child = env
-        .cmd()
-        .env("DT_TEST_PAUSE", step)
-        .args(args)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let want = format!("paused: {step}");
-    let reached = BufReader::new(child.stderr.take().unwrap())
-        .lines()
-        .map_while(Result::ok)
-        .any(|l| l == want);
-    let _ = child.kill();
-    let _ = child.wait();
-    assert!(reached, "never reached {step}");
+    let mut cmd = env.cmd();
+    cmd.args(args);
+    let mut paused = Paused::at(cmd, step);
+    let _ = paused.child.kill();
+    let _ = paused.child.wait();
 }
 
 /// Retention is applied in the new snapshot's own transaction: a kill right

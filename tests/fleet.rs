@@ -7,11 +7,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 
-use common::{Env, fails_with, ok, write};
+use common::{Env, Paused, fails_with, ok, write};
 use disktracker::{SnapshotStore, StoreOptions, registry};
 use disktracker_testkit::oracle::{self, Expected};
 use disktracker_testkit::postgres::TestPostgres;
@@ -318,29 +318,12 @@ fn faults_have_their_own_exit_codes_and_store_nothing() {
     // The server stopped in the middle of a scan: killed before the commit,
     // the scan fails with its own code and stores nothing.
     let before = open(&owner).snapshots().unwrap().len();
-    let mut scan = dt(&env, &owner, "h", &["scan", s(&root)])
-        .env("DT_TEST_PAUSE", "snapshot-begin")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(scan.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("paused: snapshot-begin") {
-        line.clear();
-        assert!(
-            stderr.read_line(&mut line).unwrap() > 0,
-            "the scan ended before its snapshot began"
-        );
-    }
+    let mut scan = Paused::at(dt(&env, &owner, "h", &["scan", s(&root)]), "snapshot-begin");
     pg.stop();
-    ok(&Command::new("kill")
-        .args(["-CONT", &scan.id().to_string()])
-        .output()
-        .unwrap());
+    scan.resume();
     let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
-    let code = scan.wait().unwrap().code();
+    scan.stderr.read_to_string(&mut rest).unwrap();
+    let code = scan.child.wait().unwrap().code();
     assert!(matches!(code, Some(9 | 11)), "exit {code:?}: {rest}");
     assert_eq!(
         rest.lines()

@@ -1,9 +1,10 @@
 //! Helpers for end-to-end tests that run the real `disktracker` binary.
 #![allow(dead_code)]
 
+use std::io::{BufRead, BufReader};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::{Child, ChildStderr, Command, Output, Stdio};
 
 use disktracker::{DirRecord, SnapshotInfo, SnapshotStore, StoreOptions, registry};
 use disktracker_defaults as _;
@@ -58,6 +59,54 @@ impl Env {
 
     pub fn snapshots(&self, backend: &str) -> Vec<SnapshotInfo> {
         self.store(backend).snapshots().unwrap()
+    }
+}
+
+/// A `disktracker` process that the engine's test hook stopped at a step
+/// (`DT_TEST_PAUSE`, see `disktracker/engine/src/hooks.rs`).
+pub struct Paused {
+    pub child: Child,
+    /// Its stderr, from the line after `paused: STEP` on.
+    pub stderr: BufReader<ChildStderr>,
+}
+
+impl Paused {
+    /// Spawns `cmd` (standard output discarded) and waits until it stops
+    /// itself at `step`; fails the test if it ends first.
+    #[track_caller]
+    #[allow(
+        clippy::zombie_processes,
+        reason = "the child is the caller's to wait for, or waited for here when it ends early"
+    )]
+    pub fn at(mut cmd: Command, step: &str) -> Paused {
+        let mut child = cmd
+            .env("DT_TEST_PAUSE", step)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let want = format!("paused: {step}");
+        let mut line = String::new();
+        loop {
+            line.clear();
+            if stderr.read_line(&mut line).unwrap() == 0 {
+                let status = child.wait();
+                panic!("ended ({status:?}) before reaching {step}");
+            }
+            if line.trim_end() == want {
+                return Paused { child, stderr };
+            }
+        }
+    }
+
+    /// Lets it go on (SIGCONT).
+    pub fn resume(&self) {
+        rustix::process::kill_process(
+            rustix::process::Pid::from_child(&self.child),
+            rustix::process::Signal::CONT,
+        )
+        .unwrap();
     }
 }
 
