@@ -246,9 +246,7 @@ fn ctrl_c_cancels_and_stores_nothing() {
 fn killed_at(env: &Env, args: &[&str], step: &str) {
     let mut cmd = env.cmd();
     cmd.args(args);
-    let mut paused = Paused::at(cmd, step);
-    let _ = paused.child.kill();
-    let _ = paused.child.wait();
+    Paused::at(cmd, step).kill();
 }
 
 /// Retention is applied in the new snapshot's own transaction: a kill right

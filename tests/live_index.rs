@@ -9,12 +9,10 @@
 mod common;
 
 use std::fs;
-use std::io::{BufRead, BufReader};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
-use std::process::Stdio;
 
-use common::{Env, bytes, fails_with, ok, stderr};
+use common::{Env, Paused, bytes, fails_with, ok, stderr};
 use disktracker_testkit::oracle;
 use rstest::rstest;
 use serde_json::Value;
@@ -162,33 +160,16 @@ fn a_failed_index_write_recovers(#[values("sqlite", "redb")] backend: &str) {
 /// Runs a scan that stops itself at `step` (the engine's test hook), then
 /// kills it there.
 fn scan_killed_at(env: &Env, backend: &str, root: &Path, step: &str) {
-    let mut child = env
-        .cmd()
-        .env("DT_TEST_PAUSE", step)
-        .args([
-            "--backend",
-            backend,
-            "--quiet",
-            "scan",
-            root.to_str().unwrap(),
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let err = BufReader::new(child.stderr.take().unwrap());
-    let want = format!("paused: {step}");
-    let mut seen = Vec::new();
-    for line in err.lines() {
-        let line = line.unwrap();
-        if line == want {
-            break;
-        }
-        seen.push(line);
-    }
-    child.kill().unwrap();
-    let status = child.wait().unwrap();
-    assert!(status.code().is_none(), "killed at {step}: {seen:?}");
+    let mut cmd = env.cmd();
+    cmd.args([
+        "--backend",
+        backend,
+        "--quiet",
+        "scan",
+        root.to_str().unwrap(),
+    ]);
+    let status = Paused::at(cmd, step).kill();
+    assert!(status.code().is_none(), "killed at {step}: {status:?}");
 }
 
 #[rstest]

@@ -87,17 +87,23 @@ impl Paused {
             .unwrap();
         let mut stderr = BufReader::new(child.stderr.take().unwrap());
         let want = format!("paused: {step}");
-        let mut line = String::new();
+        let mut seen = String::new();
         loop {
-            line.clear();
-            if stderr.read_line(&mut line).unwrap() == 0 {
+            let start = seen.len();
+            if stderr.read_line(&mut seen).unwrap() == 0 {
                 let status = child.wait();
-                panic!("ended ({status:?}) before reaching {step}");
+                panic!("ended ({status:?}) before reaching {step}: {seen}");
             }
-            if line.trim_end() == want {
+            if seen[start..].trim_end() == want {
                 return Paused { child, stderr };
             }
         }
+    }
+
+    /// Kills it where it stopped; how it ended.
+    pub fn kill(mut self) -> std::process::ExitStatus {
+        let _ = self.child.kill();
+        self.child.wait().unwrap()
     }
 
     /// Lets it go on (SIGCONT).
